@@ -88,8 +88,10 @@ _REGISTRY: dict[str, ActivationSpec] = {
     # Modified activations that mimic the exponential's high sensitivity.
     "exp_relu": ActivationSpec(lambda x: ops.relu(ops.exp(0.1 * x) - 1.0), description="relu(exp(0.1x) - 1)"),
     "shift_scale_relu": ActivationSpec(lambda x: ops.relu((x - 0.2) ** 3), description="relu((x - 0.2)^3)"),
+    # 500·tanh(z) + 500 equals 1000·sigmoid(2z) exactly; the sigmoid form avoids
+    # float32 cancellation where tanh(z) is close to -1 (the whole background).
     "shift_scale_tanh": ActivationSpec(
-        lambda x: 500.0 * ops.tanh(x - 6.0) + 500.0, description="500 tanh(x - 6) + 500"
+        lambda x: 1000.0 * ops.sigmoid(2.0 * (x - 6.0)), description="500 tanh(x - 6) + 500"
     ),
     "shift_scale_sigmoid": ActivationSpec(
         lambda x: 4000.0 * ops.sigmoid(x - 8.0), description="4000 sigmoid(x - 8)"
@@ -98,7 +100,7 @@ _REGISTRY: dict[str, ActivationSpec] = {
     "shift_relu": ActivationSpec(lambda x: ops.relu(x - 0.2), description="relu(x - 0.2)"),
     "scale_relu": ActivationSpec(lambda x: ops.relu(x**3), description="relu(x^3)"),
     "shift_tanh": ActivationSpec(lambda x: ops.tanh(x - 6.0), description="tanh(x - 6)"),
-    "scale_tanh": ActivationSpec(lambda x: 500.0 * ops.tanh(x) + 500.0, description="500 tanh(x) + 500"),
+    "scale_tanh": ActivationSpec(lambda x: 1000.0 * ops.sigmoid(2.0 * x), description="500 tanh(x) + 500"),
     "shift_sigmoid": ActivationSpec(lambda x: ops.sigmoid(x - 8.0), description="sigmoid(x - 8)"),
     "scale_sigmoid": ActivationSpec(lambda x: 4000.0 * ops.sigmoid(x), description="4000 sigmoid(x)"),
     "super_relu": ActivationSpec(lambda x: ops.relu(400.0 * x), description="relu(400x)"),

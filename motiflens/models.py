@@ -358,13 +358,13 @@ def build_model(config: ModelConfig | None = None, /, **kwargs) -> keras.Model:
 
 def logits_model(model: keras.Model) -> keras.Model:
     """A model sharing ``model``'s weights that outputs the logits, shape (N, T)."""
-    return keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).output, name=f"{model.name}_logits")
+    return keras.Model(model.input, model.get_layer(LOGITS_LAYER).output, name=f"{model.name}_logits")
 
 
 def first_layer_model(model: keras.Model) -> keras.Model:
     """A model sharing ``model``'s weights that outputs first-layer activations, shape (N, L, filters)."""
     return keras.Model(
-        model.inputs, model.get_layer(FIRST_LAYER_ACTIVATION).output, name=f"{model.name}_conv1"
+        model.input, model.get_layer(FIRST_LAYER_ACTIVATION).output, name=f"{model.name}_conv1"
     )
 
 

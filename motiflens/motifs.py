@@ -157,7 +157,7 @@ def jaspar_motifs(
     Returns
     -------
     tuple of Motif
-        In the database's order (by matrix id). Each PWM is the JASPAR count matrix
+        In the database's order. Each PWM is the JASPAR count matrix
         divided by its column totals. JASPAR2016 CORE vertebrates has 519 motifs.
         The result is cached per argument set.
 
