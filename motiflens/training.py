@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from motiflens.errors import InvalidInputError
+from motiflens.evaluation import binary_cross_entropy, classification_metrics
 from motiflens.models import save_model
 from motiflens.sequences import Dataset, Split
 
@@ -95,60 +94,6 @@ class TrainConfig:
         if self.monitor != "auto":
             return self.monitor
         return "aupr" if num_targets > 1 else "auroc"
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def classification_metrics(y_true: np.ndarray, y_score: np.ndarray) -> dict:
-    """AUROC and AUPR per output and their means.
-
-    Parameters
-    ----------
-    y_true : np.ndarray, shape (N, T)
-        Binary targets.
-    y_score : np.ndarray, shape (N, T)
-        Predicted probabilities (or any monotone score).
-
-    Returns
-    -------
-    dict
-        ``auroc`` and ``aupr`` (means over outputs whose labels have both classes),
-        ``auroc_per_class`` and ``aupr_per_class`` (lists, NaN where undefined).
-        AUPR is average precision (sklearn's ``average_precision_score``).
-    """
-    y_true = np.asarray(y_true)
-    y_score = np.asarray(y_score)
-    if y_true.ndim == 1:
-        y_true = y_true[:, None]
-    if y_score.ndim == 1:
-        y_score = y_score[:, None]
-    if y_true.shape != y_score.shape:
-        raise InvalidInputError(f"y_score: expected shape {y_true.shape} (as y_true), got {y_score.shape}")
-    auroc, aupr = [], []
-    for t in range(y_true.shape[1]):
-        labels = y_true[:, t] > 0.5
-        if labels.all() or not labels.any():
-            # One class only: both areas are undefined for this output.
-            auroc.append(math.nan)
-            aupr.append(math.nan)
-            continue
-        auroc.append(float(roc_auc_score(labels, y_score[:, t])))
-        aupr.append(float(average_precision_score(labels, y_score[:, t])))
-    defined = [a for a in auroc if not math.isnan(a)]
-    return {
-        "auroc": float(np.mean(defined)) if defined else math.nan,
-        "aupr": float(np.nanmean(aupr)) if defined else math.nan,
-        "auroc_per_class": auroc,
-        "aupr_per_class": aupr,
-    }
-
-
-def binary_cross_entropy(y_true: np.ndarray, y_prob: np.ndarray) -> float:
-    """Mean binary cross-entropy, shape-agnostic, probabilities clipped to [1e-7, 1 - 1e-7]."""
-    p = np.clip(np.asarray(y_prob, dtype=np.float64), 1e-7, 1 - 1e-7)
-    y = np.asarray(y_true, dtype=np.float64)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 # --------------------------------------------------------------------------- plateau logic

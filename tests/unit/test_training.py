@@ -5,17 +5,11 @@ import numpy as np
 import pytest
 
 from motiflens.errors import InvalidInputError
+from motiflens.evaluation import binary_cross_entropy, classification_metrics
 from motiflens.models import build_model, load_model
 from motiflens.sequences import Dataset, Split
 from motiflens.synthetic import make_task1
-from motiflens.training import (
-    PlateauController,
-    TrainConfig,
-    TrainingCallback,
-    binary_cross_entropy,
-    classification_metrics,
-    train,
-)
+from motiflens.training import PlateauController, TrainConfig, TrainingCallback, train
 
 
 def test_plateau_controller_with_scripted_metric():

@@ -1,0 +1,342 @@
+"""First-layer filters as motifs: activation scans, aligned PWMs, logos and match statistics.
+
+Filter PWMs follow the activation-based alignment of the paper (Methods, "Filter
+visualisation", with the details of PAPER-NOTES.md): every first-layer filter
+scans all given sequences (post-activation); every position whose activation
+exceeds ``threshold`` × that filter's maximum over the sequences is a site; the
+window of the input that the filter saw there is cut out (windows that run off
+the sequence are dropped), and the one-hot windows are averaged into a position
+probability matrix.
+
+Window placement: with 'same' padding (every zoo model), output position i of a
+width-k filter sees input positions i − (k − 1)//2 … i + k//2. By default the
+window is exactly that receptive field (the authors cut 20 nt about each site of
+their width-19 filters; ``window=20`` reproduces that, extending the field by
+one column on the right).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from motiflens.errors import InvalidInputError
+from motiflens.models import FIRST_LAYER, first_layer_model
+from motiflens.motifs import Motif
+
+#: Task 1 ground truth: TF -> JASPAR ids counted as a match (PAPER-NOTES.md, the authors' sets).
+TASK1_GROUND_TRUTH: Mapping[str, frozenset[str]] = {
+    "Arid3a": frozenset({"MA0151.1", "MA0601.1", "PB0001.1"}),
+    "CEBPB": frozenset({"MA0466.1", "MA0466.2"}),
+    "FOSL1": frozenset({"MA0477.1"}),
+    "Gabpa": frozenset({"MA0062.1", "MA0062.2"}),
+    "MAFK": frozenset({"MA0496.1", "MA0496.2"}),
+    "MAX": frozenset({"MA0058.1", "MA0058.2", "MA0058.3"}),
+    "MEF2A": frozenset({"MA0052.1", "MA0052.2", "MA0052.3"}),
+    "NFYB": frozenset({"MA0502.1", "MA0060.1", "MA0060.2"}),
+    "SP1": frozenset({"MA0079.1", "MA0079.2", "MA0079.3"}),
+    "SRF": frozenset({"MA0083.1", "MA0083.2", "MA0083.3"}),
+    "STAT1": frozenset({"MA0137.1", "MA0137.2", "MA0137.3", "MA0660.1", "MA0773.1"}),
+    "YY1": frozenset({"MA0095.1", "MA0095.2"}),
+}
+
+#: Hits to these ids do not count as "matches any JASPAR motif": MA0615.1 (Gmeb1) hits noise.
+NOISE_MOTIF_IDS = frozenset({"MA0615.1"})
+
+
+def _check_X(model: keras.Model, X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3 or X.shape[2] != 4:
+        raise InvalidInputError(f"X: expected shape (N, L, 4), got {X.shape}")
+    if X.shape[0] == 0:
+        raise InvalidInputError("X: expected at least one sequence, got an empty batch")
+    expected = model.input_shape[1]
+    if expected is not None and X.shape[1] != expected:
+        raise InvalidInputError(f"X: the model takes sequences of {expected} nt, got {X.shape[1]}")
+    return X
+
+
+def filter_scans(model: keras.Model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """First-layer activations (after the activation function) over each sequence.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A zoo model (first layer named ``conv1`` / ``conv1_activation``).
+    X : np.ndarray, shape (N, L, 4)
+    batch_size : int
+        Sequences per forward pass.
+
+    Returns
+    -------
+    np.ndarray, shape (N, L, F), float32
+        Inference-mode activations (batch norm with moving statistics, no dropout).
+    """
+    X = _check_X(model, X)
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size: expected >= 1, got {batch_size}")
+    return np.asarray(first_layer_model(model).predict(X, batch_size=batch_size, verbose=0), np.float32)
+
+
+@dataclass(frozen=True)
+class FilterMotif:
+    """One first-layer filter seen as a motif.
+
+    Attributes
+    ----------
+    index : int
+        Filter index in the first layer.
+    pwm : np.ndarray, shape (W, 4), float64
+        Position probability matrix of the aligned sites (uniform 0.25 when there are none).
+    num_sites : int
+        Windows averaged into the PWM.
+    max_activation : float
+        The filter's maximum activation over the sequences given.
+    """
+
+    index: int
+    pwm: np.ndarray
+    num_sites: int
+    max_activation: float
+
+    def to_motif(self, prefix: str = "filter") -> Motif:
+        """As a :class:`Motif` with id ``filter<index>`` (for MEME output and Tomtom)."""
+        return Motif(motif_id=f"{prefix}{self.index}", name=f"{prefix}{self.index}", pwm=self.pwm)
+
+
+@dataclass(frozen=True)
+class FilterAlignment:
+    """Result of :func:`filter_pwms`: one FilterMotif per filter and the scans they came from.
+
+    ``scans`` has shape (N, L, F), float32.
+    """
+
+    filters: tuple[FilterMotif, ...]
+    scans: np.ndarray = field(repr=False)
+    threshold: float = 0.5
+    window: int = 19
+
+    def motifs(self, prefix: str = "filter") -> list[Motif]:
+        """The filters as Motifs (ids ``filter0``, ``filter1``, ...)."""
+        return [motif.to_motif(prefix) for motif in self.filters]
+
+
+def filter_pwms(
+    model: keras.Model,
+    X: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    window: int | None = None,
+    batch_size: int = 256,
+) -> FilterAlignment:
+    """First-layer filter PWMs by activation-based alignment.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A zoo model.
+    X : np.ndarray, shape (N, L, 4)
+        Sequences to scan (the paper used the test set).
+    threshold : float, default 0.5
+        Fraction of each filter's maximum activation a position must exceed to be a site.
+    window : int, optional
+        Window length cut about each site; default the filter width (its receptive
+        field). Windows that run off either end of the sequence are dropped.
+    batch_size : int
+        Sequences per forward pass.
+
+    Returns
+    -------
+    FilterAlignment
+        ``filters[f].pwm`` has shape (window, 4).
+    """
+    if not 0 < threshold <= 1:
+        raise InvalidInputError(f"threshold: expected a fraction in (0, 1], got {threshold}")
+    X = _check_X(model, X)
+    width = int(model.get_layer(FIRST_LAYER).kernel.shape[0])
+    window = width if window is None else int(window)
+    if not 1 <= window <= X.shape[1]:
+        raise InvalidInputError(f"window: expected 1..{X.shape[1]} (the sequence length), got {window}")
+    scans = filter_scans(model, X, batch_size=batch_size)
+    # Offset of a window's first column relative to the output position, for 'same' padding:
+    # centred on the receptive field, extra columns going to the right.
+    left = (width - 1) // 2 + (window - width) // 2 if window >= width else (window - 1) // 2
+    length = X.shape[1]
+    filters = []
+    for index in range(scans.shape[2]):
+        scan = scans[:, :, index]
+        maximum = float(scan.max())
+        if maximum > 0:
+            sequence, position = np.nonzero(scan > threshold * maximum)
+        else:
+            # Nothing exceeds a fraction of a non-positive maximum: no sites.
+            sequence, position = np.empty(0, int), np.empty(0, int)
+        start = position - left
+        inside = (start >= 0) & (start + window <= length)
+        sequence, start = sequence[inside], start[inside]
+        counts = np.zeros((window, 4), dtype=np.float64)
+        for offset in range(window):
+            counts[offset] = X[sequence, start + offset].sum(axis=0)
+        totals = counts.sum(axis=1, keepdims=True)
+        # Columns with no observed base (no sites, or only N) are uniform.
+        pwm = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.25)
+        filters.append(FilterMotif(index, pwm, int(sequence.size), maximum))
+    return FilterAlignment(tuple(filters), scans, threshold, window)
+
+
+# --------------------------------------------------------------------------- logos
+
+
+def _save_logo(matrix: np.ndarray, path: str | os.PathLike, *, ylabel: str, title: str | None, ylim=None):
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.DataFrame(matrix, columns=list("ACGT"))
+    width = max(2.5, 0.28 * matrix.shape[0] + 1.0)
+    figure, axis = plt.subplots(figsize=(min(width, 24), 1.8))
+    try:
+        logomaker.Logo(frame, ax=axis, color_scheme="classic")
+        axis.set_ylabel(ylabel)
+        if ylim is not None:
+            axis.set_ylim(*ylim)
+        if title:
+            axis.set_title(title, fontsize=9)
+        axis.spines[["top", "right"]].set_visible(False)
+        figure.tight_layout()
+        figure.savefig(path, dpi=100, format="png")
+    finally:
+        plt.close(figure)
+
+
+def information_matrix(pwm: np.ndarray) -> np.ndarray:
+    """Letter heights of an information-content logo.
+
+    Parameters
+    ----------
+    pwm : np.ndarray, shape (W, 4)
+        Probabilities (rows sum to 1).
+
+    Returns
+    -------
+    np.ndarray, shape (W, 4)
+        p × IC of the column, IC = 2 + Σ p log2 p bits (uniform background).
+    """
+    pwm = np.asarray(pwm, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(pwm > 0, pwm * np.log2(pwm), 0.0)
+    information = 2.0 + plogp.sum(axis=1, keepdims=True)
+    return pwm * information
+
+
+def pwm_logo(pwm: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Write a sequence logo of a PWM (W, 4) as PNG, letter heights in bits (0 to 2)."""
+    pwm = np.asarray(pwm, dtype=np.float64)
+    if pwm.ndim != 2 or pwm.shape[1] != 4:
+        raise InvalidInputError(f"pwm: expected shape (W, 4), got {pwm.shape}")
+    _save_logo(information_matrix(pwm), path, ylabel="bits", title=title, ylim=(0, 2))
+
+
+def attribution_logo(scores: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Write a logo of one attribution map (L, 4) as PNG; letter heights are the scores.
+
+    Typically ``scores = attribution[n] * X[n]`` (grad × input) so that only the
+    observed base shows, positive up and negative down.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[1] != 4:
+        raise InvalidInputError(f"scores: expected shape (L, 4), got {scores.shape}")
+    _save_logo(scores, path, ylabel="attribution", title=title)
+
+
+# --------------------------------------------------------------------------- match statistics
+
+
+@dataclass(frozen=True)
+class MatchStatistics:
+    """How many filters match the ground truth or any database motif.
+
+    Attributes
+    ----------
+    num_filters : int
+    match_fraction : float
+        Filters with a hit to a ground-truth TF's motif / all filters.
+    match_any_fraction : float
+        Filters with any hit (noise motifs excluded) / all filters.
+    filter_tfs : dict of int to list of str
+        Ground-truth TFs each matching filter hits (sorted).
+    covered_tfs : list of str
+        Ground-truth TFs matched by at least one filter.
+    """
+
+    num_filters: int
+    match_fraction: float
+    match_any_fraction: float
+    filter_tfs: dict[int, list[str]]
+    covered_tfs: list[str]
+
+
+def match_statistics(
+    hits_by_filter: Mapping[int, Iterable[str]],
+    num_filters: int,
+    *,
+    ground_truth: Mapping[str, Iterable[str]] = TASK1_GROUND_TRUTH,
+    noise_ids: Iterable[str] = NOISE_MOTIF_IDS,
+) -> MatchStatistics:
+    """Match fractions of a first layer from its significant Tomtom hits.
+
+    Parameters
+    ----------
+    hits_by_filter : mapping of filter index to target ids
+        The target ids of each filter's significant hits (e.g. E < 0.1); filters
+        with no hit may be absent. Several hits to one TF count once.
+    num_filters : int
+        F, the number of first-layer filters (the denominator).
+    ground_truth : mapping of TF name to JASPAR ids
+        Default: the Task 1 sets of PAPER-NOTES.md.
+    noise_ids : ids whose hits do not count towards ``match_any_fraction``.
+    """
+    if num_filters < 1:
+        raise InvalidInputError(f"num_filters: expected >= 1, got {num_filters}")
+    id_to_tf = {motif_id: tf for tf, ids in ground_truth.items() for motif_id in ids}
+    noise = set(noise_ids)
+    filter_tfs: dict[int, list[str]] = {}
+    matched_any = 0
+    for index, targets in hits_by_filter.items():
+        if not 0 <= index < num_filters:
+            raise InvalidInputError(f"hits_by_filter: filter index {index} outside 0..{num_filters - 1}")
+        targets = set(targets)
+        tfs = sorted({id_to_tf[target] for target in targets if target in id_to_tf})
+        if tfs:
+            filter_tfs[int(index)] = tfs
+        if targets - noise:
+            matched_any += 1
+    covered = sorted({tf for tfs in filter_tfs.values() for tf in tfs})
+    return MatchStatistics(
+        num_filters=num_filters,
+        match_fraction=len(filter_tfs) / num_filters,
+        match_any_fraction=matched_any / num_filters,
+        filter_tfs=filter_tfs,
+        covered_tfs=covered,
+    )
+
+
+def hits_by_filter(hits: Iterable, *, prefix: str = "filter") -> dict[int, list[str]]:
+    """Group Tomtom hits (objects with ``query_id`` and ``target_id``) by filter index.
+
+    Query ids must be ``<prefix><index>`` as produced by :meth:`FilterAlignment.motifs`.
+    """
+    grouped: dict[int, list[str]] = {}
+    for hit in hits:
+        query = str(hit.query_id)
+        if not query.startswith(prefix) or not query[len(prefix) :].isdigit():
+            raise InvalidInputError(f"hit query id {query!r}: expected '{prefix}<index>'")
+        grouped.setdefault(int(query[len(prefix) :]), []).append(str(hit.target_id))
+    return grouped
