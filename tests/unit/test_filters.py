@@ -173,3 +173,18 @@ def test_hits_by_filter_groups_query_ids():
     assert grouped == {0: ["A", "C"], 12: ["B"]}
     with pytest.raises(InvalidInputError, match="expected 'filter<index>'"):
         hits_by_filter([Hit("motif3", "A")])
+
+
+def test_planted_filter_pwm_has_its_motif_as_tomtom_best_hit(alignment):
+    """The paper's pipeline on a known answer: filter PWM → trim → Tomtom vs JASPAR 2016."""
+    from motiflens.motifs import motif_database
+    from motiflens.tomtom import best_hits, tomtom
+
+    query = alignment.filters[0].to_motif().trim()
+    hits = tomtom([query], motif_database("JASPAR2016"))
+    best = best_hits(hits)
+    assert best["filter0"].target_id in TASK1_GROUND_TRUTH["MAX"]
+    assert best["filter0"].e_value < 1e-3
+    stats = match_statistics(hits_by_filter(hits), len(alignment.filters))
+    assert stats.filter_tfs == {0: ["MAX"]}
+    assert stats.match_fraction == pytest.approx(1 / 24)
