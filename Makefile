@@ -5,18 +5,21 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format demo bench clean
+.PHONY: help install test test-slow lint format demo bench clean protos
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ./client -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install motiflens with pinned dependencies
+
+protos: install ## Regenerate client/motiflens_client/_proto from protos/
+	$(PY) tools/gen_protos.py
 
 lint: install ## ruff check + format check
 	$(VENV)/bin/ruff check .

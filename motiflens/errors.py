@@ -20,3 +20,15 @@ class NotFoundError(MotiflensError, LookupError):
 
 class FailedPreconditionError(MotiflensError):
     """The request is valid but the current state does not allow it."""
+
+
+class AlreadyExistsError(MotiflensError):
+    """A thing with that id or name exists already (artifacts are immutable)."""
+
+
+class ResourceExhaustedError(MotiflensError):
+    """A limit was reached: queue full, request too large."""
+
+
+class UnavailableError(MotiflensError):
+    """A dependency (the artifact store) cannot be reached; retrying may succeed."""

@@ -1,0 +1,1 @@
+"""Shared service infrastructure: configuration, artifact store, errors, server bootstrap, metrics."""

@@ -1,0 +1,42 @@
+"""Mapping of core exceptions to gRPC status codes, applied in one place.
+
+Servicers raise :mod:`motiflens.errors` exceptions; :func:`status_for` gives the
+code, and the server's error interceptor aborts the call with it. Anything else
+is INTERNAL with a fixed message (the traceback goes to the log, not the client).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from motiflens.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidInputError,
+    MotiflensError,
+    NotFoundError,
+    ResourceExhaustedError,
+    UnavailableError,
+)
+
+#: Core exception type -> gRPC status code (first match in this order wins).
+STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
+)
+
+INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+
+def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and client-facing message for an exception raised by a servicer."""
+    for error_type, code in STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return code, str(error)
+    if isinstance(error, MotiflensError):
+        return grpc.StatusCode.INTERNAL, str(error)
+    return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
