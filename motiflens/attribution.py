@@ -203,6 +203,12 @@ def _check_seed(seed) -> int:
     return seed
 
 
+def _check_offset(index_offset) -> int:
+    if isinstance(index_offset, bool) or not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
+        raise InvalidInputError(f"index_offset: expected an integer >= 0, got {index_offset!r}")
+    return int(index_offset)
+
+
 def _check_X(X, length: int | None) -> np.ndarray:
     try:
         X = np.asarray(X, dtype=np.float32)
@@ -393,7 +399,12 @@ def _references(
 
 
 def make_references(
-    X: np.ndarray, *, num_references: int = 10, reference: Reference = "shuffle", seed: int = 0
+    X: np.ndarray,
+    *,
+    num_references: int = 10,
+    reference: Reference = "shuffle",
+    seed: int = 0,
+    index_offset: int = 0,
 ) -> np.ndarray:
     """The references that integrated gradients and DeepSHAP use for X.
 
@@ -409,6 +420,9 @@ def make_references(
     seed : int, default 0
         Sequence i's references come from a generator seeded with (seed, i).
 
+    index_offset : int, default 0
+        X[i] is treated as sequence ``index_offset + i`` for seeding.
+
     Returns
     -------
     np.ndarray, shape (N, num_references, L, 4), float32
@@ -421,7 +435,7 @@ def make_references(
     X = _check_X(X, None)
     num_references = _check_positive_int(num_references, "num_references")
     _check_choice(reference, "reference", REFERENCES)
-    return _references(X, 0, num_references, reference, _check_seed(seed))
+    return _references(X, _check_offset(index_offset), num_references, reference, _check_seed(seed))
 
 
 # --------------------------------------------------------------------------- saliency
@@ -925,6 +939,7 @@ def integrated_gradients(
     num_references: int = 10,
     reference: Reference = "shuffle",
     seed: int = 0,
+    index_offset: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Attribution:
     """Integrated gradients from shuffled references, averaged over references.
@@ -952,6 +967,9 @@ def integrated_gradients(
         How references are made (see :func:`make_references`).
     seed : int, default 0
         Seed of the references.
+    index_offset : int, default 0
+        X[i] draws its references as sequence ``index_offset + i`` would, so a batch
+        attributed in chunks gets the same references as in one call.
     batch_size : int, default 256
         Path points (model evaluations) per forward/backward pass.
 
@@ -970,12 +988,13 @@ def integrated_gradients(
     num_references = _check_positive_int(num_references, "num_references")
     _check_choice(reference, "reference", REFERENCES)
     seed = _check_seed(seed)
+    offset = _check_offset(index_offset)
     alphas = ((np.arange(num_steps) + 0.5) / num_steps).astype(np.float32)
     length = X.shape[1]
     gradient = _gradient_function(graph, target)
     scores = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], num_references * num_steps, batch_size):
-        references = _references(X[group], group.start, num_references, reference, seed)
+        references = _references(X[group], offset + group.start, num_references, reference, seed)
         difference = X[group][:, None] - references
         path = references[:, :, None] + alphas[None, None, :, None, None] * difference[:, :, None]
         grads = _gradients(gradient, path.reshape(-1, length, 4), batch_size)
@@ -1156,6 +1175,7 @@ def deepshap(
     num_references: int = 10,
     reference: Reference = "shuffle",
     seed: int = 0,
+    index_offset: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Attribution:
     """DeepSHAP: DeepLIFT (rescale rule) multipliers × (x - r), averaged over references.
@@ -1179,6 +1199,9 @@ def deepshap(
         How references are made (see :func:`make_references`).
     seed : int, default 0
         Seed of the references.
+    index_offset : int, default 0
+        X[i] draws its references as sequence ``index_offset + i`` would, so a batch
+        attributed in chunks gets the same references as in one call.
     batch_size : int, default 256
         Model evaluations per pass; each (x, r) pair takes two.
 
@@ -1196,11 +1219,12 @@ def deepshap(
     num_references = _check_positive_int(num_references, "num_references")
     _check_choice(reference, "reference", REFERENCES)
     seed = _check_seed(seed)
+    offset = _check_offset(index_offset)
     length = X.shape[1]
     multipliers_of = _deeplift_function(graph, target)
     scores = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], 2 * num_references, batch_size):
-        references = _references(X[group], group.start, num_references, reference, seed)
+        references = _references(X[group], offset + group.start, num_references, reference, seed)
         x = np.repeat(X[group], num_references, axis=0)
         r = references.reshape(-1, length, 4)
         multipliers = _deeplift_multipliers(multipliers_of, x, r, batch_size)

@@ -425,3 +425,25 @@ def test_logit_output_needs_a_logits_layer():
     with pytest.raises(InvalidInputError, match="output: 'logit' needs a layer named 'logits'"):
         saliency(model, one_hot_batch(1, 10))
     assert saliency(model, one_hot_batch(1, 10), output="probability").scores.shape == (1, 10, 4)
+
+
+def test_index_offset_makes_chunked_attribution_equal_to_one_call():
+    from motiflens.attribution import deepshap, integrated_gradients, make_references
+    from motiflens.models import build_model
+
+    model = build_model(architecture="cnn_local", input_length=100, num_outputs=1, activation="exponential")
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (5, 100))]
+    for method in (deepshap, integrated_gradients):
+        whole = method(model, X, seed=3, num_references=3).scores
+        chunked = np.concatenate(
+            [
+                method(model, X[:2], seed=3, num_references=3).scores,
+                method(model, X[2:], seed=3, num_references=3, index_offset=2).scores,
+            ]
+        )
+        np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(
+        make_references(X[3:], seed=1, index_offset=3), make_references(X, seed=1)[3:]
+    )
+    with pytest.raises(InvalidInputError, match="index_offset"):
+        make_references(X, index_offset=-1)
