@@ -1,0 +1,245 @@
+"""Service settings, read once from the environment at startup.
+
+Every service builds one frozen :class:`Settings` in ``main()`` with
+``Settings.from_env("<service>")`` and passes it down; nothing else reads the
+environment. A bad value stops the process at startup with a
+:class:`ConfigError` whose message names the variable, the value and what is
+accepted.
+
+Environment variables (``<SERVICE>`` is ``TRAINER``, ``INTERPRETER`` or ``MOTIFMATCH``;
+"trainer / interpreter / motifmatch" defaults are listed in that order):
+
+================================== ======================= ====================================
+variable                           default                 meaning
+================================== ======================= ====================================
+MOTIFLENS_HOST                     127.0.0.1               bind address of the gRPC and metrics
+                                                           ports (0.0.0.0 in a container)
+MOTIFLENS_<SERVICE>_PORT           50051 / 50052 / 50053   gRPC port; 0 = any free port
+MOTIFLENS_<SERVICE>_METRICS_PORT   9101 / 9102 / 9103      Prometheus /metrics HTTP port;
+                                                           0 = any free port, -1 = off
+MOTIFLENS_STORE                    file URL of             artifact store: file:///path or
+                                   ~/.motiflens/store      s3://bucket/prefix?endpoint=host:port
+MOTIFLENS_TOKEN                    empty (no auth)         bearer token clients must send in
+                                                           the ``authorization`` metadata
+MOTIFLENS_TLS_CERT                 empty (plaintext)       PEM certificate chain file
+MOTIFLENS_TLS_KEY                  empty (plaintext)       PEM private key file; both or neither
+MOTIFLENS_MAX_MESSAGE_MB           64                      largest request or response, MiB
+                                                           (1-2047)
+MOTIFLENS_MAX_WORKERS              8                       RPC handler threads (1-1024)
+MOTIFLENS_GRACE_SECONDS            10                      seconds in-flight calls get to finish
+                                                           on SIGTERM/SIGINT (>= 0)
+MOTIFLENS_LOG_LEVEL                INFO                    DEBUG, INFO, WARNING, ERROR, CRITICAL
+================================== ======================= ====================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: The services and their default gRPC and metrics ports.
+DEFAULT_PORTS: Mapping[str, int] = {"trainer": 50051, "interpreter": 50052, "motifmatch": 50053}
+DEFAULT_METRICS_PORTS: Mapping[str, int] = {"trainer": 9101, "interpreter": 9102, "motifmatch": 9103}
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_MESSAGE_MB = 64
+DEFAULT_MAX_WORKERS = 8
+DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# gRPC message limits are C ints: 2047 MiB is the largest whole number of MiB below 2**31.
+MAX_MESSAGE_MB_LIMIT = 2047
+STORE_SCHEMES = ("file", "s3")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def default_store_url() -> str:
+    """``file://`` URL of ``~/.motiflens/store`` for the current user (evaluated when called)."""
+    return (Path.home() / ".motiflens" / "store").as_uri()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one service process (see the module docstring for the variables).
+
+    Attributes
+    ----------
+    service : str
+        "trainer", "interpreter" or "motifmatch".
+    host : str
+        Bind address of the gRPC and metrics ports.
+    port : int
+        gRPC port, 0 = any free port.
+    metrics_port : int or None
+        Prometheus HTTP port, 0 = any free port, None = no metrics endpoint.
+    store_url : str
+        Artifact store URL.
+    token : str
+        Bearer token required from clients; empty = no authentication. Hidden from ``repr``.
+    tls_cert, tls_key : Path or None
+        PEM files; both set (TLS) or both None (plaintext).
+    max_message_bytes : int
+        Largest message the server sends or receives, bytes.
+    max_workers : int
+        RPC handler threads.
+    grace_seconds : float
+        Seconds in-flight calls get to finish on shutdown.
+    log_level : str
+        Logging level name.
+    """
+
+    service: str
+    host: str = DEFAULT_HOST
+    port: int = 0
+    metrics_port: int | None = None
+    store_url: str = ""
+    token: str = field(default="", repr=False)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_MB * 1024 * 1024
+    max_workers: int = DEFAULT_MAX_WORKERS
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    log_level: str = DEFAULT_LOG_LEVEL
+
+    @property
+    def tls(self) -> bool:
+        """Whether the gRPC port serves TLS."""
+        return self.tls_cert is not None
+
+    @property
+    def bind_address(self) -> str:
+        """``host:port`` for ``add_insecure_port``/``add_secure_port`` (IPv6 hosts bracketed)."""
+        return f"{_bracket(self.host)}:{self.port}"
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings of ``service`` from the environment.
+
+        Parameters
+        ----------
+        service : str
+            "trainer", "interpreter" or "motifmatch".
+        environ : mapping, optional
+            Variables to read instead of ``os.environ`` (for tests).
+
+        Returns
+        -------
+        Settings
+
+        Raises
+        ------
+        ConfigError
+            Unknown service, or a variable with a bad value (the message names it).
+        """
+        if service not in DEFAULT_PORTS:
+            raise ConfigError(f"service: expected one of {', '.join(DEFAULT_PORTS)}, got {service!r}")
+        env = os.environ if environ is None else environ
+        prefix = f"MOTIFLENS_{service.upper()}_"
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return None if value is None or value.strip() == "" else value.strip()
+
+        host = get("MOTIFLENS_HOST") or DEFAULT_HOST
+        if any(c.isspace() for c in host) or "/" in host:
+            raise ConfigError(f"MOTIFLENS_HOST: expected a host name or IP address, got {host!r}")
+        port = _int(get(prefix + "PORT"), prefix + "PORT", DEFAULT_PORTS[service], 0, 65535, "0 = any")
+        metrics_port = _int(
+            get(prefix + "METRICS_PORT"),
+            prefix + "METRICS_PORT",
+            DEFAULT_METRICS_PORTS[service],
+            -1,
+            65535,
+            "0 = any, -1 = off",
+        )
+        store_url = get("MOTIFLENS_STORE") or default_store_url()
+        scheme = urlsplit(store_url).scheme
+        if scheme not in STORE_SCHEMES:
+            raise ConfigError(
+                f"MOTIFLENS_STORE: expected a file:///path or s3://bucket/prefix?endpoint=host:port URL, "
+                f"got {store_url!r}"
+            )
+        tls_cert = _path(get("MOTIFLENS_TLS_CERT"), "MOTIFLENS_TLS_CERT")
+        tls_key = _path(get("MOTIFLENS_TLS_KEY"), "MOTIFLENS_TLS_KEY")
+        if (tls_cert is None) != (tls_key is None):
+            missing = "MOTIFLENS_TLS_KEY" if tls_key is None else "MOTIFLENS_TLS_CERT"
+            raise ConfigError(
+                f"{missing}: TLS needs both MOTIFLENS_TLS_CERT and MOTIFLENS_TLS_KEY, or neither"
+            )
+        max_message_mb = _int(
+            get("MOTIFLENS_MAX_MESSAGE_MB"),
+            "MOTIFLENS_MAX_MESSAGE_MB",
+            DEFAULT_MAX_MESSAGE_MB,
+            1,
+            MAX_MESSAGE_MB_LIMIT,
+            "MiB",
+        )
+        max_workers = _int(
+            get("MOTIFLENS_MAX_WORKERS"), "MOTIFLENS_MAX_WORKERS", DEFAULT_MAX_WORKERS, 1, 1024
+        )
+        grace_seconds = _seconds(get("MOTIFLENS_GRACE_SECONDS"), "MOTIFLENS_GRACE_SECONDS")
+        log_level = (get("MOTIFLENS_LOG_LEVEL") or DEFAULT_LOG_LEVEL).upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(
+                f"MOTIFLENS_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, "
+                f"got {env.get('MOTIFLENS_LOG_LEVEL')!r}"
+            )
+        return cls(
+            service=service,
+            host=host,
+            port=port,
+            metrics_port=None if metrics_port == -1 else metrics_port,
+            store_url=store_url,
+            token=env.get("MOTIFLENS_TOKEN", "").strip(),
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            max_message_bytes=max_message_mb * 1024 * 1024,
+            max_workers=max_workers,
+            grace_seconds=grace_seconds,
+            log_level=log_level,
+        )
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _int(raw: str | None, name: str, default: int, low: int, high: int, note: str = "") -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        extra = f" ({note})" if note else ""
+        raise ConfigError(f"{name}: expected an integer from {low} to {high}{extra}, got {raw!r}")
+    return value
+
+
+def _seconds(raw: str | None, name: str) -> float:
+    if raw is None:
+        return DEFAULT_GRACE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name}: expected a number of seconds >= 0, got {raw!r}")
+    return value
+
+
+def _path(raw: str | None, name: str) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{name}: expected a readable PEM file, got {raw!r} (no such file)")
+    return path

@@ -1,0 +1,640 @@
+"""gRPC server bootstrap shared by the three services.
+
+:func:`create_server` builds a server that is ready to start; :func:`serve` is
+the process main loop around it. Every server has:
+
+- a thread-pool ``grpc.server`` (``Settings.max_workers`` handler threads) with
+  the message-size limit of ``Settings.max_message_bytes`` in both directions;
+  grpc itself rejects a larger request with RESOURCE_EXHAUSTED;
+- three interceptors, outermost first:
+
+  1. observability: one structured log line per call (method, status code,
+     duration, request id) and the Prometheus request counter, latency
+     histogram and in-flight gauge (:mod:`services.common.metrics`). The request
+     id is the caller's ``x-request-id`` metadata when it is a short token, else a
+     new one; it is sent back in the initial metadata ``x-request-id`` and added to
+     every log record written while the call runs (:func:`current_request_id`).
+     Servicers must therefore not send initial metadata themselves;
+  2. authentication, when ``Settings.token`` is set: metadata
+     ``authorization: Bearer <token>``; missing -> UNAUTHENTICATED, wrong ->
+     PERMISSION_DENIED;
+  3. errors and deadlines: a call whose deadline has already passed when a
+     handler thread picks it up is rejected with DEADLINE_EXCEEDED without running
+     the handler; an exception raised by a handler (also from inside a
+     server-streaming generator) aborts the call with
+     :func:`services.common.errors.status_for`. INVALID_ARGUMENT carries a
+     ``google.rpc.BadRequest`` detail naming the field; INTERNAL logs the traceback
+     and sends a fixed message.
+
+  Health checking and reflection bypass all three, so probes work without a
+  token and the health ``Watch`` stream keeps its non-blocking mode;
+- ``grpc.health.v1.Health``: NOT_SERVING until the artifact store answers
+  ``ping()`` (retried with back-off in a background thread), then SERVING for
+  ``""`` and every service name; NOT_SERVING for good once shutdown begins;
+- server reflection for the service names, health and reflection itself;
+- TLS when ``Settings.tls_cert``/``tls_key`` are set.
+
+Why a thread pool and not ``grpc.aio`` (which STYLE.md sketches): the handlers
+are CPU-bound TensorFlow and numpy calls (attribution, Tomtom, model loading)
+that release the GIL in their kernels. On an event loop each would block every
+other call unless pushed to an executor anyway; the sync server runs them on
+its pool directly and keeps servicers plain functions.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from services.common.config import Settings
+from services.common.errors import status_for
+from services.common.metrics import ServiceMetrics
+
+logger = logging.getLogger(__name__)
+
+#: Methods that skip the interceptors (no token needed, so that probes work).
+INFRASTRUCTURE_PREFIXES = (
+    f"/{health.SERVICE_NAME}/",
+    f"/{reflection.SERVICE_NAME}/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+REQUEST_ID_KEY = "x-request-id"
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_FIELD_PATTERN = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.DOTALL)
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("motiflens_request_id", default=None)
+
+Register = Callable[[grpc.Server], None]
+
+
+def current_request_id() -> str | None:
+    """The request id of the call this thread is handling, or None outside a call."""
+    return _request_id.get()
+
+
+def is_infrastructure(method: str) -> bool:
+    """Whether a full method name belongs to health checking or reflection."""
+    return method.startswith(INFRASTRUCTURE_PREFIXES)
+
+
+# --------------------------------------------------------------------------- interceptors
+
+
+class _HandlerInterceptor(grpc.ServerInterceptor):
+    """Wraps the behaviour of every non-infrastructure handler, unary or streaming.
+
+    Subclasses implement :meth:`around_unary` (returns the response) and
+    :meth:`around_stream` (a generator of responses) for calls whose response is a
+    single message or a stream.
+    """
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or is_infrastructure(method):
+            return handler
+        if handler.response_streaming:
+            behavior = handler.unary_stream or handler.stream_stream
+
+            def wrapped(request, context):
+                return self.around_stream(method, behavior, request, context)
+
+        else:
+            behavior = handler.unary_unary or handler.stream_unary
+
+            def wrapped(request, context):
+                return self.around_unary(method, behavior, request, context)
+
+        factory = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(handler.request_streaming, handler.response_streaming)]
+        return factory(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def around_unary(self, method: str, behavior, request, context: grpc.ServicerContext):
+        """Call ``behavior(request, context)`` and return its response."""
+        raise NotImplementedError
+
+    def around_stream(self, method: str, behavior, request, context: grpc.ServicerContext) -> Iterator:
+        """Yield the responses of ``behavior(request, context)``."""
+        raise NotImplementedError
+
+
+class ObservabilityInterceptor(_HandlerInterceptor):
+    """Request id, one JSON log line and the Prometheus metrics of every call."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._metrics = metrics
+
+    def _begin(self, method: str, context: grpc.ServicerContext) -> tuple[contextvars.Token, float]:
+        request_id = None
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID_KEY and isinstance(value, str) and _REQUEST_ID_PATTERN.fullmatch(value):
+                request_id = value
+                break
+        request_id = request_id or uuid.uuid4().hex[:16]
+        token = _request_id.set(request_id)
+        try:
+            context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+        except ValueError:  # initial metadata already sent: nothing to add
+            pass
+        self._metrics.call_started(method)
+        return token, time.perf_counter()
+
+    def _finish(
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        token: contextvars.Token,
+        started: float,
+        failed: bool,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        code = context.code()
+        if code is None:
+            if failed:
+                code = grpc.StatusCode.UNKNOWN
+            elif not context.is_active():
+                # The client went away first: deadline passed or cancelled.
+                code = (
+                    grpc.StatusCode.DEADLINE_EXCEEDED
+                    if context.time_remaining() <= 0
+                    else grpc.StatusCode.CANCELLED
+                )
+            else:
+                code = grpc.StatusCode.OK
+        self._metrics.call_finished(method, code.name, seconds)
+        level = logging.ERROR if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) else logging.INFO
+        logger.log(
+            level,
+            "rpc %s %s",
+            method,
+            code.name,
+            extra={
+                "method": method,
+                "code": code.name,
+                "duration_ms": round(seconds * 1000, 3),
+                "request_id": _request_id.get(),
+            },
+        )
+        try:
+            _request_id.reset(token)
+        except ValueError:  # a stream closed from another thread (garbage collection)
+            pass
+
+    def around_unary(self, method, behavior, request, context):
+        """Log and measure a unary-response call."""
+        token, started = self._begin(method, context)
+        failed = True
+        try:
+            response = behavior(request, context)
+            failed = False
+            return response
+        finally:
+            self._finish(method, context, token, started, failed)
+
+    def around_stream(self, method, behavior, request, context):
+        """Log and measure a streaming-response call, from the call to its last message."""
+        token, started = self._begin(method, context)
+        failed = True
+        try:
+            yield from behavior(request, context)
+            failed = False
+        except GeneratorExit:
+            failed = False  # the client stopped reading (cancelled): not a handler failure
+            raise
+        finally:
+            self._finish(method, context, token, started, failed)
+
+
+class AuthInterceptor(_HandlerInterceptor):
+    """Require ``authorization: Bearer <token>`` on every non-infrastructure call.
+
+    Parameters
+    ----------
+    token : str
+        The expected token (non-empty); compared in constant time.
+    """
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("token: expected a non-empty token")
+        self._token = token.encode()
+
+    def _check(self, context: grpc.ServicerContext) -> None:
+        values = [value for key, value in context.invocation_metadata() or () if key == "authorization"]
+        if not values:
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing credentials: send metadata 'authorization: Bearer <token>'",
+            )
+        scheme, _, given = str(values[0]).partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "malformed authorization metadata: expected 'Bearer <token>'",
+            )
+        if not hmac.compare_digest(given.strip().encode(), self._token):
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "invalid bearer token")
+
+    def around_unary(self, method, behavior, request, context):
+        """Check the token, then call the handler."""
+        self._check(context)
+        return behavior(request, context)
+
+    def around_stream(self, method, behavior, request, context):
+        """Check the token, then stream the handler's responses."""
+        self._check(context)
+        yield from behavior(request, context)
+
+
+class ErrorInterceptor(_HandlerInterceptor):
+    """Reject calls past their deadline; map handler exceptions to status codes."""
+
+    def _check_deadline(self, context: grpc.ServicerContext) -> None:
+        if context.time_remaining() <= 0:
+            context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "the call's deadline passed before a handler thread was free; retry with a longer deadline",
+            )
+
+    def _abort(self, method: str, error: Exception, context: grpc.ServicerContext) -> None:
+        code = context.code()
+        if code is not None and code != grpc.StatusCode.OK:
+            raise error  # the handler aborted the call itself: keep its status
+        code, message = status_for(error)
+        if code == grpc.StatusCode.INTERNAL:
+            logger.error(
+                "unhandled exception in %s",
+                method,
+                exc_info=(type(error), error, error.__traceback__),
+                extra={"method": method},
+            )
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            context.abort_with_status(_bad_request_status(message))
+        context.abort(code, message)
+
+    def around_unary(self, method, behavior, request, context):
+        """Check the deadline, call the handler, map its exception to a status."""
+        self._check_deadline(context)
+        try:
+            return behavior(request, context)
+        except Exception as error:  # noqa: BLE001 - every exception becomes a status
+            self._abort(method, error, context)
+
+    def around_stream(self, method, behavior, request, context):
+        """Check the deadline, stream the responses, map an exception (also mid-stream) to a status."""
+        self._check_deadline(context)
+        try:
+            yield from behavior(request, context)
+        except Exception as error:  # noqa: BLE001 - every exception becomes a status
+            self._abort(method, error, context)
+
+
+def _bad_request_status(message: str) -> grpc.Status:
+    """INVALID_ARGUMENT with a google.rpc.BadRequest detail (field = text before the first ': ')."""
+    match = _FIELD_PATTERN.fullmatch(message)
+    field, description = (match.group(1), match.group(2)) if match else ("", message)
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+            ]
+        )
+    )
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
+    )
+
+
+# --------------------------------------------------------------------------- server
+
+
+class Server:
+    """A motiflens gRPC server: the grpc server plus health, readiness and metrics.
+
+    Built by :func:`create_server`; :meth:`start` it, then :meth:`stop` it.
+
+    Attributes
+    ----------
+    port : int
+        The bound gRPC port.
+    metrics : ServiceMetrics
+    health : grpc_health.v1.health.HealthServicer
+    service_names : tuple of str
+        Full proto names of the services registered by ``register``.
+    grpc_server : grpc.Server
+    """
+
+    def __init__(
+        self,
+        grpc_server: grpc.Server,
+        *,
+        port: int,
+        health_servicer: health.HealthServicer,
+        service_names: tuple[str, ...],
+        metrics: ServiceMetrics,
+        store: Any | None,
+        grace_seconds: float,
+    ) -> None:
+        self.grpc_server = grpc_server
+        self.port = port
+        self.health = health_servicer
+        self.service_names = service_names
+        self.metrics = metrics
+        self._store = store
+        self._grace_seconds = grace_seconds
+        self._stopping = threading.Event()
+        self._readiness: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start serving; health turns SERVING once the store answers (at once without a store)."""
+        self.grpc_server.start()
+        if self._store is None:
+            self._set_serving()
+        else:
+            self._readiness = threading.Thread(target=self._await_store, name="store-readiness", daemon=True)
+            self._readiness.start()
+
+    def _set_serving(self) -> None:
+        for name in ("", *self.service_names):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info("health: SERVING", extra={"services": list(self.service_names)})
+
+    def _await_store(self, first_delay: float = 0.1, max_delay: float = 5.0) -> None:
+        delay = first_delay
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                self._store.ping()
+            except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
+                attempt += 1
+                if attempt == 1 or attempt % 10 == 0:
+                    logger.warning(
+                        "artifact store not reachable yet (attempt %d): %s",
+                        attempt,
+                        error,
+                        extra={"store": getattr(self._store, "url", None)},
+                    )
+                self._stopping.wait(delay)
+                delay = min(delay * 2, max_delay)
+                continue
+            self._set_serving()
+            return
+
+    @property
+    def serving(self) -> bool:
+        """Whether health reports SERVING for the overall server ("")."""
+        request = health_pb2.HealthCheckRequest(service="")
+        # Check only reads a dict under a lock; no RPC is made.
+        return self.health.Check(request, None).status == health_pb2.HealthCheckResponse.SERVING
+
+    def stop(self, grace: float | None = None) -> None:
+        """Graceful shutdown: health NOT_SERVING, refuse new calls, let in-flight ones finish.
+
+        Parameters
+        ----------
+        grace : float, optional
+            Seconds in-flight calls get before they are cancelled; default
+            ``Settings.grace_seconds``. Blocks until the server has stopped.
+        """
+        grace = self._grace_seconds if grace is None else grace
+        self._stopping.set()
+        self.health.enter_graceful_shutdown()
+        logger.info("shutting down: health NOT_SERVING, draining for up to %.1f s", grace)
+        self.grpc_server.stop(grace).wait()
+        if self._readiness is not None:
+            self._readiness.join(timeout=1)
+        logger.info("server stopped")
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        """Block until the server stops (or ``timeout`` seconds pass); True if it stopped."""
+        return self.grpc_server.wait_for_termination(timeout)
+
+
+def create_server(
+    settings: Settings,
+    register: Register,
+    *,
+    service_name: str | Sequence[str],
+    store: Any | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> tuple[Server, int]:
+    """Build a motiflens server bound to ``settings.host:settings.port``, not yet started.
+
+    Parameters
+    ----------
+    settings : Settings
+        Host, port (0 = any free port), token, TLS files, message limit, workers, grace.
+    register : callable
+        ``register(grpc_server)`` adds the servicers, e.g.
+        ``lambda s: motifmatch_pb2_grpc.add_MotifMatchServiceServicer_to_server(servicer, s)``.
+    service_name : str or sequence of str
+        Full proto name(s) of the registered services, e.g.
+        ``"motiflens.v1.MotifMatchService"``: health statuses and reflection use them.
+    store : ArtifactStore, optional
+        Health stays NOT_SERVING until ``store.ping()`` succeeds; None = SERVING at start.
+    metrics : ServiceMetrics, optional
+        Default: a new one. Pass the object the servicers update.
+
+    Returns
+    -------
+    server : Server
+    port : int
+        The bound port (useful with port 0).
+
+    Raises
+    ------
+    RuntimeError
+        The address cannot be bound.
+    """
+    names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
+    metrics = metrics if metrics is not None else ServiceMetrics()
+    interceptors: list[grpc.ServerInterceptor] = [ObservabilityInterceptor(metrics)]
+    if settings.token:
+        interceptors.append(AuthInterceptor(settings.token))
+    interceptors.append(ErrorInterceptor())
+    options = [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # A port in use must fail loudly instead of being shared with another server.
+        ("grpc.so_reuseport", 0),
+    ]
+    grpc_server = grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=settings.max_workers, thread_name_prefix=f"{settings.service}-rpc"
+        ),
+        interceptors=interceptors,
+        options=options,
+    )
+    register(grpc_server)
+
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    for name in ("", *names):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
+
+    address = settings.bind_address
+    try:
+        if settings.tls:
+            credentials = grpc.ssl_server_credentials(
+                [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+            )
+            port = grpc_server.add_secure_port(address, credentials)
+        else:
+            port = grpc_server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise RuntimeError(f"cannot bind {address}: {error}") from error
+    if not port:
+        raise RuntimeError(f"cannot bind {address}")
+    server = Server(
+        grpc_server,
+        port=port,
+        health_servicer=health_servicer,
+        service_names=names,
+        metrics=metrics,
+        store=store,
+        grace_seconds=settings.grace_seconds,
+    )
+    return server, port
+
+
+# --------------------------------------------------------------------------- logging
+
+
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, extras, exception.
+
+    ``request_id`` comes from the record (see :class:`RequestIdFilter`); keys passed with
+    ``extra=`` become keys of the object.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` as JSON (``extra=`` fields become keys)."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry and key != "request_id":
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp each record with the request id of the call being handled in the emitting thread."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add ``record.request_id`` (unless set); never drops a record."""
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _request_id.get()
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every log record to stderr as JSON lines at ``level`` (process entry points only)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+# --------------------------------------------------------------------------- main loop
+
+
+def serve(
+    settings: Settings,
+    register: Register,
+    service_name: str | Sequence[str],
+    store: Any | None = None,
+    *,
+    metrics: ServiceMetrics | None = None,
+) -> None:
+    """Run a server until SIGTERM or SIGINT, then shut down gracefully.
+
+    Configures JSON logging, starts ``/metrics`` on ``settings.host:settings.metrics_port``
+    (unless off), starts the server, and on the first signal: health NOT_SERVING,
+    refuse new calls, give in-flight calls ``settings.grace_seconds`` to finish,
+    stop the metrics endpoint and return. Must run in the main thread (signals).
+
+    Parameters
+    ----------
+    settings, register, service_name, store, metrics
+        As for :func:`create_server`.
+    """
+    configure_logging(settings.log_level)
+    server, port = create_server(settings, register, service_name=service_name, store=store, metrics=metrics)
+    metrics_http = None
+    if settings.metrics_port is not None:
+        metrics_http = server.metrics.start_http_server(settings.host, settings.metrics_port)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame) -> None:
+        logger.info("received %s", signal.Signals(signum).name)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        logger.info(
+            "%s listening on %s:%d",
+            settings.service,
+            settings.host,
+            port,
+            extra={
+                "port": port,
+                "metrics_port": None if metrics_http is None else metrics_http.port,
+                "tls": settings.tls,
+                "auth": bool(settings.token),
+                "store": getattr(store, "url", None),
+            },
+        )
+        while not stop_requested.wait(1.0):
+            pass
+    finally:
+        server.stop(settings.grace_seconds)
+        if metrics_http is not None:
+            metrics_http.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,381 @@
+"""MotifMatchService: Tomtom of motifs against JASPAR releases and uploaded databases.
+
+A thin adapter: request -> core types (:mod:`services.common.convert`) ->
+:func:`motiflens.tomtom.tomtom` / :func:`motiflens.filters.match_statistics` ->
+response. Errors are core exceptions; the server's interceptor maps them to
+status codes (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, ...).
+
+Databases
+---------
+- JASPAR releases shipped by ``pyjaspar`` (``"JASPAR2014"`` ... ``"JASPAR2026"``),
+  selected with ``DatabaseRef.collection`` (default CORE) and ``tax_group``
+  (default vertebrates, ``"all"`` for every group).
+- Uploaded databases: artifacts of kind ``"motif_database"`` with id ``db-<32 hex>``,
+  holding the MEME text as the object ``motifs.meme`` and ``name`` and
+  ``num_motifs`` in the manifest metadata.
+
+Loaded databases are kept in an LRU cache keyed by database id (plus collection
+and taxon group for JASPAR), so that Tomtom's per-database target columns are
+computed once per database.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+import grpc
+from motiflens_client.api import motifmatch_pb2_grpc, pb
+
+from motiflens.errors import InvalidInputError, NotFoundError
+from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database, read_meme
+from motiflens.tomtom import format_tomtom_tsv, tomtom
+from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
+from services.common.metrics import ServiceMetrics
+from services.common.store import ArtifactStore, check_id
+
+logger = logging.getLogger(__name__)
+
+#: Full proto name of the service (health and reflection).
+SERVICE_NAME = pb.ListDatabasesRequest.DESCRIPTOR.file.services_by_name["MotifMatchService"].full_name
+
+DATABASE_KIND = "motif_database"
+DATABASE_ID_PREFIX = "db"
+MEME_OBJECT = "motifs.meme"
+DEFAULT_COLLECTION = "CORE"
+DEFAULT_TAX_GROUP = "vertebrates"
+DEFAULT_EVALUE_THRESHOLD = 0.1
+#: Trimming of queries: positions above this many bits, plus this much padding (the paper's).
+TRIM_THRESHOLD = 0.5
+TRIM_PADDING = 3
+#: Tomtom's memory grows with the cube of the query width (against JASPAR2016: width 100
+#: about 0.2 GB, 150 about 0.6 GB, 200 about 24 GB), so wider queries are refused.
+MAX_QUERY_WIDTH = 100
+MAX_NAME_LENGTH = 128
+FILTER_PREFIX = "filter"
+
+_JASPAR_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+_FILTER_ID = re.compile(rf"{FILTER_PREFIX}(0|[1-9][0-9]*)")
+
+
+class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
+    """The MotifMatchService RPCs.
+
+    Parameters
+    ----------
+    store : ArtifactStore
+        Where uploaded databases live.
+    metrics : ServiceMetrics, optional
+        The server's metrics (no domain metrics are updated here yet).
+    cache_size : int, default 16
+        Loaded databases kept in memory.
+    """
+
+    def __init__(self, store: ArtifactStore, *, metrics: ServiceMetrics | None = None, cache_size: int = 16):
+        if cache_size < 1:
+            raise ValueError(f"cache_size: expected >= 1, got {cache_size}")
+        self._store = store
+        self._metrics = metrics
+        self._cache: OrderedDict[tuple, MotifDatabase] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load what the first calls would otherwise wait for (seconds each); safe in a thread.
+
+        The JASPAR release databases (ListDatabases counts their motifs: about 7 s for
+        all releases), memelite's compiled Tomtom kernels and the TensorFlow import
+        behind MatchFilters.
+        """
+        started = time.perf_counter()
+        try:
+            for release in jaspar_releases():
+                self._database(pb.DatabaseRef(database_id=release), field="database")
+            default = self._database(pb.DatabaseRef(), field="database")
+            tomtom([default.motifs[0]], default)
+            import motiflens.filters  # noqa: F401 - imports TensorFlow
+        except Exception:  # noqa: BLE001 - warm-up is an optimisation; the RPCs report errors
+            logger.exception("warm-up failed; calls will load what they need")
+            return
+        logger.info("warm-up done in %.1f s", time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ RPCs
+
+    def ListDatabases(self, request, context):
+        """JASPAR releases (CORE vertebrates, with motif counts), then uploads, newest first."""
+        databases = []
+        for release in jaspar_releases():
+            # Counting loads the release (seconds on the first call; cached after, see warm_up).
+            database = self._database(pb.DatabaseRef(database_id=release), field="database")
+            databases.append(
+                pb.DatabaseInfo(
+                    database_id=release,
+                    name=database.name,
+                    num_motifs=len(database),
+                    source="jaspar",
+                    collection=DEFAULT_COLLECTION,
+                    tax_group=DEFAULT_TAX_GROUP,
+                )
+            )
+        for manifest in self._store.list_artifacts(kind=DATABASE_KIND):
+            databases.append(_upload_info(manifest.artifact_id, manifest.metadata))
+        return pb.ListDatabasesResponse(databases=databases)
+
+    def Compare(self, request, context):
+        """Tomtom of the query motifs against one database."""
+        queries = _queries(request)
+        database = self._database(request.database, field="database")
+        evalue_threshold = _evalue_threshold(request.evalue_threshold, "evalue_threshold")
+        qvalue_threshold = None
+        if request.qvalue_threshold != 0:
+            qvalue_threshold = request.qvalue_threshold
+            if not 0 < qvalue_threshold <= 1:
+                raise InvalidInputError(
+                    "qvalue_threshold: expected a number in (0, 1] (0: filter by evalue_threshold), "
+                    f"got {qvalue_threshold}"
+                )
+        if request.trim:
+            queries = _trim(queries)
+        hits = []
+        if queries:
+            hits = tomtom(
+                queries, database, evalue_threshold=evalue_threshold, qvalue_threshold=qvalue_threshold
+            )
+        return pb.CompareResponse(
+            hits=[tomtom_hit_to_proto(hit) for hit in hits],
+            tsv=format_tomtom_tsv(
+                hits, command_line=f"motiflens.v1.MotifMatchService/Compare {database.name}"
+            ),
+            num_targets=len(database),
+        )
+
+    def MatchFilters(self, request, context):
+        """Match fractions of first-layer filters ``filter<i>`` against the ground truth."""
+        # Imported here: motiflens.filters imports Keras/TensorFlow (seconds), which the other
+        # RPCs do not need.
+        from motiflens.filters import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
+
+        queries = _queries(request)
+        indices = {}
+        for position, motif in enumerate(queries):
+            match = _FILTER_ID.fullmatch(motif.motif_id)
+            if match is None:
+                raise InvalidInputError(
+                    f"{_query_field(request, position)}.id: expected '{FILTER_PREFIX}<index>', "
+                    f"got {motif.motif_id!r}"
+                )
+            indices[motif.motif_id] = int(match.group(1))
+        if request.num_filters < 0:
+            raise InvalidInputError(
+                f"num_filters: expected >= 0 (0: the number of queries), got {request.num_filters}"
+            )
+        num_filters = request.num_filters or len(queries)
+        for position, motif in enumerate(queries):
+            if indices[motif.motif_id] >= num_filters:
+                raise InvalidInputError(
+                    f"{_query_field(request, position)}.id: filter index {indices[motif.motif_id]} is "
+                    f"outside 0..{num_filters - 1}; set num_filters to the number of first-layer filters"
+                )
+        ground_truth = _ground_truth(request.ground_truth) if request.ground_truth else TASK1_GROUND_TRUTH
+        database = self._database(request.database, field="database")
+        evalue_threshold = _evalue_threshold(request.evalue_threshold, "evalue_threshold")
+        if not request.no_trim:
+            queries = _trim(queries)
+        hits = tomtom(queries, database, evalue_threshold=evalue_threshold) if queries else []
+        statistics = match_statistics(hits_by_filter(hits), num_filters, ground_truth=ground_truth)
+        return pb.MatchFiltersResponse(
+            match_fraction=statistics.match_fraction,
+            match_any_fraction=statistics.match_any_fraction,
+            covered_tfs=statistics.covered_tfs,
+            matches=[
+                pb.FilterMatch(filter_index=index, tfs=tfs)
+                for index, tfs in sorted(statistics.filter_tfs.items())
+            ],
+            hits=[tomtom_hit_to_proto(hit) for hit in hits],
+        )
+
+    def UploadDatabase(self, request, context):
+        """Validate a MEME file and store it as a new database ``db-...``."""
+        name = request.name.strip()
+        if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+            raise InvalidInputError(
+                f"name: expected 1-{MAX_NAME_LENGTH} printable characters, "
+                f"got {request.name[:MAX_NAME_LENGTH]!r}"
+            )
+        motifs = _parse_meme(request.meme, field="meme")
+        manifest = self._store.put_artifact(
+            DATABASE_KIND,
+            {MEME_OBJECT: request.meme.encode("utf-8")},
+            metadata={"name": name, "num_motifs": len(motifs)},
+            provenance={"source": "upload", "rpc": "MotifMatchService/UploadDatabase"},
+            id_prefix=DATABASE_ID_PREFIX,
+        )
+        logger.info(
+            "stored motif database %s (%d motifs)",
+            manifest.artifact_id,
+            len(motifs),
+            extra={"database_id": manifest.artifact_id},
+        )
+        return pb.UploadDatabaseResponse(database=_upload_info(manifest.artifact_id, manifest.metadata))
+
+    # ------------------------------------------------------------------ databases
+
+    def _database(self, ref: pb.DatabaseRef, *, field: str) -> MotifDatabase:
+        """The MotifDatabase a DatabaseRef names (cached)."""
+        database_id = ref.database_id or DEFAULT_RELEASE
+        releases = jaspar_releases()
+        if database_id in releases:
+            collection = _jaspar_word(ref.collection, f"{field}.collection") or DEFAULT_COLLECTION
+            tax_group = _jaspar_word(ref.tax_group, f"{field}.tax_group") or DEFAULT_TAX_GROUP
+            key = (database_id, collection, tax_group)
+
+            def load() -> MotifDatabase:
+                try:
+                    return motif_database(
+                        database_id,
+                        collection=collection,
+                        tax_group=None if tax_group == "all" else tax_group,
+                    )
+                except NotFoundError:
+                    raise NotFoundError(
+                        f"{field}: {database_id} has no motif in collection {collection!r} with tax_group "
+                        f"{tax_group!r}"
+                    ) from None
+
+        elif database_id.startswith(DATABASE_ID_PREFIX + "-"):
+            check_id(database_id, field_name=f"{field}.database_id", prefix=DATABASE_ID_PREFIX)
+            for name in ("collection", "tax_group"):
+                if getattr(ref, name):
+                    raise InvalidInputError(
+                        f"{field}.{name}: applies to JASPAR releases only, "
+                        f"not to uploaded database {database_id!r}"
+                    )
+            key = (database_id,)
+
+            def load() -> MotifDatabase:
+                try:
+                    manifest = self._store.get_manifest(database_id, kind=DATABASE_KIND)
+                except NotFoundError:
+                    raise NotFoundError(f"{field}.database_id: unknown database {database_id!r}") from None
+                text = self._store.read_object(database_id, MEME_OBJECT).decode("utf-8")
+                motifs = _parse_meme(text, field=f"stored database {database_id}")
+                return MotifDatabase(str(manifest.metadata.get("name", database_id)), tuple(motifs))
+
+        else:
+            raise NotFoundError(
+                f"{field}.database_id: unknown database {database_id!r}; known: {', '.join(releases)}, "
+                f"or an uploaded id '{DATABASE_ID_PREFIX}-...'"
+            )
+        return self._cached(key, load)
+
+    def _cached(self, key: tuple, load: Callable[[], MotifDatabase]) -> MotifDatabase:
+        with self._lock:
+            database = self._cache.get(key)
+            if database is not None:
+                self._cache.move_to_end(key)
+                return database
+        database = load()  # outside the lock: loading can take a second
+        with self._lock:
+            # Another thread may have loaded it meanwhile; keep one object (Tomtom caches by identity).
+            database = self._cache.setdefault(key, database)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return database
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _upload_info(database_id: str, metadata: Mapping) -> pb.DatabaseInfo:
+    return pb.DatabaseInfo(
+        database_id=database_id,
+        name=str(metadata.get("name", "")),
+        num_motifs=int(metadata.get("num_motifs", 0)),
+        source="upload",
+    )
+
+
+def _parse_meme(text: str, *, field: str) -> list[Motif]:
+    """Motifs of a MEME text; errors read ``"<field>: line 12: ..."``."""
+    if not text.strip():
+        raise InvalidInputError(f"{field}: expected a MEME motif file, got empty text")
+    stream = io.StringIO(text)
+    stream.name = field  # read_meme names its input by the stream's name
+    return read_meme(stream)
+
+
+def _query_field(request, position: int) -> str:
+    """Where query ``position`` sits in the request, for error messages."""
+    if request.WhichOneof("queries") == "motifs":
+        return f"motifs[{position}]"
+    return f"meme (motif {position + 1})"
+
+
+def _queries(request) -> list[Motif]:
+    """Query motifs of a CompareRequest or MatchFiltersRequest (``motifs`` or ``meme``)."""
+    form = request.WhichOneof("queries")
+    if form is None:
+        raise InvalidInputError("queries: expected motifs (a MotifList) or meme (MEME text); got neither")
+    if form == "meme":
+        motifs = _parse_meme(request.meme, field="meme")
+    else:
+        motifs = motifs_from_proto(request.motifs.motifs, field="motifs")
+    for position, motif in enumerate(motifs):
+        if motif.width > MAX_QUERY_WIDTH:
+            raise InvalidInputError(
+                f"{_query_field(request, position)}: expected width W <= {MAX_QUERY_WIDTH}, got {motif.width}"
+            )
+    return motifs
+
+
+def _trim(motifs: list[Motif]) -> list[Motif]:
+    """Motifs cut to their informative span; untrimmable ones dropped."""
+    trimmed = [motif.trim(TRIM_THRESHOLD, TRIM_PADDING) for motif in motifs]
+    return [motif for motif in trimmed if motif is not None]
+
+
+def _evalue_threshold(value: float, field: str) -> float:
+    if value == 0:
+        return DEFAULT_EVALUE_THRESHOLD
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(
+            f"{field}: expected a number > 0 (0: {DEFAULT_EVALUE_THRESHOLD}), got {value}"
+        )
+    return value
+
+
+def _jaspar_word(value: str, field: str) -> str:
+    if value and not _JASPAR_WORD.fullmatch(value):
+        raise InvalidInputError(
+            f"{field}: expected a JASPAR name such as 'CORE' or 'vertebrates' (letters, digits, '_'), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _ground_truth(entries) -> dict[str, frozenset[str]]:
+    truth: dict[str, frozenset[str]] = {}
+    for index, entry in enumerate(entries):
+        field = f"ground_truth[{index}]"
+        if not entry.tf.strip():
+            raise InvalidInputError(f"{field}.tf: expected a TF name, got {entry.tf!r}")
+        if entry.tf in truth:
+            raise InvalidInputError(
+                f"{field}.tf: {entry.tf!r} appears twice; list all its motif ids in one entry"
+            )
+        if not entry.motif_ids or not all(motif_id.strip() for motif_id in entry.motif_ids):
+            raise InvalidInputError(f"{field}.motif_ids: expected one or more non-empty motif ids")
+        truth[entry.tf] = frozenset(entry.motif_ids)
+    return truth
+
+
+def add_to_server(servicer: MotifMatchServicer, server: grpc.Server) -> None:
+    """Register ``servicer`` on a grpc server (the ``register`` callback of create_server)."""
+    motifmatch_pb2_grpc.add_MotifMatchServiceServicer_to_server(servicer, server)
