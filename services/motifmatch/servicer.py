@@ -1,7 +1,7 @@
 """MotifMatchService: Tomtom of motifs against JASPAR releases and uploaded databases.
 
 A thin adapter: request -> core types (:mod:`services.common.convert`) ->
-:func:`motiflens.tomtom.tomtom` / :func:`motiflens.filters.match_statistics` ->
+:func:`motiflens.tomtom.tomtom` / :func:`motiflens.matching.match_statistics` ->
 response. Errors are core exceptions; the server's interceptor maps them to
 status codes (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, ...).
 
@@ -34,6 +34,7 @@ import grpc
 from motiflens_client.api import motifmatch_pb2_grpc, pb
 
 from motiflens.errors import InvalidInputError, NotFoundError
+from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database, read_meme
 from motiflens.tomtom import format_tomtom_tsv, tomtom
 from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
@@ -99,7 +100,6 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                 self._database(pb.DatabaseRef(database_id=release), field="database")
             default = self._database(pb.DatabaseRef(), field="database")
             tomtom([default.motifs[0]], default)
-            import motiflens.filters  # noqa: F401 - imports TensorFlow
         except Exception:  # noqa: BLE001 - warm-up is an optimisation; the RPCs report errors
             logger.exception("warm-up failed; calls will load what they need")
             return
@@ -157,10 +157,6 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
 
     def MatchFilters(self, request, context):
         """Match fractions of first-layer filters ``filter<i>`` against the ground truth."""
-        # Imported here: motiflens.filters imports Keras/TensorFlow (seconds), which the other
-        # RPCs do not need.
-        from motiflens.filters import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
-
         queries = _queries(request)
         indices = {}
         for position, motif in enumerate(queries):
