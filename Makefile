@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format demo bench clean protos
+.PHONY: help install test test-slow lint format demo bench clean protos up
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: install lint ## Install if needed, lint, run the fast test suite
 
 test-slow: install ## Run the slow tests (minutes)
 	$(PY) -m pytest -m slow -q
+
+up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=file:///... or s3://...)
+	$(PY) -m services.launcher $(if $(STORE),--store '$(STORE)')
 
 demo: install ## Install, then run the end-to-end example (see README)
 	$(PY) -m motiflens.demo

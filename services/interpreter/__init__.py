@@ -1,0 +1,1 @@
+"""InterpreterService (+ TensorFlow Serving's PredictionService) over trained models in the store."""

@@ -1,0 +1,32 @@
+"""Wiring of the interpreter server: InterpreterService and tensorflow.serving.PredictionService."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from motiflens_client.api import interpreter_pb2_grpc
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+from services.common.metrics import ServiceMetrics
+from services.common.store import ArtifactStore
+from services.interpreter.model_cache import ModelCache
+from services.interpreter.servicer import InterpreterServicer
+from services.interpreter.tfserving import PredictionServicer
+
+SERVICE_NAMES = ("motiflens.v1.InterpreterService", "tensorflow.serving.PredictionService")
+
+
+def build_register(
+    store: ArtifactStore, metrics: ServiceMetrics | None, *, cache_capacity: int = 4
+) -> Callable[[grpc.Server], None]:
+    """A ``register(server)`` adding both services over one shared model cache."""
+    models = ModelCache(store, capacity=cache_capacity)
+    interpreter = InterpreterServicer(store, models, metrics)
+    prediction = PredictionServicer(models)
+
+    def register(server: grpc.Server) -> None:
+        interpreter_pb2_grpc.add_InterpreterServiceServicer_to_server(interpreter, server)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
+
+    return register

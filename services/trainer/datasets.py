@@ -1,0 +1,622 @@
+"""Data sets in the artifact store: create (synthetic, HDF5, FASTA), describe, load.
+
+A data set is an artifact of kind ``"dataset"`` (ids ``ds-<32 hex>``) holding one
+object, ``data.h5``, in the paper's HDF5 layout (X as (N, 4, L), Y as (N, T),
+``model_<split>`` for ground-truth sequence models). Synthetic tasks are written by
+:meth:`motiflens.synthetic.SyntheticTask.save`, so their motif pool and implant tables
+travel with the data and :func:`load_dataset` gives the :class:`SyntheticTask` back.
+Imports are validated by the core loaders and re-saved in the normalised layout, so
+every stored ``data.h5`` reads the same way whatever the upload looked like.
+
+The manifest's ``metadata`` holds the :class:`DatasetInfo` fields (what
+``GetDataset`` returns) and its ``provenance`` the generator or import settings and
+the code version.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import motiflens
+from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
+from motiflens.sequences import Dataset, Split, load_hdf5, one_hot, read_fasta, save_hdf5
+from motiflens.sequences import reverse_complement as reverse_complement_one_hot
+from motiflens.synthetic import (
+    DEFAULT_SPLIT_FRACTIONS,
+    SyntheticTask,
+    load_synthetic,
+    make_task1,
+    make_task3,
+)
+from services.common.store import ArtifactStore, Manifest, check_id
+
+logger = logging.getLogger(__name__)
+
+DATASET_KIND = "dataset"
+DATASET_ID_PREFIX = "ds"
+DATA_OBJECT = "data.h5"
+
+#: Synthetic generators by task name, with their default number of sequences.
+SYNTHETIC_TASKS = {"task1": (make_task1, 30000), "task3": (make_task3, 20000)}
+DEFAULT_SEQUENCE_LENGTH = 200
+#: Upper bound on num_sequences x sequence_length of a generated task (about 0.6 GB
+#: of float32 one-hot plus as much ground truth), so one request cannot exhaust memory.
+MAX_SYNTHETIC_BASES = 40_000_000
+#: Upper bound on the arrays of an imported HDF5 file once read as float32 (a small,
+#: compressed upload can expand a thousandfold).
+MAX_IMPORT_BYTES = 4 * 1024**3
+#: Smallest FASTA import that gives every split (0.7/0.1/0.2) at least one record.
+MIN_FASTA_RECORDS = 10
+#: Data sets kept loaded per process by :func:`load_dataset`.
+DATASET_CACHE_SIZE = 2
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Description of a stored data set (the manifest's metadata plus id and time).
+
+    Attributes
+    ----------
+    dataset_id : str
+        ``ds-<32 hex>``.
+    name : str
+        Human-readable name given at creation ("" when none).
+    kind : str
+        "task1", "task3", "hdf5" or "fasta".
+    num_train, num_valid, num_test : int
+        Sequences per split (train counts reverse-complement copies when augmented).
+    sequence_length : int
+        L, nt per sequence.
+    num_targets : int
+        T, labels per sequence.
+    label_names : list of str
+        Names of the T labels (empty when unknown).
+    has_ground_truth : bool
+        Ground-truth sequence models are stored (synthetic tasks).
+    seed : int
+        Seed used to generate or split the data (0 for HDF5 imports).
+    created_at : str
+        RFC 3339 UTC.
+    synthetic_task : bool
+        ``data.h5`` is a full synthetic task (motif pool and implant tables), readable
+        with :func:`motiflens.synthetic.load_synthetic`.
+    reverse_complement : bool
+        The training split was augmented with reverse complements.
+    """
+
+    dataset_id: str
+    name: str
+    kind: str
+    num_train: int
+    num_valid: int
+    num_test: int
+    sequence_length: int
+    num_targets: int
+    label_names: list[str] = field(default_factory=list)
+    has_ground_truth: bool = False
+    seed: int = 0
+    created_at: str = ""
+    synthetic_task: bool = False
+    reverse_complement: bool = False
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest) -> DatasetInfo:
+        """Build from a data set artifact's manifest."""
+        known = set(cls.__dataclass_fields__) - {"dataset_id", "created_at"}
+        fields = {key: value for key, value in manifest.metadata.items() if key in known}
+        return cls(dataset_id=manifest.artifact_id, created_at=manifest.created_at, **fields)
+
+
+def _metadata(
+    dataset: Dataset,
+    *,
+    name: str,
+    kind: str,
+    label_names: list[str],
+    seed: int,
+    synthetic_task: bool,
+    reverse_complement: bool,
+) -> dict:
+    return {
+        "name": name,
+        "kind": kind,
+        "num_train": len(dataset.train),
+        "num_valid": len(dataset.valid),
+        "num_test": len(dataset.test),
+        "sequence_length": dataset.sequence_length,
+        "num_targets": dataset.num_targets,
+        "label_names": list(label_names),
+        "has_ground_truth": dataset.train.model is not None,
+        "seed": int(seed),
+        "synthetic_task": synthetic_task,
+        "reverse_complement": reverse_complement,
+    }
+
+
+def _store_file(store: ArtifactStore, path: Path, *, metadata: dict, provenance: dict) -> DatasetInfo:
+    provenance = {**provenance, "code_version": motiflens.__version__}
+    manifest = store.put_artifact(
+        DATASET_KIND,
+        {DATA_OBJECT: path},
+        provenance=provenance,
+        metadata=metadata,
+        id_prefix=DATASET_ID_PREFIX,
+    )
+    info = DatasetInfo.from_manifest(manifest)
+    logger.info(
+        "stored dataset %s (%s, %d/%d/%d sequences, L=%d, T=%d)",
+        info.dataset_id,
+        info.kind,
+        info.num_train,
+        info.num_valid,
+        info.num_test,
+        info.sequence_length,
+        info.num_targets,
+    )
+    return info
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_synthetic(
+    store: ArtifactStore,
+    task: str,
+    *,
+    num_sequences: int = 0,
+    seed: int = 0,
+    sequence_length: int = 0,
+    name: str = "",
+) -> DatasetInfo:
+    """Generate a synthetic task and store it.
+
+    Parameters
+    ----------
+    store : ArtifactStore
+    task : {"task1", "task3"}
+    num_sequences : int, default 0
+        Total over the splits (0: 30,000 for Task 1, 20,000 for Task 3); split 0.7/0.1/0.2.
+    seed : int, default 0
+        Seed of the generator.
+    sequence_length : int, default 0
+        L in nt (0: 200).
+    name : str, default ""
+        Human-readable name (not a key).
+
+    Returns
+    -------
+    DatasetInfo
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown task, a negative number, too few sequences for the splits, or a sequence
+        too short for the task's motifs.
+    ResourceExhaustedError
+        More than :data:`MAX_SYNTHETIC_BASES` bases in all.
+    """
+    if task not in SYNTHETIC_TASKS:
+        raise InvalidInputError(
+            f"synthetic.task: expected one of {', '.join(SYNTHETIC_TASKS)}, got {task or 'unset'!r}"
+        )
+    generator, default_count = SYNTHETIC_TASKS[task]
+    num_sequences = int(num_sequences) or default_count
+    sequence_length = int(sequence_length) or DEFAULT_SEQUENCE_LENGTH
+    if num_sequences < 0:
+        raise InvalidInputError(f"synthetic.num_sequences: expected >= 0, got {num_sequences}")
+    if sequence_length < 0:
+        raise InvalidInputError(f"synthetic.sequence_length: expected >= 0, got {sequence_length}")
+    if num_sequences * sequence_length > MAX_SYNTHETIC_BASES:
+        raise ResourceExhaustedError(
+            f"synthetic: num_sequences x sequence_length = {num_sequences * sequence_length:,} exceeds "
+            f"the limit of {MAX_SYNTHETIC_BASES:,} bases per generated data set"
+        )
+    try:
+        generated: SyntheticTask = generator(num_sequences, seed=int(seed), sequence_length=sequence_length)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"synthetic.{exc}") from None
+    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+        path = Path(tmp) / DATA_OBJECT
+        generated.save(path)
+        metadata = _metadata(
+            generated.dataset,
+            name=name,
+            kind=task,
+            label_names=generated.label_names,
+            seed=seed,
+            synthetic_task=True,
+            reverse_complement=False,
+        )
+        provenance = {
+            "source": "synthetic",
+            "generator": f"motiflens.synthetic.make_{task}",
+            "settings": {
+                "num_sequences": num_sequences,
+                "seed": int(seed),
+                "sequence_length": sequence_length,
+                "split_fractions": list(DEFAULT_SPLIT_FRACTIONS),
+            },
+        }
+        return _store_file(store, path, metadata=metadata, provenance=provenance)
+
+
+def import_hdf5(
+    store: ArtifactStore, content: bytes, *, reverse_complement: bool = False, name: str = ""
+) -> DatasetInfo:
+    """Validate an HDF5 file in the paper's layout and store it normalised.
+
+    A file written by :meth:`SyntheticTask.save` keeps its ground truth (motif pool and
+    implant tables) unless ``reverse_complement`` is set; any other file is re-saved
+    with :func:`motiflens.sequences.save_hdf5` (its ``model_<split>`` arrays kept).
+
+    Parameters
+    ----------
+    store : ArtifactStore
+    content : bytes
+        The file's bytes.
+    reverse_complement : bool, default False
+        Augment the training split with reverse complements (valid and test untouched).
+    name : str, default ""
+
+    Returns
+    -------
+    DatasetInfo
+        Kind "hdf5".
+
+    Raises
+    ------
+    InvalidInputError
+        Empty content, not HDF5, a missing key, or arrays that disagree (the loader's
+        message, with the upload called ``hdf5.content``).
+    ResourceExhaustedError
+        The arrays would take more than :data:`MAX_IMPORT_BYTES` as float32.
+    """
+    if not content:
+        raise InvalidInputError("hdf5.content: empty; expected the bytes of an HDF5 file")
+    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+        upload = Path(tmp) / "upload.h5"
+        upload.write_bytes(content)
+        _check_import_size(upload, reverse_complement=reverse_complement)
+        try:
+            dataset = load_hdf5(upload, reverse_complement=reverse_complement)
+        except (InvalidInputError, NotFoundError) as exc:
+            # A missing key in an uploaded file is the caller's mistake, not an unknown resource.
+            raise InvalidInputError(str(exc).replace(str(upload), "hdf5.content")) from None
+        synthetic = None
+        if not reverse_complement:
+            try:
+                synthetic = load_synthetic(upload)
+            except (InvalidInputError, NotFoundError):
+                synthetic = None
+        path = Path(tmp) / DATA_OBJECT
+        if synthetic is not None:
+            synthetic.save(path)
+            label_names = synthetic.label_names
+        else:
+            try:
+                save_hdf5(path, dataset)
+            except (TypeError, ValueError, OSError):
+                # Attributes h5py cannot write back (odd types): keep the arrays, drop them.
+                save_hdf5(path, Dataset(train=dataset.train, valid=dataset.valid, test=dataset.test))
+            label_names = [str(v) for v in dataset.attrs.get("label_names", [])]
+            if len(label_names) != dataset.num_targets:
+                label_names = []
+        seed = dataset.attrs.get("seed", 0)
+        metadata = _metadata(
+            dataset,
+            name=name,
+            kind="hdf5",
+            label_names=label_names,
+            seed=seed if isinstance(seed, int) and seed >= 0 else 0,
+            synthetic_task=synthetic is not None,
+            reverse_complement=reverse_complement,
+        )
+        provenance = {
+            "source": "hdf5",
+            "upload_bytes": len(content),
+            "upload_layout": dataset.layout,
+            "reverse_complement": reverse_complement,
+        }
+        return _store_file(store, path, metadata=metadata, provenance=provenance)
+
+
+def _check_import_size(path: Path, *, reverse_complement: bool) -> None:
+    """Refuse an upload whose arrays would exceed MAX_IMPORT_BYTES as float32 (shapes only, nothing read)."""
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError:
+        return  # not HDF5: load_hdf5 says so
+    with handle:
+        sizes = {key: int(item.size) for key, item in handle.items() if isinstance(item, h5py.Dataset)}
+    total = 4 * sum(sizes.values())
+    if reverse_complement:
+        total += 4 * sum(size for key, size in sizes.items() if key in ("X_train", "Y_train", "model_train"))
+    if total > MAX_IMPORT_BYTES:
+        raise ResourceExhaustedError(
+            f"hdf5.content: the arrays take {total / 2**30:.1f} GiB as float32; the limit is "
+            f"{MAX_IMPORT_BYTES / 2**30:.0f} GiB per data set"
+        )
+
+
+def _split_indices(num_records: int, seed: int) -> dict[str, np.ndarray]:
+    """Random 0.7/0.1/0.2 split of ``num_records`` rows (train and valid rounded, test the rest)."""
+    order = np.random.default_rng(seed).permutation(num_records)
+    num_train = round(DEFAULT_SPLIT_FRACTIONS[0] * num_records)
+    num_valid = round(DEFAULT_SPLIT_FRACTIONS[1] * num_records)
+    return {
+        "train": np.sort(order[:num_train]),
+        "valid": np.sort(order[num_train : num_train + num_valid]),
+        "test": np.sort(order[num_train + num_valid :]),
+    }
+
+
+def import_fasta(
+    store: ArtifactStore,
+    fasta: str,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    reverse_complement: bool = False,
+    name: str = "",
+) -> DatasetInfo:
+    """One-hot encode FASTA records, split them 0.7/0.1/0.2 at random and store them.
+
+    Parameters
+    ----------
+    store : ArtifactStore
+    fasta : str
+        FASTA text; every record of one length.
+    labels : np.ndarray, shape (N, T) or (N,)
+        Targets in [0, 1], N = number of records, in record order; (N,) means T = 1.
+    seed : int, default 0
+        Seed of the random split.
+    reverse_complement : bool, default False
+        Augment the training split with reverse complements.
+    name : str, default ""
+
+    Returns
+    -------
+    DatasetInfo
+        Kind "fasta". ``data.h5`` also holds ``record_index_<split>`` (int64): the
+        0-based FASTA record number of each row.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad FASTA (the message gives the line, column and record), records of different
+        lengths, labels of the wrong shape or outside [0, 1], fewer than
+        :data:`MIN_FASTA_RECORDS` records, or a negative seed.
+    """
+    if isinstance(seed, bool) or int(seed) < 0:
+        raise InvalidInputError(f"fasta.seed: expected a non-negative integer, got {seed!r}")
+    if not fasta.strip():
+        raise InvalidInputError("fasta.fasta: empty; expected FASTA text ('>name' lines, then sequence)")
+    try:
+        records = read_fasta(io.StringIO(fasta))
+    except InvalidInputError as exc:
+        raise InvalidInputError(str(exc).replace("<stream>", "fasta", 1)) from None
+    lengths = [len(sequence) for sequence in records.sequences]
+    for index, length in enumerate(lengths):
+        if length != lengths[0]:
+            raise InvalidInputError(
+                f"fasta: record {index + 1} {records.names[index]!r} has {length} nt but record 1 "
+                f"{records.names[0]!r} has {lengths[0]}; all records must have one length"
+            )
+    num_records = len(records.sequences)
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        labels = labels[:, None]
+    if labels.ndim != 2 or labels.shape[1] < 1:
+        raise InvalidInputError(f"fasta.labels: expected shape (N, T) with T >= 1, got {labels.shape}")
+    if labels.shape[0] != num_records:
+        raise InvalidInputError(
+            f"fasta.labels: expected {num_records} rows (one per FASTA record), got {labels.shape[0]}"
+        )
+    labels = labels.astype(np.float32)
+    if not np.all(np.isfinite(labels)) or labels.min() < 0 or labels.max() > 1:
+        raise InvalidInputError("fasta.labels: expected finite values in [0, 1] (binary targets)")
+    if num_records < MIN_FASTA_RECORDS:
+        raise InvalidInputError(
+            f"fasta: expected at least {MIN_FASTA_RECORDS} records so that every split "
+            f"(0.7/0.1/0.2) gets one, got {num_records}"
+        )
+    X = one_hot(records.sequences)
+    indices = _split_indices(num_records, int(seed))
+    splits = {split: Split(X=X[rows], y=labels[rows]) for split, rows in indices.items()}
+    train_rows = indices["train"]
+    if reverse_complement:
+        train = splits["train"]
+        X_train = np.concatenate([train.X, reverse_complement_one_hot(train.X)])
+        splits["train"] = Split(X=X_train, y=np.concatenate([train.y, train.y]))
+        train_rows = np.concatenate([train_rows, train_rows])
+    dataset = Dataset(**splits)
+    extra = {"record_index_train": train_rows} | {
+        f"record_index_{split}": indices[split] for split in ("valid", "test")
+    }
+    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+        path = Path(tmp) / DATA_OBJECT
+        save_hdf5(path, dataset, extra_datasets={key: v.astype(np.int64) for key, v in extra.items()})
+        metadata = _metadata(
+            dataset,
+            name=name,
+            kind="fasta",
+            label_names=[],
+            seed=int(seed),
+            synthetic_task=False,
+            reverse_complement=reverse_complement,
+        )
+        provenance = {
+            "source": "fasta",
+            "num_records": num_records,
+            "split_fractions": list(DEFAULT_SPLIT_FRACTIONS),
+            "seed": int(seed),
+            "reverse_complement": reverse_complement,
+        }
+        return _store_file(store, path, metadata=metadata, provenance=provenance)
+
+
+# --------------------------------------------------------------------------- describe and load
+
+
+def get_dataset_info(store: ArtifactStore, dataset_id: str, *, field_name: str = "dataset_id") -> DatasetInfo:
+    """Describe a stored data set.
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed id.
+    NotFoundError
+        No data set with that id.
+    """
+    check_id(dataset_id, field_name=field_name, prefix=DATASET_ID_PREFIX)
+    try:
+        manifest = store.get_manifest(dataset_id, kind=DATASET_KIND)
+    except NotFoundError:
+        raise NotFoundError(f"{field_name}: no data set {dataset_id!r}") from None
+    return DatasetInfo.from_manifest(manifest)
+
+
+def list_datasets(store: ArtifactStore) -> list[DatasetInfo]:
+    """Every stored data set, newest first."""
+    return [DatasetInfo.from_manifest(manifest) for manifest in store.list_artifacts(DATASET_KIND)]
+
+
+class _LoadedCache:
+    """A small thread-safe LRU of loaded data sets, keyed by (store, data set id).
+
+    Artifacts are immutable, so an entry never goes stale.
+    """
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[str, str], tuple[Dataset, SyntheticTask | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[Dataset, SyntheticTask | None] | None:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            return None
+
+    def put(self, key: tuple[str, str], value: tuple[Dataset, SyntheticTask | None]) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHE = _LoadedCache(DATASET_CACHE_SIZE)
+
+
+def load_dataset(store: ArtifactStore, dataset_id: str) -> tuple[Dataset, SyntheticTask | None]:
+    """Load a stored data set's splits (and its synthetic task, when it is one).
+
+    Results are kept in a per-process LRU of :data:`DATASET_CACHE_SIZE` entries keyed
+    by the store (its repr: root directory, or bucket, prefix and endpoint) and the id
+    (artifacts are immutable, so entries never go stale).
+    Callers must not modify the returned arrays.
+
+    Parameters
+    ----------
+    store : ArtifactStore
+    dataset_id : str
+
+    Returns
+    -------
+    (Dataset, SyntheticTask or None)
+        X as (N, L, 4) float32 and y as (N, T) float32 per split; the task (motif pool,
+        implant tables, label names) for synthetic data sets, else None. For a
+        synthetic task, ``task.dataset`` is the returned Dataset.
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed id.
+    NotFoundError
+        Unknown data set.
+    """
+    info = get_dataset_info(store, dataset_id)
+    key = (repr(store), dataset_id)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+        path = Path(tmp) / DATA_OBJECT
+        path.write_bytes(store.read_object(dataset_id, DATA_OBJECT))
+        if info.synthetic_task:
+            task = load_synthetic(path)
+            loaded = (task.dataset, task)
+        else:
+            loaded = (load_hdf5(path), None)
+    _CACHE.put(key, loaded)
+    return loaded
+
+
+def clear_dataset_cache() -> None:
+    """Forget every data set kept by :func:`load_dataset` (tests; memory pressure)."""
+    _CACHE.clear()
+
+
+def load_split(
+    store: ArtifactStore,
+    dataset_id: str,
+    split: str,
+    offset: int = 0,
+    limit: int = 0,
+    *,
+    field: str = "dataset_split",
+) -> np.ndarray:
+    """Rows [offset, offset + limit) of one split's one-hot X (the ``load_split`` hook of convert.py).
+
+    Parameters
+    ----------
+    store : ArtifactStore
+    dataset_id : str
+    split : {"train", "valid", "test"}
+    offset : int, default 0
+        First row.
+    limit : int, default 0
+        Number of rows; 0 = every row from ``offset`` on.
+    field : str, default "dataset_split"
+        Request path used in error messages.
+
+    Returns
+    -------
+    np.ndarray, shape (N, L, 4), float32
+        A read-only view into the cached data set.
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed id, unknown split, negative numbers, or ``offset`` past the end.
+    NotFoundError
+        Unknown data set.
+    """
+    dataset, _ = load_dataset(store, dataset_id)
+    X = dataset.split(split).X
+    if offset < 0 or limit < 0:
+        raise InvalidInputError(f"{field}: expected offset >= 0 and limit >= 0, got {offset} and {limit}")
+    if offset >= X.shape[0]:
+        raise InvalidInputError(
+            f"{field}.offset: the {split} split of {dataset_id!r} has {X.shape[0]} rows, got offset {offset}"
+        )
+    view = X[offset : offset + limit] if limit else X[offset:]
+    view = view.view()
+    view.flags.writeable = False
+    return view

@@ -1,0 +1,302 @@
+"""TrainerService: proto -> core types -> data set / job calls -> proto.
+
+Validation and state live in :mod:`services.trainer.datasets` and
+:mod:`services.trainer.jobs`; this module only translates messages. Errors are core
+exceptions, mapped to status codes by the server's error interceptor:
+
+============== =====================================================================
+RPC            codes besides OK
+============== =====================================================================
+CreateDataset  INVALID_ARGUMENT (no source, unset/unknown task, bad numbers, malformed
+               HDF5, bad FASTA base with its line, labels of the wrong shape),
+               RESOURCE_EXHAUSTED (generated or imported arrays over the size limits)
+GetDataset     INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
+ListDatasets   none
+Train          INVALID_ARGUMENT (malformed id, unknown architecture/activation/initializer,
+               bad parameters, sequences too short for the architecture), NOT_FOUND
+               (unknown data set), RESOURCE_EXHAUSTED (queue full), UNAVAILABLE
+               (shutting down)
+GetJob         INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
+WatchJob       as GetJob, before the first event
+CancelJob      as GetJob
+ListJobs       none
+ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
+============== =====================================================================
+
+(Any call may also be UNAVAILABLE when the artifact store cannot be reached.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+
+import grpc
+import numpy as np
+from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
+
+from motiflens.errors import InvalidInputError
+from services.common.convert import tensor_to_array
+from services.common.store import ArtifactStore, Manifest
+from services.trainer import datasets
+from services.trainer.datasets import DatasetInfo
+from services.trainer.jobs import JobManager, JobState, list_models
+
+SERVICE_NAME = "motiflens.v1.TrainerService"
+
+#: SyntheticTask enum value -> generator name.
+SYNTHETIC_TASKS = {trainer_pb2.SYNTHETIC_TASK_1: "task1", trainer_pb2.SYNTHETIC_TASK_3: "task3"}
+
+
+class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
+    """The TrainerService RPCs.
+
+    Parameters
+    ----------
+    store : ArtifactStore
+        Data sets and models.
+    jobs : JobManager
+        Training jobs (it shares the store).
+    """
+
+    def __init__(self, store: ArtifactStore, jobs: JobManager) -> None:
+        self.store = store
+        self.jobs = jobs
+
+    def register(self, server: grpc.Server) -> None:
+        """Add this servicer to ``server`` (the ``register`` argument of create_server/serve)."""
+        trainer_pb2_grpc.add_TrainerServiceServicer_to_server(self, server)
+
+    # ---- data sets
+    def CreateDataset(self, request, context):  # noqa: N802 - gRPC method name
+        """Generate or import a data set."""
+        source = request.WhichOneof("source")
+        if source == "synthetic":
+            spec = request.synthetic
+            if spec.task not in SYNTHETIC_TASKS:
+                raise InvalidInputError(
+                    "synthetic.task: expected SYNTHETIC_TASK_1 or SYNTHETIC_TASK_3, "
+                    f"got {_enum_name(spec.task)}"
+                )
+            info = datasets.create_synthetic(
+                self.store,
+                SYNTHETIC_TASKS[spec.task],
+                num_sequences=spec.num_sequences,
+                seed=spec.seed,
+                sequence_length=spec.sequence_length,
+                name=request.name,
+            )
+        elif source == "hdf5":
+            info = datasets.import_hdf5(
+                self.store,
+                request.hdf5.content,
+                reverse_complement=request.hdf5.reverse_complement,
+                name=request.name,
+            )
+        elif source == "fasta":
+            fasta = request.fasta
+            if not fasta.HasField("labels"):
+                raise InvalidInputError("fasta.labels: unset; expected a (N, T) float32 or int8 tensor")
+            labels = tensor_to_array(
+                fasta.labels, field="fasta.labels", dtypes=(np.float32, np.int8), finite=True
+            )
+            info = datasets.import_fasta(
+                self.store,
+                fasta.fasta,
+                labels,
+                seed=fasta.seed,
+                reverse_complement=fasta.reverse_complement,
+                name=request.name,
+            )
+        else:
+            raise InvalidInputError("source: unset; expected one of synthetic, hdf5 or fasta")
+        return pb.CreateDatasetResponse(dataset=dataset_to_proto(info))
+
+    def GetDataset(self, request, context):  # noqa: N802
+        """Describe one data set."""
+        return pb.GetDatasetResponse(
+            dataset=dataset_to_proto(datasets.get_dataset_info(self.store, request.dataset_id))
+        )
+
+    def ListDatasets(self, request, context):  # noqa: N802
+        """Every data set, newest first."""
+        return pb.ListDatasetsResponse(
+            datasets=[dataset_to_proto(i) for i in datasets.list_datasets(self.store)]
+        )
+
+    # ---- jobs
+    def Train(self, request, context):  # noqa: N802
+        """Validate and queue a training job."""
+        model = request.model
+        model_spec = {
+            "architecture": model.architecture,
+            "activation": model.activation,
+            "activation_params": dict(model.activation_params),
+            "initializer": model.initializer,
+            "initializer_std": model.initializer_std,
+            "width_multiplier": model.width_multiplier,
+            "seed": model.seed,
+        }
+        training = request.training
+        training_spec = {
+            "epochs": training.epochs,
+            "batch_size": training.batch_size,
+            "learning_rate": training.learning_rate,
+            "patience": training.patience,
+            "lr_patience": training.lr_patience,
+            "lr_decay_factor": training.lr_decay_factor,
+        }
+        record = self.jobs.submit(request.dataset_id, model_spec, training_spec, name=request.name)
+        return pb.TrainResponse(job_id=record["job_id"], state=_state(record["state"]))
+
+    def GetJob(self, request, context):  # noqa: N802
+        """One job's state."""
+        return pb.GetJobResponse(job=job_to_proto(self.jobs.get_job(request.job_id)))
+
+    def WatchJob(self, request, context) -> Iterator:  # noqa: N802
+        """Past and live epoch events, then the final job."""
+        context.add_callback(self.jobs.wake_watchers)
+        for kind, item in self.jobs.watch(request.job_id, context.is_active):
+            if kind == "epoch":
+                yield pb.JobEvent(
+                    job_id=request.job_id, state=trainer_pb2.JOB_STATE_RUNNING, epoch=epoch_to_proto(item)
+                )
+            else:
+                yield pb.JobEvent(
+                    job_id=request.job_id, state=_state(item["state"]), final=job_to_proto(item)
+                )
+
+    def CancelJob(self, request, context):  # noqa: N802
+        """Cancel a queued or running job."""
+        return pb.CancelJobResponse(job=job_to_proto(self.jobs.cancel(request.job_id)))
+
+    def ListJobs(self, request, context):  # noqa: N802
+        """Every job, newest first."""
+        return pb.ListJobsResponse(jobs=[job_to_proto(record) for record in self.jobs.list_jobs()])
+
+    def ListModels(self, request, context):  # noqa: N802
+        """Trained models, newest first, optionally of one data set."""
+        models = list_models(self.store, request.dataset_id)
+        return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in models])
+
+
+# --------------------------------------------------------------------------- core -> proto
+
+
+def _enum_name(value: int) -> str:
+    try:
+        return pb.SyntheticTask.Name(value)
+    except ValueError:
+        return str(value)
+
+
+def _state(state: str) -> int:
+    return pb.JobState.Value(f"JOB_STATE_{JobState(state).value}")
+
+
+def dataset_to_proto(info: DatasetInfo) -> pb.DatasetInfo:
+    """DatasetInfo message from the core description."""
+    return pb.DatasetInfo(
+        dataset_id=info.dataset_id,
+        name=info.name,
+        kind=info.kind,
+        num_train=info.num_train,
+        num_valid=info.num_valid,
+        num_test=info.num_test,
+        sequence_length=info.sequence_length,
+        num_targets=info.num_targets,
+        label_names=info.label_names,
+        has_ground_truth=info.has_ground_truth,
+        created_at=info.created_at,
+        seed=info.seed,
+    )
+
+
+def model_spec_to_proto(config: Mapping) -> pb.ModelSpec:
+    """ModelSpec message from a ModelConfig dict (resolved values, not the request's zeros)."""
+    return pb.ModelSpec(
+        architecture=config["architecture"],
+        activation=config["activation"],
+        activation_params={str(k): float(v) for k, v in config.get("activation_params", {}).items()},
+        initializer=config["initializer"],
+        initializer_std=config.get("initializer_std") or 0.0,
+        width_multiplier=config.get("width_multiplier", 1),
+        seed=config.get("seed", 0),
+    )
+
+
+def training_spec_to_proto(config: Mapping) -> pb.TrainingSpec:
+    """TrainingSpec message from a TrainConfig dict (patience -1 = no early stopping)."""
+    patience = config.get("early_stopping_patience")
+    return pb.TrainingSpec(
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        learning_rate=config["learning_rate"],
+        patience=-1 if patience is None else patience,
+        lr_patience=config["lr_patience"],
+        lr_decay_factor=config["lr_decay_factor"],
+    )
+
+
+def metrics_to_proto(metrics: Mapping | None) -> pb.ClassificationMetrics | None:
+    """ClassificationMetrics message from ``classification_metrics`` output plus ``loss``."""
+    if not metrics:
+        return None
+    return pb.ClassificationMetrics(
+        auroc=metrics.get("auroc", math.nan),
+        aupr=metrics.get("aupr", math.nan),
+        auroc_std=metrics.get("auroc_std", math.nan),
+        aupr_std=metrics.get("aupr_std", math.nan),
+        auroc_per_class=metrics.get("auroc_per_class", []),
+        aupr_per_class=metrics.get("aupr_per_class", []),
+        loss=metrics.get("loss", math.nan),
+    )
+
+
+def epoch_to_proto(event: Mapping) -> pb.EpochMetrics:
+    """EpochMetrics message from an EpochEvent dict."""
+    return pb.EpochMetrics(
+        epoch=event["epoch"],
+        loss=event["loss"],
+        val_loss=event["val_loss"],
+        val_auroc=event["val_auroc"],
+        val_aupr=event["val_aupr"],
+        learning_rate=event["learning_rate"],
+        improved=event["improved"],
+        seconds=event["seconds"],
+    )
+
+
+def job_to_proto(record: Mapping) -> pb.Job:
+    """Job message from a job record."""
+    return pb.Job(
+        job_id=record["job_id"],
+        state=_state(record["state"]),
+        dataset_id=record["dataset_id"],
+        model=model_spec_to_proto(record["model_config"]),
+        training=training_spec_to_proto(record["train_config"]),
+        epochs_done=record.get("epochs_done", 0),
+        model_id=record.get("model_id", ""),
+        test_metrics=metrics_to_proto(record.get("test_metrics")),
+        error=record.get("error", ""),
+        created_at=record.get("created_at", ""),
+        started_at=record.get("started_at", ""),
+        finished_at=record.get("finished_at", ""),
+        name=record.get("name", ""),
+    )
+
+
+def model_info_to_proto(manifest: Manifest) -> pb.ModelInfo:
+    """ModelInfo message from a model artifact's manifest."""
+    meta = manifest.metadata
+    return pb.ModelInfo(
+        model_id=manifest.artifact_id,
+        job_id=meta.get("job_id", ""),
+        dataset_id=meta.get("dataset_id", ""),
+        name=meta.get("name", ""),
+        model=model_spec_to_proto(meta["model_config"]),
+        test_metrics=metrics_to_proto(meta.get("test_metrics")),
+        input_length=meta.get("input_length", 0),
+        num_outputs=meta.get("num_outputs", 0),
+        created_at=manifest.created_at,
+    )

@@ -1,0 +1,56 @@
+"""The embedded stack: `make up` starts three real service processes on loopback."""
+
+import socket
+
+import grpc
+from helpers import rpc_error
+from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
+
+from services.launcher import start_suite, stop_suite
+
+
+def free_base_port() -> int:
+    # Three consecutive free ports; retry a few candidates.
+    for _ in range(20):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            sockets = []
+            for offset in range(3):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + offset))
+                sockets.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no three consecutive free ports")
+
+
+def test_suite_starts_answers_and_stops_gracefully(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTIFLENS_TRAINER_METRICS_PORT", "-1")
+    monkeypatch.setenv("MOTIFLENS_INTERPRETER_METRICS_PORT", "-1")
+    monkeypatch.setenv("MOTIFLENS_MOTIFMATCH_METRICS_PORT", "-1")
+    running = start_suite(store=f"file://{tmp_path / 'store'}", base_port=free_base_port(), timeout=180)
+    try:
+        addresses = {service.name: service.address for service in running}
+        with grpc.insecure_channel(addresses["motifmatch"]) as channel:
+            databases = motifmatch_pb2_grpc.MotifMatchServiceStub(channel).ListDatabases(
+                pb.ListDatabasesRequest(), timeout=60
+            )
+            assert "JASPAR2016" in {d.database_id for d in databases.databases}
+        with grpc.insecure_channel(addresses["trainer"]) as channel:
+            stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+            assert list(stub.ListDatasets(pb.ListDatasetsRequest(), timeout=30).datasets) == []
+        with grpc.insecure_channel(addresses["interpreter"]) as channel:
+            stub = interpreter_pb2_grpc.InterpreterServiceStub(channel)
+            error = rpc_error(stub.Predict, pb.PredictRequest(model_id="model-" + "0" * 32), timeout=30)
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        stop_suite(running)
+    assert [service.process.returncode for service in running] == [0, 0, 0]
