@@ -1,0 +1,177 @@
+"""Load benchmark: concurrent clients against the local stack (not a test).
+
+Starts the three services as real processes on loopback (file store in a temp
+dir), trains one small CNN-deep model through the trainer, then runs
+``--clients`` threads (default 32) for ``--duration`` seconds, each calling in turn
+InterpreterService.Attribute with saliency (``--saliency-batch`` sequences),
+Attribute with ISM (one sequence) and MotifMatchService.Compare (one JASPAR motif
+against JASPAR 2016). Prints per call kind: completed calls, throughput, p50/p99
+latency, errors by status code; and each server's resident memory sampled over
+the run (start, middle, end, peak) to show it stays bounded.
+
+Usage: ``python bench/load.py [--clients 32] [--duration 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--saliency-batch", type=int, default=8)
+    parser.add_argument("--base-port", type=int, default=52051)
+    return parser.parse_args()
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) of a process in MiB, from /proc."""
+    values = {}
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, amount, _ = line.split()
+                values[key] = int(amount) / 1024
+    return values.get("VmRSS:", 0.0), values.get("VmHWM:", 0.0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    args = parse_args()
+    import grpc
+    import numpy as np
+    from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
+
+    from motiflens.motifs import jaspar_motif
+    from services.common.convert import motif_to_proto
+    from services.launcher import start_suite, stop_suite
+
+    with tempfile.TemporaryDirectory(prefix="motiflens-load-") as tmp:
+        env = dict(os.environ)
+        for name in ("TRAINER", "INTERPRETER", "MOTIFMATCH"):
+            env[f"MOTIFLENS_{name}_METRICS_PORT"] = "-1"
+        env["MOTIFLENS_LOG_LEVEL"] = "WARNING"
+        running = start_suite(
+            store=Path(tmp, "store").as_uri(), base_port=args.base_port, env=env, timeout=300
+        )
+        addresses = {service.name: service.address for service in running}
+        try:
+            trainer = trainer_pb2_grpc.TrainerServiceStub(grpc.insecure_channel(addresses["trainer"]))
+            dataset = trainer.CreateDataset(
+                pb.CreateDatasetRequest(
+                    synthetic=pb.SyntheticSpec(
+                        task=pb.SyntheticTask.Value("SYNTHETIC_TASK_1"), num_sequences=1000
+                    )
+                )
+            ).dataset
+            job = trainer.Train(
+                pb.TrainRequest(
+                    dataset_id=dataset.dataset_id,
+                    model=pb.ModelSpec(architecture="cnn_deep", activation="exponential"),
+                    training=pb.TrainingSpec(epochs=1),
+                )
+            )
+            final = list(trainer.WatchJob(pb.WatchJobRequest(job_id=job.job_id), timeout=600))[-1].final
+            model_id = final.model_id
+            rng = np.random.default_rng(0)
+            sequences = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(args.saliency_batch)]
+            query = pb.MotifList(motifs=[motif_to_proto(jaspar_motif("MA0058.3"))])
+            calls = {
+                "attribute_saliency": pb.AttributeRequest(
+                    model_id=model_id,
+                    sequences=pb.Sequences(strings=pb.SequenceList(sequences=sequences)),
+                    method=pb.AttributionMethod.Value("ATTRIBUTION_METHOD_SALIENCY"),
+                ),
+                "attribute_ism": pb.AttributeRequest(
+                    model_id=model_id,
+                    sequences=pb.Sequences(strings=pb.SequenceList(sequences=sequences[:1])),
+                    method=pb.AttributionMethod.Value("ATTRIBUTION_METHOD_ISM"),
+                ),
+                "compare": pb.CompareRequest(motifs=query),
+            }
+            interpreter_channel = grpc.insecure_channel(addresses["interpreter"])
+            matcher_channel = grpc.insecure_channel(addresses["motifmatch"])
+            interpreter = interpreter_pb2_grpc.InterpreterServiceStub(interpreter_channel)
+            matcher = motifmatch_pb2_grpc.MotifMatchServiceStub(matcher_channel)
+
+            def invoke(kind: str) -> None:
+                if kind == "compare":
+                    matcher.Compare(calls[kind], timeout=120)
+                else:
+                    list(interpreter.Attribute(calls[kind], timeout=120))
+
+            for kind in calls:  # warm-up: load the model, compile graphs, load JASPAR
+                invoke(kind)
+
+            latencies: dict[str, list[float]] = collections.defaultdict(list)
+            errors: collections.Counter = collections.Counter()
+            lock = threading.Lock()
+            stop_at = time.monotonic() + args.duration
+            kinds = list(calls)
+
+            def client(index: int) -> None:
+                turn = index
+                while time.monotonic() < stop_at:
+                    kind = kinds[turn % len(kinds)]
+                    turn += 1
+                    start = time.perf_counter()
+                    try:
+                        invoke(kind)
+                        with lock:
+                            latencies[kind].append(time.perf_counter() - start)
+                    except grpc.RpcError as error:
+                        with lock:
+                            errors[(kind, error.code().name)] += 1
+
+            pids = {service.name: service.process.pid for service in running}
+            memory: dict[str, list[float]] = {name: [] for name in pids}
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            while any(thread.is_alive() for thread in threads):
+                for name, pid in pids.items():
+                    memory[name].append(rss_mib(pid)[0])
+                time.sleep(1.0)
+            elapsed = time.perf_counter() - started
+
+            print(f"\n{args.clients} clients for {elapsed:.1f} s against the local stack (model {model_id})")
+            print(f"{'call':<20}{'done':>7}{'calls/s':>10}{'p50 s':>9}{'p99 s':>9}")
+            for kind in kinds:
+                values = latencies[kind]
+                if values:
+                    print(
+                        f"{kind:<20}{len(values):>7}{len(values) / elapsed:>10.1f}"
+                        f"{statistics.median(values):>9.2f}{percentile(values, 0.99):>9.2f}"
+                    )
+            print("errors by status code:", dict(errors) or "none")
+            print("server memory, MiB (RSS at start / middle / end of the load; peak since start):")
+            for name, samples in memory.items():
+                peak = rss_mib(pids[name])[1]
+                middle = samples[len(samples) // 2] if samples else 0.0
+                first = samples[0] if samples else 0.0
+                last = samples[-1] if samples else 0.0
+                print(f"  {name:<12}{first:8.0f} {middle:8.0f} {last:8.0f}   peak {peak:.0f}")
+            interpreter_channel.close()
+            matcher_channel.close()
+        finally:
+            stop_suite(running)
+
+
+if __name__ == "__main__":
+    main()
