@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -349,6 +350,35 @@ def _compile(function: Callable, *signature: tf.TensorSpec | list) -> Callable:
     return tf.function(function, input_signature=list(signature), autograph=False)
 
 
+class _CompiledFunctions:
+    """Compiled attribution graphs of one model, by (method part, output, target, ...).
+
+    Tracing a graph costs 0.3-0.5 s, far more than attributing a few sequences, so a
+    service calling the same model repeatedly must not trace again. The cache lives
+    on the model object (no module state) and dies with it.
+    """
+
+    def __init__(self):
+        self._functions: dict[tuple, Callable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, build: Callable[[], Callable]) -> Callable:
+        with self._lock:
+            if key not in self._functions:
+                self._functions[key] = build()
+            return self._functions[key]
+
+
+def _compiled(model: keras.Model, key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The compiled function ``key`` of ``model``, built by ``build()`` on first use."""
+    cache = model.__dict__.get("_motiflens_compiled")
+    if cache is None:
+        cache = _CompiledFunctions()
+        # object.__setattr__ bypasses Keras' attribute tracking of the model.
+        object.__setattr__(model, "_motiflens_compiled", cache)
+    return cache.get(key, build)
+
+
 def _batch_spec(length: int) -> tf.TensorSpec:
     return tf.TensorSpec((None, length, 4), tf.float32)
 
@@ -478,7 +508,8 @@ def saliency(
         Bad X shape or length, empty batch, target out of range, bad option.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
-    scores = _gradients(_gradient_function(graph, target), X, batch_size)
+    gradient = _compiled(model, ("gradient", output, target), lambda: _gradient_function(graph, target))
+    scores = _gradients(gradient, X, batch_size)
     if times_input:
         scores = scores * X
     return Attribution(scores, "saliency", target, output, times_input=bool(times_input))
@@ -561,7 +592,7 @@ def ism_naive(
         Bad X shape or length, empty batch, target out of range, bad option.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
-    forward = _compile(graph.forward, _batch_spec(X.shape[1]))
+    forward = _compiled(model, ("forward", output), lambda: _compile(graph.forward, _batch_spec(X.shape[1])))
     wild_type = _predict(forward, X, batch_size)[:, target]
     scores = np.zeros(X.shape, dtype=np.float32)
     for group, batches in _substitution_batches(X, batch_size):
@@ -904,17 +935,22 @@ def ism(
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     length = X.shape[1]
-    plan = _WindowPlan(graph, length)
-    wild_type_pass = _compile(_wild_type_function(graph, plan.cached), _batch_spec(length))
-    index = tf.TensorSpec((None,), tf.int64)
-    mutant_pass = _compile(
-        lambda *batch: _MutantBatch(plan, graph, *batch).run(),
-        plan.cached_specs,
-        _batch_spec(length),
-        index,
-        index,
-        index,
-    )
+
+    def build_passes():
+        plan = _WindowPlan(graph, length)
+        index = tf.TensorSpec((None,), tf.int64)
+        wild_type_pass = _compile(_wild_type_function(graph, plan.cached), _batch_spec(length))
+        mutant_pass = _compile(
+            lambda *batch: _MutantBatch(plan, graph, *batch).run(),
+            plan.cached_specs,
+            _batch_spec(length),
+            index,
+            index,
+            index,
+        )
+        return wild_type_pass, mutant_pass
+
+    wild_type_pass, mutant_pass = _compiled(model, ("ism", output), build_passes)
     scores = np.zeros(X.shape, dtype=np.float32)
     for group, batches in _substitution_batches(X, batch_size):
         X_group = tf.constant(X[group])
@@ -991,7 +1027,7 @@ def integrated_gradients(
     offset = _check_offset(index_offset)
     alphas = ((np.arange(num_steps) + 0.5) / num_steps).astype(np.float32)
     length = X.shape[1]
-    gradient = _gradient_function(graph, target)
+    gradient = _compiled(model, ("gradient", output, target), lambda: _gradient_function(graph, target))
     scores = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], num_references * num_steps, batch_size):
         references = _references(X[group], offset + group.start, num_references, reference, seed)
@@ -1221,7 +1257,7 @@ def deepshap(
     seed = _check_seed(seed)
     offset = _check_offset(index_offset)
     length = X.shape[1]
-    multipliers_of = _deeplift_function(graph, target)
+    multipliers_of = _compiled(model, ("deeplift", output, target), lambda: _deeplift_function(graph, target))
     scores = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], 2 * num_references, batch_size):
         references = _references(X[group], offset + group.start, num_references, reference, seed)

@@ -447,3 +447,19 @@ def test_index_offset_makes_chunked_attribution_equal_to_one_call():
     )
     with pytest.raises(InvalidInputError, match="index_offset"):
         make_references(X, index_offset=-1)
+
+
+def test_compiled_graphs_are_reused_per_model():
+    from motiflens.attribution import ism, saliency
+    from motiflens.models import build_model
+
+    model = build_model(architecture="cnn_local", input_length=100, num_outputs=2, activation="exponential")
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (3, 100))]
+    first = saliency(model, X, target=1).scores
+    compiled = model.__dict__["_motiflens_compiled"]
+    gradient = compiled._functions[("gradient", "logit", 1)]
+    np.testing.assert_array_equal(saliency(model, X[::-1], target=1).scores, first[::-1])
+    assert compiled._functions[("gradient", "logit", 1)] is gradient  # not traced again
+    ism(model, X)
+    ism(model, X, target=1)  # the same windowed passes serve every target
+    assert set(compiled._functions) == {("gradient", "logit", 1), ("ism", "logit")}
