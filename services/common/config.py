@@ -150,8 +150,10 @@ class Settings:
         host = get("MOTIFLENS_HOST") or DEFAULT_HOST
         if any(c.isspace() for c in host) or "/" in host:
             raise ConfigError(f"MOTIFLENS_HOST: expected a host name or IP address, got {host!r}")
-        port = _int(get(prefix + "PORT"), prefix + "PORT", DEFAULT_PORTS[service], 0, 65535, "0 = any")
-        metrics_port = _int(
+        port = parse_int_setting(
+            get(prefix + "PORT"), prefix + "PORT", DEFAULT_PORTS[service], 0, 65535, "0 = any"
+        )
+        metrics_port = parse_int_setting(
             get(prefix + "METRICS_PORT"),
             prefix + "METRICS_PORT",
             DEFAULT_METRICS_PORTS[service],
@@ -173,7 +175,7 @@ class Settings:
             raise ConfigError(
                 f"{missing}: TLS needs both MOTIFLENS_TLS_CERT and MOTIFLENS_TLS_KEY, or neither"
             )
-        max_message_mb = _int(
+        max_message_mb = parse_int_setting(
             get("MOTIFLENS_MAX_MESSAGE_MB"),
             "MOTIFLENS_MAX_MESSAGE_MB",
             DEFAULT_MAX_MESSAGE_MB,
@@ -181,7 +183,7 @@ class Settings:
             MAX_MESSAGE_MB_LIMIT,
             "MiB",
         )
-        max_workers = _int(
+        max_workers = parse_int_setting(
             get("MOTIFLENS_MAX_WORKERS"), "MOTIFLENS_MAX_WORKERS", DEFAULT_MAX_WORKERS, 1, 1024
         )
         grace_seconds = _seconds(get("MOTIFLENS_GRACE_SECONDS"), "MOTIFLENS_GRACE_SECONDS")
@@ -211,7 +213,8 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _int(raw: str | None, name: str, default: int, low: int, high: int, note: str = "") -> int:
+def parse_int_setting(raw: str | None, name: str, default: int, low: int, high: int, note: str = "") -> int:
+    """An integer setting from its raw text (None = unset → default); ConfigError names ``name``."""
     if raw is None:
         return default
     try:

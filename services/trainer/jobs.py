@@ -75,10 +75,17 @@ from motiflens.errors import (
 )
 from motiflens.models import INITIALIZERS, ModelConfig, build_model
 from motiflens.training import TrainConfig
+from services.common.config import parse_int_setting
 from services.common.store import ArtifactStore, Manifest, check_id, new_id, open_store, utc_now
 from services.trainer import worker
 from services.trainer.datasets import get_dataset_info
-from services.trainer.worker import CANCELS_NAMESPACE, EVENTS_NAMESPACE, JOBS_NAMESPACE, MODEL_KIND
+from services.trainer.worker import (  # noqa: F401  (cancel_requested is part of this module's API)
+    CANCELS_NAMESPACE,
+    EVENTS_NAMESPACE,
+    JOBS_NAMESPACE,
+    MODEL_KIND,
+    cancel_requested,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,16 +168,7 @@ class JobSettings:
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise ValueError(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
-    return value
+    return parse_int_setting((env.get(name) or "").strip() or None, name, default, low, high)
 
 
 # --------------------------------------------------------------------------- request -> configs
@@ -285,15 +283,6 @@ def read_events(store: ArtifactStore, job_id: str) -> list[dict]:
         return list(store.get_record(EVENTS_NAMESPACE, job_id).get("events", []))
     except NotFoundError:
         return []
-
-
-def cancel_requested(store: ArtifactStore, job_id: str) -> bool:
-    """Whether cancellation of the job was requested."""
-    try:
-        store.get_record(CANCELS_NAMESPACE, job_id)
-    except NotFoundError:
-        return False
-    return True
 
 
 def list_models(store: ArtifactStore, dataset_id: str = "") -> list[Manifest]:

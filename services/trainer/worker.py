@@ -109,13 +109,14 @@ class _StoreReporter(TrainingCallback):
         self.record.update(epochs_done=event.epoch, updated_at=utc_now())
         self.store.put_record(JOBS_NAMESPACE, self.job_id, self.record)
         _announce(self.job_id)
-        if _cancel_requested(self.store, self.job_id):
+        if cancel_requested(self.store, self.job_id):
             self.cancelled = True
             self.stop_requested = True
             logger.info("job %s: cancel requested; stopping after epoch %d", self.job_id, event.epoch)
 
 
-def _cancel_requested(store: ArtifactStore, job_id: str) -> bool:
+def cancel_requested(store: ArtifactStore, job_id: str) -> bool:
+    """Whether cancellation of the job was requested (a record in the cancels namespace)."""
     try:
         store.get_record(CANCELS_NAMESPACE, job_id)
     except NotFoundError:
@@ -158,7 +159,7 @@ def run_training_job(store_url: str, job_id: str) -> None:
     if record.get("state") in TERMINAL:
         logger.info("job %s: already %s; nothing to do", job_id, record["state"])
         return
-    if _cancel_requested(store, job_id):
+    if cancel_requested(store, job_id):
         _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
         return
     record.update(
@@ -202,7 +203,7 @@ def _train(store: ArtifactStore, record: dict) -> None:
     result = train(model, dataset, train_config, callbacks=[reporter])
     record["best_epoch"] = result.best_epoch
     record["stopped_by"] = result.stopped_by
-    if reporter.cancelled or _cancel_requested(store, job_id):
+    if reporter.cancelled or cancel_requested(store, job_id):
         _write_final(
             store, record, "CANCELLED", error=f"cancelled by request after epoch {len(result.history)}"
         )
