@@ -1,6 +1,83 @@
-"""motiflens client: the generated protobuf API (``motiflens_client.api``) and, later, the SDK and CLI.
+"""motiflens client: the SDK (:class:`Client`, :class:`Job`), its result types and errors.
 
-Depends on grpcio, protobuf and numpy only; no TensorFlow.
+::
+
+    from motiflens_client import Client
+    with Client("127.0.0.1:50051") as client:
+        print(client.list_datasets())
+
+The generated protobuf API is ``motiflens_client.api``. Depends on grpcio, protobuf
+and numpy only; no TensorFlow.
 """
 
+from motiflens_client.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    JobFailed,
+    MotiflensClientError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    from_rpc_error,
+)
+from motiflens_client.sdk import Client, Job
+from motiflens_client.types import (
+    CompareResult,
+    DatabaseInfo,
+    DatasetInfo,
+    DatasetSplit,
+    EpochEvent,
+    FilterMotif,
+    Filters,
+    Interpretability,
+    JobInfo,
+    Localization,
+    LocalizeResult,
+    MatchResult,
+    Metrics,
+    ModelInfo,
+    TomtomHit,
+)
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Client",
+    "Job",
+    # types
+    "CompareResult",
+    "DatabaseInfo",
+    "DatasetInfo",
+    "DatasetSplit",
+    "EpochEvent",
+    "FilterMotif",
+    "Filters",
+    "Interpretability",
+    "JobInfo",
+    "Localization",
+    "LocalizeResult",
+    "MatchResult",
+    "Metrics",
+    "ModelInfo",
+    "TomtomHit",
+    # errors
+    "MotiflensClientError",
+    "AlreadyExists",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "JobFailed",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "from_rpc_error",
+]

@@ -1,0 +1,232 @@
+"""Response messages -> the SDK's result types (:mod:`motiflens_client.types`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motiflens_client._tensors import tensor_to_array
+from motiflens_client.api import pb
+from motiflens_client.types import (
+    CompareResult,
+    DatabaseInfo,
+    DatasetInfo,
+    EpochEvent,
+    FilterMotif,
+    Filters,
+    Interpretability,
+    JobInfo,
+    Localization,
+    LocalizeResult,
+    MatchResult,
+    Metrics,
+    ModelInfo,
+    TomtomHit,
+)
+
+#: AttributionMethod enum value -> SDK name.
+METHOD_NAMES = {
+    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_SALIENCY"): "saliency",
+    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_ISM"): "ism",
+    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS"): "integrated_gradients",
+    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_DEEPSHAP"): "deepshap",
+}
+
+
+def state_name(value: int) -> str:
+    """JobState enum value -> "PENDING", "RUNNING", ... ("UNSPECIFIED" for 0 or unknown values)."""
+    try:
+        return pb.JobState.Name(value).removeprefix("JOB_STATE_")
+    except ValueError:
+        return "UNSPECIFIED"
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def dataset_info(message: pb.DatasetInfo) -> DatasetInfo:
+    """DatasetInfo from its message."""
+    return DatasetInfo(
+        dataset_id=message.dataset_id,
+        name=message.name,
+        kind=message.kind,
+        num_train=message.num_train,
+        num_valid=message.num_valid,
+        num_test=message.num_test,
+        sequence_length=message.sequence_length,
+        num_targets=message.num_targets,
+        label_names=tuple(message.label_names),
+        has_ground_truth=message.has_ground_truth,
+        created_at=message.created_at,
+        seed=message.seed,
+    )
+
+
+def metrics(message: pb.ClassificationMetrics) -> Metrics:
+    """Metrics from a ClassificationMetrics message."""
+    return Metrics(
+        auroc=message.auroc,
+        aupr=message.aupr,
+        auroc_std=message.auroc_std,
+        aupr_std=message.aupr_std,
+        auroc_per_class=tuple(message.auroc_per_class),
+        aupr_per_class=tuple(message.aupr_per_class),
+        loss=message.loss,
+    )
+
+
+def epoch_event(message: pb.EpochMetrics) -> EpochEvent:
+    """EpochEvent from an EpochMetrics message."""
+    return EpochEvent(
+        epoch=message.epoch,
+        loss=message.loss,
+        val_loss=message.val_loss,
+        val_auroc=message.val_auroc,
+        val_aupr=message.val_aupr,
+        learning_rate=message.learning_rate,
+        improved=message.improved,
+        seconds=message.seconds,
+    )
+
+
+def job_info(message: pb.Job) -> JobInfo:
+    """JobInfo from a Job message."""
+    return JobInfo(
+        job_id=message.job_id,
+        state=state_name(message.state),
+        name=message.name,
+        dataset_id=message.dataset_id,
+        architecture=message.model.architecture,
+        activation=message.model.activation,
+        activation_params=dict(message.model.activation_params),
+        seed=message.model.seed,
+        epochs_done=message.epochs_done,
+        model_id=message.model_id,
+        test_metrics=metrics(message.test_metrics) if message.HasField("test_metrics") else None,
+        error=message.error,
+        created_at=message.created_at,
+        started_at=message.started_at,
+        finished_at=message.finished_at,
+    )
+
+
+def model_info(message: pb.ModelInfo) -> ModelInfo:
+    """ModelInfo from its message."""
+    return ModelInfo(
+        model_id=message.model_id,
+        job_id=message.job_id,
+        dataset_id=message.dataset_id,
+        name=message.name,
+        architecture=message.model.architecture,
+        activation=message.model.activation,
+        activation_params=dict(message.model.activation_params),
+        seed=message.model.seed,
+        test_metrics=metrics(message.test_metrics) if message.HasField("test_metrics") else None,
+        input_length=message.input_length,
+        num_outputs=message.num_outputs,
+        created_at=message.created_at,
+    )
+
+
+def filters(message: pb.FilterMotifsResponse) -> Filters:
+    """Filters from a FilterMotifs response (PWMs as read-only float64 (W, 4) arrays)."""
+    return Filters(
+        filters=tuple(
+            FilterMotif(
+                index=item.index,
+                motif_id=item.motif.id,
+                pwm=_readonly(
+                    tensor_to_array(item.motif.pwm, field=f"filters[{i}].motif.pwm").astype(np.float64)
+                ),
+                num_sites=item.num_sites,
+                max_activation=item.max_activation,
+                logo_png=bytes(item.logo_png) or None,
+            )
+            for i, item in enumerate(message.filters)
+        ),
+        meme=message.meme,
+    )
+
+
+def tomtom_hit(message: pb.TomtomHit) -> TomtomHit:
+    """TomtomHit from its message."""
+    return TomtomHit(
+        query_id=message.query_id,
+        target_id=message.target_id,
+        target_name=message.target_name,
+        offset=message.offset,
+        p_value=message.p_value,
+        e_value=message.e_value,
+        q_value=message.q_value,
+        overlap=message.overlap,
+        query_consensus=message.query_consensus,
+        target_consensus=message.target_consensus,
+        orientation=message.orientation,
+    )
+
+
+def compare_result(message: pb.CompareResponse) -> CompareResult:
+    """CompareResult from a Compare response."""
+    return CompareResult(
+        hits=tuple(tomtom_hit(hit) for hit in message.hits), tsv=message.tsv, num_targets=message.num_targets
+    )
+
+
+def match_result(message: pb.MatchFiltersResponse) -> MatchResult:
+    """MatchResult from a MatchFilters response."""
+    return MatchResult(
+        match_fraction=message.match_fraction,
+        match_any_fraction=message.match_any_fraction,
+        covered_tfs=tuple(message.covered_tfs),
+        matches={match.filter_index: tuple(match.tfs) for match in message.matches},
+        hits=tuple(tomtom_hit(hit) for hit in message.hits),
+    )
+
+
+def localization(message: pb.LocalizationScore) -> Localization:
+    """Localization from a LocalizationScore message."""
+    return Localization(
+        auroc=message.auroc,
+        auroc_std=message.auroc_std,
+        pooled_auroc=message.pooled_auroc,
+        num_sequences=message.num_sequences,
+    )
+
+
+def localize_result(message: pb.LocalizeResponse) -> LocalizeResult:
+    """LocalizeResult from a Localize response."""
+    return LocalizeResult(
+        filters=localization(message.filters),
+        pwm_baseline=localization(message.pwm_baseline) if message.HasField("pwm_baseline") else None,
+    )
+
+
+def interpretability(message: pb.ScoreInterpretabilityResponse, *, method: str) -> Interpretability:
+    """Interpretability from a ScoreInterpretability response (``method``: the one requested)."""
+    return Interpretability(
+        auroc=message.auroc,
+        auroc_std=message.auroc_std,
+        aupr=message.aupr,
+        aupr_std=message.aupr_std,
+        num_sequences=message.num_sequences,
+        per_sequence_auroc=_readonly(
+            tensor_to_array(message.per_sequence_auroc, field="per_sequence_auroc").astype(np.float64)
+        ),
+        per_sequence_aupr=_readonly(
+            tensor_to_array(message.per_sequence_aupr, field="per_sequence_aupr").astype(np.float64)
+        ),
+        method=METHOD_NAMES.get(message.settings.method, method),
+    )
+
+
+def database_info(message: pb.DatabaseInfo) -> DatabaseInfo:
+    """DatabaseInfo from its message."""
+    return DatabaseInfo(
+        database_id=message.database_id,
+        name=message.name,
+        num_motifs=message.num_motifs,
+        source=message.source,
+        collection=message.collection,
+        tax_group=message.tax_group,
+    )

@@ -1,0 +1,458 @@
+"""Plain result types of the client SDK: frozen dataclasses, numpy arrays where noted.
+
+Nothing here talks to a server; :mod:`motiflens_client.sdk` builds these from the
+responses. Classes holding numpy arrays (:class:`FilterMotif`, :class:`Interpretability`)
+compare by identity (``eq=False``) and hold read-only arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motiflens_client.errors import InvalidArgument
+
+__all__ = [
+    "SPLITS",
+    "JOB_STATES",
+    "TERMINAL_STATES",
+    "DatasetSplit",
+    "DatasetInfo",
+    "Metrics",
+    "EpochEvent",
+    "JobInfo",
+    "ModelInfo",
+    "FilterMotif",
+    "Filters",
+    "TomtomHit",
+    "CompareResult",
+    "MatchResult",
+    "Localization",
+    "LocalizeResult",
+    "Interpretability",
+    "DatabaseInfo",
+]
+
+#: Split names accepted by :class:`DatasetSplit`.
+SPLITS = ("train", "valid", "test")
+#: Job states, in lifecycle order.
+JOB_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+#: States a job never leaves.
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class DatasetSplit:
+    """Stored sequences: rows ``[offset, offset + limit)`` of one split of a data set.
+
+    Usable wherever the SDK accepts sequences; nothing is downloaded, the server reads them.
+
+    Parameters
+    ----------
+    dataset_id : str
+        E.g. ``"ds-1f3a..."``.
+    split : str, default "test"
+        "train", "valid" or "test".
+    offset : int, default 0
+        First row.
+    limit : int, default 0
+        Number of rows; 0 = every row from ``offset`` on.
+
+    Raises
+    ------
+    InvalidArgument
+        Unknown split, or a negative offset or limit.
+    """
+
+    dataset_id: str
+    split: str = "test"
+    offset: int = 0
+    limit: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise InvalidArgument(f"split: expected one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.offset < 0:
+            raise InvalidArgument(f"offset: expected >= 0, got {self.offset}")
+        if self.limit < 0:
+            raise InvalidArgument(f"limit: expected >= 0 (0 = all rows from offset), got {self.limit}")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A stored data set.
+
+    Attributes
+    ----------
+    dataset_id : str
+    name : str
+    kind : str
+        "task1", "task3", "hdf5" or "fasta".
+    num_train, num_valid, num_test : int
+        Sequences per split.
+    sequence_length : int
+        L, nt.
+    num_targets : int
+        T, labels per sequence.
+    label_names : tuple of str
+        Length T (empty when unknown).
+    has_ground_truth : bool
+        True for synthetic tasks (localisation and interpretability need it).
+    created_at : str
+        RFC 3339 UTC.
+    seed : int
+    """
+
+    dataset_id: str
+    name: str
+    kind: str
+    num_train: int
+    num_valid: int
+    num_test: int
+    sequence_length: int
+    num_targets: int
+    label_names: tuple[str, ...]
+    has_ground_truth: bool
+    created_at: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Classification metrics of a model on the test split.
+
+    Attributes
+    ----------
+    auroc, aupr : float
+        Means over the outputs whose labels have both classes.
+    auroc_std, aupr_std : float
+        Standard deviations of the per-output values.
+    auroc_per_class, aupr_per_class : tuple of float
+        Length T (NaN where undefined).
+    loss : float
+        Mean binary cross-entropy.
+    """
+
+    auroc: float
+    aupr: float
+    auroc_std: float
+    aupr_std: float
+    auroc_per_class: tuple[float, ...]
+    aupr_per_class: tuple[float, ...]
+    loss: float
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """One finished training epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based.
+    loss, val_loss : float
+        Training and validation binary cross-entropy.
+    val_auroc, val_aupr : float
+        Validation metrics.
+    learning_rate : float
+        Used during the epoch.
+    improved : bool
+        The monitored validation metric improved (these weights are the best so far).
+    seconds : float
+        Wall time of the epoch.
+    """
+
+    epoch: int
+    loss: float
+    val_loss: float
+    val_auroc: float
+    val_aupr: float
+    learning_rate: float
+    improved: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A training job.
+
+    Attributes
+    ----------
+    job_id : str
+    state : str
+        "PENDING", "RUNNING", "SUCCEEDED", "FAILED" or "CANCELLED".
+    name : str
+    dataset_id : str
+    architecture, activation : str
+        Resolved values (server defaults filled in).
+    activation_params : dict of str to float
+    seed : int
+    epochs_done : int
+    model_id : str
+        Set when SUCCEEDED, else "".
+    test_metrics : Metrics or None
+        Set when SUCCEEDED.
+    error : str
+        Why it failed or was cancelled, else "".
+    created_at, started_at, finished_at : str
+        RFC 3339 UTC; "" until reached.
+    """
+
+    job_id: str
+    state: str
+    name: str
+    dataset_id: str
+    architecture: str
+    activation: str
+    activation_params: dict[str, float]
+    seed: int
+    epochs_done: int
+    model_id: str
+    test_metrics: Metrics | None
+    error: str
+    created_at: str
+    started_at: str
+    finished_at: str
+
+    @property
+    def done(self) -> bool:
+        """Whether the job is in a terminal state (SUCCEEDED, FAILED or CANCELLED)."""
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A trained model.
+
+    Attributes
+    ----------
+    model_id, job_id, dataset_id, name : str
+    architecture, activation : str
+    activation_params : dict of str to float
+    seed : int
+    test_metrics : Metrics or None
+    input_length : int
+        L the model takes, nt.
+    num_outputs : int
+        T.
+    created_at : str
+        RFC 3339 UTC.
+    """
+
+    model_id: str
+    job_id: str
+    dataset_id: str
+    name: str
+    architecture: str
+    activation: str
+    activation_params: dict[str, float]
+    seed: int
+    test_metrics: Metrics | None
+    input_length: int
+    num_outputs: int
+    created_at: str
+
+
+@dataclass(frozen=True, eq=False)
+class FilterMotif:
+    """One first-layer filter as a motif (activation-aligned sites).
+
+    Attributes
+    ----------
+    index : int
+        Filter index, 0-based.
+    motif_id : str
+        ``"filter<index>"``.
+    pwm : np.ndarray, shape (W, 4), float64
+        Position probability matrix, columns A, C, G, T; read-only. Uniform when
+        ``num_sites`` is 0.
+    num_sites : int
+        Aligned sites above the threshold.
+    max_activation : float
+        The filter's maximum activation over the scanned sequences.
+    logo_png : bytes or None
+        PNG logo (information content) when requested, else None.
+    """
+
+    index: int
+    motif_id: str
+    pwm: np.ndarray
+    num_sites: int
+    max_activation: float
+    logo_png: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Filters:
+    """The first-layer filters of a model.
+
+    Attributes
+    ----------
+    filters : tuple of FilterMotif
+        In filter order, length F.
+    meme : str
+        All filters in MEME minimal format (version 4), the input of ``Client.tomtom``
+        and ``Client.match_filters``.
+    """
+
+    filters: tuple[FilterMotif, ...]
+    meme: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TomtomHit:
+    """One Tomtom match (a row of MEME Tomtom's TSV).
+
+    Attributes
+    ----------
+    query_id, target_id, target_name : str
+    offset : int
+        Optimal offset of the query relative to the target.
+    p_value, e_value, q_value : float
+    overlap : int
+        Aligned columns.
+    query_consensus, target_consensus : str
+    orientation : str
+        "+" or "-".
+    """
+
+    query_id: str
+    target_id: str
+    target_name: str
+    offset: int
+    p_value: float
+    e_value: float
+    q_value: float
+    overlap: int
+    query_consensus: str
+    target_consensus: str
+    orientation: str
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """Tomtom of queries against one database.
+
+    Attributes
+    ----------
+    hits : tuple of TomtomHit
+        Significant matches.
+    tsv : str
+        The hits as MEME Tomtom's TSV.
+    num_targets : int
+        Motifs in the database searched.
+    """
+
+    hits: tuple[TomtomHit, ...]
+    tsv: str = field(repr=False)
+    num_targets: int
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Match fractions of first-layer filters (the paper's Fig. 2 statistics).
+
+    Attributes
+    ----------
+    match_fraction : float
+        Fraction of filters matching a ground-truth motif, in [0, 1].
+    match_any_fraction : float
+        Fraction of filters matching any database motif, in [0, 1].
+    covered_tfs : tuple of str
+        Ground-truth TFs matched by at least one filter.
+    matches : dict of int to tuple of str
+        Filter index -> ground-truth TFs it matches (only filters with a match).
+    hits : tuple of TomtomHit
+        The underlying Tomtom hits.
+    """
+
+    match_fraction: float
+    match_any_fraction: float
+    covered_tfs: tuple[str, ...]
+    matches: dict[int, tuple[str, ...]]
+    hits: tuple[TomtomHit, ...]
+
+
+@dataclass(frozen=True)
+class Localization:
+    """Motif localisation AUROC summary.
+
+    Attributes
+    ----------
+    auroc, auroc_std : float
+        Mean and standard deviation over sequences of the per-sequence AUROC.
+    pooled_auroc : float
+        AUROC over all regions of all sequences.
+    num_sequences : int
+    """
+
+    auroc: float
+    auroc_std: float
+    pooled_auroc: float
+    num_sequences: int
+
+
+@dataclass(frozen=True)
+class LocalizeResult:
+    """Localisation of a model's first-layer scans, with the optional PWM-scan baseline.
+
+    Attributes
+    ----------
+    filters : Localization
+    pwm_baseline : Localization or None
+        Set when requested (ground-truth PWM log-odds scans).
+    """
+
+    filters: Localization
+    pwm_baseline: Localization | None
+
+
+@dataclass(frozen=True, eq=False)
+class Interpretability:
+    """Interpretability of an attribution method against a synthetic ground truth.
+
+    Attributes
+    ----------
+    auroc, auroc_std, aupr, aupr_std : float
+        Mean and standard deviation over the scored sequences.
+    num_sequences : int
+        n, the sequences scored.
+    per_sequence_auroc, per_sequence_aupr : np.ndarray, shape (n,), float64
+        NaN where undefined; read-only.
+    method : str
+        "saliency", "ism", "integrated_gradients" or "deepshap".
+    """
+
+    auroc: float
+    auroc_std: float
+    aupr: float
+    aupr_std: float
+    num_sequences: int
+    per_sequence_auroc: np.ndarray
+    per_sequence_aupr: np.ndarray
+    method: str
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """A motif database the MotifMatch service searches.
+
+    Attributes
+    ----------
+    database_id : str
+        "JASPAR2016" ... or ``"db-..."`` for uploads.
+    name : str
+    num_motifs : int
+    source : str
+        "jaspar" or "upload".
+    collection, tax_group : str
+        JASPAR collection and taxon group ("" for uploads).
+    """
+
+    database_id: str
+    name: str
+    num_motifs: int
+    source: str
+    collection: str
+    tax_group: str
