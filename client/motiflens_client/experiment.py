@@ -344,6 +344,9 @@ class ExperimentResult:
         What the runner could not do and why (e.g. no local ground truth).
     seconds : float
         Wall time of :meth:`Experiment.run`.
+    result_id : str
+        Id of the copy saved in the artifact store by :meth:`Experiment.run`
+        (``client.get_result(result_id)`` returns :meth:`to_json`); "" when not saved.
     """
 
     config: dict
@@ -352,6 +355,7 @@ class ExperimentResult:
     example: ExampleSequence | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = math.nan
+    result_id: str = ""
 
     @property
     def task(self) -> int:
@@ -455,6 +459,7 @@ class ExperimentResult:
             "example": None if self.example is None else self.example.to_json(),
             "notes": list(self.notes),
             "seconds": _json_float(self.seconds),
+            "result_id": self.result_id,
         }
 
     @classmethod
@@ -479,6 +484,7 @@ class ExperimentResult:
             example=None if example is None else ExampleSequence.from_json(example),
             notes=list(data.get("notes", [])),
             seconds=_float(data.get("seconds")),
+            result_id=str(data.get("result_id", "")),
         )
 
     def save(self, directory: str | os.PathLike) -> Path:
@@ -704,7 +710,7 @@ class Experiment:
         example = None
         if self.task == 3 and runs:
             example = self._example(client, info, runs, local, say, notes)
-        return ExperimentResult(
+        result = ExperimentResult(
             config=self.config(),
             dataset=dataset,
             runs=runs,
@@ -712,6 +718,11 @@ class Experiment:
             notes=notes,
             seconds=time.perf_counter() - started,
         )
+        # The store keeps the result next to its data set and models; the id is recorded
+        # in the result itself (and so in results.json when it is saved locally).
+        result.result_id = client.save_result(self.name or f"task{self.task} experiment", result.to_json())
+        say(f"result stored as {result.result_id}")
+        return result
 
     def _dataset(self, client, say):
         if self.dataset_id:

@@ -28,6 +28,7 @@ starts the servers as separate processes).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -631,6 +632,37 @@ class Client:
         """
         response = self._unary(self._trainer, "ListModels", pb.ListModelsRequest(dataset_id=dataset_id))
         return [_convert.model_info(message) for message in response.models]
+
+    def save_result(self, name: str, result: dict) -> str:
+        """Store a JSON-serialisable result (e.g. an experiment's) in the artifact store.
+
+        Returns
+        -------
+        str
+            The result id (``result-...``), for :meth:`get_result`.
+
+        Raises
+        ------
+        InvalidArgument
+            Not JSON-serialisable, empty or larger than 16 MiB.
+        """
+        try:
+            text = json.dumps(result, allow_nan=True)
+        except (TypeError, ValueError) as error:
+            raise InvalidArgument(f"result: not JSON-serialisable ({error})") from None
+        response = self._unary(self._trainer, "PutResult", pb.PutResultRequest(name=name, json=text))
+        return response.result_id
+
+    def get_result(self, result_id: str) -> dict:
+        """A result stored with :meth:`save_result`, as the dict it was saved from.
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown ``result_id``.
+        """
+        response = self._unary(self._trainer, "GetResult", pb.GetResultRequest(result_id=result_id))
+        return json.loads(response.json)
 
     # ------------------------------------------------------------------ interpreter
 

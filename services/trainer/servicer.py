@@ -28,6 +28,7 @@ ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set f
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 
@@ -37,12 +38,15 @@ from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import InvalidInputError
 from services.common.convert import tensor_to_array
-from services.common.store import ArtifactStore, Manifest
+from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
 from services.trainer.datasets import DatasetInfo
 from services.trainer.jobs import JobManager, JobState, list_models
 
 SERVICE_NAME = "motiflens.v1.TrainerService"
+RESULT_KIND = "result"
+RESULT_OBJECT = "result.json"
+MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 #: SyntheticTask enum value -> generator name.
 SYNTHETIC_TASKS = {trainer_pb2.SYNTHETIC_TASK_1: "task1", trainer_pb2.SYNTHETIC_TASK_3: "task3"}
@@ -178,6 +182,35 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         """Trained models, newest first, optionally of one data set."""
         models = list_models(self.store, request.dataset_id)
         return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in models])
+
+    def PutResult(self, request, context):  # noqa: N802
+        """Store an experiment result (JSON) as an immutable artifact of kind "result"."""
+        if len(request.name) > 200:
+            raise InvalidInputError(f"name: at most 200 characters, got {len(request.name)}")
+        data = request.json.encode()
+        if not data:
+            raise InvalidInputError("json: expected a JSON document, got an empty string")
+        if len(data) > MAX_RESULT_BYTES:
+            raise InvalidInputError(f"json: at most {MAX_RESULT_BYTES} bytes, got {len(data)}")
+        try:
+            json.loads(request.json)
+        except ValueError as error:
+            raise InvalidInputError(f"json: not valid JSON ({error})") from None
+        manifest = self.store.put_artifact(
+            RESULT_KIND, {RESULT_OBJECT: data}, id_prefix="result", metadata={"name": request.name}
+        )
+        return pb.PutResultResponse(result_id=manifest.artifact_id, created_at=manifest.created_at)
+
+    def GetResult(self, request, context):  # noqa: N802
+        """A stored result by id."""
+        check_id(request.result_id, field_name="result_id", prefix="result")
+        manifest = self.store.get_manifest(request.result_id, kind=RESULT_KIND)
+        return pb.GetResultResponse(
+            result_id=manifest.artifact_id,
+            name=manifest.metadata.get("name", ""),
+            json=self.store.read_object(manifest.artifact_id, RESULT_OBJECT).decode(),
+            created_at=manifest.created_at,
+        )
 
 
 # --------------------------------------------------------------------------- core -> proto

@@ -283,3 +283,10 @@ def _image_sources(text: str) -> list[str]:
     parser = _ImageSources()
     parser.feed(text)
     return parser.sources
+
+
+def test_results_are_saved_to_the_store(client, task1: ExperimentResult):
+    assert task1.result_id.startswith("result-")
+    stored = client.get_result(task1.result_id)
+    assert stored["config"] == task1.config
+    assert [run["model_id"] for run in stored["runs"]] == [run.model_id for run in task1.runs]

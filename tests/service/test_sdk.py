@@ -545,3 +545,31 @@ def test_token_wrong_missing_and_right(token_server):
         missing.upload_database("x", meme)
     with Client(token_server, motifmatch_address=token_server, token="s3cret") as right:
         assert right.upload_database("x", meme).num_motifs == 2
+
+
+def test_results_are_stored_and_read_back(client):
+    from motiflens_client import InvalidArgument, NotFound
+
+    result = {"rows": [{"activation": "exponential", "match_fraction": 0.84}], "note": "ok"}
+    result_id = client.save_result("demo", result)
+    assert result_id.startswith("result-")
+    assert client.get_result(result_id) == result
+    with pytest.raises(NotFound):
+        client.get_result("result-" + "0" * 32)
+    with pytest.raises(InvalidArgument, match="result_id"):
+        client.get_result("../etc/passwd")
+    with pytest.raises(InvalidArgument, match="not JSON-serialisable"):
+        client.save_result("bad", {"x": object()})
+
+
+def test_put_result_rejects_invalid_json_over_the_wire(client):
+    import grpc
+    from motiflens_client.api import pb, trainer_pb2_grpc
+
+    with grpc.insecure_channel(client.address) as channel:
+        stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+        for text, message in (("{not json", "not valid JSON"), ("", "empty")):
+            with pytest.raises(grpc.RpcError) as info:
+                stub.PutResult(pb.PutResultRequest(name="x", json=text), timeout=30)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert message in info.value.details()

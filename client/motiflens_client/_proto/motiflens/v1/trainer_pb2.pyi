@@ -329,3 +329,37 @@ class ListModelsResponse(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
+
+class PutResultRequest(_message.Message):
+    __slots__ = ("name", "json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    json: str
+    def __init__(self, name: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
+
+class PutResultResponse(_message.Message):
+    __slots__ = ("result_id", "created_at")
+    RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    result_id: str
+    created_at: str
+    def __init__(self, result_id: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class GetResultRequest(_message.Message):
+    __slots__ = ("result_id",)
+    RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    result_id: str
+    def __init__(self, result_id: _Optional[str] = ...) -> None: ...
+
+class GetResultResponse(_message.Message):
+    __slots__ = ("result_id", "name", "json", "created_at")
+    RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    result_id: str
+    name: str
+    json: str
+    created_at: str
+    def __init__(self, result_id: _Optional[str] = ..., name: _Optional[str] = ..., json: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...

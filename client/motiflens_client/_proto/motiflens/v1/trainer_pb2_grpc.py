@@ -81,6 +81,16 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.PutResult = channel.unary_unary(
+                '/motiflens.v1.TrainerService/PutResult',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.PutResultRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.PutResultResponse.FromString,
+                _registered_method=True)
+        self.GetResult = channel.unary_unary(
+                '/motiflens.v1.TrainerService/GetResult',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -150,6 +160,20 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutResult(self, request, context):
+        """Stores an experiment result (a JSON document) as an immutable artifact; returns its id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResult(self, request, context):
+        """Reads a stored result. NOT_FOUND for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +221,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListModelsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'PutResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutResult,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.PutResultRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.PutResultResponse.SerializeToString,
+            ),
+            'GetResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResult,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +477,60 @@ class TrainerService:
             '/motiflens.v1.TrainerService/ListModels',
             motiflens_dot_v1_dot_trainer__pb2.ListModelsRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/PutResult',
+            motiflens_dot_v1_dot_trainer__pb2.PutResultRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.PutResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/GetResult',
+            motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.FromString,
             options,
             channel_credentials,
             insecure,
