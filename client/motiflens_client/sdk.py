@@ -1240,7 +1240,9 @@ class Job:
         show = progress if progress is not None else (notebook or _is_tty(stream))
         display = None
         if show:
-            display = _Progress(self.job_id, self._get().training.epochs, stream, lines=notebook)
+            # A carriage-return bar only on a terminal; notebooks and log files get one line per epoch.
+            lines = notebook or not _is_tty(stream)
+            display = _Progress(self.job_id, self._get().training.epochs, stream, lines=lines)
         for event in self.events(timeout=timeout):
             if display is not None:
                 display.update(event)

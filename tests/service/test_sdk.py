@@ -272,12 +272,19 @@ def test_wait_returns_succeeded_job_with_metrics(client, job1, task1, model1):
     assert isinstance(again, Job) and again.info() == info and repr(again) == f"Job({job1.job_id!r})"
 
 
-def test_wait_progress_goes_to_stderr(job1, model1, capsys):
+def test_wait_progress_goes_to_stderr(job1, model1, capsys, monkeypatch):
     job1.wait(progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "\r" in captured.err and "epoch 1/2" in captured.err and "epoch 2/2" in captured.err
-    assert "val AUPR" in captured.err and f"{job1.job_id} SUCCEEDED after 2 epochs" in captured.err
+    # Forced on a non-terminal (a log file): one line per epoch, no carriage returns.
+    lines = captured.err.splitlines()
+    assert "\r" not in captured.err and len(lines) == 3
+    assert "epoch 1/2" in lines[0] and "epoch 2/2" in lines[1] and "val AUPR" in lines[0]
+    assert f"{job1.job_id} SUCCEEDED after 2 epochs" in lines[2]
+    monkeypatch.setattr(sdk, "_is_tty", lambda stream: True)
+    job1.wait(progress=True)
+    assert "\r" in capsys.readouterr().err  # a terminal gets the updating bar
+    monkeypatch.undo()
     job1.wait(progress=False)
     job1.wait()  # None: stderr is not a terminal here, and this is no notebook
     assert capsys.readouterr().err == ""
