@@ -3,9 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+SERVICES := trainer interpreter motifmatch
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format demo bench clean protos up
+.PHONY: help install test test-slow lint format demo bench clean protos up images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +45,12 @@ demo: install ## Install, then run the end-to-end example (see README)
 
 bench: install ## Print training-throughput figures (bench/train_throughput.py)
 	$(PY) bench/train_throughput.py
+
+images: ## Build the service images motiflens/<svc>:$(VERSION) and the GPU trainer (needs Docker)
+	@for svc in $(SERVICES) trainer-gpu; do \
+		echo docker build -f docker/$$svc.Dockerfile -t motiflens/$$svc:$(VERSION) . ; \
+		docker build -f docker/$$svc.Dockerfile -t motiflens/$$svc:$(VERSION) . || exit 1; \
+	done
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
