@@ -1,0 +1,106 @@
+"""Manifests and code cannot drift apart: run each service exactly as its Deployment says.
+
+For every service Deployment in deploy/, the container's command and environment
+(ConfigMap and Secret values resolved as Kubernetes would) start a local process;
+only what must change off-cluster is rewritten: the bind host (loopback), the ports
+(free ones, the probe port moving with the gRPC port), the numba cache directory,
+and the MinIO endpoint (the loopback S3 server; bucket, prefix and credentials come
+from the manifests). The service must then report SERVING on its probe port.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import grpc
+import pytest
+import yaml
+from helpers import wait_for_serving
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documents():
+    for path in sorted((ROOT / "deploy").glob("*.yaml")):
+        yield from (doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def resolved_env(container, config_maps, secrets) -> dict[str, str]:
+    env = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]])
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        ref = item["valueFrom"]
+        if "secretKeyRef" in ref:
+            env[item["name"]] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
+        else:
+            env[item["name"]] = config_maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+    return env
+
+
+def service_deployments():
+    docs = list(documents())
+    config_maps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
+    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in docs if d["kind"] == "Secret"}
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        yield doc["metadata"]["name"], container, resolved_env(container, config_maps, secrets)
+
+
+@pytest.mark.parametrize("name", ["trainer", "interpreter", "motifmatch"])
+def test_service_starts_from_its_manifest(name, s3_server, tmp_path):
+    deployments = {service: (container, env) for service, container, env in service_deployments()}
+    container, env = deployments[name]
+    service = name.upper()
+    grpc_port = int(env[f"MOTIFLENS_{service}_PORT"])
+    assert container["readinessProbe"]["grpc"]["port"] == grpc_port
+    assert container["livenessProbe"]["grpc"]["port"] == grpc_port
+
+    # The manifest's store URL, with only its endpoint moved to the loopback S3 server.
+    store = urlsplit(env["MOTIFLENS_STORE"])
+    assert store.scheme == "s3" and "endpoint=minio." in store.query
+    s3_server.client().make_bucket(store.netloc)
+    query = "&".join(
+        f"endpoint={s3_server.endpoint}" if part.startswith("endpoint=") else part
+        for part in store.query.split("&")
+    )
+    port = free_port()
+    env.update(
+        {
+            "MOTIFLENS_STORE": f"s3://{store.netloc}{store.path}?{query}",
+            "MOTIFLENS_HOST": "127.0.0.1",
+            f"MOTIFLENS_{service}_PORT": str(port),
+            f"MOTIFLENS_{service}_METRICS_PORT": str(free_port()),
+            "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        }
+    )
+    command = container["command"] + container.get("args", [])
+    assert command[0] == "python"
+    process = subprocess.Popen(
+        [sys.executable, *command[1:]],
+        env={**os.environ, **env, "HOME": str(tmp_path)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            wait_for_serving(channel, timeout=120)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()[-2000:]
