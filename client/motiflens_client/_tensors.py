@@ -13,22 +13,10 @@ from collections.abc import Sequence
 import grpc
 import numpy as np
 
-from motiflens_client.api import pb
+from motiflens_client.api import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, pb
 from motiflens_client.errors import InvalidArgument, MotiflensClientError
 from motiflens_client.types import DatasetSplit
 
-#: Proto DType -> little-endian numpy dtype.
-NUMPY_BY_DTYPE: dict[int, np.dtype] = {
-    pb.DType.Value("DTYPE_FLOAT32"): np.dtype("<f4"),
-    pb.DType.Value("DTYPE_FLOAT64"): np.dtype("<f8"),
-    pb.DType.Value("DTYPE_INT32"): np.dtype("<i4"),
-    pb.DType.Value("DTYPE_INT64"): np.dtype("<i8"),
-    pb.DType.Value("DTYPE_INT8"): np.dtype("i1"),
-    pb.DType.Value("DTYPE_UINT8"): np.dtype("u1"),
-}
-_DTYPE_BY_NATIVE: dict[np.dtype, int] = {
-    dtype.newbyteorder("="): code for code, dtype in NUMPY_BY_DTYPE.items()
-}
 _SPLIT_BY_NAME = {
     "train": pb.Split.Value("SPLIT_TRAIN"),
     "valid": pb.Split.Value("SPLIT_VALID"),
@@ -56,7 +44,7 @@ def array_to_tensor(array: np.ndarray, *, field: str = "array") -> pb.Tensor:
         A dtype the wire format lacks (e.g. float16, bool, object).
     """
     array = np.asarray(array)
-    code = _DTYPE_BY_NATIVE.get(array.dtype.newbyteorder("="))
+    code = DTYPE_BY_NUMPY.get(array.dtype.newbyteorder("="))
     if code is None:
         accepted = ", ".join(str(d.newbyteorder("=")) for d in NUMPY_BY_DTYPE.values())
         raise InvalidArgument(f"{field}: dtype {array.dtype} cannot be sent; expected one of {accepted}")

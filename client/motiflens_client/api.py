@@ -6,6 +6,8 @@ message modules so that code does not need to know which .proto defines a messag
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from motiflens_client._proto.motiflens.v1 import (
     common_pb2,
     interpreter_pb2,
@@ -30,8 +32,24 @@ def _merge(*modules) -> SimpleNamespace:
 #: Every motiflens.v1 message and enum by name, e.g. ``pb.TrainRequest``.
 pb = _merge(common_pb2, trainer_pb2, interpreter_pb2, motifmatch_pb2)
 
+#: Wire format of ``Tensor.data``: proto DType -> little-endian numpy dtype.
+NUMPY_BY_DTYPE: dict[int, np.dtype] = {
+    common_pb2.DTYPE_FLOAT32: np.dtype("<f4"),
+    common_pb2.DTYPE_FLOAT64: np.dtype("<f8"),
+    common_pb2.DTYPE_INT32: np.dtype("<i4"),
+    common_pb2.DTYPE_INT64: np.dtype("<i8"),
+    common_pb2.DTYPE_INT8: np.dtype("i1"),
+    common_pb2.DTYPE_UINT8: np.dtype("u1"),
+}
+#: Native-order numpy dtype -> proto DType (the inverse of :data:`NUMPY_BY_DTYPE`).
+DTYPE_BY_NUMPY: dict[np.dtype, int] = {
+    dtype.newbyteorder("="): code for code, dtype in NUMPY_BY_DTYPE.items()
+}
+
 __all__ = [
     "pb",
+    "NUMPY_BY_DTYPE",
+    "DTYPE_BY_NUMPY",
     "common_pb2",
     "trainer_pb2",
     "trainer_pb2_grpc",

@@ -19,26 +19,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-from motiflens_client.api import common_pb2, pb
+from motiflens_client.api import DTYPE_BY_NUMPY, NUMPY_BY_DTYPE, common_pb2, pb
 
 from motiflens.errors import InvalidInputError
 from motiflens.motifs import Motif
 from motiflens.sequences import one_hot
 from motiflens.tomtom import TomtomHit
 from services.common.store import check_id
-
-#: Proto DType -> little-endian numpy dtype.
-NUMPY_BY_DTYPE: dict[int, np.dtype] = {
-    common_pb2.DTYPE_FLOAT32: np.dtype("<f4"),
-    common_pb2.DTYPE_FLOAT64: np.dtype("<f8"),
-    common_pb2.DTYPE_INT32: np.dtype("<i4"),
-    common_pb2.DTYPE_INT64: np.dtype("<i8"),
-    common_pb2.DTYPE_INT8: np.dtype("i1"),
-    common_pb2.DTYPE_UINT8: np.dtype("u1"),
-}
-DTYPE_BY_NUMPY: dict[np.dtype, int] = {
-    dtype.newbyteorder("="): code for code, dtype in NUMPY_BY_DTYPE.items()
-}
 
 #: Split enum -> name passed to a ``load_split`` hook (unset means the test split).
 SPLIT_NAMES: dict[int, str] = {
