@@ -25,7 +25,7 @@ from motiflens_client.errors import (
     Unavailable,
     from_rpc_error,
 )
-from motiflens_client.sdk import Client, Job
+from motiflens_client.sdk import Client, Job, Sweep
 from motiflens_client.types import (
     CompareResult,
     DatabaseInfo,
@@ -41,6 +41,7 @@ from motiflens_client.types import (
     MatchResult,
     Metrics,
     ModelInfo,
+    SweepInfo,
     TomtomHit,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "Client",
     "Job",
+    "Sweep",
     # types
     "CompareResult",
     "DatabaseInfo",
@@ -60,6 +62,7 @@ __all__ = [
     "Filters",
     "Interpretability",
     "JobInfo",
+    "SweepInfo",
     "Localization",
     "LocalizeResult",
     "MatchResult",

@@ -20,6 +20,7 @@ from motiflens_client.types import (
     MatchResult,
     Metrics,
     ModelInfo,
+    SweepInfo,
     TomtomHit,
 )
 
@@ -108,6 +109,33 @@ def job_info(message: pb.Job) -> JobInfo:
         created_at=message.created_at,
         started_at=message.started_at,
         finished_at=message.finished_at,
+        initializer=message.model.initializer,
+        sweep_id=message.sweep_id,
+        sweep_index=message.sweep_index,
+    )
+
+
+def sweep_info(message: pb.Sweep) -> SweepInfo:
+    """SweepInfo from a Sweep message."""
+    return SweepInfo(
+        sweep_id=message.sweep_id,
+        name=message.name,
+        dataset_id=message.dataset_id,
+        state=state_name(message.state),
+        executor=message.executor,
+        job_ids=tuple(message.job_ids),
+        pending=message.pending,
+        running=message.running,
+        succeeded=message.succeeded,
+        failed=message.failed,
+        cancelled=message.cancelled,
+        kubernetes_job=message.kubernetes_job,
+        kubernetes_status=message.kubernetes_status,
+        parallelism=message.parallelism,
+        gpu=message.gpu,
+        created_at=message.created_at,
+        finished_at=message.finished_at,
+        error=message.error,
     )
 
 

@@ -53,7 +53,7 @@ EXIT_INTERRUPTED = 130
 EPILOG = f"""\
 exit codes:
   {EXIT_OK}    success
-  {EXIT_JOB_FAILED}    a training job ended FAILED or CANCELLED (train, jobs watch)
+  {EXIT_JOB_FAILED}    a training job or sweep ended FAILED or CANCELLED (train, jobs watch, sweep wait)
   {EXIT_USAGE}    bad usage or a bad input file (the message names the option, file or line)
   {EXIT_SERVER}    the server refused the request (gRPC code and message shown:
        NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED, ...)
@@ -284,6 +284,7 @@ _SERVICE_OF = {
     "dataset": "trainer",
     "train": "trainer",
     "jobs": "trainer",
+    "sweep": "trainer",
     "models": "trainer",
     "filters": "interpreter",
     "attribute": "interpreter",
@@ -1049,6 +1050,199 @@ def _cmd_jobs_cancel(args: argparse.Namespace, client: Client) -> int:
     return EXIT_OK
 
 
+def _activation_choice(text: str) -> tuple[str, dict[str, float]]:
+    """Parse "exponential" or "scaled_exponential:scale=2" (parameters after ":", separated by ";")."""
+    name, _, rest = text.partition(":")
+    params = dict(_param(part) for part in rest.split(";") if part.strip())
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME:PARAM=NUMBER, got {text!r}")
+    return name.strip(), params
+
+
+def _register_sweep(commands: argparse._SubParsersAction) -> None:
+    sub = _group(commands, "sweep", "grids of training jobs: architectures x activations x seeds (trainer)")
+    parser = _command(
+        sub,
+        "start",
+        _cmd_sweep_start,
+        "start a sweep and print its id (with --wait, follow it to the end)",
+        description=(
+            "One training job per (architecture, activation, initializer, seed). Out of a cluster the\n"
+            "trainer's worker processes run them; in a cluster one Kubernetes Indexed Job does.\n"
+            "Example: motiflens sweep start DS --architectures cnn_2,cnn_50,cnn_deep \\\n"
+            "           --activations exponential,relu,scaled_exponential:scale=2 --seeds 0,1,2"
+        ),
+    )
+    parser.add_argument("dataset_id", metavar="DATASET_ID")
+    parser.add_argument("--architectures", type=_word_list(str), required=True, metavar="A,B,...")
+    parser.add_argument(
+        "--activations",
+        type=_word_list(_activation_choice),
+        required=True,
+        metavar="A,B,...",
+        help="names, with parameters as NAME:PARAM=NUMBER (e.g. scaled_exponential:scale=2)",
+    )
+    parser.add_argument("--seeds", type=_word_list(int), default=[], metavar="0,1,...", help="default 0")
+    parser.add_argument("--initializers", type=_word_list(str), default=[], help="default glorot_uniform")
+    parser.add_argument("--epochs", type=_non_negative_int, default=0, help="default 0: the server's (100)")
+    parser.add_argument(
+        "--patience", type=_non_negative_int, default=0, help="early stopping (default 0: 20)"
+    )
+    parser.add_argument("--batch-size", type=_non_negative_int, default=0, help="default 0: 100")
+    parser.add_argument("--learning-rate", type=_non_negative_float, default=0.0, help="default 0: 1e-3")
+    parser.add_argument("--width-multiplier", type=_non_negative_int, default=0, help="default 0: 1")
+    parser.add_argument("--name", default="", help="prefix of the model names")
+    parser.add_argument(
+        "--parallelism",
+        type=_non_negative_int,
+        default=0,
+        help="pods at once in a cluster (0: server default)",
+    )
+    parser.add_argument("--gpu", action="store_true", help="in a cluster: GPU nodes and the GPU image")
+    parser.add_argument("--wait", action="store_true", help="follow the sweep; exit 1 unless all succeed")
+    parser.add_argument("--json", action="store_true")
+    for name, handler, help_text in (
+        ("get", _cmd_sweep_get, "describe a sweep (progress, Kubernetes Job status)"),
+        ("wait", _cmd_sweep_wait, "follow a sweep to the end; exit 1 unless every job succeeded"),
+        ("cancel", _cmd_sweep_cancel, "cancel every unfinished job of a sweep"),
+    ):
+        parser = _command(sub, name, handler, help_text)
+        parser.add_argument("sweep_id", metavar="ID")
+        parser.add_argument("--jobs", action="store_true", help="also list the sweep's jobs")
+        parser.add_argument("--json", action="store_true")
+    parser = _command(sub, "list", _cmd_sweep_list, "list sweeps, newest first")
+    parser.add_argument("--json", action="store_true")
+
+
+def _cmd_sweep_start(args: argparse.Namespace, client: Client) -> int:
+    sweep = client.sweep(
+        args.dataset_id,
+        architectures=args.architectures,
+        activations=args.activations,
+        seeds=args.seeds,
+        initializers=args.initializers,
+        width_multiplier=args.width_multiplier,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        name=args.name,
+        parallelism=args.parallelism,
+        gpu=args.gpu,
+    )
+    if not args.wait:
+        info = sweep.info()
+        if args.json:
+            _print_json(info)
+        else:
+            _out(f"{info.sweep_id}  {info.state}  {info.total} jobs ({info.executor})")
+        return EXIT_OK
+    args.jobs = False
+    return _follow_sweep(args, sweep)
+
+
+def _follow_sweep(args: argparse.Namespace, sweep: Any) -> int:
+    try:
+        info = sweep.wait(progress=not args.json)
+    except KeyboardInterrupt:
+        raise CliError(
+            f"interrupted; sweep {sweep.sweep_id} keeps running (`{PROG} sweep get {sweep.sweep_id}`, "
+            f"`{PROG} sweep cancel {sweep.sweep_id}`)",
+            EXIT_INTERRUPTED,
+        ) from None
+    _print_sweep(args, info, sweep.jobs() if args.jobs else None)
+    if info.state != "SUCCEEDED":
+        raise CliError(
+            f"sweep {info.sweep_id} ended {info.state}: {info.failed} failed, {info.cancelled} cancelled "
+            f"(`{PROG} sweep get {info.sweep_id} --jobs` shows each error)",
+            EXIT_JOB_FAILED,
+        )
+    return EXIT_OK
+
+
+def _print_sweep(args: argparse.Namespace, info: Any, jobs: list | None) -> None:
+    if args.json:
+        _print_json({"sweep": info, "jobs": jobs} if jobs is not None else info)
+        return
+    _print_fields(
+        [
+            ("sweep_id", info.sweep_id),
+            ("name", info.name),
+            ("state", info.state),
+            ("dataset_id", info.dataset_id),
+            ("executor", info.executor),
+            (
+                "jobs",
+                f"{info.total}: {info.pending} pending, {info.running} running, {info.succeeded} succeeded, "
+                f"{info.failed} failed, {info.cancelled} cancelled",
+            ),
+            ("parallelism", info.parallelism),
+            ("kubernetes_job", info.kubernetes_job),
+            ("kubernetes_status", info.kubernetes_status),
+            ("error", info.error),
+            ("created_at", info.created_at),
+            ("finished_at", info.finished_at),
+        ]
+    )
+    if jobs:
+        _out()
+        _print_table(
+            ("INDEX", "JOB_ID", "STATE", "NAME", "TEST_AUPR", "MODEL_ID", "ERROR"),
+            [
+                (
+                    j.sweep_index,
+                    j.job_id,
+                    j.state,
+                    j.name,
+                    None if j.test_metrics is None else j.test_metrics.aupr,
+                    j.model_id,
+                    j.error,
+                )
+                for j in jobs
+            ],
+        )
+
+
+def _cmd_sweep_get(args: argparse.Namespace, client: Client) -> int:
+    sweep = client.get_sweep(args.sweep_id)
+    _print_sweep(args, sweep.info(), sweep.jobs() if args.jobs else None)
+    return EXIT_OK
+
+
+def _cmd_sweep_wait(args: argparse.Namespace, client: Client) -> int:
+    return _follow_sweep(args, client.get_sweep(args.sweep_id))
+
+
+def _cmd_sweep_cancel(args: argparse.Namespace, client: Client) -> int:
+    info = client.get_sweep(args.sweep_id).cancel()
+    _print_sweep(args, info, None)
+    return EXIT_OK
+
+
+def _cmd_sweep_list(args: argparse.Namespace, client: Client) -> int:
+    sweeps = client.list_sweeps()
+    if args.json:
+        _print_json(sweeps)
+        return EXIT_OK
+    _print_table(
+        ("SWEEP_ID", "STATE", "JOBS", "DONE", "FAILED", "EXECUTOR", "NAME", "CREATED"),
+        [
+            (
+                s.sweep_id,
+                s.state,
+                s.total,
+                s.succeeded + s.failed + s.cancelled,
+                s.failed,
+                s.executor,
+                s.name,
+                s.created_at,
+            )
+            for s in sweeps
+        ],
+    )
+    return EXIT_OK
+
+
 def _register_models(commands: argparse._SubParsersAction) -> None:
     sub = _group(commands, "models", "trained models (trainer)")
     parser = _command(sub, "list", _cmd_models_list, "list trained models, newest first")
@@ -1481,6 +1675,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _register_dataset,
     _register_train,
     _register_jobs,
+    _register_sweep,
     _register_models,
     _register_filters,
     _register_attribute,

@@ -53,7 +53,13 @@ from motiflens_client._tensors import (
     tensor_to_array,
 )
 from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
-from motiflens_client.errors import FailedPrecondition, InvalidArgument, JobFailed, from_rpc_error
+from motiflens_client.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    JobFailed,
+    from_rpc_error,
+)
 from motiflens_client.types import (
     CompareResult,
     DatabaseInfo,
@@ -67,6 +73,7 @@ from motiflens_client.types import (
     LocalizeResult,
     MatchResult,
     ModelInfo,
+    SweepInfo,
 )
 
 __all__ = ["Client", "Job", "BACKOFF_SECONDS"]
@@ -632,6 +639,107 @@ class Client:
         """
         response = self._unary(self._trainer, "ListModels", pb.ListModelsRequest(dataset_id=dataset_id))
         return [_convert.model_info(message) for message in response.models]
+
+    def sweep(
+        self,
+        dataset_id: str,
+        *,
+        architectures: Sequence[str],
+        activations: Sequence[str | tuple[str, Mapping[str, float]]],
+        seeds: Sequence[int] = (),
+        initializers: Sequence[str] = (),
+        initializer_std: float = 0.0,
+        width_multiplier: int = 0,
+        epochs: int = 0,
+        batch_size: int = 0,
+        learning_rate: float = 0.0,
+        patience: int = 0,
+        name: str = "",
+        parallelism: int = 0,
+        gpu: bool = False,
+    ) -> Sweep:
+        """Start a sweep: one training job per (architecture, activation, initializer, seed).
+
+        Out of a cluster the trainer's worker processes run the jobs; in a cluster the
+        trainer creates one Kubernetes Indexed Job (one pod per configuration). Returns
+        at once.
+
+        Parameters
+        ----------
+        dataset_id : str
+        architectures : sequence of str
+            E.g. ``["cnn_2", "cnn_50", "cnn_deep"]``.
+        activations : sequence of str or (str, mapping)
+            Names, or (name, parameters) pairs such as ``("scaled_exponential", {"scale": 2})``.
+        seeds : sequence of int, default () ([0])
+        initializers : sequence of str, default () (["glorot_uniform"])
+        initializer_std, width_multiplier
+            Shared by every configuration (see :meth:`train`).
+        epochs, batch_size, learning_rate, patience
+            Shared training settings (0: the paper's defaults).
+        name : str, default ""
+            Prefix of the model names ("<name>/<architecture>/<activation>/<initializer>/seed<seed>").
+        parallelism : int, default 0
+            Pods at once in a cluster (0: the server's default).
+        gpu : bool, default False
+            In a cluster: GPU nodes and the GPU image.
+
+        Returns
+        -------
+        Sweep
+
+        Raises
+        ------
+        InvalidArgument
+            An empty or repeated axis, or any value ``train`` would reject.
+        NotFound
+            Unknown data set.
+        ResourceExhausted
+            More configurations than the server accepts in one sweep.
+        FailedPrecondition
+            ``gpu`` without a GPU image, or the cluster refused the Job.
+        """
+        choices = []
+        for item in activations:
+            activation, params = (item, {}) if isinstance(item, str) else item
+            choices.append(
+                pb.ActivationChoice(
+                    name=activation, params={str(k): float(v) for k, v in dict(params or {}).items()}
+                )
+            )
+        request = pb.SweepRequest(
+            dataset_id=dataset_id,
+            architectures=list(architectures),
+            activations=choices,
+            seeds=[int(seed) for seed in seeds],
+            initializers=list(initializers),
+            base_model=pb.ModelSpec(initializer_std=initializer_std, width_multiplier=width_multiplier),
+            training=pb.TrainingSpec(
+                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience
+            ),
+            name=name,
+            parallelism=parallelism,
+            gpu=gpu,
+        )
+        response = self._unary(self._trainer, "Sweep", request)
+        return Sweep(self, response.sweep.sweep_id)
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        """A handle on an existing sweep (checked with one GetSweep call).
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown id.
+        """
+        sweep = Sweep(self, sweep_id)
+        sweep.info()
+        return sweep
+
+    def list_sweeps(self) -> list[SweepInfo]:
+        """Every sweep, newest first."""
+        response = self._unary(self._trainer, "ListSweeps", pb.ListSweepsRequest())
+        return [_convert.sweep_info(message) for message in response.sweeps]
 
     def save_result(self, name: str, result: dict) -> str:
         """Store a JSON-serialisable result (e.g. an experiment's) in the artifact store.
@@ -1265,3 +1373,103 @@ class Job:
         client = self.client
         response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
         return _convert.job_info(response.job)
+
+
+class Sweep:
+    """A sweep on the trainer service: a grid of ordinary training jobs.
+
+    Parameters
+    ----------
+    client : Client
+    sweep_id : str
+    """
+
+    def __init__(self, client: Client, sweep_id: str) -> None:
+        self.client = client
+        self.sweep_id = sweep_id
+
+    def __repr__(self) -> str:
+        return f"Sweep({self.sweep_id!r})"
+
+    def _get(self, include_jobs: bool) -> pb.GetSweepResponse:
+        client = self.client
+        request = pb.GetSweepRequest(sweep_id=self.sweep_id, include_jobs=include_jobs)
+        return client._unary(client._trainer, "GetSweep", request)
+
+    def info(self) -> SweepInfo:
+        """Progress now (in a cluster also the Kubernetes Job's status).
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown sweep id.
+        """
+        return _convert.sweep_info(self._get(False).sweep)
+
+    def jobs(self) -> list[JobInfo]:
+        """Every job of the sweep, in grid order."""
+        return [_convert.job_info(job) for job in self._get(True).jobs]
+
+    def job(self, index: int) -> Job:
+        """The job of configuration ``index`` (grid order)."""
+        return Job(self.client, self.info().job_ids[index])
+
+    def wait(
+        self, *, timeout: float | None = None, poll: float = 2.0, progress: bool | None = None
+    ) -> SweepInfo:
+        """Poll until every job has finished; return the final SweepInfo.
+
+        A sweep in which some jobs failed is still returned (state FAILED, with
+        ``failed`` > 0; :meth:`jobs` gives each one's ``error``) rather than raised:
+        the other configurations' models are usable.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
+        poll : float, default 2.0
+            Seconds between GetSweep calls.
+        progress : bool, optional
+            One line on stderr whenever the counts change (default: when stderr is a
+            terminal or in a notebook).
+
+        Raises
+        ------
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        show = progress if progress is not None else (_in_notebook() or _is_tty(sys.stderr))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = None
+        while True:
+            info = self.info()
+            counts = (info.pending, info.running, info.succeeded, info.failed, info.cancelled)
+            if show and counts != last:
+                print(
+                    f"{self.sweep_id}: {info.succeeded + info.failed + info.cancelled}/{info.total} done "
+                    f"({info.running} running, {info.succeeded} succeeded, {info.failed} failed, "
+                    f"{info.cancelled} cancelled)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last = counts
+            if info.done:
+                return info
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"sweep {self.sweep_id} still {info.state} after {timeout} s "
+                    f"({info.succeeded + info.failed + info.cancelled}/{info.total} done)"
+                )
+            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+    def model_ids(self) -> list[str]:
+        """Model ids of the succeeded configurations, in grid order."""
+        return [job.model_id for job in self.jobs() if job.state == "SUCCEEDED"]
+
+    def cancel(self) -> SweepInfo:
+        """Cancel every unfinished job (queued ones at once, running ones after their epoch)."""
+        client = self.client
+        response = client._unary(
+            client._trainer, "CancelSweep", pb.CancelSweepRequest(sweep_id=self.sweep_id)
+        )
+        return _convert.sweep_info(response.sweep)

@@ -197,6 +197,12 @@ class JobInfo:
         Why it failed or was cancelled, else "".
     created_at, started_at, finished_at : str
         RFC 3339 UTC; "" until reached.
+    initializer : str
+        Resolved initialiser name.
+    sweep_id : str
+        The sweep the job belongs to ("" for a job started by ``train``).
+    sweep_index : int
+        Its index in the sweep's grid (the Kubernetes completion index in a cluster).
     """
 
     job_id: str
@@ -214,10 +220,72 @@ class JobInfo:
     created_at: str
     started_at: str
     finished_at: str
+    initializer: str = ""
+    sweep_id: str = ""
+    sweep_index: int = 0
 
     @property
     def done(self) -> bool:
         """Whether the job is in a terminal state (SUCCEEDED, FAILED or CANCELLED)."""
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class SweepInfo:
+    """A sweep: a grid of training jobs run by the trainer's processes or a Kubernetes Job.
+
+    Attributes
+    ----------
+    sweep_id, name, dataset_id : str
+    state : str
+        PENDING (no job started), RUNNING (any unfinished), then SUCCEEDED (all
+        succeeded), FAILED (any failed) or CANCELLED.
+    executor : str
+        "local" (the trainer's worker processes) or "kubernetes" (an Indexed Job).
+    job_ids : tuple of str
+        One per configuration, in grid order (architecture, activation, initializer, seed).
+    pending, running, succeeded, failed, cancelled : int
+        Jobs by state.
+    kubernetes_job : str
+        "namespace/name" of the Job ("" for the local executor).
+    kubernetes_status : str
+        The Job's status in words, as of this call ("" for the local executor and in listings).
+    parallelism : int
+        Configurations trained at once.
+    gpu : bool
+    created_at, finished_at : str
+        RFC 3339 UTC; finished_at "" until every job has finished.
+    error : str
+        Why the sweep could not be launched, else "".
+    """
+
+    sweep_id: str
+    name: str
+    dataset_id: str
+    state: str
+    executor: str
+    job_ids: tuple[str, ...]
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    kubernetes_job: str
+    kubernetes_status: str
+    parallelism: int
+    gpu: bool
+    created_at: str
+    finished_at: str
+    error: str
+
+    @property
+    def total(self) -> int:
+        """Number of configurations."""
+        return len(self.job_ids)
+
+    @property
+    def done(self) -> bool:
+        """Whether every job of the sweep has finished."""
         return self.state in TERMINAL_STATES
 
 

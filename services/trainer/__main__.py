@@ -4,7 +4,9 @@ Settings come from the environment: the shared ones of
 :class:`services.common.config.Settings` (``MOTIFLENS_TRAINER_PORT``, ``MOTIFLENS_STORE``,
 ...) and the job manager's :class:`services.trainer.jobs.JobSettings`
 (``MOTIFLENS_TRAINER_CONCURRENCY``, default 1 worker process;
-``MOTIFLENS_TRAINER_QUEUE``, default 16 pending or running jobs).
+``MOTIFLENS_TRAINER_QUEUE``, default 16 pending or running jobs) and the sweeps'
+:class:`services.trainer.sweeps.SweepSettings` (``MOTIFLENS_SWEEP_EXECUTOR`` local or
+kubernetes, ``MOTIFLENS_SWEEP_IMAGE``, ...).
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from services.common.server import configure_logging, serve
 from services.common.store import open_store
 from services.trainer.jobs import JobManager, JobSettings
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
+from services.trainer.sweeps import SweepManager, SweepSettings
 
 
 def main() -> None:
     """Build settings, store, job manager and servicer; serve; close the manager on the way out."""
     settings = Settings.from_env("trainer")
     job_settings = JobSettings.from_env()
+    sweep_settings = SweepSettings.from_env()
     configure_logging(settings.log_level)
     store = open_store(settings.store_url)
     metrics = ServiceMetrics()
     jobs = JobManager(settings.store_url, job_settings, store=store, metrics=metrics)
-    servicer = TrainerServicer(store, jobs)
+    servicer = TrainerServicer(store, jobs, SweepManager(jobs, sweep_settings))
     try:
         serve(settings, servicer.register, SERVICE_NAME, store, metrics=metrics)
     finally:

@@ -22,6 +22,9 @@ see it:
   name, timestamps (RFC 3339 ``created_at``/``started_at``/``finished_at``),
   ``epochs_done``, ``model_id``, ``test_metrics``, ``error``, ``owner`` (the id of the
   manager that accepted it) and ``worker`` (host and pid of the process running it);
+  ``executor`` ("local", or "kubernetes" for a job a sweep's pod runs; such jobs have
+  no owner and the orphan sweep leaves them to GetSweep's reconciliation), and for a
+  sweep's jobs ``sweep_id`` and ``sweep_index`` (see :mod:`services.trainer.sweeps`);
 - ``job_events/<job_id>``: ``{"events": [EpochEvent dicts]}``, rewritten after each
   epoch before the job record, so a reader of the job record then the events never
   misses an epoch the record counts;
@@ -428,27 +431,7 @@ class JobManager:
             job_id = new_id(JOB_ID_PREFIX)
             self._accepting.add(job_id)
         try:
-            now = utc_now()
-            record = {
-                "job_id": job_id,
-                "state": JobState.PENDING.value,
-                "dataset_id": dataset_id,
-                "name": name,
-                "model_config": asdict(model_config),
-                "train_config": asdict(train_config),
-                "epochs_done": 0,
-                "best_epoch": 0,
-                "stopped_by": "",
-                "model_id": "",
-                "test_metrics": None,
-                "error": "",
-                "created_at": now,
-                "created_time": time.time(),
-                "started_at": "",
-                "finished_at": "",
-                "owner": self.manager_id,
-                "worker": None,
-            }
+            record = self._new_record(job_id, dataset_id, asdict(model_config), asdict(train_config), name)
             self.store.put_record(JOBS_NAMESPACE, job_id, record)
             with self._lock:
                 closing = self._closing.is_set()
@@ -473,6 +456,122 @@ class JobManager:
         self._notify_changed()
         return record
 
+    def _new_record(
+        self,
+        job_id: str,
+        dataset_id: str,
+        model_config: dict,
+        train_config: dict,
+        name: str,
+        *,
+        sweep_id: str = "",
+        sweep_index: int = 0,
+        executor: str = "local",
+    ) -> dict:
+        """A PENDING job record (see the module docstring for the fields)."""
+        return {
+            "job_id": job_id,
+            "state": JobState.PENDING.value,
+            "dataset_id": dataset_id,
+            "name": name,
+            "model_config": model_config,
+            "train_config": train_config,
+            "epochs_done": 0,
+            "best_epoch": 0,
+            "stopped_by": "",
+            "model_id": "",
+            "test_metrics": None,
+            "error": "",
+            "created_at": utc_now(),
+            "created_time": time.time(),
+            "started_at": "",
+            "finished_at": "",
+            # A kubernetes job has no manager owner: its pods run it, GetSweep reconciles it.
+            "owner": self.manager_id if executor == "local" else "",
+            "executor": executor,
+            "sweep_id": sweep_id,
+            "sweep_index": sweep_index,
+            "worker": None,
+        }
+
+    def create_sweep_jobs(
+        self, dataset_id: str, configs: list[dict], *, sweep_id: str, executor: str
+    ) -> list[str]:
+        """Write one PENDING job record per sweep configuration; return the ids in order.
+
+        The jobs are not queued: for the local executor call :meth:`enqueue` once the
+        sweep record exists (the worker looks the job up through it); Kubernetes runs
+        the others. Sweeps are not bounded by ``queue_limit`` (their size is bounded by
+        the sweep limit); while a local sweep's jobs wait, ``Train`` may be
+        RESOURCE_EXHAUSTED.
+
+        Parameters
+        ----------
+        dataset_id : str
+        configs : list of dict
+            ``model_config``, ``train_config`` (resolved dicts) and ``name`` per configuration.
+        sweep_id : str
+        executor : str
+            "local" or "kubernetes".
+
+        Raises
+        ------
+        UnavailableError
+            The manager is shutting down.
+        """
+        if self._closing.is_set():
+            raise UnavailableError("the trainer is shutting down; retry on another replica or later")
+        job_ids = []
+        for index, config in enumerate(configs):
+            job_id = new_id(JOB_ID_PREFIX)
+            record = self._new_record(
+                job_id,
+                dataset_id,
+                config["model_config"],
+                config["train_config"],
+                config["name"],
+                sweep_id=sweep_id,
+                sweep_index=index,
+                executor=executor,
+            )
+            if executor == "local":
+                with self._lock:  # ours from now on: the orphan sweep must not take it
+                    self._accepting.add(job_id)
+            job_ids.append(job_id)
+            self.store.put_record(JOBS_NAMESPACE, job_id, record)
+        self._metrics_stale = True
+        return job_ids
+
+    def enqueue(self, job_ids: list[str]) -> None:
+        """Queue PENDING local jobs written by :meth:`create_sweep_jobs`, in order.
+
+        Raises
+        ------
+        UnavailableError
+            The manager is shutting down (the jobs are then marked FAILED).
+        """
+        with self._lock:
+            closing = self._closing.is_set()
+            if not closing:
+                self._queue.extend(job_ids)
+            self._accepting.difference_update(job_ids)
+        if closing:
+            for job_id in job_ids:
+                self._fail_if_unfinished(job_id, SHUTDOWN_ERROR)
+            raise UnavailableError("the trainer is shutting down; retry on another replica or later")
+        self._metrics_stale = True
+        self._wake.set()
+        self._notify_changed()
+
+    def fail_if_unfinished(self, job_id: str, error: str) -> None:
+        """Mark a job FAILED with ``error`` unless it is finished already (best effort).
+
+        Also releases a sweep job written by :meth:`create_sweep_jobs` but never queued.
+        """
+        with self._lock:
+            self._accepting.discard(job_id)
+        self._fail_if_unfinished(job_id, error)
+
     def cancel(self, job_id: str) -> dict:
         """Cancel a job: a queued one at once, a running one after its current epoch.
 
@@ -490,6 +589,19 @@ class JobManager:
         """
         record = read_job(self.store, job_id)
         if is_terminal(record["state"]):
+            return record
+        if record.get("executor") == "kubernetes":
+            # Its pod checks the cancel record before it starts and after every epoch; a
+            # job no pod has started yet is CANCELLED now (the pod then exits at once).
+            self.store.put_record(
+                CANCELS_NAMESPACE,
+                job_id,
+                {"job_id": job_id, "requested_at": utc_now(), "by": self.manager_id},
+            )
+            if record["state"] == JobState.PENDING.value:
+                record = self._finish(record, JobState.CANCELLED, CANCELLED_QUEUED)
+            self._metrics_stale = True
+            self._notify_changed()
             return record
         with self._lock:
             queued = job_id in self._queue
@@ -628,7 +740,12 @@ class JobManager:
                     continue
                 record.update(state=JobState.RUNNING.value, started_at=utc_now())
                 self.store.put_record(JOBS_NAMESPACE, job_id, record)
-                future = self._executor.submit(worker.run_training_job, self.store_url, job_id)
+                if record.get("sweep_id"):  # the same entrypoint as a sweep's Kubernetes pods
+                    future = self._executor.submit(
+                        worker.run_sweep_index, self.store_url, record["sweep_id"], record["sweep_index"]
+                    )
+                else:
+                    future = self._executor.submit(worker.run_training_job, self.store_url, job_id)
             except Exception as exc:  # noqa: BLE001 - the job fails, the manager goes on
                 logger.exception("job %s: could not start a worker", job_id, extra={"job_id": job_id})
                 with self._lock:
@@ -725,6 +842,8 @@ class JobManager:
         count = 0
         for record in self.store.list_records(JOBS_NAMESPACE):
             if is_terminal(record.get("state", "")) or "job_id" not in record:
+                continue
+            if record.get("executor") == "kubernetes":  # run by pods, reconciled by GetSweep
                 continue
             if self._owner_alive(record):
                 continue

@@ -21,6 +21,15 @@ WatchJob       as GetJob, before the first event
 CancelJob      as GetJob
 ListJobs       none
 ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
+Sweep          INVALID_ARGUMENT (empty or repeated axis, axis set in base_model, anything
+               Train rejects, bad parallelism), NOT_FOUND (unknown data set),
+               RESOURCE_EXHAUSTED (grid over MOTIFLENS_SWEEP_MAX_CONFIGS),
+               FAILED_PRECONDITION (gpu without a GPU image; Kubernetes refused the Job
+               or no in-cluster configuration), UNAVAILABLE (API server unreachable,
+               shutting down)
+GetSweep       INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
+ListSweeps     none
+CancelSweep    as GetSweep
 ============== =====================================================================
 
 (Any call may also be UNAVAILABLE when the artifact store cannot be reached.)
@@ -42,6 +51,7 @@ from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
 from services.trainer.datasets import DatasetInfo
 from services.trainer.jobs import JobManager, JobState, list_models
+from services.trainer.sweeps import SweepManager, SweepRequest
 
 SERVICE_NAME = "motiflens.v1.TrainerService"
 RESULT_KIND = "result"
@@ -61,11 +71,14 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         Data sets and models.
     jobs : JobManager
         Training jobs (it shares the store).
+    sweeps : SweepManager, optional
+        Sweeps (default: the local executor on ``jobs``).
     """
 
-    def __init__(self, store: ArtifactStore, jobs: JobManager) -> None:
+    def __init__(self, store: ArtifactStore, jobs: JobManager, sweeps: SweepManager | None = None) -> None:
         self.store = store
         self.jobs = jobs
+        self.sweeps = sweeps or SweepManager(jobs)
 
     def register(self, server: grpc.Server) -> None:
         """Add this servicer to ``server`` (the ``register`` argument of create_server/serve)."""
@@ -141,16 +154,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             "width_multiplier": model.width_multiplier,
             "seed": model.seed,
         }
-        training = request.training
-        training_spec = {
-            "epochs": training.epochs,
-            "batch_size": training.batch_size,
-            "learning_rate": training.learning_rate,
-            "patience": training.patience,
-            "lr_patience": training.lr_patience,
-            "lr_decay_factor": training.lr_decay_factor,
-        }
-        record = self.jobs.submit(request.dataset_id, model_spec, training_spec, name=request.name)
+        record = self.jobs.submit(
+            request.dataset_id, model_spec, _training_spec(request.training), name=request.name
+        )
         return pb.TrainResponse(job_id=record["job_id"], state=_state(record["state"]))
 
     def GetJob(self, request, context):  # noqa: N802
@@ -183,6 +189,48 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         models = list_models(self.store, request.dataset_id)
         return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in models])
 
+    # ---- sweeps
+    def Sweep(self, request, context):  # noqa: N802
+        """Validate a grid, record one job per configuration and launch them."""
+        base = request.base_model
+        sweep = SweepRequest(
+            dataset_id=request.dataset_id,
+            architectures=list(request.architectures),
+            activations=[(a.name, dict(a.params)) for a in request.activations],
+            seeds=list(request.seeds),
+            initializers=list(request.initializers),
+            base_model={
+                "architecture": base.architecture,
+                "activation": base.activation,
+                "activation_params": dict(base.activation_params),
+                "initializer": base.initializer,
+                "initializer_std": base.initializer_std,
+                "width_multiplier": base.width_multiplier,
+                "seed": base.seed,
+            },
+            training=_training_spec(request.training),
+            name=request.name,
+            parallelism=request.parallelism,
+            gpu=request.gpu,
+        )
+        return pb.SweepResponse(sweep=sweep_to_proto(self.sweeps.start(sweep)))
+
+    def GetSweep(self, request, context):  # noqa: N802
+        """A sweep's progress (and its jobs when asked)."""
+        summary, jobs = self.sweeps.get(request.sweep_id)
+        return pb.GetSweepResponse(
+            sweep=sweep_to_proto(summary),
+            jobs=[job_to_proto(job) for job in jobs] if request.include_jobs else [],
+        )
+
+    def ListSweeps(self, request, context):  # noqa: N802
+        """Every sweep, newest first."""
+        return pb.ListSweepsResponse(sweeps=[sweep_to_proto(s) for s in self.sweeps.list()])
+
+    def CancelSweep(self, request, context):  # noqa: N802
+        """Cancel every unfinished job of a sweep."""
+        return pb.CancelSweepResponse(sweep=sweep_to_proto(self.sweeps.cancel(request.sweep_id)))
+
     def PutResult(self, request, context):  # noqa: N802
         """Store an experiment result (JSON) as an immutable artifact of kind "result"."""
         if len(request.name) > 200:
@@ -214,6 +262,17 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
 
 # --------------------------------------------------------------------------- core -> proto
+
+
+def _training_spec(training: pb.TrainingSpec) -> dict:
+    return {
+        "epochs": training.epochs,
+        "batch_size": training.batch_size,
+        "learning_rate": training.learning_rate,
+        "patience": training.patience,
+        "lr_patience": training.lr_patience,
+        "lr_decay_factor": training.lr_decay_factor,
+    }
 
 
 def _enum_name(value: int) -> str:
@@ -316,6 +375,33 @@ def job_to_proto(record: Mapping) -> pb.Job:
         started_at=record.get("started_at", ""),
         finished_at=record.get("finished_at", ""),
         name=record.get("name", ""),
+        sweep_id=record.get("sweep_id", ""),
+        sweep_index=record.get("sweep_index", 0),
+    )
+
+
+def sweep_to_proto(summary: Mapping) -> pb.Sweep:
+    """Sweep message from a sweep summary (:meth:`services.trainer.sweeps.SweepManager.get`)."""
+    counts = summary["counts"]
+    return pb.Sweep(
+        sweep_id=summary["sweep_id"],
+        name=summary.get("name", ""),
+        dataset_id=summary["dataset_id"],
+        state=_state(summary["state"]),
+        executor=summary["executor"],
+        job_ids=summary["job_ids"],
+        pending=counts["PENDING"],
+        running=counts["RUNNING"],
+        succeeded=counts["SUCCEEDED"],
+        failed=counts["FAILED"],
+        cancelled=counts["CANCELLED"],
+        kubernetes_job=summary.get("kubernetes_job", ""),
+        parallelism=summary.get("parallelism", 0),
+        gpu=summary.get("gpu", False),
+        created_at=summary.get("created_at", ""),
+        finished_at=summary.get("finished_at", ""),
+        kubernetes_status=summary.get("kubernetes_status", ""),
+        error=summary.get("error", ""),
     )
 
 

@@ -1,8 +1,18 @@
 """The training entrypoint: run one recorded job in this process.
 
 :func:`run_training_job` is the one code path that trains a job. The trainer's job
-manager runs it in its worker processes; a Kubernetes Job (later) will call it the
-same way with the store URL and the job id. It reads the job record written by
+manager runs it in its worker processes; for a sweep, :func:`run_sweep_index` maps
+(sweep id, index) to the job id first — the trainer's worker processes call it for a
+local sweep, and every pod of a sweep's Kubernetes Indexed Job calls it through this
+module's command line::
+
+    python -m services.trainer.worker --sweep-id sweep-<32 hex> [--index N]
+
+(``--index`` defaults to ``JOB_COMPLETION_INDEX``, which Kubernetes sets; the store
+URL and its credentials come from ``MOTIFLENS_STORE`` / ``MOTIFLENS_S3_*`` as for the
+services). The command exits 0 once the job's outcome is recorded — FAILED
+included, since retrying a deterministic failure wastes a node — and 1 when it could
+not record one (store unreachable), so that Kubernetes retries the pod. It reads the job record written by
 ``Train``, loads the data set, builds the model from the recorded ModelConfig, trains
 with the recorded TrainConfig and writes, after every epoch, the epoch event
 (``job_events/<job_id>``) and then the job record (``jobs/<job_id>``). Cancellation is
@@ -25,7 +35,7 @@ import tempfile
 from pathlib import Path
 
 import motiflens
-from motiflens.errors import MotiflensError, NotFoundError
+from motiflens.errors import InvalidInputError, MotiflensError, NotFoundError
 from motiflens.training import EpochEvent, TrainingCallback
 from services.common.store import ArtifactStore, open_store, utc_now
 
@@ -35,6 +45,8 @@ logger = logging.getLogger(__name__)
 JOBS_NAMESPACE = "jobs"
 EVENTS_NAMESPACE = "job_events"
 CANCELS_NAMESPACE = "job_cancels"
+SWEEPS_NAMESPACE = "sweeps"
+INDEX_ENV = "JOB_COMPLETION_INDEX"
 MODEL_KIND = "model"
 MODEL_ID_PREFIX = "model"
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -246,3 +258,87 @@ def _train(store: ArtifactStore, record: dict) -> None:
         epochs_done=len(result.history),
         error="",
     )
+
+
+def sweep_job_id(store: ArtifactStore, sweep_id: str, index: int) -> str:
+    """The job id of configuration ``index`` of a sweep (its grid order).
+
+    Raises
+    ------
+    NotFoundError
+        No such sweep.
+    InvalidInputError
+        ``index`` outside 0 .. n-1.
+    """
+    try:
+        record = store.get_record(SWEEPS_NAMESPACE, sweep_id)
+    except NotFoundError:
+        raise NotFoundError(f"sweep_id: no sweep {sweep_id!r} in {store.url}") from None
+    job_ids = record["job_ids"]
+    if not 0 <= index < len(job_ids):
+        raise InvalidInputError(
+            f"index: sweep {sweep_id} has configurations 0..{len(job_ids) - 1}, got {index}"
+        )
+    return job_ids[index]
+
+
+def run_sweep_index(store_url: str, sweep_id: str, index: int) -> str:
+    """Train configuration ``index`` of sweep ``sweep_id``; return its job id.
+
+    The entrypoint of both sweep executors: the trainer's worker processes call it
+    for a local sweep, each pod of a Kubernetes Indexed Job through :func:`main`.
+    Outcomes are recorded as by :func:`run_training_job`.
+    """
+    job_id = sweep_job_id(open_store(store_url), sweep_id, index)
+    logger.info("sweep %s index %d: job %s", sweep_id, index, job_id)
+    run_training_job(store_url, job_id)
+    return job_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m services.trainer.worker --sweep-id ID [--index N]``: one sweep configuration.
+
+    Returns the exit status: 0 when the outcome is recorded, 1 when it could not be
+    (Kubernetes then retries the pod), 2 for bad arguments or settings.
+    """
+    import argparse
+
+    from services.common.config import ConfigError, Settings
+    from services.common.server import configure_logging
+
+    parser = argparse.ArgumentParser(
+        prog="python -m services.trainer.worker",
+        description="Train one configuration of a sweep (the pod command of a sweep's Indexed Job).",
+    )
+    parser.add_argument("--sweep-id", required=True, help="the sweep (sweep-<32 hex>)")
+    parser.add_argument(
+        "--index",
+        type=int,
+        default=None,
+        help=f"configuration index (default: ${INDEX_ENV}, set by Kubernetes for Indexed Jobs)",
+    )
+    args = parser.parse_args(argv)
+    index = args.index
+    if index is None:
+        raw = os.environ.get(INDEX_ENV, "")
+        if not raw.strip().isdigit():
+            parser.error(f"--index not given and {INDEX_ENV} is {raw!r}; expected a non-negative integer")
+        index = int(raw)
+    try:
+        settings = Settings.from_env("trainer")
+    except ConfigError as exc:
+        parser.error(str(exc))
+    configure_logging(settings.log_level)
+    try:
+        run_sweep_index(settings.store_url, args.sweep_id, index)
+    except (InvalidInputError, NotFoundError) as exc:  # retrying cannot help
+        logger.error("sweep %s index %d: %s", args.sweep_id, index, exc)
+        return 2
+    except Exception:  # noqa: BLE001 - e.g. the store went away while recording
+        logger.exception("sweep %s index %d: could not record an outcome", args.sweep_id, index)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -95,7 +95,13 @@ def test_container_hardening(name, container, pod):
     assert sc["capabilities"]["drop"] == ["ALL"], name
     mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
     assert "/tmp" in mounts, name
-    assert pod["automountServiceAccountToken"] is False, name
+    if name.split(":")[1].startswith("Deployment/trainer/"):
+        # The one pod with an API identity: it creates the Kubernetes Jobs of sweeps.
+        assert pod["serviceAccountName"] == "motiflens-trainer", name
+        assert pod["automountServiceAccountToken"] is True, name
+    else:
+        assert pod["automountServiceAccountToken"] is False, name
+        assert "serviceAccountName" not in pod, name
 
 
 @pytest.mark.parametrize("docs", [BASE, GPU], ids=["base", "gpu"])
@@ -123,6 +129,39 @@ def test_service_pods(docs):
         assert env["MOTIFLENS_TOKEN"]["name"] == "motiflens-api-token"
         assert {"MOTIFLENS_S3_ACCESS_KEY", "MOTIFLENS_S3_SECRET_KEY"} <= set(env)
         assert tpl["metadata"]["labels"][MINIO_CLIENT_LABEL[0]] == MINIO_CLIENT_LABEL[1]
+
+
+def test_trainer_rbac_allows_only_jobs_and_pods_in_its_namespace():
+    by_kind = {}
+    for _, doc in BASE:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    assert "ClusterRole" not in by_kind and "ClusterRoleBinding" not in by_kind
+    (account,) = by_kind["ServiceAccount"]
+    (role,) = by_kind["Role"]
+    (binding,) = by_kind["RoleBinding"]
+    assert account["metadata"]["name"] == "motiflens-trainer"
+    assert account["automountServiceAccountToken"] is False  # only the trainer pod opts in
+    granted = {
+        (group, resource): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert set(granted) == {("batch", "jobs"), ("batch", "jobs/status"), ("", "pods"), ("", "pods/log")}
+    assert granted["batch", "jobs"] >= {"create", "get"}
+    assert granted["", "pods"] <= {"get", "list", "watch"}  # read-only on pods
+    assert all("*" not in verbs for verbs in granted.values())
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "motiflens-trainer", "namespace": "motiflens"}
+    ]
+    # Applied before the Deployment that names the account.
+    names = [path.name for path in BASE_FILES]
+    assert names.index("12-trainer-rbac.yaml") < names.index("30-trainer.yaml")
 
 
 def test_gpu_trainer_replaces_base():

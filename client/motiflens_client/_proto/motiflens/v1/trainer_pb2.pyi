@@ -207,7 +207,7 @@ class EpochMetrics(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., val_auroc: _Optional[float] = ..., val_aupr: _Optional[float] = ..., learning_rate: _Optional[float] = ..., improved: _Optional[bool] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name")
+    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +221,8 @@ class Job(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_INDEX_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     dataset_id: str
@@ -234,7 +236,9 @@ class Job(_message.Message):
     started_at: str
     finished_at: str
     name: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    sweep_id: str
+    sweep_index: int
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ...) -> None: ...
 
 class TrainResponse(_message.Message):
     __slots__ = ("job_id", "state")
@@ -363,3 +367,126 @@ class GetResultResponse(_message.Message):
     json: str
     created_at: str
     def __init__(self, result_id: _Optional[str] = ..., name: _Optional[str] = ..., json: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class ActivationChoice(_message.Message):
+    __slots__ = ("name", "params")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params: _containers.ScalarMap[str, float]
+    def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class SweepRequest(_message.Message):
+    __slots__ = ("dataset_id", "architectures", "activations", "seeds", "initializers", "base_model", "training", "name", "parallelism", "gpu")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATIONS_FIELD_NUMBER: _ClassVar[int]
+    SEEDS_FIELD_NUMBER: _ClassVar[int]
+    INITIALIZERS_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    architectures: _containers.RepeatedScalarFieldContainer[str]
+    activations: _containers.RepeatedCompositeFieldContainer[ActivationChoice]
+    seeds: _containers.RepeatedScalarFieldContainer[int]
+    initializers: _containers.RepeatedScalarFieldContainer[str]
+    base_model: ModelSpec
+    training: TrainingSpec
+    name: str
+    parallelism: int
+    gpu: bool
+    def __init__(self, dataset_id: _Optional[str] = ..., architectures: _Optional[_Iterable[str]] = ..., activations: _Optional[_Iterable[_Union[ActivationChoice, _Mapping]]] = ..., seeds: _Optional[_Iterable[int]] = ..., initializers: _Optional[_Iterable[str]] = ..., base_model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., name: _Optional[str] = ..., parallelism: _Optional[int] = ..., gpu: _Optional[bool] = ...) -> None: ...
+
+class Sweep(_message.Message):
+    __slots__ = ("sweep_id", "name", "dataset_id", "state", "executor", "job_ids", "pending", "running", "succeeded", "failed", "cancelled", "kubernetes_job", "parallelism", "gpu", "created_at", "finished_at", "kubernetes_status", "error")
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    KUBERNETES_JOB_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    KUBERNETES_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    name: str
+    dataset_id: str
+    state: JobState
+    executor: str
+    job_ids: _containers.RepeatedScalarFieldContainer[str]
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    kubernetes_job: str
+    parallelism: int
+    gpu: bool
+    created_at: str
+    finished_at: str
+    kubernetes_status: str
+    error: str
+    def __init__(self, sweep_id: _Optional[str] = ..., name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., executor: _Optional[str] = ..., job_ids: _Optional[_Iterable[str]] = ..., pending: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., kubernetes_job: _Optional[str] = ..., parallelism: _Optional[int] = ..., gpu: _Optional[bool] = ..., created_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., kubernetes_status: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class SweepResponse(_message.Message):
+    __slots__ = ("sweep",)
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    sweep: Sweep
+    def __init__(self, sweep: _Optional[_Union[Sweep, _Mapping]] = ...) -> None: ...
+
+class GetSweepRequest(_message.Message):
+    __slots__ = ("sweep_id", "include_jobs")
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_JOBS_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    include_jobs: bool
+    def __init__(self, sweep_id: _Optional[str] = ..., include_jobs: _Optional[bool] = ...) -> None: ...
+
+class GetSweepResponse(_message.Message):
+    __slots__ = ("sweep", "jobs")
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    sweep: Sweep
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, sweep: _Optional[_Union[Sweep, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class ListSweepsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSweepsResponse(_message.Message):
+    __slots__ = ("sweeps",)
+    SWEEPS_FIELD_NUMBER: _ClassVar[int]
+    sweeps: _containers.RepeatedCompositeFieldContainer[Sweep]
+    def __init__(self, sweeps: _Optional[_Iterable[_Union[Sweep, _Mapping]]] = ...) -> None: ...
+
+class CancelSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class CancelSweepResponse(_message.Message):
+    __slots__ = ("sweep",)
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    sweep: Sweep
+    def __init__(self, sweep: _Optional[_Union[Sweep, _Mapping]] = ...) -> None: ...

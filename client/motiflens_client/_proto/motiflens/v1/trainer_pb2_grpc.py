@@ -91,6 +91,26 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.FromString,
                 _registered_method=True)
+        self.Sweep = channel.unary_unary(
+                '/motiflens.v1.TrainerService/Sweep',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.SweepRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.SweepResponse.FromString,
+                _registered_method=True)
+        self.GetSweep = channel.unary_unary(
+                '/motiflens.v1.TrainerService/GetSweep',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetSweepRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetSweepResponse.FromString,
+                _registered_method=True)
+        self.ListSweeps = channel.unary_unary(
+                '/motiflens.v1.TrainerService/ListSweeps',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ListSweepsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListSweepsResponse.FromString,
+                _registered_method=True)
+        self.CancelSweep = channel.unary_unary(
+                '/motiflens.v1.TrainerService/CancelSweep',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -174,6 +194,39 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sweep(self, request, context):
+        """Starts a sweep: one training job per configuration of the grid
+        architectures x activations x initializers x seeds, all PENDING at once. Out of a
+        cluster they run in the trainer's worker processes; in a cluster as one Kubernetes
+        Indexed Job (one pod per configuration). RESOURCE_EXHAUSTED when the grid is larger
+        than the server's limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSweep(self, request, context):
+        """Progress of a sweep (from its jobs' records and, in a cluster, the Kubernetes Job).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSweeps(self, request, context):
+        """Lists sweeps, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSweep(self, request, context):
+        """Cancels every unfinished job of a sweep (queued ones at once, running ones after
+        their current epoch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +284,26 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.GetResult,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.SerializeToString,
+            ),
+            'Sweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sweep,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.SweepRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.SweepResponse.SerializeToString,
+            ),
+            'GetSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSweep,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetSweepRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.GetSweepResponse.SerializeToString,
+            ),
+            'ListSweeps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSweeps,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListSweepsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.ListSweepsResponse.SerializeToString,
+            ),
+            'CancelSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSweep,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -531,6 +604,114 @@ class TrainerService:
             '/motiflens.v1.TrainerService/GetResult',
             motiflens_dot_v1_dot_trainer__pb2.GetResultRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.GetResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/Sweep',
+            motiflens_dot_v1_dot_trainer__pb2.SweepRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.SweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/GetSweep',
+            motiflens_dot_v1_dot_trainer__pb2.GetSweepRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.GetSweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSweeps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ListSweeps',
+            motiflens_dot_v1_dot_trainer__pb2.ListSweepsRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.ListSweepsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/CancelSweep',
+            motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.FromString,
             options,
             channel_credentials,
             insecure,
