@@ -5,9 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 SERVICES := trainer interpreter motifmatch
+BUDGET ?= small
+OUTPUT ?= reproduce-output
+IRF1 ?= ../shared/data/IRF1_400_h3k27ac.h5
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format demo bench clean protos up images
+.PHONY: help install test test-slow lint format demo reproduce bench clean protos up images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +45,9 @@ up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=file
 
 demo: install ## Install, then run the end-to-end example (see README)
 	$(PY) -m motiflens.demo
+
+reproduce: install ## Reproduce the paper through the services: BUDGET=small|paper|tiny, OUTPUT, IRF1, ADDRESS
+	$(PY) bench/reproduce.py --budget $(BUDGET) --output $(OUTPUT) --irf1 $(IRF1) $(if $(ADDRESS),--address $(ADDRESS))
 
 bench: install ## Print training and attribution throughput (bench/*.py; load.py separately)
 	$(PY) bench/train_throughput.py
