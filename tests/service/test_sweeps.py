@@ -340,13 +340,9 @@ def test_cli_sweep_start_wait_get_list(tmp_path):
     with trainer((tmp_path / "store").as_uri(), concurrency=2) as running:
         address = running.client.address
         dataset_id = dataset(running.client)
+        start = ("--address", address, "sweep", "start", dataset_id, "--architectures")
         run = run_cli(
-            "--address",
-            address,
-            "sweep",
-            "start",
-            dataset_id,
-            "--architectures",
+            *start,
             "cnn_2",
             "--activations",
             "relu,scaled_exponential:scale=0.5",
@@ -367,32 +363,11 @@ def test_cli_sweep_start_wait_get_list(tmp_path):
         run = run_cli("--address", address, "sweep", "list")
         assert run.code == 0 and info["sweep_id"] in run.out and "SUCCEEDED" in run.out
         # Usage and server errors: exit 2 and 3, one line each.
-        run = run_cli(
-            "--address",
-            address,
-            "sweep",
-            "start",
-            dataset_id,
-            "--architectures",
-            "cnn_2",
-            "--activations",
-            ":x=1",
-        )
+        run = run_cli(*start, "cnn_2", "--activations", ":x=1")
         assert run.code == 2 and "expected NAME or NAME:PARAM=NUMBER" in run.err
-        run = run_cli(
-            "--address",
-            address,
-            "sweep",
-            "start",
-            dataset_id,
-            "--architectures",
-            "cnn_2,cnn_2",
-            "--activations",
-            "relu",
-        )
+        run = run_cli(*start, "cnn_2,cnn_2", "--activations", "relu")
         assert run.code == 3
-        assert run.error_line().endswith(
-            "architectures: each value once; repeated: 'cnn_2' (trainer at " + address + ")"
-        )
+        expected = f"architectures: each value once; repeated: 'cnn_2' (trainer at {address})"
+        assert run.error_line().endswith(expected)
         run = run_cli("--address", address, "sweep", "wait", "sweep-" + "0" * 32)
         assert run.code == 3 and "NOT_FOUND" in run.error_line()
