@@ -57,7 +57,6 @@ import json
 import math
 import os
 import platform
-import re
 import sys
 import time
 import traceback
@@ -529,14 +528,14 @@ class Reproduction:
             )
 
     def scaling(self) -> None:
-        """exp(s·x) on CNN-deep: the scale travels as ``activation_params`` via :class:`_ScaledClient`."""
+        """exp(s·x) on CNN-deep: ``scaled_exponential`` with its ``scale`` parameter, one per s."""
         from motiflens_client.experiment import Experiment
 
         budget = self.budget
         experiment = Experiment(
             1,
             ["cnn_deep"],
-            [scaled_label(scale) for scale in budget.scaling_scales],
+            [scaled_activation(scale) for scale in budget.scaling_scales],
             list(budget.scaling_seeds),
             epochs=budget.task1_epochs,
             patience=budget.task1_patience,
@@ -544,7 +543,7 @@ class Reproduction:
             store=self.store,
             name="reproduce-scaling",
         )
-        result = experiment.run(_ScaledClient(self.client), progress=self.progress)
+        result = experiment.run(self.client, progress=self.progress)
         self._save_experiment("scaling", "scaling", result)
         self._experiment_figures("scaling", result)
 
@@ -793,39 +792,9 @@ class Reproduction:
                     self.figures[key] = summarize(values, seeds)
 
 
-class _ScaledClient:
-    """A client whose ``train`` understands activation labels ``scaled_exponential(s=<s>)``.
-
-    :class:`~motiflens_client.experiment.Experiment` passes no activation parameters, so
-    the scaling study names each scale as an activation label and this wrapper turns it
-    into ``activation="scaled_exponential", activation_params={"scale": s}``. Every other
-    attribute is the wrapped client's.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def train(self, dataset_id: str, *, activation: str = "relu", **kwargs: Any) -> Any:
-        scale = parse_scaled_label(activation)
-        if scale is None:
-            return self._client.train(dataset_id, activation=activation, **kwargs)
-        return self._client.train(
-            dataset_id, activation="scaled_exponential", activation_params={"scale": scale}, **kwargs
-        )
-
-
-def scaled_label(scale: float) -> str:
-    """``0.5`` -> ``"scaled_exponential(s=0.5)"`` (the scaling study's activation label)."""
-    return f"scaled_exponential(s={scale:g})"
-
-
-def parse_scaled_label(label: str) -> float | None:
-    """Inverse of :func:`scaled_label`; None for any other activation name."""
-    found = re.fullmatch(r"scaled_exponential\(s=([0-9.eE+-]+)\)", label)
-    return float(found.group(1)) if found else None
+def scaled_activation(scale: float) -> tuple[str, dict[str, float]]:
+    """``0.5`` -> ``("scaled_exponential", {"scale": 0.5})``, labelled "scaled_exponential(scale=0.5)"."""
+    return "scaled_exponential", {"scale": float(scale)}
 
 
 # --------------------------------------------------------------------------- Task 6 helpers

@@ -24,7 +24,7 @@ key                                               value (per seed)
 task1/<model>/<activation>/<metric>               metric: test_auroc, test_aupr,
                                                   match_fraction, match_any_fraction, epochs
 modified/cnn_deep/<activation>/<metric>           as Task 1 (modified activations)
-scaling/cnn_deep/scaled_exponential(s=<s>)/<m>    as Task 1 (exp(s·x) input scaling)
+scaling/cnn_deep/scaled_exponential(scale=<s>)/<m>    as Task 1 (exp(s·x) input scaling)
 localization/cnn_deep/<activation>/auroc          mean over test sequences of the
                                                   per-sequence localisation AUROC
 localization/pwm_baseline/auroc                   the same for the ground-truth PWM scan
@@ -239,7 +239,7 @@ PAPER_REFERENCES: tuple[Reference, ...] = (
     ),
     # Input scaling of the exponential.
     Reference(
-        "scaling/cnn_deep/scaled_exponential(s=1)/match_fraction",
+        "scaling/cnn_deep/scaled_exponential(scale=1)/match_fraction",
         None,
         None,
         "robust near s = 1; degrades rapidly for s more than 2x away from 1",

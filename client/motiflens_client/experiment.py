@@ -48,7 +48,6 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from motiflens_client.errors import ResourceExhausted
 from motiflens_client.types import DatasetSplit, Filters, MatchResult
 
 #: Attribution methods of the paper, in its order.
@@ -75,6 +74,17 @@ FORMAT_VERSION = 1
 
 #: Deadline (seconds) for the long interpreter calls (interpretability of hundreds of sequences).
 LONG_CALL_TIMEOUT = 3600.0
+
+
+def activation_label(name: str, params: Mapping[str, float]) -> str:
+    """The label of an activation with parameters, as the trainer names sweep models.
+
+    ``("exponential", {})`` -> ``"exponential"``; ``("scaled_exponential", {"scale": 2})``
+    -> ``"scaled_exponential(scale=2)"``.
+    """
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={float(v):g}' for k, v in sorted(params.items()))})"
 
 
 # --------------------------------------------------------------------------- result types
@@ -544,8 +554,10 @@ class Experiment:
         1 (multi-label, 12 TFs) or 3 (binary, core TFs vs background motifs).
     models : sequence of str
         Architectures, e.g. ``["cnn_deep"]`` (Task 1) or ``["cnn_local", "cnn_dist"]`` (Task 3).
-    activations : sequence of str
-        First-layer activations, e.g. ``["relu", "exponential"]``.
+    activations : sequence of str or (str, mapping)
+        First-layer activations, e.g. ``["relu", "exponential"]``, or (name, parameters)
+        pairs such as ``("scaled_exponential", {"scale": 2})``, which are labelled
+        ``"scaled_exponential(scale=2)"`` in the result.
     seeds : sequence of int
         Model seeds; each (model, activation) is trained once per seed.
     num_sequences : int, default 0
@@ -583,7 +595,7 @@ class Experiment:
 
     task: int
     models: Sequence[str]
-    activations: Sequence[str]
+    activations: Sequence[str | tuple[str, Mapping[str, float]]]
     seeds: Sequence[int]
     _: dataclasses.KW_ONLY
     num_sequences: int = 0
@@ -607,6 +619,10 @@ class Experiment:
         ):
             if isinstance(values, str) or len(values) == 0:
                 raise ValueError(f"{label}: expected a non-empty sequence, got {values!r}")
+        for item in self.activations:
+            pair = isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[1], Mapping)
+            if not (isinstance(item, str) or (pair and isinstance(item[0], str))):
+                raise ValueError(f"activations: expected names or (name, parameters) pairs, got {item!r}")
         unknown = [method for method in self.attribution_methods if method not in ATTRIBUTION_METHODS]
         if unknown:
             raise ValueError(
@@ -630,12 +646,25 @@ class Experiment:
             return {tf: list(ids) for tf, ids in TASK3_GROUND_TRUTH.items()}
         return None
 
+    def activation_specs(self) -> list[tuple[str, str, dict[str, float]]]:
+        """(label, name, parameters) per activation; the label is what results and reports show."""
+        specs = []
+        for item in self.activations:
+            name, params = (item, {}) if isinstance(item, str) else (item[0], dict(item[1] or {}))
+            specs.append(
+                (activation_label(name, params), name, {str(k): float(v) for k, v in params.items()})
+            )
+        return specs
+
     def combinations(self) -> list[tuple[str, str, int]]:
-        """(model, activation, seed) in training order: model, then activation, then seed."""
+        """(model, activation label, seed) in training order: model, then activation, then seed.
+
+        The order of a sweep's grid, so combination ``i`` is the sweep's job ``i``.
+        """
         return [
-            (model, activation, int(seed))
+            (model, label, int(seed))
             for model in self.models
-            for activation in self.activations
+            for label, _, _ in self.activation_specs()
             for seed in self.seeds
         ]
 
@@ -644,7 +673,7 @@ class Experiment:
         return {
             "task": self.task,
             "models": list(self.models),
-            "activations": list(self.activations),
+            "activations": [label for label, _, _ in self.activation_specs()],
             "seeds": [int(seed) for seed in self.seeds],
             "num_sequences": self.num_sequences,
             "epochs": self.epochs,
@@ -744,48 +773,35 @@ class Experiment:
         return info
 
     def _train_all(self, client, dataset_id: str, say) -> list[tuple[tuple[str, str, int], Any]]:
-        """Submit every combination (waiting for a slot when the trainer's queue is full), then wait."""
+        """Train the whole grid as one sweep, then wait for each job in grid order.
+
+        A sweep runs in the trainer's worker processes, or as one Kubernetes Indexed Job
+        when the trainer is deployed in a cluster; either way every job is an ordinary
+        job whose epochs can be followed. On any failure the rest of the sweep is cancelled.
+        """
         combos = self.combinations()
-        submitted: list[tuple[tuple[str, str, int], Any]] = []
-        finished: dict[str, Any] = {}
-
-        def wait(job, combo) -> Any:
-            if job.job_id not in finished:
-                model, activation, seed = combo
-                say(f"training {model}/{activation}/seed {seed} ({job.job_id})")
-                finished[job.job_id] = job.wait(progress=say.enabled)
-            return finished[job.job_id]
-
+        sweep = client.sweep(
+            dataset_id,
+            architectures=list(self.models),
+            activations=[(name, params) for _, name, params in self.activation_specs()],
+            seeds=[int(seed) for seed in self.seeds],
+            epochs=self.epochs,
+            patience=self.patience,
+            name=self.name or "experiment",
+        )
         try:
-            for combo in combos:
-                model, activation, seed = combo
-                while True:
-                    try:
-                        job = client.train(
-                            dataset_id,
-                            architecture=model,
-                            activation=activation,
-                            seed=seed,
-                            epochs=self.epochs,
-                            patience=self.patience,
-                            name=f"{self.name or 'experiment'}-{model}-{activation}-s{seed}",
-                        )
-                        break
-                    except ResourceExhausted:
-                        waiting = [item for item in submitted if item[1].job_id not in finished]
-                        if not waiting:
-                            raise
-                        wait(waiting[0][1], waiting[0][0])  # free a slot in the trainer's queue
-                submitted.append((combo, job))
-            say(f"submitted {len(combos)} training job(s)")
-            return [(combo, wait(job, combo)) for combo, job in submitted]
+            info = sweep.info()
+            say(f"sweep {sweep.sweep_id}: {info.total} training job(s) ({info.executor} executor)")
+            results = []
+            for (model, activation, seed), job_id in zip(combos, info.job_ids, strict=True):
+                say(f"training {model}/{activation}/seed {seed} ({job_id})")
+                results.append(((model, activation, seed), client.job(job_id).wait(progress=say.enabled)))
+            return results
         except BaseException:
-            for _, job in submitted:
-                if job.job_id not in finished:
-                    try:
-                        job.cancel()
-                    except Exception:  # noqa: BLE001 - best effort; the original error matters
-                        pass
+            try:
+                sweep.cancel()
+            except Exception:  # noqa: BLE001 - best effort; the original error matters
+                pass
             raise
 
     def _interpret(self, client, info, model, activation, seed, job_info, local, say) -> RunResult:

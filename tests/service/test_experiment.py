@@ -111,6 +111,15 @@ def test_task1_rows_have_every_field_in_range(task1: ExperimentResult):
     assert task1.example is None
 
 
+def test_the_grid_is_trained_as_one_sweep(client, task1: ExperimentResult):
+    jobs = {job.job_id: job for job in client.list_jobs()}
+    (sweep_id,) = {jobs[run.job_id].sweep_id for run in task1.runs}
+    sweep = client.get_sweep(sweep_id).info()
+    assert (sweep.executor, sweep.state, sweep.name) == ("local", "SUCCEEDED", "t1")
+    assert list(sweep.job_ids) == [run.job_id for run in task1.runs]  # grid order = result order
+    assert [jobs[run.job_id].sweep_index for run in task1.runs] == [0, 1]
+
+
 def test_task1_fractions_agree_with_the_per_filter_matches(task1: ExperimentResult):
     for run in task1.runs:
         filters = run.filters

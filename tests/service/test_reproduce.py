@@ -99,7 +99,7 @@ def test_every_expected_figure_is_there_with_per_seed_values(results):
             "task1/cnn_deep/exponential",
             "task1/cnn_deep/relu",
             "modified/cnn_deep/shift_scale_relu",
-            "scaling/cnn_deep/scaled_exponential(s=0.5)",
+            "scaling/cnn_deep/scaled_exponential(scale=0.5)",
             "task3/cnn_local/exponential",
             "task3/cnn_local/relu",
         )
@@ -173,7 +173,7 @@ def test_experiments_are_saved_with_their_runs(run, results):
         for method in METHODS:
             assert 1 <= run_data["interpretability"][method]["num_sequences"] <= 6
     scaling = json.loads((output / "experiments/scaling/results.json").read_text())
-    assert [r["activation"] for r in scaling["runs"]] == ["scaled_exponential(s=0.5)"]
+    assert [r["activation"] for r in scaling["runs"]] == ["scaled_exponential(scale=0.5)"]
     assert results["details"]["task1_dataset"]["num_test"] == 60
 
 

@@ -41,38 +41,23 @@ def test_localization_is_out_of_budget_without_the_cnn_deep_pair():
     assert not other.in_budget("localization")
 
 
-def test_scaled_labels_round_trip():
-    assert reproduce.scaled_label(0.25) == "scaled_exponential(s=0.25)"
-    assert reproduce.scaled_label(1.0) == "scaled_exponential(s=1)"
-    for scale in reproduce.SCALES:
-        assert reproduce.parse_scaled_label(reproduce.scaled_label(scale)) == scale
-    assert reproduce.parse_scaled_label("exponential") is None
-    assert reproduce.parse_scaled_label("scaled_exponential") is None
+def test_scaled_activations_are_labelled_like_the_trainers_sweep_models():
+    from motiflens_client.experiment import Experiment, activation_label
 
-
-class _RecordingClient:
-    def __init__(self):
-        self.calls = []
-        self.timeout = 60.0
-
-    def train(self, dataset_id, **kwargs):
-        self.calls.append((dataset_id, kwargs))
-        return "job"
-
-
-def test_the_scaled_client_turns_labels_into_activation_params():
-    inner = _RecordingClient()
-    client = reproduce._ScaledClient(inner)
-    assert client.train("ds-1", activation="scaled_exponential(s=2)", seed=3, epochs=5) == "job"
-    assert client.train("ds-1", activation="relu", seed=0) == "job"
-    assert inner.calls == [
-        (
-            "ds-1",
-            {"activation": "scaled_exponential", "activation_params": {"scale": 2.0}, "seed": 3, "epochs": 5},
-        ),
-        ("ds-1", {"activation": "relu", "seed": 0}),
+    assert reproduce.scaled_activation(0.25) == ("scaled_exponential", {"scale": 0.25})
+    assert activation_label(*reproduce.scaled_activation(1.0)) == "scaled_exponential(scale=1)"
+    experiment = Experiment(
+        1, ["cnn_deep"], [reproduce.scaled_activation(s) for s in (0.5, 2.0)] + ["exponential"], [0]
+    )
+    assert [label for label, _, _ in experiment.activation_specs()] == [
+        "scaled_exponential(scale=0.5)",
+        "scaled_exponential(scale=2)",
+        "exponential",
     ]
-    assert client.timeout == 60.0  # everything else is the wrapped client's
+    assert experiment.combinations()[1] == ("cnn_deep", "scaled_exponential(scale=2)", 0)
+    assert experiment.config()["activations"][0] == "scaled_exponential(scale=0.5)"
+    with pytest.raises(ValueError, match="activations: expected names or"):
+        Experiment(1, ["cnn_deep"], [("scaled_exponential", 2.0)], [0])
 
 
 def test_top_windows_matches_a_brute_force_search():
