@@ -49,9 +49,10 @@ demo: install ## Install, then run the end-to-end example (see README)
 reproduce: install ## Reproduce the paper through the services: BUDGET=small|paper|tiny, OUTPUT, IRF1, ADDRESS
 	$(PY) bench/reproduce.py --budget $(BUDGET) --output $(OUTPUT) --irf1 $(IRF1) $(if $(ADDRESS),--address $(ADDRESS))
 
-bench: install ## Print training and attribution throughput (bench/*.py; load.py separately)
+bench: install ## Print training, attribution and sweep-submission figures (bench/*.py; load.py separately)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/attribution_throughput.py
+	$(PY) bench/sweep_submit.py
 
 images: ## Build the service images motiflens/<svc>:$(VERSION) and the GPU trainer (needs Docker)
 	@for svc in $(SERVICES) trainer-gpu; do \
