@@ -7,7 +7,9 @@ its conditions, and sets where its inputs are absent (budget, skipped or failed 
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -299,3 +301,33 @@ def test_every_reference_is_well_formed():
             assert reference.text().startswith(f"{reference.value:.3f}")
         else:
             assert reference.sd is None and reference.text() == reference.statement
+
+
+# --------------------------------------------------------------------------- the committed small run
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "results" / "small"
+
+
+def test_committed_small_run_is_complete_and_its_claims_recheck():
+    """docs/results/small: every step of the budget ran, and the checker still says what was committed."""
+    results = json.loads((COMMITTED / "results.json").read_text())
+    assert results["budget"]["name"] == "small"
+    assert results["environment"]["date"] and results["environment"]["cpu_count"] >= 1
+    assert {name: step["status"] for name, step in results["steps"].items()} == {
+        "task1": "done",
+        "localization": "done",
+        "modified": "done",
+        "task3": "done",
+        "task6": "done",
+        "scaling": "not in budget",
+    }
+    rechecked = [(c.claim_id, c.status, c.detail) for c in check_claims(results)]
+    committed = [(c["id"], c["status"], c["detail"]) for c in results["claims"]]
+    assert rechecked == committed
+    html = (COMMITTED / "reproduce.html").read_text()
+    for claim_id, _, _ in committed:
+        assert claim_id in html
+    images = sorted(set(re.findall(r'src="(figures/[^"]+\.png)"', html)))
+    assert len(images) >= 15
+    for image in images:
+        assert (COMMITTED / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
