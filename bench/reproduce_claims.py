@@ -187,6 +187,13 @@ PAPER_REFERENCES: tuple[Reference, ...] = (
         "Extended Data Fig. 1e)",
     ),
     Reference(
+        "modified/cnn_deep/relu(first_layer_l2=0.2)/test_aupr",
+        0.978,
+        0.003,
+        "the control: relu with log-relu's first-layer L2 of 0.2",
+        "Results, 'Log-based activations actively suppress background' (Supplementary Table 5)",
+    ),
+    Reference(
         "modified/cnn_deep/shift_scale_relu/match_fraction",
         None,
         None,

@@ -28,6 +28,7 @@ Choices the paper leaves open, made here:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +77,10 @@ class ModelConfig:
         Standard deviation for ``random_normal`` (required there, ignored elsewhere).
     l2 : float
         L2 strength on every kernel (default 1e-6).
+    first_layer_l2 : float or None
+        L2 strength on the first-layer kernel only. None: the activation's own
+        (0.2 for log_relu), otherwise ``l2``. The paper's control for log_relu is
+        relu with ``first_layer_l2=0.2``.
     width_multiplier : int
         Multiplies every hidden layer's filters/units (2 for Task 2).
     seed : int
@@ -90,6 +95,7 @@ class ModelConfig:
     initializer: str = "glorot_uniform"
     initializer_std: float | None = None
     l2: float = DEFAULT_L2
+    first_layer_l2: float | None = None
     width_multiplier: int = 1
     seed: int = 0
 
@@ -109,6 +115,14 @@ class ModelConfig:
             )
         return cls(**data)
 
+    @property
+    def effective_first_layer_l2(self) -> float:
+        """The L2 strength the first-layer kernel gets (explicit, the activation's, or ``l2``)."""
+        if self.first_layer_l2 is not None:
+            return float(self.first_layer_l2)
+        activation_l2 = get_activation(self.activation).first_layer_l2
+        return float(self.l2 if activation_l2 is None else activation_l2)
+
 
 class _LayerFactory:
     """Builds the repeated hidden-layer pattern with shared settings (initialiser, L2, seeds)."""
@@ -116,8 +130,7 @@ class _LayerFactory:
     def __init__(self, config: ModelConfig):
         self.config = config
         self._seed = config.seed
-        first_l2 = get_activation(config.activation).first_layer_l2
-        self.first_l2 = config.l2 if first_l2 is None else first_l2
+        self.first_l2 = config.effective_first_layer_l2
 
     def next_seed(self) -> int:
         # A distinct seed per layer: the same seed in every layer would correlate them.
@@ -315,8 +328,15 @@ def _validate(config: ModelConfig) -> None:
         )
     if config.width_multiplier < 1:
         raise InvalidInputError(f"width_multiplier: expected an integer >= 1, got {config.width_multiplier}")
-    if config.l2 < 0:
-        raise InvalidInputError(f"l2: expected >= 0, got {config.l2}")
+    if not (config.l2 >= 0 and math.isfinite(config.l2)):
+        raise InvalidInputError(f"l2: expected a finite number >= 0, got {config.l2}")
+    if config.first_layer_l2 is not None and not (
+        config.first_layer_l2 >= 0 and math.isfinite(config.first_layer_l2)
+    ):
+        raise InvalidInputError(
+            f"first_layer_l2: expected a finite number >= 0 (or unset for the activation's "
+            f"default), got {config.first_layer_l2}"
+        )
     resolve_params(config.activation, config.activation_params)
 
 

@@ -112,6 +112,7 @@ def job_info(message: pb.Job) -> JobInfo:
         initializer=message.model.initializer,
         sweep_id=message.sweep_id,
         sweep_index=message.sweep_index,
+        first_layer_l2=_first_layer_l2(message.model),
     )
 
 
@@ -139,6 +140,10 @@ def sweep_info(message: pb.Sweep) -> SweepInfo:
     )
 
 
+def _first_layer_l2(model: pb.ModelSpec) -> float | None:
+    return model.first_layer_l2 if model.HasField("first_layer_l2") else None
+
+
 def model_info(message: pb.ModelInfo) -> ModelInfo:
     """ModelInfo from its message."""
     return ModelInfo(
@@ -154,6 +159,7 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         input_length=message.input_length,
         num_outputs=message.num_outputs,
         created_at=message.created_at,
+        first_layer_l2=_first_layer_l2(message.model),
     )
 
 

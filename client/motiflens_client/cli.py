@@ -906,6 +906,13 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_non_negative_int, default=0, help="default 0: 100")
     parser.add_argument("--learning-rate", type=_non_negative_float, default=0.0, help="default 0: 1e-3")
     parser.add_argument("--width-multiplier", type=_non_negative_int, default=0, help="default 0: 1")
+    parser.add_argument(
+        "--first-layer-l2",
+        type=_non_negative_float,
+        default=None,
+        metavar="STRENGTH",
+        help="L2 on the first-layer kernel (default: the activation's, 0.2 for log_relu, else 1e-6)",
+    )
     parser.add_argument("--initializer", default="", help="default glorot_uniform")
     parser.add_argument("--name", default="")
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
@@ -922,6 +929,7 @@ def _cmd_train(args: argparse.Namespace, client: Client) -> int:
         initializer=args.initializer,
         width_multiplier=args.width_multiplier,
         seed=args.seed,
+        first_layer_l2=args.first_layer_l2,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -1091,6 +1099,13 @@ def _register_sweep(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_non_negative_int, default=0, help="default 0: 100")
     parser.add_argument("--learning-rate", type=_non_negative_float, default=0.0, help="default 0: 1e-3")
     parser.add_argument("--width-multiplier", type=_non_negative_int, default=0, help="default 0: 1")
+    parser.add_argument(
+        "--first-layer-l2",
+        type=_non_negative_float,
+        default=None,
+        metavar="STRENGTH",
+        help="L2 on the first-layer kernel (default: the activation's, 0.2 for log_relu, else 1e-6)",
+    )
     parser.add_argument("--name", default="", help="prefix of the model names")
     parser.add_argument(
         "--parallelism",
@@ -1122,6 +1137,7 @@ def _cmd_sweep_start(args: argparse.Namespace, client: Client) -> int:
         seeds=args.seeds,
         initializers=args.initializers,
         width_multiplier=args.width_multiplier,
+        first_layer_l2=args.first_layer_l2,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,

@@ -585,6 +585,9 @@ class Experiment:
         The artifact store as a ``file://`` URL or a local directory, used only to read
         the example sequence and its ground truth (Task 3, Fig. 2d). Default: the
         client's ``store_url`` attribute when it has one (the SDK's clients do not, yet).
+    first_layer_l2 : float, optional
+        L2 strength on every model's first-layer kernel (default: each activation's
+        own, 0.2 for log_relu, else 1e-6); 0.2 with relu is the paper's log_relu control.
 
     Examples
     --------
@@ -608,6 +611,7 @@ class Experiment:
     name: str = ""
     data_seed: int = 0
     store: str | os.PathLike | None = None
+    first_layer_l2: float | None = None
 
     def __post_init__(self) -> None:
         if self.task not in (1, 3):
@@ -638,6 +642,10 @@ class Experiment:
                 raise ValueError(f"{label}: expected >= 0 (0 = server default), got {value}")
         if self.interpretability_limit < 1:
             raise ValueError(f"interpretability_limit: expected >= 1, got {self.interpretability_limit}")
+        if self.first_layer_l2 is not None and not (
+            self.first_layer_l2 >= 0 and math.isfinite(self.first_layer_l2)
+        ):
+            raise ValueError(f"first_layer_l2: expected a finite number >= 0, got {self.first_layer_l2}")
 
     @property
     def ground_truth(self) -> dict[str, list[str]] | None:
@@ -683,6 +691,7 @@ class Experiment:
             "interpretability_limit": self.interpretability_limit,
             "name": self.name,
             "data_seed": self.data_seed,
+            "first_layer_l2": self.first_layer_l2,
         }
 
     # ------------------------------------------------------------------ run
@@ -785,6 +794,7 @@ class Experiment:
             architectures=list(self.models),
             activations=[(name, params) for _, name, params in self.activation_specs()],
             seeds=[int(seed) for seed in self.seeds],
+            first_layer_l2=self.first_layer_l2,
             epochs=self.epochs,
             patience=self.patience,
             name=self.name or "experiment",

@@ -550,6 +550,7 @@ class Client:
         initializer_std: float = 0.0,
         width_multiplier: int = 0,
         seed: int = 0,
+        first_layer_l2: float | None = None,
         epochs: int = 0,
         batch_size: int = 0,
         learning_rate: float = 0.0,
@@ -572,6 +573,9 @@ class Client:
             Standard deviation for random_normal.
         width_multiplier : int, default 0 (1)
         seed : int, default 0
+        first_layer_l2 : float, optional
+            L2 strength on the first-layer kernel (default: the activation's own, 0.2 for
+            log_relu, else 1e-6); e.g. 0.2 with relu for the paper's log_relu control.
         epochs : int, default 0 (100)
         batch_size : int, default 0 (100)
         learning_rate : float, default 0.0 (1e-3)
@@ -602,6 +606,7 @@ class Client:
                 initializer_std=initializer_std,
                 width_multiplier=width_multiplier,
                 seed=seed,
+                first_layer_l2=first_layer_l2,
             ),
             training=pb.TrainingSpec(
                 epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience
@@ -650,6 +655,7 @@ class Client:
         initializers: Sequence[str] = (),
         initializer_std: float = 0.0,
         width_multiplier: int = 0,
+        first_layer_l2: float | None = None,
         epochs: int = 0,
         batch_size: int = 0,
         learning_rate: float = 0.0,
@@ -673,7 +679,7 @@ class Client:
             Names, or (name, parameters) pairs such as ``("scaled_exponential", {"scale": 2})``.
         seeds : sequence of int, default () ([0])
         initializers : sequence of str, default () (["glorot_uniform"])
-        initializer_std, width_multiplier
+        initializer_std, width_multiplier, first_layer_l2
             Shared by every configuration (see :meth:`train`).
         epochs, batch_size, learning_rate, patience
             Shared training settings (0: the paper's defaults).
@@ -713,7 +719,11 @@ class Client:
             activations=choices,
             seeds=[int(seed) for seed in seeds],
             initializers=list(initializers),
-            base_model=pb.ModelSpec(initializer_std=initializer_std, width_multiplier=width_multiplier),
+            base_model=pb.ModelSpec(
+                initializer_std=initializer_std,
+                width_multiplier=width_multiplier,
+                first_layer_l2=first_layer_l2,
+            ),
             training=pb.TrainingSpec(
                 epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience
             ),

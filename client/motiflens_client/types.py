@@ -203,6 +203,9 @@ class JobInfo:
         The sweep the job belongs to ("" for a job started by ``train``).
     sweep_index : int
         Its index in the sweep's grid (the Kubernetes completion index in a cluster).
+    first_layer_l2 : float or None
+        L2 strength on the first-layer kernel as resolved by the trainer (None from a
+        server that does not report it).
     """
 
     job_id: str
@@ -223,6 +226,7 @@ class JobInfo:
     initializer: str = ""
     sweep_id: str = ""
     sweep_index: int = 0
+    first_layer_l2: float | None = None
 
     @property
     def done(self) -> bool:
@@ -320,6 +324,7 @@ class ModelInfo:
     input_length: int
     num_outputs: int
     created_at: str
+    first_layer_l2: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

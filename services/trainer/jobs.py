@@ -185,7 +185,8 @@ def model_config_from_spec(spec: Mapping, *, input_length: int, num_outputs: int
     spec : mapping
         ``architecture``, ``activation`` ("" = relu), ``activation_params``,
         ``initializer`` ("" = glorot_uniform), ``initializer_std`` (0 = unset),
-        ``width_multiplier`` (0 = 1), ``seed``.
+        ``width_multiplier`` (0 = 1), ``seed``, ``first_layer_l2`` (None or absent =
+        the activation's default).
     input_length, num_outputs : int
         L and T of the data set.
 
@@ -208,6 +209,7 @@ def model_config_from_spec(spec: Mapping, *, input_length: int, num_outputs: int
             f"model.initializer: unknown name {initializer!r}; known: {', '.join(INITIALIZERS)}"
         )
     std = float(spec.get("initializer_std", 0.0))
+    first_layer_l2 = spec.get("first_layer_l2")
     config = ModelConfig(
         architecture=spec.get("architecture", ""),
         input_length=int(input_length),
@@ -218,6 +220,7 @@ def model_config_from_spec(spec: Mapping, *, input_length: int, num_outputs: int
         initializer_std=std if std else None,
         width_multiplier=width or 1,
         seed=seed,
+        first_layer_l2=None if first_layer_l2 is None else float(first_layer_l2),
     )
     try:
         # Building is the one complete check (names, parameters, pooling vs length).

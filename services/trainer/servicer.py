@@ -46,6 +46,7 @@ import numpy as np
 from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import InvalidInputError
+from motiflens.models import ModelConfig
 from services.common.convert import tensor_to_array
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
@@ -153,6 +154,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             "initializer_std": model.initializer_std,
             "width_multiplier": model.width_multiplier,
             "seed": model.seed,
+            "first_layer_l2": model.first_layer_l2 if model.HasField("first_layer_l2") else None,
         }
         record = self.jobs.submit(
             request.dataset_id, model_spec, _training_spec(request.training), name=request.name
@@ -207,6 +209,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 "initializer_std": base.initializer_std,
                 "width_multiplier": base.width_multiplier,
                 "seed": base.seed,
+                "first_layer_l2": base.first_layer_l2 if base.HasField("first_layer_l2") else None,
             },
             training=_training_spec(request.training),
             name=request.name,
@@ -314,6 +317,7 @@ def model_spec_to_proto(config: Mapping) -> pb.ModelSpec:
         initializer_std=config.get("initializer_std") or 0.0,
         width_multiplier=config.get("width_multiplier", 1),
         seed=config.get("seed", 0),
+        first_layer_l2=ModelConfig.from_dict(config).effective_first_layer_l2,
     )
 
 

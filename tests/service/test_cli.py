@@ -278,6 +278,7 @@ def test_every_command_has_help(command):
             "one of the arguments --dataset --fasta --hdf5",
         ),
         (["predict", "m", "--dataset", "d", "--limit", "-1"], "non-negative integer"),
+        (["train", "ds-x", "--first-layer-l2", "-0.2"], "--first-layer-l2: expected a number >= 0"),
         (["--timeout", "0", "dataset", "list"], "positive number"),
         (["--address", "no-port", "dataset", "list"], "expected HOST:PORT"),
     ],

@@ -99,6 +99,8 @@ def test_every_expected_figure_is_there_with_per_seed_values(results):
             "task1/cnn_deep/exponential",
             "task1/cnn_deep/relu",
             "modified/cnn_deep/shift_scale_relu",
+            "modified/cnn_deep/log_relu",
+            "modified/cnn_deep/relu(first_layer_l2=0.2)",
             "scaling/cnn_deep/scaled_exponential(scale=0.5)",
             "task3/cnn_local/exponential",
             "task3/cnn_local/relu",
@@ -172,6 +174,12 @@ def test_experiments_are_saved_with_their_runs(run, results):
         assert run_data["model_id"].startswith("model-")
         for method in METHODS:
             assert 1 <= run_data["interpretability"][method]["num_sequences"] <= 6
+    # The log_relu control: relu with log_relu's first-layer L2, labelled apart from relu.
+    assert results["experiments"]["modified"] == ["experiments/modified", "experiments/modified-control"]
+    control = json.loads((output / "experiments/modified-control/results.json").read_text())
+    assert control["config"]["first_layer_l2"] == 0.2
+    assert control["config"]["activations"] == ["relu(first_layer_l2=0.2)"]
+    assert [r["activation"] for r in control["runs"]] == ["relu(first_layer_l2=0.2)"]
     scaling = json.loads((output / "experiments/scaling/results.json").read_text())
     assert [r["activation"] for r in scaling["runs"]] == ["scaled_exponential(scale=0.5)"]
     assert results["details"]["task1_dataset"]["num_test"] == 60

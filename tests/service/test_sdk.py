@@ -326,6 +326,21 @@ def test_list_jobs_and_models(client, job1, model1, model3, task1):
     assert {model1, model3} <= {m.model_id for m in client.list_models()}
 
 
+def test_first_layer_l2_is_resolved_and_reported(client, task3, model3, job1):
+    """The log_relu control (relu + first-layer L2 0.2) over the wire; defaults are reported resolved."""
+    job = client.train(
+        task3.dataset_id, architecture="cnn_2", activation="relu", first_layer_l2=0.2, epochs=1, name="l2"
+    )
+    info = job.wait(timeout=300, progress=False)
+    assert info.state == "SUCCEEDED" and info.first_layer_l2 == pytest.approx(0.2)
+    model = next(m for m in client.list_models(task3.dataset_id) if m.model_id == info.model_id)
+    assert model.first_layer_l2 == pytest.approx(0.2)
+    # Unset: the activation's own (exponential: the model's 1e-6).
+    assert client.job(job1.job_id).info().first_layer_l2 == pytest.approx(1e-6)
+    with pytest.raises(InvalidArgument, match=r"model.first_layer_l2: expected a finite number >= 0"):
+        client.train(task3.dataset_id, architecture="cnn_2", first_layer_l2=-1.0, epochs=1)
+
+
 # --------------------------------------------------------------------------- interpreter
 
 

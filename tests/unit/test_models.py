@@ -82,6 +82,41 @@ def test_log_relu_gets_strong_first_layer_l2():
     assert float(model.get_layer("conv2").kernel_regularizer.l2) == pytest.approx(1e-6)
 
 
+def test_first_layer_l2_overrides_the_activations_default_and_adds_its_penalty():
+    """relu with first_layer_l2 0.2 is the paper's log_relu control: the penalty is 0.2·Σw² on conv1 only."""
+    config = ModelConfig(
+        architecture="cnn_deep", input_length=200, num_outputs=1, activation="relu", first_layer_l2=0.2
+    )
+    assert config.effective_first_layer_l2 == 0.2
+    model = build_model(config)
+    assert float(model.get_layer("conv1").kernel_regularizer.l2) == pytest.approx(0.2)
+    assert float(model.get_layer("conv2").kernel_regularizer.l2) == pytest.approx(1e-6)
+    kernel = model.get_layer("conv1").kernel.numpy()
+    penalty = float(model.get_layer("conv1").kernel_regularizer(model.get_layer("conv1").kernel))
+    assert penalty == pytest.approx(0.2 * float(np.sum(kernel.astype(np.float64) ** 2)), rel=1e-5)
+    # Explicit 0 switches the first-layer penalty off, even for log_relu.
+    off = build_model(
+        architecture="cnn_deep", input_length=200, num_outputs=1, activation="log_relu", first_layer_l2=0.0
+    )
+    assert float(off.get_layer("conv1").kernel_regularizer.l2) == 0.0
+    defaults = {
+        "relu": 1e-6,
+        "log_relu": 0.2,
+    }
+    for activation, expected in defaults.items():
+        plain = ModelConfig(architecture="cnn_deep", input_length=200, num_outputs=1, activation=activation)
+        assert plain.effective_first_layer_l2 == pytest.approx(expected)
+    # Older saved configs have no first_layer_l2 key and still load.
+    old = ModelConfig.from_dict({"architecture": "cnn_2", "input_length": 200, "num_outputs": 1})
+    assert old.first_layer_l2 is None
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf")])
+def test_bad_first_layer_l2_is_rejected(value):
+    with pytest.raises(InvalidInputError, match="first_layer_l2: expected a finite number >= 0"):
+        build_model(architecture="cnn_deep", input_length=200, num_outputs=1, first_layer_l2=value)
+
+
 @pytest.mark.parametrize(
     ("initializer", "std", "expected_std"),
     [("glorot_uniform", None, np.sqrt(2 / (19 * 4 + 19 * 32))), ("random_normal", 0.05, 0.05)],

@@ -71,6 +71,12 @@ def test_grid_defaults_and_initializer_axis():
     assert len(configs) == 2 * 3 * 2 * 2
     assert {c["model_config"]["initializer"] for c in configs} == {"he_normal", "random_normal"}
     assert {c["model_config"]["initializer_std"] for c in configs} == {0.5}
+    assert {c["model_config"]["first_layer_l2"] for c in configs} == {None}  # unset: each activation's own
+
+
+def test_grid_shares_first_layer_l2():
+    configs = grid(base_model={"first_layer_l2": 0.2})
+    assert {c["model_config"]["first_layer_l2"] for c in configs} == {0.2}
 
 
 @pytest.mark.parametrize(
@@ -89,6 +95,7 @@ def test_grid_defaults_and_initializer_axis():
         ({"base_model": {"seed": 3}}, "base_model.seed: must be unset in a sweep; give it in seeds"),
         ({"base_model": {"architecture": "cnn_2"}}, "base_model.architecture: must be unset"),
         ({"training": {"epochs": -1}}, "training."),
+        ({"base_model": {"first_layer_l2": -0.5}}, "model.first_layer_l2: expected a finite number >= 0"),
     ],
 )
 def test_grid_rejects_bad_requests(overrides, expected):

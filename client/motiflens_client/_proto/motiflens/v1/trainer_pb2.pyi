@@ -134,7 +134,7 @@ class ListDatasetsResponse(_message.Message):
     def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetInfo, _Mapping]]] = ...) -> None: ...
 
 class ModelSpec(_message.Message):
-    __slots__ = ("architecture", "activation", "activation_params", "initializer", "initializer_std", "width_multiplier", "seed")
+    __slots__ = ("architecture", "activation", "activation_params", "initializer", "initializer_std", "width_multiplier", "seed", "first_layer_l2")
     class ActivationParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,7 @@ class ModelSpec(_message.Message):
     INITIALIZER_STD_FIELD_NUMBER: _ClassVar[int]
     WIDTH_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LAYER_L2_FIELD_NUMBER: _ClassVar[int]
     architecture: str
     activation: str
     activation_params: _containers.ScalarMap[str, float]
@@ -156,7 +157,8 @@ class ModelSpec(_message.Message):
     initializer_std: float
     width_multiplier: int
     seed: int
-    def __init__(self, architecture: _Optional[str] = ..., activation: _Optional[str] = ..., activation_params: _Optional[_Mapping[str, float]] = ..., initializer: _Optional[str] = ..., initializer_std: _Optional[float] = ..., width_multiplier: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+    first_layer_l2: float
+    def __init__(self, architecture: _Optional[str] = ..., activation: _Optional[str] = ..., activation_params: _Optional[_Mapping[str, float]] = ..., initializer: _Optional[str] = ..., initializer_std: _Optional[float] = ..., width_multiplier: _Optional[int] = ..., seed: _Optional[int] = ..., first_layer_l2: _Optional[float] = ...) -> None: ...
 
 class TrainingSpec(_message.Message):
     __slots__ = ("epochs", "batch_size", "learning_rate", "patience", "lr_patience", "lr_decay_factor")
