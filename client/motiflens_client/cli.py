@@ -364,6 +364,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _add_first_layer_l2(parser: argparse.ArgumentParser) -> None:
+    """``--first-layer-l2`` of ``train`` and ``sweep start`` (None: the activation's default)."""
+    parser.add_argument(
+        "--first-layer-l2",
+        type=_non_negative_float,
+        default=None,
+        metavar="STRENGTH",
+        help="L2 on the first-layer kernel (default: the activation's, 0.2 for log_relu, else 1e-6)",
+    )
+
+
 def _param(text: str) -> tuple[str, float]:
     name, equals, value = text.partition("=")
     if not equals or not name.strip():
@@ -906,13 +917,7 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_non_negative_int, default=0, help="default 0: 100")
     parser.add_argument("--learning-rate", type=_non_negative_float, default=0.0, help="default 0: 1e-3")
     parser.add_argument("--width-multiplier", type=_non_negative_int, default=0, help="default 0: 1")
-    parser.add_argument(
-        "--first-layer-l2",
-        type=_non_negative_float,
-        default=None,
-        metavar="STRENGTH",
-        help="L2 on the first-layer kernel (default: the activation's, 0.2 for log_relu, else 1e-6)",
-    )
+    _add_first_layer_l2(parser)
     parser.add_argument("--initializer", default="", help="default glorot_uniform")
     parser.add_argument("--name", default="")
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
@@ -1099,13 +1104,7 @@ def _register_sweep(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_non_negative_int, default=0, help="default 0: 100")
     parser.add_argument("--learning-rate", type=_non_negative_float, default=0.0, help="default 0: 1e-3")
     parser.add_argument("--width-multiplier", type=_non_negative_int, default=0, help="default 0: 1")
-    parser.add_argument(
-        "--first-layer-l2",
-        type=_non_negative_float,
-        default=None,
-        metavar="STRENGTH",
-        help="L2 on the first-layer kernel (default: the activation's, 0.2 for log_relu, else 1e-6)",
-    )
+    _add_first_layer_l2(parser)
     parser.add_argument("--name", default="", help="prefix of the model names")
     parser.add_argument(
         "--parallelism",
