@@ -95,7 +95,7 @@ MODIFIED_ACTIVATIONS = (
 )
 #: First-layer L2 of log_relu, and the label of the paper's control (relu with that L2).
 LOG_RELU_L2 = 0.2
-LOG_RELU_CONTROL = "relu(first_layer_l2=0.2)"
+LOG_RELU_CONTROL = f"relu(first_layer_l2={LOG_RELU_L2:g})"
 #: Scales s of exp(s·x) (Supplementary Table 6).
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Per-model Task 1 metrics written as figures.

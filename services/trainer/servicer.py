@@ -145,20 +145,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- jobs
     def Train(self, request, context):  # noqa: N802
         """Validate and queue a training job."""
-        model = request.model
-        model_spec = {
-            "architecture": model.architecture,
-            "activation": model.activation,
-            "activation_params": dict(model.activation_params),
-            "initializer": model.initializer,
-            "initializer_std": model.initializer_std,
-            "width_multiplier": model.width_multiplier,
-            "seed": model.seed,
-            "first_layer_l2": model.first_layer_l2 if model.HasField("first_layer_l2") else None,
-        }
-        record = self.jobs.submit(
-            request.dataset_id, model_spec, _training_spec(request.training), name=request.name
-        )
+        model, training = _model_spec(request.model), _training_spec(request.training)
+        record = self.jobs.submit(request.dataset_id, model, training, name=request.name)
         return pb.TrainResponse(job_id=record["job_id"], state=_state(record["state"]))
 
     def GetJob(self, request, context):  # noqa: N802
@@ -194,23 +182,13 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- sweeps
     def Sweep(self, request, context):  # noqa: N802
         """Validate a grid, record one job per configuration and launch them."""
-        base = request.base_model
         sweep = SweepRequest(
             dataset_id=request.dataset_id,
             architectures=list(request.architectures),
             activations=[(a.name, dict(a.params)) for a in request.activations],
             seeds=list(request.seeds),
             initializers=list(request.initializers),
-            base_model={
-                "architecture": base.architecture,
-                "activation": base.activation,
-                "activation_params": dict(base.activation_params),
-                "initializer": base.initializer,
-                "initializer_std": base.initializer_std,
-                "width_multiplier": base.width_multiplier,
-                "seed": base.seed,
-                "first_layer_l2": base.first_layer_l2 if base.HasField("first_layer_l2") else None,
-            },
+            base_model=_model_spec(request.base_model),
             training=_training_spec(request.training),
             name=request.name,
             parallelism=request.parallelism,
@@ -265,6 +243,20 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
 
 # --------------------------------------------------------------------------- core -> proto
+
+
+def _model_spec(model: pb.ModelSpec) -> dict:
+    """The request's ModelSpec as the dict ``model_config_from_spec`` resolves (unset L2: None)."""
+    return {
+        "architecture": model.architecture,
+        "activation": model.activation,
+        "activation_params": dict(model.activation_params),
+        "initializer": model.initializer,
+        "initializer_std": model.initializer_std,
+        "width_multiplier": model.width_multiplier,
+        "seed": model.seed,
+        "first_layer_l2": model.first_layer_l2 if model.HasField("first_layer_l2") else None,
+    }
 
 
 def _training_spec(training: pb.TrainingSpec) -> dict:
