@@ -27,6 +27,7 @@ Choices the paper leaves open, made here:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -37,7 +38,7 @@ import keras
 import numpy as np
 
 from motiflens.activations import FirstLayerActivation, get_activation, resolve_params
-from motiflens.errors import InvalidInputError, NotFoundError
+from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
 
 FIRST_LAYER = "conv1"
 FIRST_LAYER_ACTIVATION = "conv1_activation"
@@ -305,6 +306,13 @@ ARCHITECTURES: Mapping[str, Architecture] = {
 }
 
 
+#: Largest accepted width multiplier (the paper uses 1 and 2).
+MAX_WIDTH_MULTIPLIER = 16
+#: Largest accepted model, parameters: 400 MB of float32 weights, about four times
+#: that while training with Adam. Basset at L = 1000 and width 4 has 95 million.
+MAX_PARAMETERS = 100_000_000
+
+
 def _validate(config: ModelConfig) -> None:
     if config.architecture not in ARCHITECTURES:
         raise InvalidInputError(
@@ -322,12 +330,21 @@ def _validate(config: ModelConfig) -> None:
         raise InvalidInputError(
             f"initializer: unknown name {config.initializer!r}; known: {', '.join(INITIALIZERS)}"
         )
+    if config.initializer_std is not None and not (
+        math.isfinite(config.initializer_std) and config.initializer_std > 0
+    ):
+        raise InvalidInputError(
+            f"initializer_std: expected a finite number > 0 (or unset), got {config.initializer_std!r}"
+        )
     if config.initializer == "random_normal" and not (config.initializer_std and config.initializer_std > 0):
         raise InvalidInputError(
             f"initializer_std: random_normal needs a standard deviation > 0, got {config.initializer_std!r}"
         )
-    if config.width_multiplier < 1:
-        raise InvalidInputError(f"width_multiplier: expected an integer >= 1, got {config.width_multiplier}")
+    if not 1 <= config.width_multiplier <= MAX_WIDTH_MULTIPLIER:
+        raise InvalidInputError(
+            f"width_multiplier: expected an integer from 1 to {MAX_WIDTH_MULTIPLIER}, "
+            f"got {config.width_multiplier}"
+        )
     if not (config.l2 >= 0 and math.isfinite(config.l2)):
         raise InvalidInputError(f"l2: expected a finite number >= 0, got {config.l2}")
     if config.first_layer_l2 is not None and not (
@@ -366,6 +383,17 @@ def build_model(config: ModelConfig | None = None, /, **kwargs) -> keras.Model:
     elif kwargs:
         raise InvalidInputError("build_model: give a ModelConfig or keyword arguments, not both")
     _validate(config)
+    if config.width_multiplier > 1:
+        # Weights grow with the square of the width: bound the wide model from the narrow
+        # one before allocating it, so a 48-byte request cannot exhaust memory.
+        narrow = _build(dataclasses.replace(config, width_multiplier=1)).count_params()
+        _check_size(narrow * config.width_multiplier**2, config)
+    model = _build(config)
+    _check_size(model.count_params(), config)
+    return model
+
+
+def _build(config: ModelConfig) -> keras.Model:
     factory = _LayerFactory(config)
     inputs = keras.Input(shape=(config.input_length, 4), name="sequence")
     x = ARCHITECTURES[config.architecture].build(factory, inputs)
@@ -374,6 +402,14 @@ def build_model(config: ModelConfig | None = None, /, **kwargs) -> keras.Model:
     # Kept on the instance so training and saving can write the sidecar.
     model.motiflens_config = config
     return model
+
+
+def _check_size(parameters: int, config: ModelConfig) -> None:
+    if parameters > MAX_PARAMETERS:
+        raise ResourceExhaustedError(
+            f"width_multiplier: {config.architecture} at L = {config.input_length} and width "
+            f"{config.width_multiplier} has about {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}"
+        )
 
 
 def logits_model(model: keras.Model) -> keras.Model:

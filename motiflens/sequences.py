@@ -414,25 +414,38 @@ class Dataset:
         return int(self.train.y.shape[1])
 
 
-def _orient(X: np.ndarray, key: str) -> tuple[np.ndarray, str]:
-    """Bring X to (N, L, 4) and say which layout it had."""
-    if X.ndim != 3:
-        raise InvalidInputError(f"{key}: expected a 3-D array (N, 4, L) or (N, L, 4), got shape {X.shape}")
-    if X.shape[2] == 4:
-        return X, "(N, L, 4)"
-    if X.shape[1] == 4:
-        return np.transpose(X, (0, 2, 1)), "(N, 4, L)"
-    raise InvalidInputError(f"{key}: expected shape (N, 4, L) or (N, L, 4), got {X.shape}")
+def _orient_shape(shape: tuple[int, ...], key: str) -> str:
+    """The layout of an X array of declared ``shape``: "(N, L, 4)" or "(N, 4, L)"."""
+    if len(shape) != 3:
+        raise InvalidInputError(f"{key}: expected a 3-D array (N, 4, L) or (N, L, 4), got shape {shape}")
+    if shape[2] == 4:
+        return "(N, L, 4)"
+    if shape[1] == 4:
+        return "(N, 4, L)"
+    raise InvalidInputError(f"{key}: expected shape (N, 4, L) or (N, L, 4), got {shape}")
 
 
-def load_hdf5(path: str | os.PathLike, *, reverse_complement: bool = False) -> Dataset:
+def _read_one_hot_like(file, key: str) -> tuple[np.ndarray, str]:
+    """Read X (or a ground-truth model) as (N, L, 4) float32 with values in [0, 1]."""
+    layout = _orient_shape(file.arrays[key].shape, f"{file.origin}: {key}")
+    X = file.read_float(key, low=0.0, high=1.0)
+    if layout == "(N, 4, L)":
+        X = np.ascontiguousarray(np.transpose(X, (0, 2, 1)))
+    return X, layout
+
+
+def load_hdf5(
+    path: str | os.PathLike, *, reverse_complement: bool = False, origin: str | None = None
+) -> Dataset:
     """Load a data set stored in the paper's HDF5 layout.
 
     The file holds ``X_train``, ``Y_train``, ``X_valid``, ``Y_valid``, ``X_test``,
     ``Y_test`` and, for synthetic tasks, ``model_train``, ``model_valid``,
     ``model_test`` (ground-truth sequence models, same shape as X). X may be stored
     as (N, 4, L) (the authors' files) or (N, L, 4); the layout found is recorded in
-    ``Dataset.layout``.
+    ``Dataset.layout``. The file is read as untrusted (:mod:`motiflens.hdf5`): links,
+    external storage, virtual datasets and non-numeric dtypes are refused before
+    anything is read, and arrays are read slab by slab.
 
     Parameters
     ----------
@@ -441,6 +454,8 @@ def load_hdf5(path: str | os.PathLike, *, reverse_complement: bool = False) -> D
         Augment the training split with the reverse complement of every sequence
         (labels duplicated), as the paper did for Tasks 5 and 6. Valid and test are
         left alone.
+    origin : str, optional
+        How error messages name the file (default: the path).
 
     Returns
     -------
@@ -452,59 +467,60 @@ def load_hdf5(path: str | os.PathLike, *, reverse_complement: bool = False) -> D
     NotFoundError
         The file does not exist or lacks a required key (the message names it).
     InvalidInputError
-        The file is not HDF5, X/Y lengths differ, X has the wrong shape, or the
-        splits disagree on L or T.
+        The file is not HDF5 or is refused by :func:`motiflens.hdf5.open_untrusted`,
+        X/Y lengths differ, X has the wrong shape, X or a model has values outside
+        [0, 1], Y has values outside [0, 1] (the paper's tasks are binary), NaN or
+        infinities anywhere, or the splits disagree on L or T.
     """
-    import h5py
+    from motiflens.hdf5 import open_untrusted
 
     path = Path(path)
+    origin = str(path) if origin is None else origin
     if not path.is_file():
-        raise NotFoundError(f"{path}: no such HDF5 file")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with handle:
+        raise NotFoundError(f"{origin}: no such HDF5 file")
+    with open_untrusted(path, origin=origin) as file:
         splits = {}
         layouts = set()
         for name in SPLITS:
             x_key, y_key, m_key = f"X_{name}", f"Y_{name}", f"model_{name}"
             for key in (x_key, y_key):
-                if key not in handle:
+                if key not in file:
                     raise NotFoundError(
-                        f"{path}: missing key {key!r}; the paper's layout needs "
+                        f"{origin}: missing key {key!r}; the paper's layout needs "
                         "X_train, Y_train, X_valid, Y_valid, X_test, Y_test "
-                        f"(found: {', '.join(sorted(handle.keys())) or 'none'})"
+                        f"(found: {', '.join(file.keys()) or 'none'})"
                     )
-            X, layout = _orient(np.asarray(handle[x_key]), x_key)
+            _orient_shape(file.arrays[x_key].shape, f"{origin}: {x_key}")
+            y_shape = file.arrays[y_key].shape
+            if len(y_shape) not in (1, 2):
+                raise InvalidInputError(f"{origin}: {y_key}: expected shape (N,) or (N, T), got {y_shape}")
+            if file.arrays[x_key].shape[0] != y_shape[0]:
+                raise InvalidInputError(
+                    f"{origin}: {x_key} has {file.arrays[x_key].shape[0]} sequences but {y_key} has "
+                    f"{y_shape[0]} rows"
+                )
+            if y_shape[0] == 0:
+                raise InvalidInputError(f"{origin}: {x_key} is empty")
+            X, layout = _read_one_hot_like(file, x_key)
             layouts.add(layout)
-            y = np.asarray(handle[y_key])
+            y = file.read_float(y_key, low=0.0, high=1.0)
             if y.ndim == 1:
                 y = y[:, None]
-            if y.ndim != 2:
-                raise InvalidInputError(f"{path}: {y_key}: expected shape (N,) or (N, T), got {y.shape}")
-            if X.shape[0] != y.shape[0]:
-                raise InvalidInputError(
-                    f"{path}: {x_key} has {X.shape[0]} sequences but {y_key} has {y.shape[0]} rows"
-                )
-            if X.shape[0] == 0:
-                raise InvalidInputError(f"{path}: {x_key} is empty")
             model = None
-            if m_key in handle:
-                model, _ = _orient(np.asarray(handle[m_key]), m_key)
+            if m_key in file:
+                model, _ = _read_one_hot_like(file, m_key)
                 if model.shape != X.shape:
                     raise InvalidInputError(
-                        f"{path}: {m_key} has shape {model.shape} but {x_key} has {X.shape} (as (N, L, 4))"
+                        f"{origin}: {m_key} has shape {model.shape} but {x_key} has {X.shape} (as (N, L, 4))"
                     )
-                model = model.astype(np.float32)
-            splits[name] = Split(X=X.astype(np.float32), y=y.astype(np.float32), model=model)
-        attrs = {key: _attr_value(value) for key, value in handle.attrs.items()}
+            splits[name] = Split(X=X, y=y, model=model)
+        attrs = file.attributes()
 
     lengths = {s.X.shape[1] for s in splits.values()}
     targets = {s.y.shape[1] for s in splits.values()}
     if len(lengths) > 1 or len(targets) > 1:
         raise InvalidInputError(
-            f"{path}: splits disagree: sequence lengths {sorted(lengths)}, target counts {sorted(targets)}"
+            f"{origin}: splits disagree: sequence lengths {sorted(lengths)}, target counts {sorted(targets)}"
         )
     if reverse_complement:
         train = splits["train"]
@@ -520,16 +536,6 @@ def load_hdf5(path: str | os.PathLike, *, reverse_complement: bool = False) -> D
 
 def _reverse_complement_array(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X[:, ::-1, ::-1])
-
-
-def _attr_value(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def save_hdf5(

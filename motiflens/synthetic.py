@@ -139,12 +139,19 @@ class SyntheticTask:
         save_hdf5(path, self.dataset, extra_datasets=extra)
 
 
-def load_synthetic(path: str | os.PathLike) -> SyntheticTask:
+def load_synthetic(
+    path: str | os.PathLike, *, dataset: Dataset | None = None, origin: str | None = None
+) -> SyntheticTask:
     """Read a file written by :meth:`SyntheticTask.save`.
 
     Parameters
     ----------
     path : path to the .h5 file
+    dataset : Dataset, optional
+        The file's standard arrays when the caller has loaded them already with
+        :func:`motiflens.sequences.load_hdf5` (so they are not read twice).
+    origin : str, optional
+        How error messages name the file (default: the path).
 
     Returns
     -------
@@ -157,38 +164,62 @@ def load_synthetic(path: str | os.PathLike) -> SyntheticTask:
         The file does not exist, or lacks a standard key or one of the synthetic-task
         keys (the message names it).
     InvalidInputError
-        The file is not HDF5 or its arrays disagree in shape.
+        The file is not HDF5, is refused as untrusted (:mod:`motiflens.hdf5`), or its
+        arrays disagree in shape.
     """
-    import h5py
+    from motiflens.hdf5 import open_untrusted
 
-    dataset = load_hdf5(path)
-    with h5py.File(path, "r") as handle:
+    origin = str(path) if origin is None else origin
+    dataset = load_hdf5(path, origin=origin) if dataset is None else dataset
+    with open_untrusted(path, origin=origin) as file:
         required = [f"implants_{split}" for split in SPLITS] + ["motif_pwms", "motif_widths", "motif_labels"]
         for key in required:
-            if key not in handle:
+            if key not in file:
                 raise NotFoundError(
-                    f"{path}: missing key {key!r}; not a file written by SyntheticTask.save "
+                    f"{origin}: missing key {key!r}; not a file written by SyntheticTask.save "
                     f"(needs {', '.join(required)})"
                 )
-        implants = {split: np.asarray(handle[f"implants_{split}"], dtype=np.int32) for split in SPLITS}
-        pwms = np.asarray(handle["motif_pwms"], dtype=np.float64)
-        widths = np.asarray(handle["motif_widths"], dtype=np.int32)
-        motif_labels = np.asarray(handle["motif_labels"], dtype=np.int32)
+        implants = {split: file.read_int(f"implants_{split}").astype(np.int32) for split in SPLITS}
+        pwms = file.read_float("motif_pwms", dtype=np.float64, low=0.0, high=1.0)
+        widths = file.read_int("motif_widths").astype(np.int32)
+        motif_labels = file.read_int("motif_labels").astype(np.int32)
+    if (
+        pwms.ndim != 3
+        or pwms.shape[2] != 4
+        or widths.ndim != 1
+        or np.any(widths < 1)
+        or np.any(widths > pwms.shape[1])
+    ):
+        raise InvalidInputError(
+            f"{origin}: motif_pwms must be (P, W, 4) and motif_widths (P,) in 1..W; "
+            f"got {pwms.shape} and {widths.shape}"
+        )
     attrs = dataset.attrs
     for key in ("task", "motif_ids", "motif_names", "label_names"):
         if key not in attrs:
             raise NotFoundError(
-                f"{path}: missing attribute {key!r}; not a file written by SyntheticTask.save"
+                f"{origin}: missing attribute {key!r}; not a file written by SyntheticTask.save"
             )
+    if not isinstance(attrs["task"], str) or not all(
+        isinstance(attrs[key], list) and all(isinstance(item, str) for item in attrs[key])
+        for key in ("motif_ids", "motif_names", "label_names")
+    ):
+        raise InvalidInputError(
+            f"{origin}: attributes task, motif_ids, motif_names and label_names must be text "
+            "and lists of text"
+        )
     if not (len(attrs["motif_ids"]) == len(attrs["motif_names"]) == pwms.shape[0] == widths.size):
         raise InvalidInputError(
-            f"{path}: motif_pwms has {pwms.shape[0]} motifs, motif_widths {widths.size}, "
+            f"{origin}: motif_pwms has {pwms.shape[0]} motifs, motif_widths {widths.size}, "
             f"motif_ids {len(attrs['motif_ids'])}, motif_names {len(attrs['motif_names'])}"
         )
-    motifs = tuple(
-        Motif(motif_id=motif_id, name=name, pwm=pwms[index, : widths[index]])
-        for index, (motif_id, name) in enumerate(zip(attrs["motif_ids"], attrs["motif_names"], strict=True))
-    )
+    try:
+        motifs = tuple(
+            Motif(motif_id=motif_id, name=name, pwm=pwms[index, : widths[index]])
+            for index, (motif_id, name) in enumerate(zip(attrs["motif_ids"], attrs["motif_names"], strict=True))
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{origin}: motif_pwms: {exc}") from None
     return SyntheticTask(
         name=attrs["task"],
         dataset=dataset,

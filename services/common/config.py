@@ -29,6 +29,10 @@ MOTIFLENS_MAX_WORKERS              8                       RPC handler threads (
 MOTIFLENS_GRACE_SECONDS            10                      seconds in-flight calls get to finish
                                                            on SIGTERM/SIGINT (>= 0)
 MOTIFLENS_LOG_LEVEL                INFO                    DEBUG, INFO, WARNING, ERROR, CRITICAL
+MOTIFLENS_MEMORY_BUDGET_MB         3072 / 2048 / 1024      memory that requests being served may
+                                                           hold at once, MiB; each request
+                                                           reserves its need, computed from its
+                                                           declared shapes, before allocating
 ================================== ======================= ====================================
 """
 
@@ -50,6 +54,9 @@ DEFAULT_MAX_MESSAGE_MB = 64
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_LOG_LEVEL = "INFO"
+#: MiB of memory requests may hold at once, per service (well under deploy/'s limits:
+#: trainer 8 GiB with its worker processes, interpreter 4 GiB, motifmatch 2 GiB).
+DEFAULT_MEMORY_BUDGET_MB: Mapping[str, int] = {"trainer": 3072, "interpreter": 2048, "motifmatch": 1024}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # gRPC message limits are C ints: 2047 MiB is the largest whole number of MiB below 2**31.
 MAX_MESSAGE_MB_LIMIT = 2047
@@ -93,6 +100,9 @@ class Settings:
         Seconds in-flight calls get to finish on shutdown.
     log_level : str
         Logging level name.
+    memory_budget_bytes : int
+        Bytes that the requests being served may hold at once
+        (:class:`services.common.budget.MemoryBudget`).
     """
 
     service: str
@@ -107,6 +117,7 @@ class Settings:
     max_workers: int = DEFAULT_MAX_WORKERS
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     log_level: str = DEFAULT_LOG_LEVEL
+    memory_budget_bytes: int = 1024 * 1024 * 1024
 
     @property
     def tls(self) -> bool:
@@ -193,6 +204,14 @@ class Settings:
                 f"MOTIFLENS_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, "
                 f"got {env.get('MOTIFLENS_LOG_LEVEL')!r}"
             )
+        memory_budget_mb = parse_int_setting(
+            get("MOTIFLENS_MEMORY_BUDGET_MB"),
+            "MOTIFLENS_MEMORY_BUDGET_MB",
+            DEFAULT_MEMORY_BUDGET_MB[service],
+            16,
+            1024 * 1024,
+            "MiB",
+        )
         return cls(
             service=service,
             host=host,
@@ -206,6 +225,7 @@ class Settings:
             max_workers=max_workers,
             grace_seconds=grace_seconds,
             log_level=log_level,
+            memory_budget_bytes=memory_budget_mb * 1024 * 1024,
         )
 
 

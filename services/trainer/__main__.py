@@ -11,10 +11,12 @@ kubernetes, ``MOTIFLENS_SWEEP_IMAGE``, ...).
 
 from __future__ import annotations
 
+from services.common.budget import MemoryBudget
 from services.common.config import Settings
 from services.common.metrics import ServiceMetrics
 from services.common.server import configure_logging, serve
 from services.common.store import open_store
+from services.trainer.datasets import remove_stale_uploads
 from services.trainer.jobs import JobManager, JobSettings
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
 from services.trainer.sweeps import SweepManager, SweepSettings
@@ -29,7 +31,10 @@ def main() -> None:
     store = open_store(settings.store_url)
     metrics = ServiceMetrics()
     jobs = JobManager(settings.store_url, job_settings, store=store, metrics=metrics)
-    servicer = TrainerServicer(store, jobs, SweepManager(jobs, sweep_settings))
+    remove_stale_uploads()  # folders of an earlier trainer killed mid-import
+    servicer = TrainerServicer(
+        store, jobs, SweepManager(jobs, sweep_settings), budget=MemoryBudget(settings.memory_budget_bytes)
+    )
     try:
         serve(settings, servicer.register, SERVICE_NAME, store, metrics=metrics)
     finally:

@@ -15,11 +15,16 @@ the code version.
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
+import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from motiflens.synthetic import (
     make_task1,
     make_task3,
 )
+from services.common.budget import MemoryBudget
 from services.common.store import ArtifactStore, Manifest, check_id
 
 logger = logging.getLogger(__name__)
@@ -57,6 +63,67 @@ MAX_IMPORT_BYTES = 4 * 1024**3
 MIN_FASTA_RECORDS = 10
 #: Data sets kept loaded per process by :func:`load_dataset`.
 DATASET_CACHE_SIZE = 2
+#: How messages name an uploaded HDF5 file.
+UPLOAD_FIELD = "hdf5.content"
+#: The extra keys of a file written by :meth:`SyntheticTask.save`.
+SYNTHETIC_KEYS = ("motif_pwms", "motif_widths", "motif_labels")
+#: Prefix of this module's temporary folders; the pid after it lets a restarted
+#: trainer remove the folders of a process that was killed mid-import.
+UPLOAD_DIR_PREFIX = "motiflens-ds-"
+
+
+@contextmanager
+def upload_directory() -> Iterator[Path]:
+    """A temporary folder for one import, removed afterwards (see :func:`remove_stale_uploads`)."""
+    with disk_errors("upload"):
+        tmp = tempfile.mkdtemp(prefix=f"{UPLOAD_DIR_PREFIX}{os.getpid()}-")
+    try:
+        yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_uploads(directory: str | None = None) -> int:
+    """Remove the temporary folders of dead processes (killed mid-import); returns how many."""
+    root = Path(directory or tempfile.gettempdir())
+    removed = 0
+    for entry in root.glob(f"{UPLOAD_DIR_PREFIX}*-*"):
+        pid_text = entry.name[len(UPLOAD_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+@contextmanager
+def disk_errors(field_name: str) -> Iterator[None]:
+    """A full disk (or quota) while writing becomes RESOURCE_EXHAUSTED naming ``field_name``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ResourceExhaustedError(
+                f"{field_name}: the server's disk is full; nothing was stored "
+                "(retry later or ask the operator)"
+            ) from None
+        raise
+
+
+def write_upload(path: Path, content: bytes) -> None:
+    """Write an upload's bytes to ``path`` (disk full -> ResourceExhaustedError)."""
+    with disk_errors(UPLOAD_FIELD):
+        path.write_bytes(content)
 
 
 @dataclass(frozen=True)
@@ -175,6 +242,7 @@ def create_synthetic(
     seed: int = 0,
     sequence_length: int = 0,
     name: str = "",
+    budget: MemoryBudget | None = None,
 ) -> DatasetInfo:
     """Generate a synthetic task and store it.
 
@@ -219,13 +287,38 @@ def create_synthetic(
             f"synthetic: num_sequences x sequence_length = {num_sequences * sequence_length:,} exceeds "
             f"the limit of {MAX_SYNTHETIC_BASES:,} bases per generated data set"
         )
+    # One-hot X and the ground-truth model as float32, each once more while written.
+    need = num_sequences * sequence_length * 4 * 4 * 4
+    with (budget or MemoryBudget(need + 1)).reserve(need, "synthetic"):
+        return _generate_and_store(
+            store,
+            task,
+            generator,
+            num_sequences=num_sequences,
+            seed=seed,
+            sequence_length=sequence_length,
+            name=name,
+        )
+
+
+def _generate_and_store(
+    store: ArtifactStore,
+    task: str,
+    generator,
+    *,
+    num_sequences: int,
+    seed: int,
+    sequence_length: int,
+    name: str,
+) -> DatasetInfo:
     try:
         generated: SyntheticTask = generator(num_sequences, seed=int(seed), sequence_length=sequence_length)
     except InvalidInputError as exc:
         raise InvalidInputError(f"synthetic.{exc}") from None
-    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+    with upload_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
-        generated.save(path)
+        with disk_errors("synthetic"):
+            generated.save(path)
         metadata = _metadata(
             generated.dataset,
             name=name,
@@ -249,13 +342,22 @@ def create_synthetic(
 
 
 def import_hdf5(
-    store: ArtifactStore, content: bytes, *, reverse_complement: bool = False, name: str = ""
+    store: ArtifactStore,
+    content: bytes,
+    *,
+    reverse_complement: bool = False,
+    name: str = "",
+    budget: MemoryBudget | None = None,
 ) -> DatasetInfo:
     """Validate an HDF5 file in the paper's layout and store it normalised.
 
-    A file written by :meth:`SyntheticTask.save` keeps its ground truth (motif pool and
-    implant tables) unless ``reverse_complement`` is set; any other file is re-saved
-    with :func:`motiflens.sequences.save_hdf5` (its ``model_<split>`` arrays kept).
+    The upload is untrusted: :func:`motiflens.hdf5.open_untrusted` refuses links,
+    external storage, virtual datasets and non-numeric dtypes before anything is read,
+    and the memory the import needs is computed from the declared shapes and reserved
+    from ``budget`` before any array is read. A file written by
+    :meth:`SyntheticTask.save` keeps its ground truth (motif pool and implant tables)
+    unless ``reverse_complement`` is set; any other file is re-saved with
+    :func:`motiflens.sequences.save_hdf5` (its ``model_<split>`` arrays kept).
 
     Parameters
     ----------
@@ -265,6 +367,8 @@ def import_hdf5(
     reverse_complement : bool, default False
         Augment the training split with reverse complements (valid and test untouched).
     name : str, default ""
+    budget : MemoryBudget, optional
+        The process's memory budget (default: one of :data:`MAX_IMPORT_BYTES` for this call).
 
     Returns
     -------
@@ -274,78 +378,114 @@ def import_hdf5(
     Raises
     ------
     InvalidInputError
-        Empty content, not HDF5, a missing key, or arrays that disagree (the loader's
-        message, with the upload called ``hdf5.content``).
+        Empty content, not HDF5, refused as untrusted, a missing key, values that are
+        not finite or outside [0, 1], or arrays that disagree (the loader's message,
+        with the upload called ``hdf5.content``).
     ResourceExhaustedError
-        The arrays would take more than :data:`MAX_IMPORT_BYTES` as float32.
+        The arrays would take more than :data:`MAX_IMPORT_BYTES` as float32, the
+        import needs more memory than the budget, or the disk is full.
     """
     if not content:
         raise InvalidInputError("hdf5.content: empty; expected the bytes of an HDF5 file")
-    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+    budget = budget or MemoryBudget(2 * MAX_IMPORT_BYTES)
+    with upload_directory() as tmp:
         upload = Path(tmp) / "upload.h5"
-        upload.write_bytes(content)
-        _check_import_size(upload, reverse_complement=reverse_complement)
+        write_upload(upload, content)
+        need = _import_memory(upload, reverse_complement=reverse_complement) + len(content)
+        with budget.reserve(need, "hdf5.content"):
+            info = _import_checked_hdf5(
+                store, upload, content_bytes=len(content), reverse_complement=reverse_complement, name=name
+            )
+    return info
+
+
+def _import_checked_hdf5(
+    store: ArtifactStore, upload: Path, *, content_bytes: int, reverse_complement: bool, name: str
+) -> DatasetInfo:
+    """Load the upload (size already checked and reserved), normalise it and store it."""
+    try:
+        dataset = load_hdf5(upload, reverse_complement=reverse_complement, origin=UPLOAD_FIELD)
+    except NotFoundError as exc:
+        # A missing key in an uploaded file is the caller's mistake, not an unknown resource.
+        raise InvalidInputError(str(exc)) from None
+    synthetic = None
+    if not reverse_complement and all(key in _top_level_keys(upload) for key in SYNTHETIC_KEYS):
         try:
-            dataset = load_hdf5(upload, reverse_complement=reverse_complement)
-        except (InvalidInputError, NotFoundError) as exc:
-            # A missing key in an uploaded file is the caller's mistake, not an unknown resource.
-            raise InvalidInputError(str(exc).replace(str(upload), "hdf5.content")) from None
-        synthetic = None
-        if not reverse_complement:
-            try:
-                synthetic = load_synthetic(upload)
-            except (InvalidInputError, NotFoundError):
-                synthetic = None
-        path = Path(tmp) / DATA_OBJECT
+            synthetic = load_synthetic(upload, dataset=dataset, origin=UPLOAD_FIELD)
+        except NotFoundError:
+            synthetic = None
+    path = upload.with_name(DATA_OBJECT)
+    with disk_errors(UPLOAD_FIELD):
         if synthetic is not None:
             synthetic.save(path)
             label_names = synthetic.label_names
         else:
             try:
                 save_hdf5(path, dataset)
-            except (TypeError, ValueError, OSError):
+            except (TypeError, ValueError):
                 # Attributes h5py cannot write back (odd types): keep the arrays, drop them.
                 save_hdf5(path, Dataset(train=dataset.train, valid=dataset.valid, test=dataset.test))
-            label_names = [str(v) for v in dataset.attrs.get("label_names", [])]
+            label_names = (
+                [str(v) for v in dataset.attrs.get("label_names", [])]
+                if isinstance(dataset.attrs.get("label_names"), list)
+                else []
+            )
             if len(label_names) != dataset.num_targets:
                 label_names = []
-        seed = dataset.attrs.get("seed", 0)
-        metadata = _metadata(
-            dataset,
-            name=name,
-            kind="hdf5",
-            label_names=label_names,
-            seed=seed if isinstance(seed, int) and seed >= 0 else 0,
-            synthetic_task=synthetic is not None,
-            reverse_complement=reverse_complement,
-        )
-        provenance = {
-            "source": "hdf5",
-            "upload_bytes": len(content),
-            "upload_layout": dataset.layout,
-            "reverse_complement": reverse_complement,
-        }
-        return _store_file(store, path, metadata=metadata, provenance=provenance)
+    seed = dataset.attrs.get("seed", 0)
+    metadata = _metadata(
+        dataset,
+        name=name,
+        kind="hdf5",
+        label_names=label_names,
+        seed=seed if isinstance(seed, int) and 0 <= seed < 2**63 else 0,
+        synthetic_task=synthetic is not None,
+        reverse_complement=reverse_complement,
+    )
+    provenance = {
+        "source": "hdf5",
+        "upload_bytes": content_bytes,
+        "upload_layout": dataset.layout,
+        "reverse_complement": reverse_complement,
+    }
+    return _store_file(store, path, metadata=metadata, provenance=provenance)
 
 
-def _check_import_size(path: Path, *, reverse_complement: bool) -> None:
-    """Refuse an upload whose arrays would exceed MAX_IMPORT_BYTES as float32 (shapes only, nothing read)."""
-    import h5py
+def _top_level_keys(path: Path) -> set[str]:
+    from motiflens.hdf5 import open_untrusted
 
-    try:
-        handle = h5py.File(path, "r")
-    except OSError:
-        return  # not HDF5: load_hdf5 says so
-    with handle:
-        sizes = {key: int(item.size) for key, item in handle.items() if isinstance(item, h5py.Dataset)}
-    total = 4 * sum(sizes.values())
+    with open_untrusted(path, origin=UPLOAD_FIELD) as file:
+        return set(file.keys())
+
+
+def _import_memory(path: Path, *, reverse_complement: bool) -> int:
+    """Peak bytes an import of ``path`` needs, from declared shapes only (nothing read).
+
+    The arrays as float32 (B), plus the largest array twice (a transposed copy while
+    reading (N, 4, L) and one while writing), plus the doubled training split when
+    reverse complements are added.
+
+    Raises
+    ------
+    InvalidInputError
+        The file is refused by :func:`motiflens.hdf5.open_untrusted`.
+    ResourceExhaustedError
+        B exceeds :data:`MAX_IMPORT_BYTES`.
+    """
+    from motiflens.hdf5 import open_untrusted
+
+    with open_untrusted(path, origin=UPLOAD_FIELD) as file:
+        sizes = {key: info.size * 4 for key, info in file.arrays.items()}
+    total = sum(sizes.values())
+    train = sum(size for key, size in sizes.items() if key in ("X_train", "Y_train", "model_train"))
     if reverse_complement:
-        total += 4 * sum(size for key, size in sizes.items() if key in ("X_train", "Y_train", "model_train"))
+        total += train
     if total > MAX_IMPORT_BYTES:
         raise ResourceExhaustedError(
-            f"hdf5.content: the arrays take {total / 2**30:.1f} GiB as float32; the limit is "
+            f"{UPLOAD_FIELD}: the arrays take {total / 2**30:.1f} GiB as float32; the limit is "
             f"{MAX_IMPORT_BYTES / 2**30:.0f} GiB per data set"
         )
+    return total + 2 * max(sizes.values(), default=0) + (train if reverse_complement else 0)
 
 
 def _split_indices(num_records: int, seed: int) -> dict[str, np.ndarray]:
@@ -368,6 +508,7 @@ def import_fasta(
     seed: int = 0,
     reverse_complement: bool = False,
     name: str = "",
+    budget: MemoryBudget | None = None,
 ) -> DatasetInfo:
     """One-hot encode FASTA records, split them 0.7/0.1/0.2 at random and store them.
 
@@ -397,6 +538,18 @@ def import_fasta(
         lengths, labels of the wrong shape or outside [0, 1], fewer than
         :data:`MIN_FASTA_RECORDS` records, or a negative seed.
     """
+    # Per character of FASTA text: the one-hot row (16 bytes as float32), its copy in a
+    # split, the reverse-complemented training rows and the transposed copy written.
+    need = len(fasta) * 48 + labels.nbytes * 3
+    with (budget or MemoryBudget(need + 1)).reserve(need, "fasta.fasta"):
+        return _import_fasta(
+            store, fasta, labels, seed=seed, reverse_complement=reverse_complement, name=name
+        )
+
+
+def _import_fasta(
+    store: ArtifactStore, fasta: str, labels: np.ndarray, *, seed: int, reverse_complement: bool, name: str
+) -> DatasetInfo:
     if isinstance(seed, bool) or int(seed) < 0:
         raise InvalidInputError(f"fasta.seed: expected a non-negative integer, got {seed!r}")
     if not fasta.strip():
@@ -443,9 +596,10 @@ def import_fasta(
     extra = {"record_index_train": train_rows} | {
         f"record_index_{split}": indices[split] for split in ("valid", "test")
     }
-    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+    with upload_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
-        save_hdf5(path, dataset, extra_datasets={key: v.astype(np.int64) for key, v in extra.items()})
+        with disk_errors("fasta"):
+            save_hdf5(path, dataset, extra_datasets={key: v.astype(np.int64) for key, v in extra.items()})
         metadata = _metadata(
             dataset,
             name=name,
@@ -551,14 +705,18 @@ def load_dataset(store: ArtifactStore, dataset_id: str) -> tuple[Dataset, Synthe
     NotFoundError
         Unknown data set.
     """
-    info = get_dataset_info(store, dataset_id)
+    check_id(dataset_id, field_name="dataset_id", prefix=DATASET_ID_PREFIX)
     key = (repr(store), dataset_id)
+    # Data sets are immutable: a cached one is served without touching the store, so
+    # a store outage does not break calls on data sets already loaded.
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    with tempfile.TemporaryDirectory(prefix="motiflens-ds-") as tmp:
+    info = get_dataset_info(store, dataset_id)
+    with upload_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
-        path.write_bytes(store.read_object(dataset_id, DATA_OBJECT))
+        with disk_errors("dataset_id"):
+            path.write_bytes(store.read_object(dataset_id, DATA_OBJECT))
         if info.synthetic_task:
             task = load_synthetic(path)
             loaded = (task.dataset, task)

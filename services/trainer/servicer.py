@@ -47,7 +47,10 @@ from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import InvalidInputError
 from motiflens.models import ModelConfig
+from services.common.budget import MemoryBudget
+from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
+from services.common.limits import check_count, check_name
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
 from services.trainer.datasets import DatasetInfo
@@ -74,12 +77,23 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         Training jobs (it shares the store).
     sweeps : SweepManager, optional
         Sweeps (default: the local executor on ``jobs``).
+    budget : MemoryBudget, optional
+        Memory that data set imports and generations reserve before they allocate
+        (default: the trainer's default ``MOTIFLENS_MEMORY_BUDGET_MB``).
     """
 
-    def __init__(self, store: ArtifactStore, jobs: JobManager, sweeps: SweepManager | None = None) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        jobs: JobManager,
+        sweeps: SweepManager | None = None,
+        *,
+        budget: MemoryBudget | None = None,
+    ) -> None:
         self.store = store
         self.jobs = jobs
         self.sweeps = sweeps or SweepManager(jobs)
+        self.budget = budget or MemoryBudget(DEFAULT_MEMORY_BUDGET_MB["trainer"] * 1024 * 1024)
 
     def register(self, server: grpc.Server) -> None:
         """Add this servicer to ``server`` (the ``register`` argument of create_server/serve)."""
@@ -88,6 +102,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- data sets
     def CreateDataset(self, request, context):  # noqa: N802 - gRPC method name
         """Generate or import a data set."""
+        check_name(request.name, "name")
         source = request.WhichOneof("source")
         if source == "synthetic":
             spec = request.synthetic
@@ -103,6 +118,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 seed=spec.seed,
                 sequence_length=spec.sequence_length,
                 name=request.name,
+                budget=self.budget,
             )
         elif source == "hdf5":
             info = datasets.import_hdf5(
@@ -110,6 +126,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 request.hdf5.content,
                 reverse_complement=request.hdf5.reverse_complement,
                 name=request.name,
+                budget=self.budget,
             )
         elif source == "fasta":
             fasta = request.fasta
@@ -125,6 +142,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 seed=fasta.seed,
                 reverse_complement=fasta.reverse_complement,
                 name=request.name,
+                budget=self.budget,
             )
         else:
             raise InvalidInputError("source: unset; expected one of synthetic, hdf5 or fasta")
@@ -145,6 +163,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- jobs
     def Train(self, request, context):  # noqa: N802
         """Validate and queue a training job."""
+        check_name(request.name, "name")
         model, training = _model_spec(request.model), _training_spec(request.training)
         record = self.jobs.submit(request.dataset_id, model, training, name=request.name)
         return pb.TrainResponse(job_id=record["job_id"], state=_state(record["state"]))
@@ -182,10 +201,18 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- sweeps
     def Sweep(self, request, context):  # noqa: N802
         """Validate a grid, record one job per configuration and launch them."""
+        check_name(request.name, "name")
+        for field_name, limit in (
+            ("architectures", 64),
+            ("activations", 256),
+            ("seeds", 1000),
+            ("initializers", 64),
+        ):
+            check_count(getattr(request, field_name), field_name, limit)
         sweep = SweepRequest(
             dataset_id=request.dataset_id,
             architectures=list(request.architectures),
-            activations=[(a.name, dict(a.params)) for a in request.activations],
+            activations=[_activation_axis(a, i) for i, a in enumerate(request.activations)],
             seeds=list(request.seeds),
             initializers=list(request.initializers),
             base_model=_model_spec(request.base_model),
@@ -214,8 +241,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def PutResult(self, request, context):  # noqa: N802
         """Store an experiment result (JSON) as an immutable artifact of kind "result"."""
-        if len(request.name) > 200:
-            raise InvalidInputError(f"name: at most 200 characters, got {len(request.name)}")
+        check_name(request.name, "name")
         data = request.json.encode()
         if not data:
             raise InvalidInputError("json: expected a JSON document, got an empty string")
@@ -245,8 +271,24 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 # --------------------------------------------------------------------------- core -> proto
 
 
+def _finite(value: float, field_name: str) -> float:
+    """Refuse NaN and infinities at the boundary (before any layer or optimiser sees them)."""
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{field_name}: expected a finite number, got {value}")
+    return value
+
+
 def _model_spec(model: pb.ModelSpec) -> dict:
     """The request's ModelSpec as the dict ``model_config_from_spec`` resolves (unset L2: None)."""
+    check_count(model.activation_params, "model.activation_params", 16)
+    for key, value in model.activation_params.items():
+        check_name(key, "model.activation_params key")
+        _finite(value, f"model.activation_params[{key!r}]")
+    _finite(model.initializer_std, "model.initializer_std")
+    if model.HasField("first_layer_l2"):
+        _finite(model.first_layer_l2, "model.first_layer_l2")
+    for field_name in ("architecture", "activation", "initializer"):
+        check_name(getattr(model, field_name), f"model.{field_name}")
     return {
         "architecture": model.architecture,
         "activation": model.activation,
@@ -259,7 +301,19 @@ def _model_spec(model: pb.ModelSpec) -> dict:
     }
 
 
+def _activation_axis(activation, index: int) -> tuple[str, dict]:
+    """One activation of a sweep grid as (name, params), its numbers checked finite."""
+    check_name(activation.name, f"activations[{index}].name")
+    check_count(activation.params, f"activations[{index}].params", 16)
+    for key, value in activation.params.items():
+        check_name(key, f"activations[{index}].params key")
+        _finite(value, f"activations[{index}].params[{key!r}]")
+    return activation.name, dict(activation.params)
+
+
 def _training_spec(training: pb.TrainingSpec) -> dict:
+    _finite(training.learning_rate, "training.learning_rate")
+    _finite(training.lr_decay_factor, "training.lr_decay_factor")
     return {
         "epochs": training.epochs,
         "batch_size": training.batch_size,
