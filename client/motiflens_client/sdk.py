@@ -17,7 +17,10 @@ Behaviour of every call:
 - a deadline of ``timeout`` seconds (the client's, or the call's own ``timeout``
   argument where it has one), covering the retries;
 - UNAVAILABLE is retried up to ``retries`` times with exponential backoff (0.2 s,
-  0.4 s, 0.8 s, ...), as long as the deadline allows; every other code raises at once;
+  0.4 s, 0.8 s, ...), as long as the deadline allows; every other code raises at once.
+  Watching a job (``Job.events``, ``Job.wait``) is patient: UNAVAILABLE (a restart, a
+  store outage) and RESOURCE_EXHAUSTED (the server's stream limit) are retried until
+  the wait's own timeout, every 5 s at most;
 - every gRPC error is raised as a :class:`~motiflens_client.errors.MotiflensClientError`
   subclass (``NotFound``, ``InvalidArgument``, ...);
 - with a ``token``, every call carries ``authorization: Bearer <token>``.
@@ -79,6 +82,23 @@ from motiflens_client.types import (
 __all__ = ["Client", "Job", "BACKOFF_SECONDS"]
 
 logger = logging.getLogger(__name__)
+
+#: Longest pause between retries of a patient stream (a job being watched).
+PATIENT_BACKOFF_CAP_SECONDS = 5.0
+#: Codes a patient stream retries: the server or its store is away, or it is at its stream limit.
+PATIENT_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def _patient_delay(error: grpc.RpcError, attempt: int, deadline: float | None) -> float | None:
+    """Seconds before a patient stream retries, or None to raise (other code, or no time left)."""
+    if error.code() not in PATIENT_RETRY_CODES:
+        return None
+    delay = min(BACKOFF_SECONDS * 2 ** min(attempt, 16), PATIENT_BACKOFF_CAP_SECONDS)
+    if deadline is not None and time.monotonic() + delay >= deadline:
+        return None
+    logger.info("stream: %s (%s); retrying in %.1f s", error.code().name, error.details(), delay)
+    return delay
+
 
 #: First retry delay; each further retry doubles it.
 BACKOFF_SECONDS = 0.2
@@ -376,11 +396,16 @@ class Client:
             time.sleep(delay)
             attempt += 1
 
-    def _stream(self, stub: Any, method: str, request: Any, *, timeout: float | None) -> Iterator[Any]:
+    def _stream(
+        self, stub: Any, method: str, request: Any, *, timeout: float | None, patient: bool = False
+    ) -> Iterator[Any]:
         """Messages of a server stream; on UNAVAILABLE the stream restarts from the beginning.
 
         A restart repeats messages already yielded, so callers de-duplicate (by chunk
-        offset or epoch number). ``timeout`` None: no deadline.
+        offset or epoch number). ``timeout`` None: no deadline. ``patient`` (watching a
+        job): UNAVAILABLE (a restart, a store outage) and RESOURCE_EXHAUSTED (the
+        server's stream limit) are retried for as long as the deadline allows, with
+        back-off capped at :data:`PATIENT_BACKOFF_CAP_SECONDS`, instead of ``retries`` times.
         """
         rpc = getattr(stub, method)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -394,7 +419,11 @@ class Client:
                     yield message
                 return
             except grpc.RpcError as error:
-                delay = self._retry_delay(error, attempt, deadline, method)
+                delay = (
+                    _patient_delay(error, attempt, deadline)
+                    if patient
+                    else self._retry_delay(error, attempt, deadline, method)
+                )
                 if delay is None:
                     raise from_rpc_error(error) from None
             finally:
@@ -1317,7 +1346,7 @@ class Job:
         client = self.client
         request = pb.WatchJobRequest(job_id=self.job_id)
         last_epoch = 0
-        for event in client._stream(client._trainer, "WatchJob", request, timeout=timeout):
+        for event in client._stream(client._trainer, "WatchJob", request, timeout=timeout, patient=True):
             payload = event.WhichOneof("payload")
             if payload == "epoch":
                 if event.epoch.epoch <= last_epoch:

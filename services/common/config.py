@@ -25,9 +25,18 @@ MOTIFLENS_TLS_CERT                 empty (plaintext)       PEM certificate chain
 MOTIFLENS_TLS_KEY                  empty (plaintext)       PEM private key file; both or neither
 MOTIFLENS_MAX_MESSAGE_MB           64                      largest request or response, MiB
                                                            (1-2047)
-MOTIFLENS_MAX_WORKERS              8                       RPC handler threads (1-1024)
+MOTIFLENS_MAX_WORKERS              64                      RPC handler threads (4-1024)
+MOTIFLENS_MAX_CALLS                24                      unary calls handled at once; more
+                                                           get RESOURCE_EXHAUSTED at once
+MOTIFLENS_MAX_STREAMS              16                      streaming calls (WatchJob, Attribute)
+                                                           open at once; more get
+                                                           RESOURCE_EXHAUSTED. Calls + streams
+                                                           must leave >= 2 threads for health
 MOTIFLENS_GRACE_SECONDS            10                      seconds in-flight calls get to finish
                                                            on SIGTERM/SIGINT (>= 0)
+MOTIFLENS_STORE_CHECK_SECONDS      5                       seconds between store checks once it
+                                                           answered; readiness is NOT_SERVING
+                                                           while a check fails (> 0)
 MOTIFLENS_LOG_LEVEL                INFO                    DEBUG, INFO, WARNING, ERROR, CRITICAL
 MOTIFLENS_MEMORY_BUDGET_MB         3072 / 2048 / 1024      memory that requests being served may
                                                            hold at once, MiB; each request
@@ -51,7 +60,11 @@ DEFAULT_METRICS_PORTS: Mapping[str, int] = {"trainer": 9101, "interpreter": 9102
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_MESSAGE_MB = 64
-DEFAULT_MAX_WORKERS = 8
+DEFAULT_MAX_WORKERS = 64
+DEFAULT_MAX_CALLS = 24
+DEFAULT_MAX_STREAMS = 16
+#: Handler threads kept free of calls and streams, for health checks and reflection.
+RESERVED_WORKERS = 2
 DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_LOG_LEVEL = "INFO"
 #: MiB of memory requests may hold at once, per service (well under deploy/'s limits:
@@ -96,10 +109,16 @@ class Settings:
         Largest message the server sends or receives, bytes.
     max_workers : int
         RPC handler threads.
+    max_calls : int
+        Unary (non-streaming) calls handled at once, health and reflection not counted.
+    max_streams : int
+        Response-streaming calls open at once.
     grace_seconds : float
         Seconds in-flight calls get to finish on shutdown.
     log_level : str
         Logging level name.
+    store_check_seconds : float
+        Seconds between readiness checks of the artifact store.
     memory_budget_bytes : int
         Bytes that the requests being served may hold at once
         (:class:`services.common.budget.MemoryBudget`).
@@ -115,9 +134,12 @@ class Settings:
     tls_key: Path | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_MB * 1024 * 1024
     max_workers: int = DEFAULT_MAX_WORKERS
+    max_calls: int = DEFAULT_MAX_CALLS
+    max_streams: int = DEFAULT_MAX_STREAMS
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     log_level: str = DEFAULT_LOG_LEVEL
     memory_budget_bytes: int = 1024 * 1024 * 1024
+    store_check_seconds: float = 5.0
 
     @property
     def tls(self) -> bool:
@@ -195,14 +217,41 @@ class Settings:
             "MiB",
         )
         max_workers = parse_int_setting(
-            get("MOTIFLENS_MAX_WORKERS"), "MOTIFLENS_MAX_WORKERS", DEFAULT_MAX_WORKERS, 1, 1024
+            get("MOTIFLENS_MAX_WORKERS"), "MOTIFLENS_MAX_WORKERS", DEFAULT_MAX_WORKERS, 4, 1024
         )
+        max_calls = parse_int_setting(
+            get("MOTIFLENS_MAX_CALLS"),
+            "MOTIFLENS_MAX_CALLS",
+            min(DEFAULT_MAX_CALLS, max(1, (max_workers - RESERVED_WORKERS) // 2)),
+            1,
+            1024,
+        )
+        max_streams = parse_int_setting(
+            get("MOTIFLENS_MAX_STREAMS"),
+            "MOTIFLENS_MAX_STREAMS",
+            min(DEFAULT_MAX_STREAMS, max(1, max_workers - max_calls - RESERVED_WORKERS)),
+            1,
+            1024,
+        )
+        if max_calls + max_streams > max_workers - RESERVED_WORKERS:
+            raise ConfigError(
+                f"MOTIFLENS_MAX_CALLS + MOTIFLENS_MAX_STREAMS: {max_calls} + {max_streams} must leave "
+                f"{RESERVED_WORKERS} of the MOTIFLENS_MAX_WORKERS={max_workers} handler threads free for "
+                "health checks; lower them or raise MOTIFLENS_MAX_WORKERS"
+            )
         grace_seconds = _seconds(get("MOTIFLENS_GRACE_SECONDS"), "MOTIFLENS_GRACE_SECONDS")
         log_level = (get("MOTIFLENS_LOG_LEVEL") or DEFAULT_LOG_LEVEL).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(
                 f"MOTIFLENS_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, "
                 f"got {env.get('MOTIFLENS_LOG_LEVEL')!r}"
+            )
+        store_check_seconds = _seconds(
+            get("MOTIFLENS_STORE_CHECK_SECONDS"), "MOTIFLENS_STORE_CHECK_SECONDS", 5.0
+        )
+        if store_check_seconds <= 0:
+            raise ConfigError(
+                f"MOTIFLENS_STORE_CHECK_SECONDS: expected seconds > 0, got {store_check_seconds}"
             )
         memory_budget_mb = parse_int_setting(
             get("MOTIFLENS_MEMORY_BUDGET_MB"),
@@ -223,9 +272,12 @@ class Settings:
             tls_key=tls_key,
             max_message_bytes=max_message_mb * 1024 * 1024,
             max_workers=max_workers,
+            max_calls=max_calls,
+            max_streams=max_streams,
             grace_seconds=grace_seconds,
             log_level=log_level,
             memory_budget_bytes=memory_budget_mb * 1024 * 1024,
+            store_check_seconds=store_check_seconds,
         )
 
 
@@ -247,9 +299,9 @@ def parse_int_setting(raw: str | None, name: str, default: int, low: int, high: 
     return value
 
 
-def _seconds(raw: str | None, name: str) -> float:
+def _seconds(raw: str | None, name: str, default: float = DEFAULT_GRACE_SECONDS) -> float:
     if raw is None:
-        return DEFAULT_GRACE_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError:

@@ -61,6 +61,9 @@ class ServiceMetrics:
         ``motiflens_jobs`` by state; prefer :meth:`set_jobs`.
     sequences_attributed : Counter
         ``motiflens_sequences_attributed_total`` by method; prefer :meth:`add_sequences_attributed`.
+    rejected : Counter
+        ``motiflens_rejected_calls_total`` by reason (calls, streams: over the limit;
+        shutdown: arrived while draining).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -91,8 +94,18 @@ class ServiceMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.rejected = Counter(
+            "motiflens_rejected_calls",
+            "Calls refused before their handler ran, by reason (calls, streams, shutdown).",
+            ["reason"],
+            registry=self.registry,
+        )
 
     # ---- called by the server interceptor
+    def call_rejected(self, reason: str) -> None:
+        """Count a call refused by admission control (``reason``: calls, streams or shutdown)."""
+        self.rejected.labels(reason).inc()
+
     def call_started(self, full_method: str) -> None:
         """Count a call as in flight."""
         self.in_flight.labels(*split_method(full_method)).inc()

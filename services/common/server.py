@@ -6,7 +6,7 @@ the process main loop around it. Every server has:
 - a thread-pool ``grpc.server`` (``Settings.max_workers`` handler threads) with
   the message-size limit of ``Settings.max_message_bytes`` in both directions;
   grpc itself rejects a larger request with RESOURCE_EXHAUSTED;
-- three interceptors, outermost first:
+- four interceptors, outermost first:
 
   1. observability: one structured log line per call (method, status code,
      duration, request id) and the Prometheus request counter, latency
@@ -18,7 +18,12 @@ the process main loop around it. Every server has:
   2. authentication, when ``Settings.token`` is set: metadata
      ``authorization: Bearer <token>``; missing -> UNAUTHENTICATED, wrong ->
      PERMISSION_DENIED;
-  3. errors and deadlines: a call whose deadline has already passed when a
+  3. admission (:class:`AdmissionInterceptor`): at most ``Settings.max_calls``
+     unary-response calls and ``Settings.max_streams`` streaming calls at once;
+     beyond them RESOURCE_EXHAUSTED at once, so the remaining handler threads stay
+     free for health checks; once shutdown begins (the signal itself, not the end of
+     the main loop's wait) every new call is UNAVAILABLE;
+  4. errors and deadlines: a call whose deadline has already passed when a
      handler thread picks it up is rejected with DEADLINE_EXCEEDED without running
      the handler; an exception raised by a handler (also from inside a
      server-streaming generator) aborts the call with
@@ -26,11 +31,15 @@ the process main loop around it. Every server has:
      ``google.rpc.BadRequest`` detail naming the field; INTERNAL logs the traceback
      and sends a fixed message.
 
-  Health checking and reflection bypass all three, so probes work without a
+  Health checking and reflection bypass all four, so probes work without a
   token and the health ``Watch`` stream keeps its non-blocking mode;
-- ``grpc.health.v1.Health``: NOT_SERVING until the artifact store answers
-  ``ping()`` (retried with back-off in a background thread), then SERVING for
-  ``""`` and every service name; NOT_SERVING for good once shutdown begins;
+- ``grpc.health.v1.Health``: ``""`` and every service name (readiness) are
+  NOT_SERVING until the artifact store answers ``ping()`` (retried with back-off in
+  a background thread), then SERVING, and NOT_SERVING again while a later check
+  (every :data:`STORE_CHECK_SECONDS`) fails; ``liveness`` is SERVING while the
+  process serves, whatever the store (the liveness probe's name, so a store outage
+  takes pods out of the Service without restarting them); all NOT_SERVING for good
+  once shutdown begins;
 - server reflection for the service names, health and reflection itself;
 - TLS when ``Settings.tls_cert``/``tls_key`` are set.
 
@@ -79,6 +88,11 @@ INFRASTRUCTURE_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 REQUEST_ID_KEY = "x-request-id"
+#: Health service name that is SERVING while the process runs (the liveness probe's);
+#: "" and the service names are readiness and follow the artifact store.
+LIVENESS_SERVICE = "liveness"
+#: Seconds between store checks once the store has answered.
+STORE_CHECK_SECONDS = 5.0
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _FIELD_PATTERN = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.DOTALL)
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("motiflens_request_id", default=None)
@@ -273,6 +287,78 @@ class AuthInterceptor(_HandlerInterceptor):
         yield from behavior(request, context)
 
 
+class AdmissionInterceptor(_HandlerInterceptor):
+    """Bound the calls and streams handled at once; refuse everything once shutdown begins.
+
+    A sync gRPC server runs each call on one handler thread for its whole life, a
+    WatchJob stream included. Without a bound, ``max_workers`` open streams or slow
+    calls take every thread and health checks queue behind them until the liveness
+    probe restarts the server. Calls beyond ``max_calls`` and streams beyond
+    ``max_streams`` are answered RESOURCE_EXHAUSTED at once (a rejection holds a
+    thread for microseconds), so ``max_workers - max_calls - max_streams`` threads
+    stay free for health and reflection whatever the load.
+
+    Parameters
+    ----------
+    max_calls, max_streams : int
+        Limits on unary-response and streaming-response calls in progress.
+    metrics : ServiceMetrics, optional
+        Counts rejections (``motiflens_rejected_calls_total`` by reason).
+    """
+
+    def __init__(self, max_calls: int, max_streams: int, metrics: ServiceMetrics | None = None) -> None:
+        self._slots = {
+            "calls": (threading.BoundedSemaphore(max_calls), max_calls, "MOTIFLENS_MAX_CALLS"),
+            "streams": (threading.BoundedSemaphore(max_streams), max_streams, "MOTIFLENS_MAX_STREAMS"),
+        }
+        self._draining = threading.Event()
+        self._metrics = metrics
+
+    def begin_draining(self) -> None:
+        """From now on every new call is refused with UNAVAILABLE (shutdown has begun)."""
+        self._draining.set()
+
+    @property
+    def draining(self) -> bool:
+        """Whether shutdown has begun."""
+        return self._draining.is_set()
+
+    def _admit(self, kind: str, context: grpc.ServicerContext) -> threading.BoundedSemaphore:
+        if self._draining.is_set():
+            self._reject("shutdown")
+            context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the server is shutting down; retry on another replica"
+            )
+        semaphore, limit, variable = self._slots[kind]
+        if not semaphore.acquire(blocking=False):
+            self._reject(kind)
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"server busy: {limit} {kind} in progress, the limit ({variable}); retry with backoff",
+            )
+        return semaphore
+
+    def _reject(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.call_rejected(reason)
+
+    def around_unary(self, method, behavior, request, context):
+        """Take a call slot for the handler's duration."""
+        semaphore = self._admit("calls", context)
+        try:
+            return behavior(request, context)
+        finally:
+            semaphore.release()
+
+    def around_stream(self, method, behavior, request, context):
+        """Take a stream slot until the stream ends (or the client goes away)."""
+        semaphore = self._admit("streams", context)
+        try:
+            yield from behavior(request, context)
+        finally:
+            semaphore.release()
+
+
 class ErrorInterceptor(_HandlerInterceptor):
     """Reject calls past their deadline; map handler exceptions to status codes."""
 
@@ -362,42 +448,62 @@ class Server:
         metrics: ServiceMetrics,
         store: Any | None,
         grace_seconds: float,
+        admission: AdmissionInterceptor | None = None,
+        store_check_seconds: float = STORE_CHECK_SECONDS,
     ) -> None:
         self.grpc_server = grpc_server
         self.port = port
         self.health = health_servicer
         self.service_names = service_names
         self.metrics = metrics
+        self.admission = admission
         self._store = store
         self._grace_seconds = grace_seconds
+        self._store_check_seconds = store_check_seconds
         self._stopping = threading.Event()
         self._readiness: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start serving; health turns SERVING once the store answers (at once without a store)."""
+        """Start serving; health turns SERVING once the store answers (at once without a store).
+
+        ``liveness`` turns SERVING at once and stays so until shutdown; the readiness
+        statuses (``""`` and the service names) follow the store: NOT_SERVING while it
+        cannot be reached, checked every ``store_check_seconds``.
+        """
         self.grpc_server.start()
+        self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         if self._store is None:
-            self._set_serving()
+            self._set_ready(True)
         else:
-            self._readiness = threading.Thread(target=self._await_store, name="store-readiness", daemon=True)
+            self._readiness = threading.Thread(target=self._watch_store, name="store-readiness", daemon=True)
             self._readiness.start()
 
-    def _set_serving(self) -> None:
+    def _set_ready(self, ready: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *self.service_names):
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        logger.info("health: SERVING", extra={"services": list(self.service_names)})
+            self.health.set(name, status)
+        logger.info(
+            "health: %s", "SERVING" if ready else "NOT_SERVING", extra={"services": list(self.service_names)}
+        )
 
-    def _await_store(self, first_delay: float = 0.1, max_delay: float = 5.0) -> None:
+    def _watch_store(self, first_delay: float = 0.1, max_delay: float = 5.0) -> None:
+        """Readiness follows the store: retried with back-off until it answers, then re-checked."""
         delay = first_delay
         attempt = 0
+        ready = False
         while not self._stopping.is_set():
             try:
                 self._store.ping()
-            except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
+            except Exception as error:  # noqa: BLE001 - any failure means "not ready"
                 attempt += 1
+                if ready:
+                    ready = False
+                    self._set_ready(False)
                 if attempt == 1 or attempt % 10 == 0:
                     logger.warning(
-                        "artifact store not reachable yet (attempt %d): %s",
+                        "artifact store not reachable (attempt %d): %s",
                         attempt,
                         error,
                         extra={"store": getattr(self._store, "url", None)},
@@ -405,8 +511,11 @@ class Server:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, max_delay)
                 continue
-            self._set_serving()
-            return
+            attempt, delay = 0, first_delay
+            if not ready and not self._stopping.is_set():
+                ready = True
+                self._set_ready(True)
+            self._stopping.wait(self._store_check_seconds)
 
     @property
     def serving(self) -> bool:
@@ -425,6 +534,7 @@ class Server:
             ``Settings.grace_seconds``. Blocks until the server has stopped.
         """
         grace = self._grace_seconds if grace is None else grace
+        self.begin_draining()
         self._stopping.set()
         self.health.enter_graceful_shutdown()
         logger.info("shutting down: health NOT_SERVING, draining for up to %.1f s", grace)
@@ -432,6 +542,16 @@ class Server:
         if self._readiness is not None:
             self._readiness.join(timeout=1)
         logger.info("server stopped")
+
+    def begin_draining(self) -> None:
+        """Refuse every new call from now on (the first step of shutdown; safe in a signal handler)."""
+        if self.admission is not None:
+            self.admission.begin_draining()
+
+    @property
+    def draining(self) -> bool:
+        """Whether shutdown has begun (new calls are refused)."""
+        return self.admission is not None and self.admission.draining
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         """Block until the server stops (or ``timeout`` seconds pass); True if it stopped."""
@@ -476,10 +596,11 @@ def create_server(
     """
     names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
     metrics = metrics if metrics is not None else ServiceMetrics()
+    admission = AdmissionInterceptor(settings.max_calls, settings.max_streams, metrics)
     interceptors: list[grpc.ServerInterceptor] = [ObservabilityInterceptor(metrics)]
     if settings.token:
         interceptors.append(AuthInterceptor(settings.token))
-    interceptors.append(ErrorInterceptor())
+    interceptors.extend((admission, ErrorInterceptor()))
     options = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -496,7 +617,7 @@ def create_server(
     register(grpc_server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
-    for name in ("", *names):
+    for name in ("", LIVENESS_SERVICE, *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
@@ -522,6 +643,8 @@ def create_server(
         metrics=metrics,
         store=store,
         grace_seconds=settings.grace_seconds,
+        admission=admission,
+        store_check_seconds=settings.store_check_seconds,
     )
     return server, port
 
@@ -611,6 +734,7 @@ def serve(
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame) -> None:
+        server.begin_draining()  # no call is admitted after the signal, even before stop() runs
         logger.info("received %s", signal.Signals(signum).name)
         stop_requested.set()
 

@@ -10,6 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.common.server import LIVENESS_SERVICE
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKER = ROOT / "docker"
@@ -116,8 +118,11 @@ def test_service_pods(docs):
         assert container["command"] == ["python", "-m", f"services.{svc}"]
         assert int(config[f"MOTIFLENS_{svc.upper()}_PORT"]) == SERVICES[svc]
         assert int(config[f"MOTIFLENS_{svc.upper()}_METRICS_PORT"]) == METRICS[svc]
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        for probe in ("readinessProbe", "startupProbe"):
             assert container[probe]["grpc"] == {"port": SERVICES[svc]}, (svc, probe)
+        # Liveness asks the "liveness" health name, which a store outage leaves SERVING
+        # (readiness takes the pod out of the Service; nothing restarts it).
+        assert container["livenessProbe"]["grpc"] == {"port": SERVICES[svc], "service": LIVENESS_SERVICE}
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"grpc": SERVICES[svc], "metrics": METRICS[svc]}
         assert tpl["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
