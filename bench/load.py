@@ -2,14 +2,20 @@
 
 Starts the three services as real processes on loopback (file store in a temp
 dir), trains one small CNN-deep model through the trainer, then runs
-``--clients`` threads (default 32) for ``--duration`` seconds, each calling in turn
+``--clients`` threads (default 128) for ``--duration`` seconds, each calling in turn
 InterpreterService.Attribute with saliency (``--saliency-batch`` sequences),
-Attribute with ISM (one sequence) and MotifMatchService.Compare (one JASPAR motif
-against JASPAR 2016). Prints per call kind: completed calls, throughput, p50/p99
-latency, errors by status code; and each server's resident memory sampled over
-the run (start, middle, end, peak) to show it stays bounded.
+Attribute with ISM (one sequence), MotifMatchService.Compare (one JASPAR motif
+against JASPAR 2016) and TrainerService GetJob and ListDatasets. Meanwhile
+``--watchers`` WatchJob streams (default 16, the deployed MOTIFLENS_MAX_STREAMS)
+follow a long training job, ``--extra-watchers`` more (default 4) try to open beyond
+the limit, and one prober per service calls health Check every 50 ms.
 
-Usage: ``python bench/load.py [--clients 32] [--duration 30]``
+Prints per call kind: completed calls, throughput, p50/p99 latency, errors by
+status code; health Check latency per service idle (before the load, the baseline)
+and under load (p50, p99, max, and the p99 ratio to idle); what the extra watchers
+got; and each server's resident memory over the run (start, middle, end, peak).
+
+Usage: ``python bench/load.py [--clients 128] [--watchers 16] [--duration 30]``
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", type=int, default=128)
+    parser.add_argument("--watchers", type=int, default=16, help="WatchJob streams held open")
+    parser.add_argument("--extra-watchers", type=int, default=4, help="streams tried beyond --watchers")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--saliency-batch", type=int, default=8)
     parser.add_argument("--base-port", type=int, default=52051)
@@ -55,6 +63,7 @@ def main() -> None:
     args = parse_args()
     import grpc
     import numpy as np
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
     from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
 
     from motiflens.motifs import jaspar_motif
@@ -103,6 +112,8 @@ def main() -> None:
                     method=pb.AttributionMethod.Value("ATTRIBUTION_METHOD_ISM"),
                 ),
                 "compare": pb.CompareRequest(motifs=query),
+                "get_job": pb.GetJobRequest(job_id=job.job_id),
+                "list_datasets": pb.ListDatasetsRequest(),
             }
             interpreter_channel = grpc.insecure_channel(addresses["interpreter"])
             matcher_channel = grpc.insecure_channel(addresses["motifmatch"])
@@ -112,8 +123,55 @@ def main() -> None:
             def invoke(kind: str) -> None:
                 if kind == "compare":
                     matcher.Compare(calls[kind], timeout=120)
+                elif kind == "get_job":
+                    trainer.GetJob(calls[kind], timeout=120)
+                elif kind == "list_datasets":
+                    trainer.ListDatasets(calls[kind], timeout=120)
                 else:
                     list(interpreter.Attribute(calls[kind], timeout=120))
+
+            channels = {name: grpc.insecure_channel(address) for name, address in addresses.items()}
+            health = {name: health_pb2_grpc.HealthStub(channel) for name, channel in channels.items()}
+
+            def probe_once(name: str) -> float:
+                start = time.perf_counter()
+                health[name].Check(health_pb2.HealthCheckRequest(), timeout=30)
+                return time.perf_counter() - start
+
+            idle = {name: [probe_once(name) for _ in range(40)] for name in health}
+            long_job = trainer.Train(
+                pb.TrainRequest(
+                    dataset_id=dataset.dataset_id,
+                    model=pb.ModelSpec(architecture="cnn_local", activation="relu"),
+                    training=pb.TrainingSpec(epochs=1000, patience=-1),
+                )
+            ).job_id
+            watch_channel = grpc.insecure_channel(addresses["trainer"])
+            watch_stub = trainer_pb2_grpc.TrainerServiceStub(watch_channel)
+            watchers = [
+                watch_stub.WatchJob(pb.WatchJobRequest(job_id=long_job), timeout=args.duration + 600)
+                for _ in range(args.watchers)
+            ]
+            watch_events = collections.Counter()
+
+            def drain(stream) -> None:
+                try:
+                    for _ in stream:
+                        watch_events["events"] += 1
+                except grpc.RpcError as error:
+                    watch_events[error.code().name] += 1
+
+            watch_threads = [threading.Thread(target=drain, args=(w,), daemon=True) for w in watchers]
+            for thread in watch_threads:
+                thread.start()
+            time.sleep(2.0)  # let the held streams take their slots
+            extra: collections.Counter = collections.Counter()
+            for _ in range(args.extra_watchers):
+                try:
+                    next(iter(watch_stub.WatchJob(pb.WatchJobRequest(job_id=long_job), timeout=10)))
+                    extra["OK"] += 1
+                except grpc.RpcError as error:
+                    extra[error.code().name] += 1
 
             for kind in calls:  # warm-up: load the model, compile graphs, load JASPAR
                 invoke(kind)
@@ -141,6 +199,18 @@ def main() -> None:
             pids = {service.name: service.process.pid for service in running}
             memory: dict[str, list[float]] = {name: [] for name in pids}
             threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+            loaded: dict[str, list[float]] = {name: [] for name in health}
+            probe_errors: collections.Counter = collections.Counter()
+
+            def prober(name: str) -> None:
+                while time.monotonic() < stop_at:
+                    try:
+                        loaded[name].append(probe_once(name))
+                    except grpc.RpcError as error:
+                        probe_errors[(name, error.code().name)] += 1
+                    time.sleep(0.05)
+
+            threads += [threading.Thread(target=prober, args=(name,), daemon=True) for name in health]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -160,6 +230,26 @@ def main() -> None:
                         f"{statistics.median(values):>9.2f}{percentile(values, 0.99):>9.2f}"
                     )
             print("errors by status code:", dict(errors) or "none")
+            print(
+                f"health Check latency, ms (idle baseline p99, then under load with {args.watchers} "
+                "WatchJob streams held):"
+            )
+            for name in health:
+                base = percentile(idle[name], 0.99) * 1000
+                values = loaded[name] or [float("nan")]
+                p99 = percentile(values, 0.99) * 1000
+                print(
+                    f"  {name:<12} idle p99 {base:6.1f}   load n={len(loaded[name])} p50 "
+                    f"{statistics.median(values) * 1000:6.1f} p99 {p99:6.1f} max {max(values) * 1000:6.1f}"
+                    f"   p99 ratio load/idle {p99 / base:5.1f}"
+                )
+            print("health probe errors:", dict(probe_errors) or "none")
+            print(f"{args.extra_watchers} WatchJob streams beyond the {args.watchers} held:", dict(extra))
+            print("held WatchJob streams:", dict(watch_events))
+            trainer.CancelJob(pb.CancelJobRequest(job_id=long_job), timeout=60)
+            for thread in watch_threads:
+                thread.join(timeout=120)
+            watch_channel.close()
             print("server memory, MiB (RSS at start / middle / end of the load; peak since start):")
             for name, samples in memory.items():
                 peak = rss_mib(pids[name])[1]

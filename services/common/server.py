@@ -91,6 +91,8 @@ REQUEST_ID_KEY = "x-request-id"
 #: Health service name that is SERVING while the process runs (the liveness probe's);
 #: "" and the service names are readiness and follow the artifact store.
 LIVENESS_SERVICE = "liveness"
+#: Longest error message sent to a client, characters.
+MAX_ERROR_CHARS = 1000
 #: Seconds between store checks once the store has answered.
 STORE_CHECK_SECONDS = 5.0
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -146,9 +148,13 @@ class _HandlerInterceptor(grpc.ServerInterceptor):
         }[(handler.request_streaming, handler.response_streaming)]
         return factory(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=self.wrap_deserializer(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
+
+    def wrap_deserializer(self, deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+        """The request deserializer this layer hands outwards (default: unchanged)."""
+        return deserializer
 
     def around_unary(self, method: str, behavior, request, context: grpc.ServicerContext):
         """Call ``behavior(request, context)`` and return its response."""
@@ -359,8 +365,44 @@ class AdmissionInterceptor(_HandlerInterceptor):
             semaphore.release()
 
 
+class _UndecodableRequest:
+    """Stands in for a request whose bytes did not parse (e.g. invalid UTF-8 in a string field)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 class ErrorInterceptor(_HandlerInterceptor):
-    """Reject calls past their deadline; map handler exceptions to status codes."""
+    """Reject undecodable requests and calls past their deadline; map handler exceptions to codes.
+
+    grpc answers a request it cannot deserialize with INTERNAL, blaming the server for
+    the client's bytes; the deserializer is wrapped so such a request reaches this
+    layer as :class:`_UndecodableRequest` and is answered INVALID_ARGUMENT.
+    """
+
+    def wrap_deserializer(self, deserializer):
+        """A deserializer that returns :class:`_UndecodableRequest` instead of raising."""
+        if deserializer is None:
+            return None
+
+        def safe(data: bytes):
+            try:
+                return deserializer(data)
+            except Exception as error:  # noqa: BLE001 - any parse failure is the client's bytes
+                return _UndecodableRequest(
+                    str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+                )
+
+        return safe
+
+    def _check_request(self, request, context: grpc.ServicerContext) -> None:
+        if isinstance(request, _UndecodableRequest):
+            context.abort_with_status(
+                _bad_request_status(
+                    f"request: not a valid protobuf message of this method ({request.reason}); "
+                    "string fields must be UTF-8"
+                )
+            )
 
     def _check_deadline(self, context: grpc.ServicerContext) -> None:
         if context.time_remaining() <= 0:
@@ -374,6 +416,9 @@ class ErrorInterceptor(_HandlerInterceptor):
         if code is not None and code != grpc.StatusCode.OK:
             raise error  # the handler aborted the call itself: keep its status
         code, message = status_for(error)
+        if len(message) > MAX_ERROR_CHARS:
+            # A message quoting a client's huge value must not become a huge trailer.
+            message = f"{message[:MAX_ERROR_CHARS]}... (message cut at {MAX_ERROR_CHARS} characters)"
         if code == grpc.StatusCode.INTERNAL:
             logger.error(
                 "unhandled exception in %s",
@@ -386,7 +431,8 @@ class ErrorInterceptor(_HandlerInterceptor):
         context.abort(code, message)
 
     def around_unary(self, method, behavior, request, context):
-        """Check the deadline, call the handler, map its exception to a status."""
+        """Check the request and deadline, call the handler, map its exception to a status."""
+        self._check_request(request, context)
         self._check_deadline(context)
         try:
             return behavior(request, context)
@@ -394,7 +440,8 @@ class ErrorInterceptor(_HandlerInterceptor):
             self._abort(method, error, context)
 
     def around_stream(self, method, behavior, request, context):
-        """Check the deadline, stream the responses, map an exception (also mid-stream) to a status."""
+        """Check the request and deadline, stream the responses, map an exception (also mid-stream)."""
+        self._check_request(request, context)
         self._check_deadline(context)
         try:
             yield from behavior(request, context)

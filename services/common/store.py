@@ -48,6 +48,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from motiflens.errors import AlreadyExistsError, InvalidInputError, MotiflensError, NotFoundError
+from services.common.limits import quote
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +91,12 @@ def check_id(artifact_id: str, *, field_name: str = "id", prefix: str | None = N
     """
     if not isinstance(artifact_id, str) or not ID_PATTERN.fullmatch(artifact_id):
         raise InvalidInputError(
-            f"{field_name}: {artifact_id!r} is not a valid id; expected '<kind>-<32 hex digits>' "
+            f"{field_name}: {quote(artifact_id)} is not a valid id; expected '<kind>-<32 hex digits>' "
             "as returned by the service"
         )
     if prefix is not None and not artifact_id.startswith(prefix + "-"):
         raise InvalidInputError(
-            f"{field_name}: expected an id starting with '{prefix}-', got {artifact_id!r}"
+            f"{field_name}: expected an id starting with '{prefix}-', got {quote(artifact_id)}"
         )
     return artifact_id
 
@@ -104,7 +105,7 @@ def check_key(key: str, *, field_name: str = "key") -> str:
     """Return ``key`` if it is a safe object/record name (no '/', no leading '.'), else raise."""
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise InvalidInputError(
-            f"{field_name}: {key!r} is not a valid name; expected letters, digits, '_', '-', '.' "
+            f"{field_name}: {quote(key)} is not a valid name; expected letters, digits, '_', '-', '.' "
             "(not starting with '.'), at most 128 characters"
         )
     return key

@@ -651,3 +651,42 @@ def test_json_formatter_writes_one_object_per_line():
     entry = json.load(io.StringIO(line))
     assert (entry["message"], entry["level"], entry["method"]) == ("hello world", "INFO", "/a.B/C")
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_undecodable_request_bytes_are_invalid_argument_not_internal(probe):
+    running, stub, servicer = probe
+    get_job_raw = running.channel().unary_unary(
+        f"/{SERVICE}/GetJob", request_serializer=None, response_deserializer=None
+    )
+    for payload in (
+        b"\x0a\x02\xff\xfe",  # job_id (field 1) with invalid UTF-8
+        b"\x0a\x7f\x41",  # a length running past the end
+        b"\xff\xff\xff",  # no valid tag at all
+    ):
+        error = rpc_error(get_job_raw, payload, timeout=30)
+        assert error.code() == Code.INVALID_ARGUMENT, payload
+        assert error.details().startswith("request: not a valid protobuf message")
+    assert stub.GetJob(get_job("fine"), timeout=30).job.job_id == "fine"
+
+
+class _RecordingContext(_ExpiredContext):
+    """An active context that records the status the interceptor aborts with."""
+
+    def time_remaining(self) -> float:
+        return 30.0
+
+    def abort_with_status(self, status):
+        self.aborted = (status.code, status.details)
+        raise RuntimeError("aborted")
+
+
+def test_error_interceptor_cuts_huge_messages():
+    def behavior(request, context):
+        raise InvalidInputError("name: " + "x" * 20000)
+
+    context = _RecordingContext()
+    with pytest.raises(RuntimeError, match="aborted"):
+        ErrorInterceptor().around_unary("/x.Y/Z", behavior, None, context)
+    code, details = context.aborted
+    assert code == Code.INVALID_ARGUMENT
+    assert len(details) < 1100 and details.endswith("(message cut at 1000 characters)")

@@ -219,3 +219,15 @@ def test_names_are_bounded_and_printable(trainer, name: str, expected: str):
     assert len(info.value.details()) < 300
     listed = trainer.stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets
     assert all(len(d.name) <= 200 for d in listed)
+
+
+def test_malformed_ids_are_not_echoed_in_full(trainer):
+    for call, request in (
+        (trainer.stub.GetJob, pb.GetJobRequest(job_id="j" * 10_000)),
+        (trainer.stub.GetDataset, pb.GetDatasetRequest(dataset_id="../" * 3000)),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            call(request, timeout=RPC_TIMEOUT)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "(10000 characters)" in info.value.details() or "(9000 characters)" in info.value.details()
+        assert len(info.value.details()) < 300
