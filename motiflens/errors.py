@@ -32,3 +32,7 @@ class ResourceExhaustedError(MotiflensError):
 
 class UnavailableError(MotiflensError):
     """A dependency (the artifact store) cannot be reached; retrying may succeed."""
+
+
+class CancelledError(MotiflensError):
+    """The caller stopped waiting (it cancelled, or its deadline passed): the work was abandoned."""

@@ -214,9 +214,10 @@ def load_synthetic(
             f"motif_ids {len(attrs['motif_ids'])}, motif_names {len(attrs['motif_names'])}"
         )
     try:
+        pairs = zip(attrs["motif_ids"], attrs["motif_names"], strict=True)
         motifs = tuple(
             Motif(motif_id=motif_id, name=name, pwm=pwms[index, : widths[index]])
-            for index, (motif_id, name) in enumerate(zip(attrs["motif_ids"], attrs["motif_names"], strict=True))
+            for index, (motif_id, name) in enumerate(pairs)
         )
     except InvalidInputError as exc:
         raise InvalidInputError(f"{origin}: motif_pwms: {exc}") from None

@@ -110,14 +110,14 @@ import os
 import shlex
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TextIO
 
 import numpy as np
 
-from motiflens.errors import InvalidInputError, MotiflensError
+from motiflens.errors import CancelledError, InvalidInputError, MotiflensError
 from motiflens.motifs import Motif, MotifDatabase, motif_database, read_meme
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,8 @@ TSV_COLUMNS = (
 # MEME warns below this many target motifs: the null of each query column is
 # built from the target columns, so a small database gives unstable p-values.
 MIN_TARGETS = 50
+#: Queries compared per memelite call; the caller's ``should_stop`` is asked between blocks.
+QUERY_BLOCK = 64
 
 # Embedding constant K (see the module docstring); memelite's running minima start
 # at +-9999999.9, so scores of about -K must stay well inside that.
@@ -352,7 +354,12 @@ def _benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q_values
 
 
-def tomtom_table(queries: Iterable[Motif], database: MotifDatabase | Iterable[Motif]) -> TomtomTable:
+def tomtom_table(
+    queries: Iterable[Motif],
+    database: MotifDatabase | Iterable[Motif],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> TomtomTable:
     """Compare every query with every target (MEME Tomtom, ``-dist pearson``, both strands).
 
     Parameters
@@ -362,6 +369,10 @@ def tomtom_table(queries: Iterable[Motif], database: MotifDatabase | Iterable[Mo
     database : MotifDatabase or sequence of Motif
         The N >= 1 targets; a MotifDatabase from :func:`motiflens.motifs.motif_database`
         reuses its cached target columns across calls.
+    should_stop : callable, optional
+        Asked between blocks of :data:`QUERY_BLOCK` queries; True abandons the work
+        (the caller went away). Each query's statistics depend on that query and the
+        targets only, so blocks give the same numbers as one pass.
 
     Returns
     -------
@@ -372,6 +383,8 @@ def tomtom_table(queries: Iterable[Motif], database: MotifDatabase | Iterable[Mo
     ------
     InvalidInputError
         No query or target, a non-Motif element, or repeated query ids.
+    CancelledError
+        ``should_stop`` returned True.
     """
     queries = _as_queries(queries)
     database = _as_database(database)
@@ -385,18 +398,25 @@ def tomtom_table(queries: Iterable[Motif], database: MotifDatabase | Iterable[Mo
         )
     from memelite.tomtom import tomtom as memelite_tomtom
 
-    with warnings.catch_warnings():
-        # memelite's own small-database warning; the logged one above replaces it.
-        warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
-        p_raw, _scores, offsets_raw, overlaps_raw, _strands = memelite_tomtom(
-            [_embed(motif.pwm, query=True) for motif in queries],
-            list(_target_columns(database)),
-            n_nearest=None,
-            n_score_bins=100,
-            n_median_bins=_MEDIAN_BINS,
-            n_target_bins=None,
-            reverse_complement=False,
-        )
+    targets = list(_target_columns(database))
+    blocks = []
+    for start in range(0, len(queries), QUERY_BLOCK):
+        if should_stop is not None and should_stop():
+            raise CancelledError(f"tomtom: abandoned after {start} of {len(queries)} queries")
+        with warnings.catch_warnings():
+            # memelite's own small-database warning; the logged one above replaces it.
+            warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
+            p_block, _scores, offsets_block, overlaps_block, _strands = memelite_tomtom(
+                [_embed(motif.pwm, query=True) for motif in queries[start : start + QUERY_BLOCK]],
+                targets,
+                n_nearest=None,
+                n_score_bins=100,
+                n_median_bins=_MEDIAN_BINS,
+                n_target_bins=None,
+                reverse_complement=False,
+            )
+        blocks.append((p_block, offsets_block, overlaps_block))
+    p_raw, offsets_raw, overlaps_raw = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
     n_queries = len(queries)
 
     def per_strand(values: np.ndarray) -> np.ndarray:
@@ -438,6 +458,7 @@ def tomtom(
     *,
     evalue_threshold: float = 0.1,
     qvalue_threshold: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[TomtomHit]:
     """Significant matches of each query in a motif database, as MEME Tomtom reports them.
 
@@ -456,6 +477,8 @@ def tomtom(
     qvalue_threshold : float, optional
         When given (in [0, 1]), keep hits with ``q_value <= qvalue_threshold``
         instead, like MEME without ``-evalue``.
+    should_stop : callable, optional
+        As for :func:`tomtom_table`.
 
     Returns
     -------
@@ -470,7 +493,7 @@ def tomtom(
         Bad thresholds, no query or target, or repeated query ids.
     """
     _check_thresholds(evalue_threshold, qvalue_threshold)
-    table = tomtom_table(queries, database)
+    table = tomtom_table(queries, database, should_stop=should_stop)
     return table.hits(evalue_threshold=evalue_threshold, qvalue_threshold=qvalue_threshold)
 
 

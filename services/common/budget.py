@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from motiflens.errors import ResourceExhaustedError
+from motiflens.errors import CancelledError, ResourceExhaustedError
 
 MIB = 1024 * 1024
 
@@ -97,3 +97,43 @@ class MemoryBudget:
             with self._changed:
                 self._held -= nbytes
                 self._changed.notify_all()
+
+
+class ComputeSlots:
+    """At most ``slots`` CPU-heavy handlers compute at once; the others wait asleep.
+
+    Pure-Python and numba work holds the GIL: with dozens of such handlers runnable,
+    a health check waits for its turn at the GIL for hundreds of milliseconds. Waiting
+    on this semaphore holds no GIL, so only ``slots`` threads compete with the
+    light calls. A waiter gives up when its caller's deadline passes.
+
+    Parameters
+    ----------
+    slots : int
+        Handlers computing at once (> 0); about the number of cores.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots <= 0:
+            raise ValueError(f"slots: expected > 0, got {slots}")
+        self.slots = slots
+        self._semaphore = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def hold(self, what: str, seconds: float | None) -> Iterator[None]:
+        """Compute inside the block once a slot is free, waiting at most ``seconds`` (None: no limit).
+
+        Raises
+        ------
+        CancelledError
+            No slot freed before ``seconds`` passed (the caller's deadline).
+        """
+        if not self._semaphore.acquire(timeout=None if seconds is None else max(0.0, seconds)):
+            raise CancelledError(
+                f"{what}: no compute slot freed before the call's deadline ({self.slots} in use); "
+                "retry with a longer deadline"
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()

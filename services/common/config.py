@@ -34,6 +34,8 @@ MOTIFLENS_MAX_STREAMS              16                      streaming calls (Watc
                                                            must leave >= 2 threads for health
 MOTIFLENS_GRACE_SECONDS            10                      seconds in-flight calls get to finish
                                                            on SIGTERM/SIGINT (>= 0)
+MOTIFLENS_MAX_COMPUTE              0 (= cores)             CPU-heavy handlers (Tomtom) computing
+                                                           at once; the others wait asleep
 MOTIFLENS_STORE_CHECK_SECONDS      5                       seconds between store checks once it
                                                            answered; readiness is NOT_SERVING
                                                            while a check fails (> 0)
@@ -119,6 +121,8 @@ class Settings:
         Logging level name.
     store_check_seconds : float
         Seconds between readiness checks of the artifact store.
+    max_compute : int
+        CPU-heavy handlers computing at once (:class:`services.common.budget.ComputeSlots`).
     memory_budget_bytes : int
         Bytes that the requests being served may hold at once
         (:class:`services.common.budget.MemoryBudget`).
@@ -140,6 +144,7 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     memory_budget_bytes: int = 1024 * 1024 * 1024
     store_check_seconds: float = 5.0
+    max_compute: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
     def tls(self) -> bool:
@@ -253,6 +258,9 @@ class Settings:
             raise ConfigError(
                 f"MOTIFLENS_STORE_CHECK_SECONDS: expected seconds > 0, got {store_check_seconds}"
             )
+        max_compute = parse_int_setting(
+            get("MOTIFLENS_MAX_COMPUTE"), "MOTIFLENS_MAX_COMPUTE", 0, 0, 1024, "0 = one per core"
+        ) or (os.cpu_count() or 1)
         memory_budget_mb = parse_int_setting(
             get("MOTIFLENS_MEMORY_BUDGET_MB"),
             "MOTIFLENS_MEMORY_BUDGET_MB",
@@ -278,6 +286,7 @@ class Settings:
             log_level=log_level,
             memory_budget_bytes=memory_budget_mb * 1024 * 1024,
             store_check_seconds=store_check_seconds,
+            max_compute=max_compute,
         )
 
 

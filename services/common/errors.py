@@ -11,6 +11,7 @@ import grpc
 
 from motiflens.errors import (
     AlreadyExistsError,
+    CancelledError,
     FailedPreconditionError,
     InvalidInputError,
     MotiflensError,
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (UnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (CancelledError, grpc.StatusCode.CANCELLED),
 )
 
 INTERNAL_MESSAGE = "internal error; the server log has the details"

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from motiflens.errors import MotiflensError
+from services.common.budget import ComputeSlots
 from services.common.config import ConfigError, Settings
 from services.common.metrics import ServiceMetrics
 from services.common.server import serve
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # MatchFilters imports TensorFlow; keep its C++ start-up chatter out of the JSON log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     metrics = ServiceMetrics()
-    servicer = MotifMatchServicer(store, metrics=metrics)
+    servicer = MotifMatchServicer(store, metrics=metrics, compute=ComputeSlots(settings.max_compute))
     threading.Thread(target=servicer.warm_up, name="warm-up", daemon=True).start()
     serve(settings, lambda server: add_to_server(servicer, server), SERVICE_NAME, store, metrics=metrics)
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -37,6 +38,7 @@ from motiflens.errors import InvalidInputError, NotFoundError
 from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database, read_meme
 from motiflens.tomtom import format_tomtom_tsv, tomtom
+from services.common.budget import ComputeSlots
 from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, check_id
@@ -76,11 +78,21 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         The server's metrics (no domain metrics are updated here yet).
     cache_size : int, default 16
         Loaded databases kept in memory.
+    compute : ComputeSlots, optional
+        Tomtom runs at once (default: one per core); further calls wait for a slot.
     """
 
-    def __init__(self, store: ArtifactStore, *, metrics: ServiceMetrics | None = None, cache_size: int = 16):
+    def __init__(
+        self,
+        store: ArtifactStore,
+        *,
+        metrics: ServiceMetrics | None = None,
+        cache_size: int = 16,
+        compute: ComputeSlots | None = None,
+    ):
         if cache_size < 1:
             raise ValueError(f"cache_size: expected >= 1, got {cache_size}")
+        self._compute = compute or ComputeSlots(os.cpu_count() or 1)
         self._store = store
         self._metrics = metrics
         self._cache: OrderedDict[tuple, MotifDatabase] = OrderedDict()
@@ -144,9 +156,14 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             queries = _trim(queries)
         hits = []
         if queries:
-            hits = tomtom(
-                queries, database, evalue_threshold=evalue_threshold, qvalue_threshold=qvalue_threshold
-            )
+            with self._compute.hold("Compare", context.time_remaining()):
+                hits = tomtom(
+                    queries,
+                    database,
+                    evalue_threshold=evalue_threshold,
+                    qvalue_threshold=qvalue_threshold,
+                    should_stop=_caller_gone(context),
+                )
         return pb.CompareResponse(
             hits=[tomtom_hit_to_proto(hit) for hit in hits],
             tsv=format_tomtom_tsv(
@@ -183,7 +200,12 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         evalue_threshold = _evalue_threshold(request.evalue_threshold, "evalue_threshold")
         if not request.no_trim:
             queries = _trim(queries)
-        hits = tomtom(queries, database, evalue_threshold=evalue_threshold) if queries else []
+        hits = []
+        if queries:
+            with self._compute.hold("MatchFilters", context.time_remaining()):
+                hits = tomtom(
+                    queries, database, evalue_threshold=evalue_threshold, should_stop=_caller_gone(context)
+                )
         statistics = match_statistics(hits_by_filter(hits), num_filters, ground_truth=ground_truth)
         return pb.MatchFiltersResponse(
             match_fraction=statistics.match_fraction,
@@ -312,6 +334,11 @@ def _query_field(request, position: int) -> str:
     if request.WhichOneof("queries") == "motifs":
         return f"motifs[{position}]"
     return f"meme (motif {position + 1})"
+
+
+def _caller_gone(context) -> Callable[[], bool]:
+    """True once the caller cancelled or its deadline passed: the work can stop."""
+    return lambda: not context.is_active() or context.time_remaining() <= 0
 
 
 def _queries(request) -> list[Motif]:

@@ -34,6 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from motiflens.errors import (
     AlreadyExistsError,
+    CancelledError,
     FailedPreconditionError,
     InvalidInputError,
     MotiflensError,
@@ -58,6 +59,7 @@ ERRORS = {
     "AlreadyExistsError": (AlreadyExistsError, Code.ALREADY_EXISTS),
     "ResourceExhaustedError": (ResourceExhaustedError, Code.RESOURCE_EXHAUSTED),
     "UnavailableError": (UnavailableError, Code.UNAVAILABLE),
+    "CancelledError": (CancelledError, Code.CANCELLED),
     "MotiflensError": (MotiflensError, Code.INTERNAL),
     "RuntimeError": (RuntimeError, Code.INTERNAL),
     "KeyError": (KeyError, Code.INTERNAL),
