@@ -8,7 +8,8 @@ Attribute with ISM (one sequence), MotifMatchService.Compare (one JASPAR motif
 against JASPAR 2016) and TrainerService GetJob and ListDatasets. Meanwhile
 ``--watchers`` WatchJob streams (default 16, the deployed MOTIFLENS_MAX_STREAMS)
 follow a long training job, ``--extra-watchers`` more (default 4) try to open beyond
-the limit, and one prober per service calls health Check every 50 ms.
+the limit, and a prober in its own process calls each service's health Check every
+50 ms.
 
 Prints per call kind: completed calls, throughput, p50/p99 latency, errors by
 status code; health Check latency per service idle (before the load, the baseline)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -54,6 +56,27 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return values.get("VmRSS:", 0.0), values.get("VmHWM:", 0.0)
 
 
+def probe_health(addresses: dict[str, str], duration: float, results) -> None:
+    """Every 50 ms for ``duration`` s, call health Check on each server; put (latencies, errors)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    stubs = {name: health_pb2_grpc.HealthStub(grpc.insecure_channel(a)) for name, a in addresses.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in stubs}
+    errors: collections.Counter = collections.Counter()
+    stop_at = time.monotonic() + duration
+    while time.monotonic() < stop_at:
+        for name, stub in stubs.items():
+            start = time.perf_counter()
+            try:
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=30)
+                latencies[name].append(time.perf_counter() - start)
+            except grpc.RpcError as error:
+                errors[(name, error.code().name)] += 1
+        time.sleep(0.05)
+    results.put((latencies, dict(errors)))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -63,7 +86,6 @@ def main() -> None:
     args = parse_args()
     import grpc
     import numpy as np
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
     from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
 
     from motiflens.motifs import jaspar_motif
@@ -130,15 +152,14 @@ def main() -> None:
                 else:
                     list(interpreter.Attribute(calls[kind], timeout=120))
 
-            channels = {name: grpc.insecure_channel(address) for name, address in addresses.items()}
-            health = {name: health_pb2_grpc.HealthStub(channel) for name, channel in channels.items()}
-
-            def probe_once(name: str) -> float:
-                start = time.perf_counter()
-                health[name].Check(health_pb2.HealthCheckRequest(), timeout=30)
-                return time.perf_counter() - start
-
-            idle = {name: [probe_once(name) for _ in range(40)] for name in health}
+            health = list(addresses)
+            idle_results = multiprocessing.get_context("spawn").Queue()
+            idle_prober = multiprocessing.get_context("spawn").Process(
+                target=probe_health, args=(addresses, 3.0, idle_results)
+            )
+            idle_prober.start()
+            idle, _ = idle_results.get(timeout=120)
+            idle_prober.join(timeout=30)
             long_job = trainer.Train(
                 pb.TrainRequest(
                     dataset_id=dataset.dataset_id,
@@ -195,23 +216,19 @@ def main() -> None:
                     except grpc.RpcError as error:
                         with lock:
                             errors[(kind, error.code().name)] += 1
+                        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            time.sleep(0.2)  # a well-behaved client backs off (the SDK does)
 
             pids = {service.name: service.process.pid for service in running}
             memory: dict[str, list[float]] = {name: [] for name in pids}
             threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
-            loaded: dict[str, list[float]] = {name: [] for name in health}
-            probe_errors: collections.Counter = collections.Counter()
-
-            def prober(name: str) -> None:
-                while time.monotonic() < stop_at:
-                    try:
-                        loaded[name].append(probe_once(name))
-                    except grpc.RpcError as error:
-                        probe_errors[(name, error.code().name)] += 1
-                    time.sleep(0.05)
-
-            threads += [threading.Thread(target=prober, args=(name,), daemon=True) for name in health]
+            # The prober runs in its own process: in this one it would wait for the GIL
+            # behind the client threads and measure the benchmark, not the servers.
+            context = multiprocessing.get_context("spawn")
+            results = context.Queue()
+            prober = context.Process(target=probe_health, args=(addresses, args.duration, results))
             started = time.perf_counter()
+            prober.start()
             for thread in threads:
                 thread.start()
             while any(thread.is_alive() for thread in threads):
@@ -219,6 +236,8 @@ def main() -> None:
                     memory[name].append(rss_mib(pid)[0])
                 time.sleep(1.0)
             elapsed = time.perf_counter() - started
+            loaded, probe_errors = results.get(timeout=120)
+            prober.join(timeout=30)
 
             print(f"\n{args.clients} clients for {elapsed:.1f} s against the local stack (model {model_id})")
             print(f"{'call':<20}{'done':>7}{'calls/s':>10}{'p50 s':>9}{'p99 s':>9}")

@@ -91,6 +91,8 @@ REQUEST_ID_KEY = "x-request-id"
 #: Health service name that is SERVING while the process runs (the liveness probe's);
 #: "" and the service names are readiness and follow the artifact store.
 LIVENESS_SERVICE = "liveness"
+#: GIL switch interval of a serving process, seconds (Python's default is 0.005).
+SWITCH_INTERVAL_SECONDS = 0.001
 #: Longest error message sent to a client, characters.
 MAX_ERROR_CHARS = 1000
 #: Seconds between store checks once the store has answered.
@@ -774,6 +776,9 @@ def serve(
         As for :func:`create_server`.
     """
     configure_logging(settings.log_level)
+    # A thread waiting for the GIL gets it after at most this long (default 5 ms): with
+    # several CPU-bound handlers runnable, a health check then waits a few ms, not 100s.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     server, port = create_server(settings, register, service_name=service_name, store=store, metrics=metrics)
     metrics_http = None
     if settings.metrics_port is not None:

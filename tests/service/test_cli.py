@@ -147,8 +147,12 @@ def clean_environment(monkeypatch):
 
 @pytest.fixture
 def cli(stack):
-    """``cli(*argv)``: run the command against the module's stack."""
-    return lambda *argv: run_cli("--address", stack.address, *argv)
+    """``cli(*argv)``: run the command against the module's stack.
+
+    Calls get 600 s, not the CLI's 60 s default: a first Tomtom (JASPAR load and
+    numba compile) on a machine whose cores are all busy can take longer than 60 s.
+    """
+    return lambda *argv: run_cli("--address", stack.address, "--timeout", "600", *argv)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
 from pathlib import Path
 
@@ -132,12 +133,15 @@ def test_mutated_uploads_never_give_internal(trainer, tmp_path: Path):
     original = (tmp_path / "seed.h5").read_bytes()
     rng = np.random.default_rng(12)
     codes: dict[str, int] = {}
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; server is in-process
     for _ in range(150):
         result = _upload(trainer.stub, _mutate(original, rng))
         code = "OK" if isinstance(result, pb.DatasetInfo) else result.code().name
         codes[code] = codes.get(code, 0) + 1
     assert set(codes) <= {"OK", "INVALID_ARGUMENT"}, codes
     assert codes.get("INVALID_ARGUMENT", 0) > 20
+    # A mutated size field must not make the server allocate what it declares.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 512 * 1024
     assert create_task1(trainer.stub, 100).num_train == 70  # still serving
 
 
