@@ -382,15 +382,39 @@ def build_model(config: ModelConfig | None = None, /, **kwargs) -> keras.Model:
         config = ModelConfig(**kwargs)
     elif kwargs:
         raise InvalidInputError("build_model: give a ModelConfig or keyword arguments, not both")
-    _validate(config)
     if config.width_multiplier > 1:
         # Weights grow with the square of the width: bound the wide model from the narrow
         # one before allocating it, so a 48-byte request cannot exhaust memory.
-        narrow = _build(dataclasses.replace(config, width_multiplier=1)).count_params()
-        _check_size(narrow * config.width_multiplier**2, config)
+        check_model(config)
+    else:
+        _validate(config)
     model = _build(config)
     _check_size(model.count_params(), config)
     return model
+
+
+def check_model(config: ModelConfig) -> int:
+    """Validate ``config`` as :func:`build_model` would, without building the wide model.
+
+    Builds the width-1 model (small: at most a few million parameters) and bounds the
+    requested width's size from it, so a server can validate a request cheaply in its
+    RPC thread and leave the real build to a worker.
+
+    Returns
+    -------
+    int
+        Upper bound on the model's parameters (exact at width 1).
+
+    Raises
+    ------
+    InvalidInputError, ResourceExhaustedError
+        As :func:`build_model`.
+    """
+    _validate(config)
+    narrow = _build(dataclasses.replace(config, width_multiplier=1)).count_params()
+    estimate = narrow * config.width_multiplier**2
+    _check_size(estimate, config)
+    return estimate
 
 
 def _build(config: ModelConfig) -> keras.Model:

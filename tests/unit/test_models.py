@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 
 from motiflens.activations import activation_names
-from motiflens.errors import InvalidInputError, NotFoundError
+from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
 from motiflens.models import (
     ARCHITECTURES,
     FIRST_LAYER,
     FIRST_LAYER_ACTIVATION,
     ModelConfig,
     build_model,
+    check_model,
     first_layer_kernel,
     first_layer_model,
     load_model,
@@ -179,3 +180,31 @@ def test_save_load_round_trip_for_every_activation(tmp_path):
         assert plain.get_layer(FIRST_LAYER_ACTIVATION).activation == name
     with pytest.raises(NotFoundError, match="no saved model"):
         load_model(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("architecture", ["cnn_2", "cnn_deep", "cnn_dist", "residualbind"])
+def test_check_model_bounds_the_wide_model_without_building_it(architecture):
+    for width in (1, 2, 3):
+        config = ModelConfig(
+            architecture=architecture, input_length=400, num_outputs=3, width_multiplier=width
+        )
+        estimate = check_model(config)
+        actual = build_model(config).count_params()
+        assert actual <= estimate <= width**2 * actual if width > 1 else estimate == actual
+
+
+def test_model_size_and_width_limits():
+    with pytest.raises(ResourceExhaustedError, match="limit is 100,000,000"):
+        check_model(ModelConfig(architecture="basset", input_length=200, num_outputs=1, width_multiplier=16))
+    with pytest.raises(InvalidInputError, match="width_multiplier: expected an integer from 1 to 16, got 17"):
+        check_model(ModelConfig(architecture="cnn_2", input_length=200, num_outputs=1, width_multiplier=17))
+    with pytest.raises(InvalidInputError, match="initializer_std: expected a finite number > 0"):
+        build_model(
+            ModelConfig(
+                architecture="cnn_2",
+                input_length=200,
+                num_outputs=1,
+                initializer="random_normal",
+                initializer_std=np.inf,
+            )
+        )
