@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from motiflens.errors import MotiflensError
+from services.common.budget import MemoryBudget
 from services.common.config import ConfigError, Settings
 from services.common.metrics import ServiceMetrics
 from services.common.server import serve
@@ -40,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = ServiceMetrics()
     serve(
         settings,
-        build_register(store, metrics, cache_capacity=capacity),
+        build_register(
+            store, metrics, cache_capacity=capacity, budget=MemoryBudget(settings.memory_budget_bytes)
+        ),
         SERVICE_NAMES,
         store,
         metrics=metrics,

@@ -6,24 +6,36 @@ from collections.abc import Callable
 
 import grpc
 from motiflens_client.api import interpreter_pb2_grpc
-from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+# prediction_service_pb2 itself (not only the _grpc module) registers the service's
+# descriptor in the default pool; without it reflection lists the service but cannot
+# describe it, so grpcurl and reflection clients cannot call it.
+from tensorflow_serving.apis import prediction_service_pb2, prediction_service_pb2_grpc
+
+from services.common.budget import MemoryBudget
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
 from services.interpreter.model_cache import ModelCache
 from services.interpreter.servicer import InterpreterServicer
 from services.interpreter.tfserving import PredictionServicer
 
-SERVICE_NAMES = ("motiflens.v1.InterpreterService", "tensorflow.serving.PredictionService")
+SERVICE_NAMES = (
+    "motiflens.v1.InterpreterService",
+    prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+)
 
 
 def build_register(
-    store: ArtifactStore, metrics: ServiceMetrics | None, *, cache_capacity: int = 4
+    store: ArtifactStore,
+    metrics: ServiceMetrics | None,
+    *,
+    cache_capacity: int = 4,
+    budget: MemoryBudget | None = None,
 ) -> Callable[[grpc.Server], None]:
-    """A ``register(server)`` adding both services over one shared model cache."""
+    """A ``register(server)`` adding both services over one shared model cache and memory budget."""
     models = ModelCache(store, capacity=cache_capacity)
     interpreter = InterpreterServicer(store, models, metrics)
-    prediction = PredictionServicer(models)
+    prediction = PredictionServicer(models, budget=budget)
 
     def register(server: grpc.Server) -> None:
         interpreter_pb2_grpc.add_InterpreterServiceServicer_to_server(interpreter, server)

@@ -17,6 +17,8 @@ that signature. Errors use the same status codes as the motiflens services.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 from google.protobuf import any_pb2
@@ -26,12 +28,37 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, predict
 
 from motiflens.errors import InvalidInputError
 from motiflens.sequences import one_hot
+from services.common.budget import MemoryBudget
+from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.interpreter.model_cache import LoadedModel, ModelCache
 
 SIGNATURE = "serving_default"
+#: Input dtypes accepted for the one-hot input.
+FLOAT_DTYPES = {types_pb2.DT_FLOAT: np.dtype("<f4"), types_pb2.DT_DOUBLE: np.dtype("<f8")}
+#: Most axes a declared input shape may have (the inputs have 1 or 3).
+MAX_RANK = 8
+#: Sequences per model call inside one Predict.
+PREDICT_BATCH = 256
 INPUT_ONE_HOT = "sequence"
 INPUT_STRINGS = "dna"
 OUTPUTS = ("probabilities", "logits")
+
+
+def _declared_shape(proto, field: str) -> tuple[int, ...]:
+    """The TensorProto's shape, checked: known rank, at most :data:`MAX_RANK` axes, extents >= 0."""
+    if proto.tensor_shape.unknown_rank:
+        raise InvalidInputError(f"{field}.tensor_shape: unknown rank; expected (N, L, 4) or (N,)")
+    dims = tuple(int(dim.size) for dim in proto.tensor_shape.dim)
+    if len(dims) > MAX_RANK:
+        raise InvalidInputError(f"{field}.tensor_shape: {len(dims)} axes; expected (N, L, 4) or (N,)")
+    if any(size < 0 for size in dims):
+        raise InvalidInputError(f"{field}.tensor_shape: expected extents >= 0, got {list(dims)}")
+    return dims
+
+
+def _predict_bytes(rows: int, loaded: LoadedModel) -> int:
+    """Memory a Predict of ``rows`` sequences needs: the float32 input twice (decoded, batched), outputs."""
+    return rows * (loaded.input_length * 4 * 4 * 2 + loaded.num_outputs * 4 * 3)
 
 
 def _shape(*dims: int) -> tensor_shape_pb2.TensorShapeProto:
@@ -71,11 +98,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     models : ModelCache
     max_sequences : int
         Largest batch accepted in one Predict call.
+    budget : MemoryBudget, optional
+        The interpreter's memory budget; a call reserves its input and output arrays.
     """
 
-    def __init__(self, models: ModelCache, *, max_sequences: int = 10_000):
+    def __init__(
+        self, models: ModelCache, *, max_sequences: int = 10_000, budget: MemoryBudget | None = None
+    ):
         self.models = models
         self.max_sequences = max_sequences
+        self.budget = budget or MemoryBudget(DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024)
 
     def _model(self, model_spec) -> LoadedModel:
         if model_spec.signature_name not in ("", SIGNATURE):
@@ -92,21 +124,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 f"inputs: expected exactly one of '{INPUT_ONE_HOT}' (one-hot float (N, L, 4)) or "
                 f"'{INPUT_STRINGS}' (N DNA strings); got {sorted(keys) or 'none'}"
             )
-        try:
-            array = tf.make_ndarray(request.inputs[keys.pop()])
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"inputs: not a valid TensorProto ({exc})") from None
-        if INPUT_STRINGS in request.inputs:
-            sequences = [item.decode("ascii", "replace") for item in np.ravel(array)]
-            X = one_hot(sequences)
-            name = INPUT_STRINGS
+        name = keys.pop()
+        proto = request.inputs[name]
+        field = f"inputs['{name}']"
+        shape = _declared_shape(proto, field)
+        if name == INPUT_STRINGS:
+            X = self._strings_input(proto, shape, field, loaded)
         else:
-            if array.dtype.kind != "f":
-                raise InvalidInputError(
-                    f"inputs['{INPUT_ONE_HOT}']: expected a float tensor, got {array.dtype}"
-                )
-            X = array.astype(np.float32)
-            name = INPUT_ONE_HOT
+            X = self._one_hot_input(proto, shape, field, loaded)
         if X.ndim != 3 or X.shape[2] != 4:
             raise InvalidInputError(f"inputs['{name}']: expected shape (N, L, 4), got {X.shape}")
         if X.shape[0] == 0:
@@ -122,6 +147,77 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             )
         return X
 
+    def _check_batch(self, rows: int, field: str) -> None:
+        if rows == 0:
+            raise InvalidInputError(f"{field}: empty batch; expected at least one sequence")
+        if rows > self.max_sequences:
+            raise InvalidInputError(f"{field}: {rows} sequences; at most {self.max_sequences} per call")
+
+    def _one_hot_input(self, proto, shape: tuple[int, ...], field: str, loaded: LoadedModel) -> np.ndarray:
+        """A (N, L, 4) float input, checked against its declared shape before anything is allocated."""
+        if proto.dtype not in FLOAT_DTYPES:
+            raise InvalidInputError(
+                f"{field}.dtype: expected DT_FLOAT or DT_DOUBLE, got {types_pb2.DataType.Name(proto.dtype)}"
+                if proto.dtype in types_pb2.DataType.values()
+                else f"{field}.dtype: expected DT_FLOAT or DT_DOUBLE, got {proto.dtype}"
+            )
+        if len(shape) != 3 or shape[2] != 4 or shape[1] != loaded.input_length:
+            raise InvalidInputError(
+                f"{field}.tensor_shape: expected (N, {loaded.input_length}, 4) for model "
+                f"{loaded.model_id}, got {list(shape)}"
+            )
+        self._check_batch(shape[0], field)
+        self.budget.check(_predict_bytes(shape[0], loaded), field)
+        dtype = FLOAT_DTYPES[proto.dtype]
+        count = math.prod(shape)
+        if proto.tensor_content:
+            if len(proto.tensor_content) != count * dtype.itemsize:
+                raise InvalidInputError(
+                    f"{field}.tensor_content: expected {count * dtype.itemsize} bytes for shape "
+                    f"{list(shape)}, got {len(proto.tensor_content)}"
+                )
+            values = np.frombuffer(proto.tensor_content, dtype=dtype)
+        else:
+            listed = proto.float_val if proto.dtype == types_pb2.DT_FLOAT else proto.double_val
+            # TF fills a tensor from a single value; anything else must give every value.
+            if len(listed) not in (1, count):
+                raise InvalidInputError(
+                    f"{field}: {len(listed)} values for shape {list(shape)}; expected {count} (or 1 to fill)"
+                )
+            values = np.asarray(listed, dtype=dtype)
+        if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+            raise InvalidInputError(
+                f"{field}: expected one-hot values in [0, 1]; got NaN, infinity or out of range"
+            )
+        return np.broadcast_to(values.astype(np.float32), count).reshape(shape).copy()
+
+    def _strings_input(self, proto, shape: tuple[int, ...], field: str, loaded: LoadedModel) -> np.ndarray:
+        """N DNA strings, counted and measured before any is decoded."""
+        if proto.dtype != types_pb2.DT_STRING:
+            raise InvalidInputError(f"{field}.dtype: expected DT_STRING")
+        if len(shape) != 1:
+            raise InvalidInputError(f"{field}.tensor_shape: expected (N,), got {list(shape)}")
+        self._check_batch(shape[0], field)
+        if len(proto.string_val) != shape[0]:
+            raise InvalidInputError(
+                f"{field}: {len(proto.string_val)} strings for shape {list(shape)}; expected {shape[0]}"
+            )
+        for index, item in enumerate(proto.string_val):
+            if len(item) != loaded.input_length:
+                raise InvalidInputError(
+                    f"{field}[{index}]: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
+                    f"got {len(item)}"
+                )
+        self.budget.check(_predict_bytes(shape[0], loaded), field)
+        try:
+            sequences = [item.decode("ascii") for item in proto.string_val]
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{field}: expected ASCII DNA (A, C, G, T, N)") from None
+        try:
+            return one_hot(sequences)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{field}{str(exc).removeprefix('sequences')}") from None
+
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         """Run the model on the request's sequences."""
         loaded = self._model(request.model_spec)
@@ -136,8 +232,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response.model_spec.name = loaded.model_id
         response.model_spec.version.value = 1
         response.model_spec.signature_name = SIGNATURE
-        with loaded.lock:
-            logits = np.asarray(loaded.logits.predict(X, batch_size=256, verbose=0), np.float32)
+        with self.budget.reserve(_predict_bytes(len(X), loaded), "inputs"), loaded.lock:
+            logits = np.asarray(loaded.logits.predict(X, batch_size=PREDICT_BATCH, verbose=0), np.float32)
         values = {"logits": logits, "probabilities": (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)}
         for name in wanted:
             response.outputs[name].CopyFrom(tf.make_tensor_proto(values[name]))

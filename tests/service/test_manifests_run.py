@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 import yaml
+from google.protobuf import descriptor_pool, message_factory
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from helpers import wait_for_serving
+
+from services.common.server import LIVENESS_SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +65,13 @@ def service_deployments():
         yield doc["metadata"]["name"], container, resolved_env(container, config_maps, secrets)
 
 
+SERVICE_NAMES = {
+    "trainer": "motiflens.v1.TrainerService",
+    "interpreter": "motiflens.v1.InterpreterService",
+    "motifmatch": "motiflens.v1.MotifMatchService",
+}
+
+
 @pytest.mark.parametrize("name", ["trainer", "interpreter", "motifmatch"])
 def test_service_starts_from_its_manifest(name, s3_server, tmp_path):
     deployments = {service: (container, env) for service, container, env in service_deployments()}
@@ -100,6 +111,17 @@ def test_service_starts_from_its_manifest(name, s3_server, tmp_path):
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             wait_for_serving(channel, timeout=120)
+            wait_for_serving(channel, LIVENESS_SERVICE, timeout=30)
+            # Reflection describes every service it lists (grpcurl needs each one's
+            # file and dependencies), in the process as deployed, not the test's.
+            database = ProtoReflectionDescriptorDatabase(channel)
+            pool = descriptor_pool.DescriptorPool(database)
+            listed = list(database.get_services())
+            assert SERVICE_NAMES[name] in listed
+            for service_name in listed:
+                service = pool.FindServiceByName(service_name)
+                for method in service.methods:
+                    assert message_factory.GetMessageClass(method.input_type)().DESCRIPTOR.full_name
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=60)
