@@ -12,19 +12,33 @@ weights.
 
 Progress is reported through :class:`TrainingCallback` objects (the trainer
 service streams them); a callback can also ask training to stop (cancellation).
+
+Checkpoints. A callback whose ``checkpoints`` is True also gets, after every epoch
+and before that epoch's ``on_epoch_end``, a :class:`TrainingState`: the weights,
+the optimiser's variables (step count, learning rate, Adam moments), the history,
+the plateau controller (best value, epochs since the best and since the last decay),
+the best weights so far and the stop decision. ``train(..., resume=state)``
+continues such a run after its last completed epoch with all of that restored, so a
+resumed run follows the recipe (schedule, early stopping, best-weight restore) as if
+it had not stopped; only the mini-batch shuffling differs from an uninterrupted run.
+:meth:`TrainingState.to_bytes` serialises a state as an ``.npz`` archive (arrays
+plus a JSON header, no pickle).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from motiflens.errors import InvalidInputError
 from motiflens.evaluation import binary_cross_entropy, classification_metrics
@@ -132,6 +146,22 @@ class PlateauController:
         stop = self.early_stopping_patience is not None and self._since_best >= self.early_stopping_patience
         return False, lr_factor, stop
 
+    def state(self) -> dict:
+        """The mutable part (best value and epoch, epochs since the best and the last decay)."""
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "since_best": self._since_best,
+            "since_decay": self._since_decay,
+        }
+
+    def restore(self, state: dict) -> None:
+        """Continue from :meth:`state` of an earlier run with the same settings."""
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+        self._since_best = int(state["since_best"])
+        self._since_decay = int(state["since_decay"])
+
 
 # --------------------------------------------------------------------------- callbacks
 
@@ -155,17 +185,115 @@ class EpochEvent:
         return asdict(self)
 
 
+_STATE_FORMAT = "motiflens.training_state.v1"
+
+
+@dataclass
+class TrainingState:
+    """A run after its last completed epoch: what :func:`train` needs to continue it.
+
+    Attributes
+    ----------
+    epochs_done : int
+        Completed epochs (the next one is ``epochs_done + 1``).
+    history : list of EpochEvent
+        Epochs 1 .. ``epochs_done``.
+    weights : list of np.ndarray
+        ``model.get_weights()`` after the last epoch.
+    optimizer_variables : list of np.ndarray
+        ``model.optimizer.variables`` in order (step count, learning rate, moments).
+    best_weights : list of np.ndarray or None
+        Weights of the best validation epoch so far (None before any improvement).
+    controller : dict
+        :meth:`PlateauController.state`.
+    stopped_by : str
+        "" (go on), "early_stopping" or "stop_requested": the run decided to stop here.
+    """
+
+    epochs_done: int
+    history: list[EpochEvent]
+    weights: list[np.ndarray]
+    optimizer_variables: list[np.ndarray]
+    best_weights: list[np.ndarray] | None
+    controller: dict
+    stopped_by: str = ""
+
+    def to_bytes(self) -> bytes:
+        """An ``.npz`` archive: the arrays, and a JSON header (no pickled objects)."""
+        header = {
+            "format": _STATE_FORMAT,
+            "epochs_done": self.epochs_done,
+            "history": [event.to_dict() for event in self.history],
+            "controller": self.controller,
+            "stopped_by": self.stopped_by,
+            "counts": {
+                "weights": len(self.weights),
+                "optimizer": len(self.optimizer_variables),
+                "best": -1 if self.best_weights is None else len(self.best_weights),
+            },
+        }
+        arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+        for group, values in (
+            ("weights", self.weights),
+            ("optimizer", self.optimizer_variables),
+            ("best", self.best_weights or []),
+        ):
+            arrays.update({f"{group}_{i:05d}": np.asarray(value) for i, value in enumerate(values)})
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TrainingState:
+        """Parse :meth:`to_bytes` output.
+
+        Raises
+        ------
+        InvalidInputError
+            Not such an archive, or one with missing arrays.
+        """
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                header = json.loads(archive["header"].tobytes())
+                if header.get("format") != _STATE_FORMAT:
+                    raise InvalidInputError(f"training state: unknown format {header.get('format')!r}")
+                counts = header["counts"]
+
+                def group(name: str, count: int) -> list[np.ndarray]:
+                    return [archive[f"{name}_{i:05d}"] for i in range(count)]
+
+                return cls(
+                    epochs_done=int(header["epochs_done"]),
+                    history=[EpochEvent(**event) for event in header["history"]],
+                    weights=group("weights", counts["weights"]),
+                    optimizer_variables=group("optimizer", counts["optimizer"]),
+                    best_weights=None if counts["best"] < 0 else group("best", counts["best"]),
+                    controller=dict(header["controller"]),
+                    stopped_by=str(header.get("stopped_by", "")),
+                )
+        except InvalidInputError:
+            raise
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidInputError(f"training state: unreadable ({type(exc).__name__}: {exc})") from exc
+
+
 class TrainingCallback:
     """Receives training progress; override what you need.
 
     Set ``stop_requested`` to True (from any thread) to end training after the
     current epoch; the run then finishes normally with the best weights so far.
+    Set ``checkpoints`` to True to receive :meth:`on_checkpoint` (building the state
+    copies every weight, so it is only done when some callback asks).
     """
 
     stop_requested: bool = False
+    checkpoints: bool = False
 
     def on_train_begin(self, model_config: dict, train_config: TrainConfig) -> None:
         """Called once before the first epoch."""
+
+    def on_checkpoint(self, state: TrainingState) -> None:
+        """Called after every epoch, before :meth:`on_epoch_end`, when ``checkpoints`` is True."""
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         """Called after every epoch with its metrics."""
@@ -229,16 +357,64 @@ class _RecipeCallback(keras.callbacks.Callback):
             metrics["auroc"] if self.monitor == "loss" else value,
             learning_rate,
         )
-        for listener in self.listeners:
-            listener.on_epoch_end(event)
+        # The decay and the stop decision come before the listeners, so that a checkpoint
+        # holds the learning rate and the decision the next epoch would see.
         if lr_factor != 1.0:
             optimizer.learning_rate.assign(learning_rate * lr_factor)
         if stop:
             self.stopped_by = "early_stopping"
             self.model.stop_training = True
-        elif any(listener.stop_requested for listener in self.listeners):
+        self._report(event)
+        if not stop and any(listener.stop_requested for listener in self.listeners):
             self.stopped_by = "stop_requested"
             self.model.stop_training = True
+
+    def _report(self, event: EpochEvent) -> None:
+        state = self.state() if any(listener.checkpoints for listener in self.listeners) else None
+        for listener in self.listeners:
+            if state is not None and listener.checkpoints:
+                listener.on_checkpoint(state)
+            listener.on_epoch_end(event)
+
+    def state(self) -> TrainingState:
+        """The run after its latest epoch (see :class:`TrainingState`)."""
+        return TrainingState(
+            epochs_done=len(self.history),
+            history=list(self.history),
+            weights=self.model.get_weights(),
+            optimizer_variables=[keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables],
+            best_weights=self.best_weights,
+            controller=self.controller.state(),
+            stopped_by=self.stopped_by,
+        )
+
+    def restore(self, state: TrainingState) -> None:
+        """Continue from ``state``: model weights, optimiser variables, history and controller.
+
+        Raises
+        ------
+        InvalidInputError
+            The state's arrays do not fit this model or optimiser.
+        """
+        optimizer = self.model.optimizer
+        try:
+            self.model.set_weights(state.weights)
+            optimizer.build(self.model.trainable_variables)
+            if len(state.optimizer_variables) != len(optimizer.variables):
+                raise ValueError(
+                    f"{len(state.optimizer_variables)} optimizer variables, the optimizer has "
+                    f"{len(optimizer.variables)}"
+                )
+            for variable, value in zip(optimizer.variables, state.optimizer_variables, strict=True):
+                if tuple(variable.shape) != tuple(np.shape(value)):
+                    raise ValueError(f"{variable.path}: shape {np.shape(value)}, expected {variable.shape}")
+                variable.assign(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"resume: the checkpoint does not fit this model ({exc})") from None
+        self.history = list(state.history)
+        self.controller.restore(state.controller)
+        self.best_weights = state.best_weights
+        self.stopped_by = state.stopped_by
 
 
 @dataclass
@@ -311,6 +487,7 @@ def train(
     *,
     callbacks: Sequence[TrainingCallback] = (),
     output_dir: str | Path | None = None,
+    resume: TrainingState | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``dataset`` with the paper's recipe.
 
@@ -328,33 +505,51 @@ def train(
     output_dir : path, optional
         When given, writes ``model.keras``, ``model_config.json``,
         ``train_config.json``, ``history.json`` and ``metrics.json`` there.
+    resume : TrainingState, optional
+        Continue this run (same model config and ``config``) after its epoch
+        ``resume.epochs_done``: weights, optimiser, controller, best weights and
+        history are restored and only the remaining epochs run (none when the state
+        had decided to stop). Shuffling is seeded with ``seed + epochs_done``.
 
     Returns
     -------
     TrainingResult
+        ``history`` holds every epoch, the resumed ones included.
+
+    Raises
+    ------
+    InvalidInputError
+        Invalid config or splits, or a ``resume`` state that does not fit the model.
     """
     config = config or TrainConfig()
     config.validate()
     for name in ("train", "valid", "test"):
         _check_split(name, dataset.split(name), model)
     monitor = config.resolved_monitor(dataset.num_targets)
-    keras.utils.set_random_seed(config.seed)
+    start_epoch = 0 if resume is None else resume.epochs_done
+    # A resumed run must not replay the shuffles of epochs 1, 2, ... of the first attempt.
+    keras.utils.set_random_seed((config.seed + start_epoch) % 2**32)
     compile_for_training(model, config)
     recipe = _RecipeCallback(dataset.valid, config, monitor, callbacks)
+    if resume is not None:
+        recipe.set_model(model)  # fit() would set it only later
+        recipe.restore(resume)
     model_config = json.loads(model.motiflens_config.to_json()) if hasattr(model, "motiflens_config") else {}
     for listener in callbacks:
         listener.on_train_begin(model_config, config)
 
     start = time.perf_counter()
-    model.fit(
-        dataset.train.X,
-        dataset.train.y,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        shuffle=True,
-        callbacks=[recipe],
-        verbose=0,
-    )
+    if not recipe.stopped_by and start_epoch < config.epochs:
+        model.fit(
+            dataset.train.X,
+            dataset.train.y,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=start_epoch,
+            shuffle=True,
+            callbacks=[recipe],
+            verbose=0,
+        )
     seconds = time.perf_counter() - start
     if recipe.best_weights is not None:
         model.set_weights(recipe.best_weights)

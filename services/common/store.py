@@ -17,7 +17,18 @@ sha256 and size of every object, provenance (data set, config, seed, code
 version) and the creation time.
 
 Records (job state and events) are small mutable JSON documents under
-``records/<namespace>/<key>.json``, overwritten whole.
+``records/<namespace>/<key>.json``, overwritten whole and atomically (the file
+backend renames a complete temporary file into place; an S3 PUT is atomic). Each
+is stored as ``{"format": "motiflens.record.v1", "sha256": ..., "record": {...}}``,
+the hash taken over the record's canonical JSON, and checked on every read, so a
+truncated or edited record is reported as :class:`CorruptRecordError` naming it
+instead of being half-parsed. Records written before the checksum (a bare JSON
+object) are still read. Listings skip a corrupt record (with one logged warning
+per record), so one damaged record never hides the others.
+
+Blobs are mutable binary objects under ``blobs/<namespace>/<key>`` (a training
+job's checkpoint), overwritten whole and atomically like records, with a sha256
+header checked on read.
 
 Ids are generated here (``<kind>-<32 hex>``), never taken from user paths, and
 every id or key is checked against a strict pattern before it touches a path or
@@ -27,9 +38,14 @@ again when they build a path or object key (a second line of defence).
 Errors: InvalidInputError (malformed id, key or URL), NotFoundError (unknown or
 half-written artifact, unknown object or record), AlreadyExistsError (artifact id
 reused), UnavailableError (the backend cannot be reached, or its bucket/directory
-is missing; the message names the store and the cause) and
+is missing; the message names the store and the cause),
 :class:`CorruptArtifactError` (stored bytes no longer match the manifest: a
-server-side fault, reported as INTERNAL rather than blamed on the caller).
+server-side fault, reported as INTERNAL rather than blamed on the caller) and
+:class:`CorruptRecordError` (a record or blob fails its checksum: FAILED_PRECONDITION
+naming it, since that one id is unusable until an operator restores or deletes it).
+
+:class:`RetryingStore` wraps a store so that every backend call rides out an outage
+of up to ``retry_seconds`` (exponential backoff); the trainer's worker processes use it.
 """
 
 from __future__ import annotations
@@ -40,14 +56,23 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from motiflens.errors import AlreadyExistsError, InvalidInputError, MotiflensError, NotFoundError
+from motiflens.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidInputError,
+    MotiflensError,
+    NotFoundError,
+    UnavailableError,
+)
 from services.common.limits import quote
 
 logger = logging.getLogger(__name__)
@@ -55,6 +80,8 @@ logger = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}-[0-9a-f]{32}$")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MANIFEST = "manifest.json"
+RECORD_FORMAT = "motiflens.record.v1"
+BLOB_MAGIC = b"motiflens.blob.v1 "
 URL_FORMS = (
     "file:///absolute/path",
     "s3://bucket[/prefix]?endpoint=host:port[&secure=true|false][&region=name]",
@@ -66,6 +93,16 @@ class CorruptArtifactError(MotiflensError):
 
     A fault of the store, not of the caller: the gRPC error mapping reports a
     plain :class:`~motiflens.errors.MotiflensError` as INTERNAL with this message.
+    """
+
+
+class CorruptRecordError(CorruptArtifactError, FailedPreconditionError):
+    """A stored record or blob fails its checksum or does not parse.
+
+    Also a :class:`~motiflens.errors.FailedPreconditionError`, so the gRPC mapping
+    reports FAILED_PRECONDITION with the message (which names the record): the
+    request was fine, but that one id cannot be served until the record is restored
+    or deleted. Listings skip such records instead of raising.
     """
 
 
@@ -162,14 +199,61 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _canonical(body: object) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def encode_record(record: Mapping) -> bytes:
+    """The stored form of a record: ``{"format", "sha256", "record"}``, the hash over canonical JSON.
+
+    Raises
+    ------
+    InvalidInputError
+        ``record`` is not a JSON-serialisable mapping.
+    """
+    try:
+        # One round trip first, so the hash covers what a reader will parse (tuples become
+        # lists, keys strings) and not the writer's Python objects.
+        body = json.loads(json.dumps(dict(record)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"record: expected a JSON-serialisable mapping ({exc})") from exc
+    envelope = {"format": RECORD_FORMAT, "sha256": sha256_hex(_canonical(body)), "record": body}
+    return json.dumps(envelope, sort_keys=True).encode()
+
+
+def decode_record(data: bytes, *, what: str) -> dict:
+    """Parse and verify a stored record (see :func:`encode_record`); a bare JSON object is a legacy record.
+
+    Raises
+    ------
+    CorruptRecordError
+        Not JSON, not an object, or the checksum does not match (the message names ``what``).
+    """
+    try:
+        stored = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptRecordError(
+            f"{what} is corrupt ({len(data)} bytes that do not parse as JSON: {exc}); restore it or delete it"
+        ) from None
+    if not isinstance(stored, dict):
+        raise CorruptRecordError(f"{what} is corrupt (a JSON {type(stored).__name__}, not an object)")
+    if stored.get("format") != RECORD_FORMAT:
+        return stored  # written before records carried a checksum
+    body = stored.get("record")
+    if not isinstance(body, dict) or stored.get("sha256") != sha256_hex(_canonical(body)):
+        raise CorruptRecordError(f"{what} is corrupt (its sha256 does not match); restore it or delete it")
+    return body
+
+
 class ArtifactStore(abc.ABC):
     """Interface of both backends; every method raises motiflens.errors types only.
 
     InvalidInputError for malformed ids/keys, NotFoundError for unknown artifacts,
     records or objects, AlreadyExistsError when an artifact id is reused,
     UnavailableError (with the URL and the cause) when the backend cannot be reached,
-    and CorruptArtifactError (a MotiflensError, so INTERNAL over gRPC) when stored
-    bytes no longer match their manifest.
+    CorruptArtifactError (a MotiflensError, so INTERNAL over gRPC) when stored
+    bytes no longer match their manifest, and CorruptRecordError (FAILED_PRECONDITION)
+    when a record or blob fails its checksum.
 
     Backends implement the primitives at the bottom; the paths they receive are
     built here from checked ids and keys, and a backend refuses any path that would
@@ -178,6 +262,10 @@ class ArtifactStore(abc.ABC):
 
     #: Where the store lives, for messages and logs (never holds credentials).
     url: str
+
+    def __init__(self) -> None:
+        self._warned: set[str] = set()
+        self._warned_lock = threading.Lock()
 
     # ---- artifacts
     def put_artifact(
@@ -328,19 +416,36 @@ class ArtifactStore(abc.ABC):
 
     # ---- records
     def put_record(self, namespace: str, key: str, record: Mapping) -> None:
-        """Write (overwrite) a small JSON record."""
+        """Write (overwrite) a small JSON record, with the sha256 of its canonical JSON.
+
+        Raises
+        ------
+        InvalidInputError
+            Malformed namespace or key, or a record that is not JSON-serialisable.
+        UnavailableError
+            The backend failed; the previous version of the record (if any) is intact.
+        """
         check_key(namespace, field_name="namespace")
         check_key(key)
-        self._put(f"records/{namespace}/{key}.json", json.dumps(record, sort_keys=True).encode())
+        self._put(f"records/{namespace}/{key}.json", encode_record(record))
 
     def get_record(self, namespace: str, key: str) -> dict:
-        """Read a record; NotFoundError when absent."""
+        """Read a record, verified against its checksum.
+
+        Raises
+        ------
+        NotFoundError
+            No such record.
+        CorruptRecordError
+            The stored record does not parse or fails its checksum (the message names it).
+        """
         check_key(namespace, field_name="namespace")
         check_key(key)
-        return json.loads(self._get(f"records/{namespace}/{key}.json", missing=f"{namespace} record {key!r}"))
+        path = f"records/{namespace}/{key}.json"
+        return decode_record(self._get(path, missing=f"{namespace} record {key!r}"), what=path)
 
     def list_records(self, namespace: str) -> list[dict]:
-        """Every record of a namespace (unordered)."""
+        """Every readable record of a namespace (unordered); corrupt ones are skipped with a warning."""
         check_key(namespace, field_name="namespace")
         records = []
         for name in self._list_names(f"records/{namespace}/"):
@@ -349,7 +454,54 @@ class ArtifactStore(abc.ABC):
                     records.append(self.get_record(namespace, name[: -len(".json")]))
                 except NotFoundError:
                     continue
+                except CorruptRecordError as exc:
+                    self._warn_once(f"records/{namespace}/{name}", f"skipping it in listings: {exc}")
         return records
+
+    # ---- blobs
+    def put_blob(self, namespace: str, key: str, data: bytes) -> None:
+        """Write (overwrite) a mutable binary object, e.g. a training checkpoint, with its sha256."""
+        check_key(namespace, field_name="namespace")
+        check_key(key)
+        data = bytes(data)
+        self._put(f"blobs/{namespace}/{key}", BLOB_MAGIC + sha256_hex(data).encode() + b"\n" + data)
+
+    def get_blob(self, namespace: str, key: str) -> bytes:
+        """Read a blob written by :meth:`put_blob`, verified.
+
+        Raises
+        ------
+        NotFoundError
+            No such blob.
+        CorruptRecordError
+            Truncated, or its bytes do not match the stored sha256.
+        """
+        check_key(namespace, field_name="namespace")
+        check_key(key)
+        path = f"blobs/{namespace}/{key}"
+        stored = self._get(path, missing=f"{namespace} blob {key!r}")
+        header, newline, data = stored[len(BLOB_MAGIC) :].partition(b"\n")
+        intact = stored.startswith(BLOB_MAGIC) and newline and header == sha256_hex(data).encode()
+        if not intact:
+            raise CorruptRecordError(
+                f"{path} is corrupt ({len(stored)} bytes that fail their sha256 check); "
+                "restore it or delete it"
+            )
+        return data
+
+    def delete_blob(self, namespace: str, key: str) -> None:
+        """Remove a blob; no error when it does not exist."""
+        check_key(namespace, field_name="namespace")
+        check_key(key)
+        self._delete(f"blobs/{namespace}/{key}")
+
+    def _warn_once(self, what: str, message: str) -> None:
+        """Log a warning about ``what`` the first time only (listings run every few seconds)."""
+        with self._warned_lock:
+            if what in self._warned:
+                return
+            self._warned.add(what)
+        logger.warning("artifact store %s: %s: %s", self.url, what, message)
 
     # ---- backend primitives
     @abc.abstractmethod
@@ -369,12 +521,101 @@ class ArtifactStore(abc.ABC):
         """Whether an object exists."""
 
     @abc.abstractmethod
+    def _delete(self, path: str) -> None:
+        """Remove one object; no error when it does not exist."""
+
+    @abc.abstractmethod
     def _list_prefixes(self, prefix: str) -> list[str]:
         """Names of the immediate 'directories' under prefix."""
 
     @abc.abstractmethod
     def _list_names(self, prefix: str) -> list[str]:
         """Names of the objects directly under prefix."""
+
+
+class RetryingStore(ArtifactStore):
+    """A store whose backend calls retry through an outage of up to ``retry_seconds``.
+
+    Every primitive (read, write, list, delete, ping) that raises UnavailableError is
+    tried again after 0.5 s, 1 s, 2 s, ... (at most ``max_delay`` apart) until it
+    succeeds or ``retry_seconds`` have passed since its first failure; then it raises
+    UnavailableError("artifact store unreachable for <retry_seconds> s: <last cause>").
+    Other errors (NotFoundError, corrupt data, bad keys) are raised at once: retrying
+    cannot change them. Writes are whole-object overwrites, so repeating one is safe.
+
+    Parameters
+    ----------
+    inner : ArtifactStore
+        The store to call.
+    retry_seconds : float
+        How long one call keeps retrying (0: no retries).
+    first_delay, max_delay : float
+        Backoff: the first wait and the cap on the doubling waits, seconds (default 0.5, 10).
+    sleep : callable, optional
+        ``time.sleep`` (tests may pass another clock).
+    """
+
+    def __init__(
+        self,
+        inner: ArtifactStore,
+        retry_seconds: float,
+        *,
+        first_delay: float = 0.5,
+        max_delay: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.inner = inner
+        self.url = inner.url
+        self.retry_seconds = float(retry_seconds)
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"RetryingStore({self.inner!r}, retry_seconds={self.retry_seconds:g})"
+
+    def _retry(self, operation: Callable[[], object], what: str):
+        started = time.monotonic()
+        delay = self.first_delay
+        attempts = 0
+        while True:
+            try:
+                return operation()
+            except UnavailableError as exc:
+                attempts += 1
+                left = started + self.retry_seconds - time.monotonic()
+                if left <= 0:
+                    raise UnavailableError(
+                        f"artifact store unreachable for {self.retry_seconds:g} s: {exc} "
+                        f"(while {what}; {attempts} attempt(s))"
+                    ) from exc
+                if attempts == 1:
+                    logger.warning("%s failed (%s); retrying for up to %g s", what, exc, self.retry_seconds)
+                self._sleep(min(delay, left))
+                delay = min(delay * 2, self.max_delay)
+
+    def ping(self) -> None:
+        """Raise UnavailableError unless the backend answers within the retry window."""
+        self._retry(self.inner.ping, "ping")
+
+    def _put(self, path: str, data: bytes) -> None:
+        self._retry(lambda: self.inner._put(path, data), f"writing {path}")
+
+    def _get(self, path: str, *, missing: str) -> bytes:
+        return self._retry(lambda: self.inner._get(path, missing=missing), f"reading {path}")
+
+    def _exists(self, path: str) -> bool:
+        return self._retry(lambda: self.inner._exists(path), f"checking {path}")
+
+    def _delete(self, path: str) -> None:
+        self._retry(lambda: self.inner._delete(path), f"deleting {path}")
+
+    def _list_prefixes(self, prefix: str) -> list[str]:
+        return self._retry(lambda: self.inner._list_prefixes(prefix), f"listing {prefix}")
+
+    def _list_names(self, prefix: str) -> list[str]:
+        return self._retry(lambda: self.inner._list_names(prefix), f"listing {prefix}")
 
 
 def _parse_bool(value: str, *, field_name: str) -> bool:

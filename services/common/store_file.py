@@ -3,7 +3,8 @@
 Every object is one file under the root; a write goes to a temporary file in the
 same directory (named ``.<name>.<random>.tmp``, which no id or key can match) and
 is renamed into place with :func:`os.replace`, so a reader sees the whole file or
-none of it. Paths arrive already checked by :class:`ArtifactStore`; each one is
+none of it; the directory is synced after the rename, so a record survives a power
+cut as either its old or its new version. Paths arrive already checked by :class:`ArtifactStore`; each one is
 also resolved here and refused unless it stays inside the root (symbolic links
 included).
 """
@@ -35,6 +36,7 @@ class FileStore(ArtifactStore):
     """
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise InvalidInputError(f"store root {str(root)!r} exists and is not a directory")
@@ -81,6 +83,30 @@ class FileStore(ArtifactStore):
             except BaseException:
                 Path(tmp_name).unlink(missing_ok=True)
                 raise
+            self._sync_directory(target.parent)
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+
+    @staticmethod
+    def _sync_directory(directory: Path) -> None:
+        """Make a rename in ``directory`` durable (no-op where directories cannot be opened)."""
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems refuse fsync on directories; the rename itself is atomic
+        finally:
+            os.close(fd)
+
+    def _delete(self, path: str) -> None:
+        target = self._path(path)
+        try:
+            target.unlink(missing_ok=True)
+        except IsADirectoryError:
+            return
         except OSError as exc:
             raise self._unavailable(exc) from exc
 

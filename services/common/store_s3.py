@@ -99,6 +99,7 @@ class S3Store(ArtifactStore):
             )
         if bool(access_key) != bool(secret_key):
             raise InvalidInputError("S3 credentials: give both the access key and the secret key, or neither")
+        super().__init__()
         self.bucket = bucket
         self.prefix = prefix
         self.endpoint = endpoint
@@ -236,6 +237,17 @@ class S3Store(ArtifactStore):
         except TRANSPORT_ERRORS as exc:
             raise self._unavailable(exc) from exc
         return True
+
+    def _delete(self, path: str) -> None:
+        key = self._key(path)
+        try:
+            self._client.remove_object(self.bucket, key)  # S3 answers 204 for a missing key too
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "ResourceNotFound"):
+                return
+            raise self._unavailable(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise self._unavailable(exc) from exc
 
     def _list(self, prefix: str, *, dirs: bool) -> list[str]:
         """Names directly under ``prefix``: the 'directories' or the objects."""

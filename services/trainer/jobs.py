@@ -21,37 +21,62 @@ see it:
 - ``jobs/<job_id>``: state, the resolved ModelConfig and TrainConfig, dataset id,
   name, timestamps (RFC 3339 ``created_at``/``started_at``/``finished_at``),
   ``epochs_done``, ``model_id``, ``test_metrics``, ``error``, ``owner`` (the id of the
-  manager that accepted it) and ``worker`` (host and pid of the process running it);
-  ``executor`` ("local", or "kubernetes" for a job a sweep's pod runs; such jobs have
-  no owner and the orphan sweep leaves them to GetSweep's reconciliation), and for a
-  sweep's jobs ``sweep_id`` and ``sweep_index`` (see :mod:`services.trainer.sweeps`);
+  manager that accepted or adopted it) and ``worker`` (host, pid and attempt token of
+  the process running it); ``resumes`` (how often it was re-queued after an
+  interruption), ``resumed_from_epoch`` (the checkpoint epoch its latest worker
+  started from) and ``last_interruption`` (what interrupted it); ``executor``
+  ("local", or "kubernetes" for a job a sweep's pod runs; such jobs have no owner and
+  the orphan sweep leaves them to GetSweep's reconciliation), and for a sweep's jobs
+  ``sweep_id`` and ``sweep_index`` (see :mod:`services.trainer.sweeps`);
+- ``blobs/job_checkpoints/<job_id>``: the latest epoch's checkpoint (weights,
+  optimiser state, plateau controller, best weights, history), overwritten each
+  epoch before the events and the record, deleted when the job finishes;
 - ``job_events/<job_id>``: ``{"events": [EpochEvent dicts]}``, rewritten after each
   epoch before the job record, so a reader of the job record then the events never
   misses an epoch the record counts;
 - ``job_cancels/<job_id>``: present once cancellation of a running job was requested.
   It is a separate record so that the worker's per-epoch writes and a cancel request
   never overwrite each other; the worker checks it after every epoch;
-- ``trainers/<manager_id>``: a heartbeat (host, pid, time) written every
-  ``heartbeat_seconds`` by each live manager and marked stopped on close.
+- ``trainers/<manager_id>``: a heartbeat (host, pid and pid namespace, interval,
+  time) written every ``heartbeat_seconds`` by each live manager and marked stopped
+  on close.
 
-State changes: the manager writes PENDING (accepted), RUNNING (handed to a worker),
-CANCELLED (cancelled while queued) and FAILED (worker process died, or interrupted);
-the worker writes RUNNING with its pid, each epoch, and the final SUCCEEDED, FAILED
-or CANCELLED.
+Records are checksummed (see :mod:`services.common.store`): a corrupt job record
+makes GetJob of that id FAILED_PRECONDITION naming it, and every listing (ListJobs,
+the orphan sweep, the metrics) skips it, so the other jobs go on.
 
-Restart choice: FAILED, no resume
----------------------------------
-On start-up, and every ``orphan_sweep_seconds`` after, the manager lists the job
-records; a PENDING or RUNNING job whose owner is not a live manager (no heartbeat
-record, a stopped one, or one older than three heartbeats) is marked FAILED with
-:data:`INTERRUPTED_ERROR`. We chose FAILED over resuming: the paper's recipe
-(plateau schedule, best-weight restore, early stopping) would need its optimiser and
-controller state checkpointed each epoch to resume faithfully, and a clear failure
-with "start a new job" is better than a silently different run. A manager that is
-closed marks its own queued and running jobs FAILED the same way (interrupted:
-the trainer shut down ...) and stops its worker processes. A job owned by another
-live replica is left alone. A worker that outlives its manager notices the FAILED
-record at its next epoch and stops without overwriting it.
+State changes: the manager writes PENDING (accepted, or re-queued to resume),
+RUNNING (handed to a worker), CANCELLED (cancelled while queued) and FAILED (past
+the resume limit, or a worker error); the worker writes RUNNING with its pid, each
+epoch, and the final SUCCEEDED, FAILED or CANCELLED.
+
+Restart choice: resume from the last checkpoint
+-----------------------------------------------
+A job interrupted before it finished continues from its last completed epoch instead
+of failing: every epoch is checkpointed with the whole training state (weights, Adam
+state, the plateau schedule, best weights and best value, the early-stopping count),
+so the resumed run follows the paper's recipe as if uninterrupted (only the
+mini-batch order differs). Interruptions and what happens:
+
+- the worker process dies (killed, out of memory) or gives up on an unreachable
+  store (its calls retry for ``store_retry_seconds`` first): the manager re-queues
+  the job at the head of its queue;
+- the trainer is closed (SIGTERM): its queued and running jobs are left PENDING with
+  its heartbeat marked stopped, for the next trainer to adopt;
+- the trainer dies (SIGKILL, node loss; its workers die with it): on start-up and
+  every ``orphan_sweep_seconds`` each manager adopts the PENDING or RUNNING jobs
+  whose owner is gone (no heartbeat, a stopped one, a dead pid on this host, or
+  silent for three of its heartbeat intervals while this manager could reach the
+  store all along, so an outage that silenced everyone convicts no one).
+
+A job re-queued while it was RUNNING counts one resume (jobs a closing trainer left
+PENDING do not: an orderly restart is not the job's fault); past ``max_resumes``
+(default 3) it is FAILED with the last interruption and "gave up after N resume(s)",
+since a job that keeps dying (e.g. out of memory) must stop somewhere. The worker that
+resumes writes ``resumed_from_epoch``, rewrites the event history from the
+checkpoint (every epoch appears once) and trains the remaining epochs. A job owned
+by another live replica is left alone; a worker that finds its job taken over by
+another worker (or finished) stops at its next epoch without writing.
 """
 
 from __future__ import annotations
@@ -79,11 +104,20 @@ from motiflens.errors import (
 from motiflens.models import INITIALIZERS, ModelConfig, build_model
 from motiflens.training import TrainConfig
 from services.common.config import parse_int_setting
-from services.common.store import ArtifactStore, Manifest, check_id, new_id, open_store, utc_now
+from services.common.store import (
+    ArtifactStore,
+    CorruptRecordError,
+    Manifest,
+    check_id,
+    new_id,
+    open_store,
+    utc_now,
+)
 from services.trainer import worker
 from services.trainer.datasets import get_dataset_info
 from services.trainer.worker import (  # noqa: F401  (cancel_requested is part of this module's API)
     CANCELS_NAMESPACE,
+    CHECKPOINTS_NAMESPACE,
     EVENTS_NAMESPACE,
     JOBS_NAMESPACE,
     MODEL_KIND,
@@ -95,15 +129,24 @@ logger = logging.getLogger(__name__)
 TRAINERS_NAMESPACE = "trainers"
 JOB_ID_PREFIX = "job"
 
-INTERRUPTED_ERROR = "interrupted: the trainer restarted before the job finished (no resume; start a new job)"
-SHUTDOWN_ERROR = "interrupted: the trainer shut down before the job finished (no resume; start a new job)"
+#: ``last_interruption`` of a job adopted from a trainer that is gone.
+INTERRUPTED_ERROR = "interrupted: the trainer that ran it stopped or died before the job finished"
+#: ``last_interruption`` of the jobs a closing trainer leaves for the next one.
+SHUTDOWN_NOTE = "interrupted: the trainer shut down before the job finished; it resumes when a trainer starts"
+#: ``error`` of a job accepted while the trainer was closing (the caller got UNAVAILABLE).
+SHUTDOWN_ERROR = "interrupted: the trainer shut down while accepting the job; start it again"
+WORKER_DIED = "the worker process died (killed, out of memory or crashed)"
 CANCELLED_QUEUED = "cancelled by request before it started"
 
 #: Environment variables of :class:`JobSettings` and their defaults.
 CONCURRENCY_ENV = "MOTIFLENS_TRAINER_CONCURRENCY"
 QUEUE_ENV = "MOTIFLENS_TRAINER_QUEUE"
+STORE_RETRY_ENV = "MOTIFLENS_STORE_RETRY_SECONDS"
+MAX_RESUMES_ENV = "MOTIFLENS_TRAINER_MAX_RESUMES"
 DEFAULT_CONCURRENCY = 1
 DEFAULT_QUEUE_LIMIT = 16
+DEFAULT_STORE_RETRY_SECONDS = int(worker.DEFAULT_STORE_RETRY_SECONDS)
+DEFAULT_MAX_RESUMES = 3
 
 # Paper defaults for TrainingSpec fields left at 0.
 _TRAIN_DEFAULTS = TrainConfig()
@@ -146,6 +189,12 @@ class JobSettings:
         Interval of the check for jobs of gone managers (default 60; also at start).
     poll_seconds : float
         How often ``watch`` re-reads the store when no notification arrives (default 0.3).
+    store_retry_seconds : float
+        How long a worker's store calls retry through an outage before the worker gives
+        up and the job is re-queued (``MOTIFLENS_STORE_RETRY_SECONDS``, default 120, 0-3600).
+    max_resumes : int
+        How often one job may be re-queued after an interruption before it is FAILED
+        (``MOTIFLENS_TRAINER_MAX_RESUMES``, default 3, 0-100).
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -153,10 +202,12 @@ class JobSettings:
     heartbeat_seconds: float = 5.0
     orphan_sweep_seconds: float = 60.0
     poll_seconds: float = 0.3
+    store_retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
+    max_resumes: int = DEFAULT_MAX_RESUMES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JobSettings:
-        """Read ``MOTIFLENS_TRAINER_CONCURRENCY`` and ``MOTIFLENS_TRAINER_QUEUE``.
+        """Read the settings from ``MOTIFLENS_TRAINER_*`` and ``MOTIFLENS_STORE_RETRY_SECONDS``.
 
         Raises
         ------
@@ -167,6 +218,8 @@ class JobSettings:
         return cls(
             concurrency=_env_int(env, CONCURRENCY_ENV, DEFAULT_CONCURRENCY, 1, 64),
             queue_limit=_env_int(env, QUEUE_ENV, DEFAULT_QUEUE_LIMIT, 1, 10000),
+            store_retry_seconds=float(_env_int(env, STORE_RETRY_ENV, DEFAULT_STORE_RETRY_SECONDS, 0, 3600)),
+            max_resumes=_env_int(env, MAX_RESUMES_ENV, DEFAULT_MAX_RESUMES, 0, 100),
         )
 
 
@@ -275,12 +328,22 @@ def check_job_id(job_id: str) -> str:
 
 
 def read_job(store: ArtifactStore, job_id: str) -> dict:
-    """The job record; NotFoundError for an unknown id, InvalidInputError for a malformed one."""
+    """The job record.
+
+    Raises
+    ------
+    InvalidInputError, NotFoundError
+        Malformed or unknown id.
+    CorruptRecordError
+        The stored record is damaged (FAILED_PRECONDITION over gRPC; the message names the id).
+    """
     check_job_id(job_id)
     try:
         return store.get_record(JOBS_NAMESPACE, job_id)
     except NotFoundError:
         raise NotFoundError(f"job_id: no job {job_id!r}") from None
+    except CorruptRecordError as exc:
+        raise CorruptRecordError(f"job_id: the record of job {job_id!r} is unreadable: {exc}") from None
 
 
 def read_events(store: ArtifactStore, job_id: str) -> list[dict]:
@@ -310,6 +373,47 @@ def list_models(store: ArtifactStore, dataset_id: str = "") -> list[Manifest]:
 # --------------------------------------------------------------------------- the manager
 
 
+def _outcome(error: BaseException | None) -> tuple[str, str]:
+    """What to record for a job whose worker ended with ``error``: (action, reason)."""
+    if error is None:  # the worker recorded the outcome, or found the job finished or taken
+        return "check", "the worker ended without recording a final state"
+    if isinstance(error, BrokenProcessPool):
+        return "resume", WORKER_DIED
+    if isinstance(error, UnavailableError):  # the worker retried for store_retry_seconds first
+        return "resume", str(error)
+    return "fail", f"{type(error).__name__}: {error}"
+
+
+def _pid_namespace() -> str:
+    """The pid namespace of this process ("pid:[4026531836]" on Linux, "" elsewhere)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _process_gone(beat: Mapping) -> bool:
+    """Whether the heartbeat's process is known dead: it ran here and its pid is free.
+
+    "Here" is the same host name and pid namespace: containers may share a host name
+    while the same pid means different processes in each.
+    """
+    pid = beat.get("pid")
+    if beat.get("host") != socket.gethostname() or beat.get("pid_namespace") != _pid_namespace():
+        return False
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False  # another manager of this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class JobManager:
     """Accepts training jobs, runs them in worker processes, and reports their state.
 
@@ -329,8 +433,8 @@ class JobManager:
 
     Notes
     -----
-    Call :meth:`close` when done: it marks unfinished jobs of this manager FAILED and
-    stops the worker processes.
+    Call :meth:`close` when done: it stops the worker processes and leaves this
+    manager's unfinished jobs PENDING, for the next trainer to resume.
     """
 
     def __init__(
@@ -353,6 +457,12 @@ class JobManager:
         self._queue: deque[str] = deque()
         self._running: dict[str, Future | None] = {}
         self._accepting: set[str] = set()  # ids whose PENDING record is being written
+        # Jobs whose worker ended, with what to record ("resume", "fail" or "check") and
+        # why; kept (and still ours) until the store takes the write.
+        self._unsettled: dict[str, tuple[str, str]] = {}
+        # When a store call of this manager last failed (monotonic): until the store has
+        # answered for a while, silent heartbeats of others prove nothing.
+        self._store_trouble_at = -math.inf
         self._metrics_stale = False
         self._context = multiprocessing.get_context("spawn")
         self._notices = self._context.Queue()
@@ -361,6 +471,7 @@ class JobManager:
         try:
             self._start_up()
         except Exception:  # noqa: BLE001 - store not reachable yet: the supervisor retries
+            self._store_trouble_at = time.monotonic()
             logger.warning("job manager: store not ready at start; retrying in the background", exc_info=True)
         self._listener = threading.Thread(target=self._listen, name="trainer-notices", daemon=True)
         self._listener.start()
@@ -384,7 +495,8 @@ class JobManager:
             max_workers=self.settings.concurrency,
             mp_context=self._context,
             initializer=worker.init_pool_worker,
-            initargs=(self._notices, logging.getLogger().getEffectiveLevel()),
+            # Our pid: a worker exits when this process is gone (no orphans training on).
+            initargs=(self._notices, logging.getLogger().getEffectiveLevel(), os.getpid()),
         )
 
     # ---- accepting and cancelling
@@ -723,6 +835,7 @@ class JobManager:
                     self._update_metrics()
                     self._notify_changed()
             except Exception:  # noqa: BLE001 - the supervisor must survive a store outage
+                self._store_trouble_at = time.monotonic()
                 logger.exception("job supervisor: iteration failed; retrying")
                 self._closing.wait(1.0)
 
@@ -737,25 +850,26 @@ class JobManager:
             changed = True
             try:
                 record = read_job(self.store, job_id)
-                if is_terminal(record["state"]):  # finished behind our back (another replica)
-                    with self._lock:
+                if is_terminal(record["state"]) or record.get("owner") != self.manager_id:
+                    with self._lock:  # finished or taken behind our back (another replica)
                         self._running.pop(job_id, None)
                     continue
-                record.update(state=JobState.RUNNING.value, started_at=utc_now())
+                record.update(state=JobState.RUNNING.value, started_at=record.get("started_at") or utc_now())
                 self.store.put_record(JOBS_NAMESPACE, job_id, record)
-                if record.get("sweep_id"):  # the same entrypoint as a sweep's Kubernetes pods
-                    future = self._executor.submit(
-                        worker.run_sweep_index, self.store_url, record["sweep_id"], record["sweep_index"]
-                    )
-                else:
-                    future = self._executor.submit(worker.run_training_job, self.store_url, job_id)
+                future = self._submit(record)
+            except (UnavailableError, BrokenProcessPool) as exc:
+                with self._lock:  # not the job's fault: it waits at the head of the queue
+                    self._running.pop(job_id, None)
+                    self._queue.appendleft(job_id)
+                if isinstance(exc, UnavailableError):
+                    raise
+                self._replace_executor()  # an idle worker died; the next round uses a new pool
+                continue
             except Exception as exc:  # noqa: BLE001 - the job fails, the manager goes on
                 logger.exception("job %s: could not start a worker", job_id, extra={"job_id": job_id})
                 with self._lock:
                     self._running.pop(job_id, None)
                 self._fail_if_unfinished(job_id, f"could not start a worker: {exc}")
-                if isinstance(exc, BrokenProcessPool):
-                    self._replace_executor()
                 continue
             future.add_done_callback(lambda _future: self._wake.set())
             with self._lock:
@@ -763,28 +877,104 @@ class JobManager:
             logger.info("job %s handed to a worker process", job_id, extra={"job_id": job_id})
         return changed
 
+    def _submit(self, record: Mapping) -> Future:
+        retry = self.settings.store_retry_seconds
+        if record.get("sweep_id"):  # the same entrypoint as a sweep's Kubernetes pods
+            return self._executor.submit(
+                worker.run_sweep_index,
+                self.store_url,
+                record["sweep_id"],
+                record["sweep_index"],
+                retry_seconds=retry,
+            )
+        return self._executor.submit(
+            worker.run_training_job, self.store_url, record["job_id"], retry_seconds=retry
+        )
+
     def _reap(self) -> bool:
+        """Collect the jobs whose worker ended and record what that means (see :meth:`_settle`)."""
         with self._lock:
             done = {job_id: f for job_id, f in self._running.items() if f is not None and f.done()}
-            for job_id in done:
+            for job_id, future in done.items():
                 del self._running[job_id]
-        broken = False
+                self._unsettled[job_id] = _outcome(future.exception())
         for job_id, future in done.items():
-            error = future.exception()
-            if error is None:
-                self._fail_if_unfinished(job_id, "the worker ended without recording a final state")
-                continue
-            broken |= isinstance(error, BrokenProcessPool)
-            logger.error("job %s: worker failed: %r", job_id, error, extra={"job_id": job_id})
-            reason = (
-                "the worker process died (killed, out of memory or crashed)"
-                if isinstance(error, BrokenProcessPool)
-                else f"{type(error).__name__}: {error}"
-            )
-            self._fail_if_unfinished(job_id, reason)
-        if broken:
+            if future.exception() is not None:
+                logger.error(
+                    "job %s: worker failed: %r", job_id, future.exception(), extra={"job_id": job_id}
+                )
+        if any(isinstance(future.exception(), BrokenProcessPool) for future in done.values()):
             self._replace_executor()
+        self._settle()
         return bool(done)
+
+    def _settle(self) -> None:
+        """Re-queue interrupted jobs and fail broken ones; what the store refuses waits for the next loop.
+
+        A job stays ours (see :meth:`_owner_alive`) until its outcome is written, so a
+        store outage at this moment cannot make our own orphan sweep mislabel it.
+        """
+        with self._lock:
+            pending = list(self._unsettled.items())
+        for job_id, (action, reason) in pending:
+            try:
+                record = read_job(self.store, job_id)
+                if not is_terminal(record["state"]) and record.get("owner") == self.manager_id:
+                    if action == "resume":
+                        self._requeue(record, reason, front=True)
+                    else:
+                        self._finish(record, JobState.FAILED, reason)
+            except CorruptRecordError:
+                logger.warning("job %s: its record is corrupt; leaving it", job_id, exc_info=True)
+            except Exception:  # noqa: BLE001 - store down: kept, retried next loop
+                self._store_trouble_at = time.monotonic()
+                logger.warning("job %s: could not record its outcome yet; retrying", job_id, exc_info=True)
+                continue
+            with self._lock:
+                self._unsettled.pop(job_id, None)
+
+    def _requeue(self, record: Mapping, reason: str, *, front: bool = False) -> bool:
+        """Put an interrupted job on this manager's queue to resume from its checkpoint.
+
+        A job that was RUNNING counts one resume; past ``max_resumes`` it is FAILED
+        instead. Returns whether the job was queued.
+        """
+        job_id = record["job_id"]
+        resumes = int(record.get("resumes") or 0) + (record.get("state") == JobState.RUNNING.value)
+        if resumes > self.settings.max_resumes:
+            self._finish(
+                record,
+                JobState.FAILED,
+                f"{reason}; gave up after {resumes - 1} resume(s) (the limit is {self.settings.max_resumes}, "
+                f"{MAX_RESUMES_ENV}); start a new job",
+            )
+            return False
+        record = {
+            **record,
+            "state": JobState.PENDING.value,
+            "owner": self.manager_id,
+            "worker": None,
+            "resumes": resumes,
+            "last_interruption": reason,
+            "updated_at": utc_now(),
+        }
+        self.store.put_record(JOBS_NAMESPACE, job_id, record)
+        with self._lock:
+            if front:
+                self._queue.appendleft(job_id)
+            else:
+                self._queue.append(job_id)
+        self._metrics_stale = True
+        logger.warning(
+            "job %s: %s; queued to resume from its checkpoint (epoch %d; resume %d of at most %d)",
+            job_id,
+            reason,
+            record.get("epochs_done", 0),
+            resumes,
+            self.settings.max_resumes,
+            extra={"job_id": job_id},
+        )
+        return True
 
     def _replace_executor(self) -> None:
         logger.warning("worker pool broken; starting a new one")
@@ -792,11 +982,15 @@ class JobManager:
         self._executor = self._new_executor()
         old.shutdown(wait=False, cancel_futures=True)
 
-    def _finish(self, record: dict, state: JobState, error: str = "") -> dict:
+    def _finish(self, record: Mapping, state: JobState, error: str = "") -> dict:
         record = dict(record)
         record.update(state=state.value, error=error, finished_at=utc_now())
         self.store.put_record(JOBS_NAMESPACE, record["job_id"], record)
         logger.info("job %s: %s %s", record["job_id"], state.value, error, extra={"job_id": record["job_id"]})
+        try:
+            self.store.delete_blob(CHECKPOINTS_NAMESPACE, record["job_id"])
+        except Exception:  # noqa: BLE001 - a leftover checkpoint only costs space
+            logger.warning("job %s: could not delete its checkpoint", record["job_id"], exc_info=True)
         return record
 
     def _fail_if_unfinished(self, job_id: str, error: str) -> None:
@@ -815,45 +1009,67 @@ class JobManager:
                 "manager_id": self.manager_id,
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
+                "pid_namespace": _pid_namespace(),
                 "heartbeat_time": time.time(),
                 "heartbeat_at": utc_now(),
+                "heartbeat_seconds": self.settings.heartbeat_seconds,
                 "stopped": stopped,
             },
         )
 
     def _owner_alive(self, record: Mapping) -> bool:
+        """Whether the manager that owns the job may still run it (see the module docstring)."""
         owner = record.get("owner")
         if owner == self.manager_id:
             job_id = record["job_id"]
             with self._lock:
-                return job_id in self._accepting or job_id in self._queue or job_id in self._running
+                return any(
+                    job_id in held for held in (self._accepting, self._queue, self._running, self._unsettled)
+                )
         if not isinstance(owner, str) or not owner:
             return False
         try:
             beat = self.store.get_record(TRAINERS_NAMESPACE, owner)
         except (NotFoundError, InvalidInputError):
             return False
+        except CorruptRecordError:
+            return True  # unknown; its owner rewrites it every few seconds, judge it then
+        return not self._gone(beat)
+
+    def _gone(self, beat: Mapping) -> bool:
+        """Whether the manager of heartbeat record ``beat`` is really gone."""
+        if beat.get("stopped", False) or _process_gone(beat):
+            return True
+        interval = float(beat.get("heartbeat_seconds") or self.settings.heartbeat_seconds)
         age = time.time() - float(beat.get("heartbeat_time", 0.0))
-        return (
-            not beat.get("stopped", False)
-            and math.isfinite(age)
-            and age < 3 * self.settings.heartbeat_seconds
-        )
+        if not math.isfinite(age) or not math.isfinite(interval):
+            return True
+        if age < 3 * interval:
+            return False
+        # A heartbeat write that failed is not a dead manager: when this manager could
+        # not reach the store lately either, the owner was likely cut off the same way.
+        return time.monotonic() - self._store_trouble_at >= 3 * interval
 
     def sweep_orphans(self) -> int:
-        """Mark FAILED every PENDING or RUNNING job whose owner is gone; return how many."""
+        """Adopt every PENDING or RUNNING local job whose owner is gone; return how many.
+
+        Adopted jobs are queued here to resume from their checkpoints (or FAILED past
+        ``max_resumes``). Corrupt records are skipped (the store logs them once).
+        """
         count = 0
-        for record in self.store.list_records(JOBS_NAMESPACE):
+        records = sorted(self.store.list_records(JOBS_NAMESPACE), key=lambda r: r.get("created_time", 0.0))
+        for record in records:
             if is_terminal(record.get("state", "")) or "job_id" not in record:
                 continue
             if record.get("executor") == "kubernetes":  # run by pods, reconciled by GetSweep
                 continue
-            if self._owner_alive(record):
+            if self._closing.is_set() or self._owner_alive(record):
                 continue
-            self._finish(record, JobState.FAILED, INTERRUPTED_ERROR)
+            running = record.get("state") == JobState.RUNNING.value
+            self._requeue(record, INTERRUPTED_ERROR if running else record.get("last_interruption", ""))
             count += 1
         if count:
-            logger.warning("marked %d interrupted job(s) FAILED", count)
+            logger.warning("adopted %d job(s) of trainers that are gone", count)
         return count
 
     def _update_metrics(self) -> None:
@@ -883,14 +1099,15 @@ class JobManager:
         self._closing.set()
         self._wake.set()
         self._supervisor.join(timeout=timeout)
-        with self._lock:
-            unfinished = list(self._queue) + list(self._running)
-            self._queue.clear()
-            self._running.clear()
         self._terminate_workers()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            unfinished = list(self._queue) + list(self._running) + list(self._unsettled)
+            self._queue.clear()
+            self._running.clear()
+            self._unsettled.clear()
         for job_id in unfinished:
-            self._fail_if_unfinished(job_id, SHUTDOWN_ERROR)
+            self._release(job_id)
         try:
             self._write_heartbeat(stopped=True)
         except Exception:  # noqa: BLE001
@@ -901,11 +1118,35 @@ class JobManager:
         self._update_metrics()
         self._notify_changed()
         logger.info(
-            "job manager %s closed (%d unfinished job(s) marked FAILED)", self.manager_id, len(unfinished)
+            "job manager %s closed (%d unfinished job(s) left PENDING to resume)",
+            self.manager_id,
+            len(unfinished),
         )
 
+    def _release(self, job_id: str) -> None:
+        """Leave one of our unfinished jobs PENDING for the next trainer (best effort).
+
+        If the store refuses, the record stays as it was with this manager's heartbeat
+        marked stopped (or going silent), and the next trainer adopts it all the same.
+        """
+        try:
+            record = read_job(self.store, job_id)
+            if is_terminal(record["state"]) or record.get("owner") != self.manager_id:
+                return
+            record.update(
+                state=JobState.PENDING.value,
+                worker=None,
+                last_interruption=SHUTDOWN_NOTE,
+                updated_at=utc_now(),
+            )
+            self.store.put_record(JOBS_NAMESPACE, job_id, record)
+        except Exception:  # noqa: BLE001
+            logger.warning(
+                "job %s: could not leave it PENDING", job_id, exc_info=True, extra={"job_id": job_id}
+            )
+
     def _terminate_workers(self) -> None:
-        """Stop the worker processes now (a running job has no resume, so there is nothing to save)."""
+        """Stop the worker processes now (a running job resumes from its last checkpoint)."""
         terminate = getattr(self._executor, "terminate_workers", None)  # Python >= 3.14
         if terminate is not None:
             terminate()

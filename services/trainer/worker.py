@@ -14,13 +14,34 @@ services). The command exits 0 once the job's outcome is recorded — FAILED
 included, since retrying a deterministic failure wastes a node — and 1 when it could
 not record one (store unreachable), so that Kubernetes retries the pod. It reads the job record written by
 ``Train``, loads the data set, builds the model from the recorded ModelConfig, trains
-with the recorded TrainConfig and writes, after every epoch, the epoch event
-(``job_events/<job_id>``) and then the job record (``jobs/<job_id>``). Cancellation is
-a ``job_cancels/<job_id>`` record, checked after every epoch (the run then ends after
-that epoch, CANCELLED, without a model). On success the model is stored as an
-artifact of kind "model" (``model.keras``, ``model_config.json``, ``train_config.json``,
-``history.json``, ``metrics.json``) and the record becomes SUCCEEDED with its id. Any
-exception becomes FAILED with the message.
+with the recorded TrainConfig and writes, after every epoch, the checkpoint
+(``blobs/job_checkpoints/<job_id>``: weights, optimiser, controller and history, see
+:class:`motiflens.training.TrainingState`), the epoch event (``job_events/<job_id>``)
+and then the job record (``jobs/<job_id>``), in that order, so the checkpoint never
+lags the epochs a reader is told about. Cancellation is a ``job_cancels/<job_id>``
+record, checked after every epoch (the run then ends after that epoch, CANCELLED,
+without a model). On success the model is stored as an artifact of kind "model"
+(``model.keras``, ``model_config.json``, ``train_config.json``, ``history.json``,
+``metrics.json``; its id is derived from the job id, so a repeated final step finds
+the artifact it wrote before) and the record becomes SUCCEEDED with its id; the
+checkpoint is then deleted.
+
+Resume. When a checkpoint exists at start, the run continues after its epoch
+(``resumed_from_epoch`` in the record): the event history is rewritten from the
+checkpoint, so every epoch appears exactly once however often the job was
+interrupted. A corrupt or unreadable checkpoint is logged and training starts over.
+
+Store outages. Every store call of a worker retries for ``retry_seconds``
+(``MOTIFLENS_STORE_RETRY_SECONDS``, default 120) with exponential backoff; when the
+store stays unreachable longer, :func:`run_training_job` raises UnavailableError
+("artifact store unreachable for 120 s: ...") without recording anything, and whoever
+runs it re-runs the job from its checkpoint (the trainer re-queues it; Kubernetes
+retries the pod). Any other exception becomes FAILED with the message.
+
+Parent death. A pool worker dies with its trainer: :func:`init_pool_worker` asks
+Linux for SIGKILL when the parent goes (``PR_SET_PDEATHSIG``), and a watchdog thread
+exits the process once its parent pid changes (other systems, or a parent that died
+before the request took effect).
 
 TensorFlow uses a GPU when it sees one; worker processes turn on GPU memory growth so
 that several workers can share a card. Nothing requires a GPU.
@@ -28,16 +49,35 @@ that several workers can share a card. Nothing requires a GPU.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import socket
+import sys
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import motiflens
-from motiflens.errors import InvalidInputError, MotiflensError, NotFoundError
-from motiflens.training import EpochEvent, TrainingCallback
-from services.common.store import ArtifactStore, open_store, utc_now
+from motiflens.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    MotiflensError,
+    NotFoundError,
+    UnavailableError,
+)
+from motiflens.training import EpochEvent, TrainingCallback, TrainingState
+from services.common.store import (
+    ArtifactStore,
+    CorruptRecordError,
+    Manifest,
+    RetryingStore,
+    open_store,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +85,7 @@ logger = logging.getLogger(__name__)
 JOBS_NAMESPACE = "jobs"
 EVENTS_NAMESPACE = "job_events"
 CANCELS_NAMESPACE = "job_cancels"
+CHECKPOINTS_NAMESPACE = "job_checkpoints"
 SWEEPS_NAMESPACE = "sweeps"
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 MODEL_KIND = "model"
@@ -52,12 +93,17 @@ MODEL_ID_PREFIX = "model"
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 RUN_FILES = ("model.keras", "model_config.json", "train_config.json", "history.json", "metrics.json")
 MAX_ERROR_CHARS = 2000
+#: Seconds a worker's store calls keep retrying through an outage, unless told otherwise.
+DEFAULT_STORE_RETRY_SECONDS = 120.0
+#: How often the watchdog compares the parent pid, seconds.
+PARENT_POLL_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 # Set in pool worker processes by init_pool_worker: where to announce "job changed".
 _notices = None
 
 
-def init_pool_worker(notices, log_level: int = logging.INFO) -> None:
+def init_pool_worker(notices, log_level: int = logging.INFO, parent_pid: int | None = None) -> None:
     """Initialise a worker process of the trainer's pool (its ``initializer``).
 
     Parameters
@@ -67,8 +113,13 @@ def init_pool_worker(notices, log_level: int = logging.INFO) -> None:
         that WatchJob streams wake at once instead of waiting for their next poll.
     log_level : int
         Level of the parent's root logger.
+    parent_pid : int, optional
+        Pid of the trainer; when given, this process exits as soon as that process is
+        gone (see :func:`die_with_parent`).
     """
     global _notices
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     _notices = notices
     # Never wait at exit for undelivered notices (the manager may be gone).
     notices.cancel_join_thread()
@@ -77,6 +128,37 @@ def init_pool_worker(notices, log_level: int = logging.INFO) -> None:
 
         configure_logging(logging.getLevelName(log_level))
     _enable_gpu_memory_growth()
+
+
+def die_with_parent(parent_pid: int, *, poll_seconds: float = PARENT_POLL_SECONDS) -> None:
+    """Make this process exit when ``parent_pid`` (its parent) is gone.
+
+    A worker left behind by a killed trainer would go on training (and holding its
+    memory) for a job nobody watches. On Linux the kernel sends SIGKILL when the
+    parent dies (``PR_SET_PDEATHSIG``; strictly, when the parent's thread that
+    started this process ends, which for the pool is the supervisor thread that
+    lives as long as the manager). A daemon thread also checks ``os.getppid()``
+    every ``poll_seconds`` and exits the process once it changed (the parent died
+    and this process was re-parented): it covers other systems and a parent that
+    died before the request took effect.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            logger.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before the kernel was told
+    watchdog = threading.Thread(
+        target=_watch_parent, args=(parent_pid, poll_seconds), name="parent-watchdog", daemon=True
+    )
+    watchdog.start()
+
+
+def _watch_parent(parent_pid: int, poll_seconds: float) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(poll_seconds)
+    logger.error("the trainer (pid %d) is gone; this worker (pid %d) exits", parent_pid, os.getpid())
+    os._exit(1)  # no clean-up: the last checkpoint in the store is complete, the epoch under way is lost
 
 
 def _enable_gpu_memory_growth() -> None:
@@ -99,23 +181,45 @@ def _announce(job_id: str) -> None:
 
 
 class JobAbandoned(Exception):
-    """The job record became terminal behind this worker's back (e.g. marked interrupted)."""
+    """The job is no longer this worker's.
+
+    It became terminal behind the worker's back, or another worker took it over (the
+    record names another worker, e.g. after another trainer adopted it).
+    """
+
+
+def _check_still_ours(store: ArtifactStore, record: dict) -> None:
+    """Raise JobAbandoned unless the stored record is unfinished and still names this worker."""
+    current = store.get_record(JOBS_NAMESPACE, record["job_id"])
+    if current.get("state") in TERMINAL:
+        raise JobAbandoned(f"job {record['job_id']} is {current['state']} already")
+    if current.get("worker") != record.get("worker"):
+        raise JobAbandoned(f"job {record['job_id']} was taken over by worker {current.get('worker')}")
 
 
 class _StoreReporter(TrainingCallback):
-    """Writes each epoch to the store and turns a cancel record into ``stop_requested``."""
+    """Checkpoints each epoch, writes it to the store and turns a cancel record into ``stop_requested``."""
 
-    def __init__(self, store: ArtifactStore, record: dict):
+    checkpoints = True
+
+    def __init__(self, store: ArtifactStore, record: dict, history: list[EpochEvent] | tuple = ()):
         self.store = store
         self.record = record
         self.job_id = record["job_id"]
-        self.events: list[dict] = []
+        self.events: list[dict] = [event.to_dict() for event in history]
         self.cancelled = False
+        self._state: TrainingState | None = None
+
+    def on_checkpoint(self, state: TrainingState) -> None:
+        self._state = state
 
     def on_epoch_end(self, event: EpochEvent) -> None:
-        current = self.store.get_record(JOBS_NAMESPACE, self.job_id)
-        if current.get("state") in TERMINAL:
-            raise JobAbandoned(f"job {self.job_id} is {current['state']} already")
+        _check_still_ours(self.store, self.record)
+        # Checkpoint, events, record: a reader told "epochs_done = k" finds k events, and
+        # a resumed run finds a checkpoint of epoch k or later.
+        if self._state is not None:
+            self.store.put_blob(CHECKPOINTS_NAMESPACE, self.job_id, self._state.to_bytes())
+            self._state = None
         self.events.append(event.to_dict())
         self.store.put_record(EVENTS_NAMESPACE, self.job_id, {"job_id": self.job_id, "events": self.events})
         self.record.update(epochs_done=event.epoch, updated_at=utc_now())
@@ -137,14 +241,19 @@ def cancel_requested(store: ArtifactStore, job_id: str) -> bool:
 
 
 def _write_final(store: ArtifactStore, record: dict, state: str, **fields) -> None:
-    current = store.get_record(JOBS_NAMESPACE, record["job_id"])
-    if current.get("state") in TERMINAL:
-        logger.warning("job %s: is %s already; not recording %s", record["job_id"], current["state"], state)
+    try:
+        _check_still_ours(store, record)
+    except JobAbandoned as exc:
+        logger.warning("job %s: not recording %s: %s", record["job_id"], state, exc)
         return
     record.update(state=state, finished_at=utc_now(), updated_at=utc_now(), **fields)
     store.put_record(JOBS_NAMESPACE, record["job_id"], record)
     _announce(record["job_id"])
     logger.info("job %s: %s %s", record["job_id"], state, fields.get("error", ""))
+    try:
+        store.delete_blob(CHECKPOINTS_NAMESPACE, record["job_id"])
+    except MotiflensError:  # a leftover checkpoint only costs space
+        logger.warning("job %s: could not delete its checkpoint", record["job_id"], exc_info=True)
 
 
 def _error_message(exc: BaseException) -> str:
@@ -152,12 +261,25 @@ def _error_message(exc: BaseException) -> str:
     return message[:MAX_ERROR_CHARS]
 
 
-def run_training_job(store_url: str, job_id: str) -> None:
+def load_checkpoint(store: ArtifactStore, job_id: str) -> TrainingState | None:
+    """The job's last checkpoint, or None when there is none or it cannot be used (logged)."""
+    try:
+        return TrainingState.from_bytes(store.get_blob(CHECKPOINTS_NAMESPACE, job_id))
+    except NotFoundError:
+        return None
+    except (CorruptRecordError, InvalidInputError) as exc:
+        logger.warning("job %s: ignoring its checkpoint and starting over: %s", job_id, exc)
+        return None
+
+
+def run_training_job(
+    store_url: str, job_id: str, *, retry_seconds: float = DEFAULT_STORE_RETRY_SECONDS
+) -> None:
     """Train the job ``job_id`` recorded in the store at ``store_url``; record the outcome.
 
     Returns when the job is SUCCEEDED, FAILED or CANCELLED in the store (or was already
-    terminal, or was taken away by an orphan sweep). Failures are recorded, not raised;
-    only an error while recording them (store unreachable) propagates.
+    terminal, or was taken away). A job with a checkpoint continues after its epoch.
+    Failures are recorded, not raised, except an unreachable store.
 
     Parameters
     ----------
@@ -165,8 +287,16 @@ def run_training_job(store_url: str, job_id: str) -> None:
         ``file:///...`` or ``s3://bucket/prefix?endpoint=...``.
     job_id : str
         A job written by the trainer's ``Train`` (state PENDING or RUNNING).
+    retry_seconds : float, default 120
+        How long each store call retries through an outage.
+
+    Raises
+    ------
+    UnavailableError
+        The store stayed unreachable for ``retry_seconds``; nothing more was recorded,
+        and running the job again resumes it from its checkpoint.
     """
-    store = open_store(store_url)
+    store = RetryingStore(open_store(store_url), retry_seconds)
     record = store.get_record(JOBS_NAMESPACE, job_id)
     if record.get("state") in TERMINAL:
         logger.info("job %s: already %s; nothing to do", job_id, record["state"])
@@ -174,27 +304,52 @@ def run_training_job(store_url: str, job_id: str) -> None:
     if cancel_requested(store, job_id):
         _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
         return
-    record.update(
-        state="RUNNING",
-        started_at=record.get("started_at") or utc_now(),
-        updated_at=utc_now(),
-        worker={"host": socket.gethostname(), "pid": os.getpid()},
-    )
-    store.put_record(JOBS_NAMESPACE, job_id, record)
-    _announce(job_id)
+    checkpoint = _begin(store, record)
     try:
-        _train(store, record)
+        _train(store, record, checkpoint)
     except JobAbandoned as exc:
         logger.warning("job %s: abandoned: %s", job_id, exc)
+    except UnavailableError:
+        logger.exception("job %s: the store is unreachable; leaving the job to be resumed", job_id)
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
         logger.exception("job %s failed", job_id)
         _write_final(store, record, "FAILED", error=_error_message(exc))
 
 
-def _train(store: ArtifactStore, record: dict) -> None:
+def _begin(store: ArtifactStore, record: dict) -> TrainingState | None:
+    """Claim the job for this process (RUNNING, our pid) and restore its events from the checkpoint."""
+    job_id = record["job_id"]
+    checkpoint = load_checkpoint(store, job_id)
+    done = checkpoint.epochs_done if checkpoint else 0
+    # The events are rewritten from the checkpoint before the record counts them, so
+    # epochs of an interrupted attempt after its checkpoint are never listed twice.
+    events = [event.to_dict() for event in checkpoint.history] if checkpoint else []
+    store.put_record(EVENTS_NAMESPACE, job_id, {"job_id": job_id, "events": events})
+    record.update(
+        state="RUNNING",
+        started_at=record.get("started_at") or utc_now(),
+        updated_at=utc_now(),
+        epochs_done=done,
+        worker={"host": socket.gethostname(), "pid": os.getpid(), "attempt": uuid.uuid4().hex[:12]},
+    )
+    if checkpoint is not None or record.get("resumes"):
+        record["resumed_from_epoch"] = done  # 0: interrupted before its first checkpoint
+        logger.info("job %s: resuming after epoch %d", job_id, done)
+    store.put_record(JOBS_NAMESPACE, job_id, record)
+    _announce(job_id)
+    return checkpoint
+
+
+def model_id_for(job_id: str) -> str:
+    """The id of the model artifact of ``job_id``: ``model-`` and the job's hex digits."""
+    return f"{MODEL_ID_PREFIX}-{job_id.split('-', 1)[1]}"
+
+
+def _train(store: ArtifactStore, record: dict, checkpoint: TrainingState | None = None) -> None:
     # Heavy imports here, so that importing this module (the job manager does) stays cheap.
     from motiflens.models import ModelConfig, build_model
-    from motiflens.training import TrainConfig, train, write_run
+    from motiflens.training import TrainConfig, train
     from services.trainer.datasets import load_dataset
 
     _enable_gpu_memory_growth()
@@ -203,7 +358,7 @@ def _train(store: ArtifactStore, record: dict) -> None:
     model_config = ModelConfig.from_dict(record["model_config"])
     train_config = TrainConfig(**record["train_config"])
     model = build_model(model_config)
-    reporter = _StoreReporter(store, record)
+    reporter = _StoreReporter(store, record, checkpoint.history if checkpoint else ())
     logger.info(
         "job %s: training %s/%s on %s (%d sequences)",
         job_id,
@@ -212,7 +367,7 @@ def _train(store: ArtifactStore, record: dict) -> None:
         record["dataset_id"],
         len(dataset.train),
     )
-    result = train(model, dataset, train_config, callbacks=[reporter])
+    result = train(model, dataset, train_config, callbacks=[reporter], resume=checkpoint)
     record["best_epoch"] = result.best_epoch
     record["stopped_by"] = result.stopped_by
     if reporter.cancelled or cancel_requested(store, job_id):
@@ -220,44 +375,59 @@ def _train(store: ArtifactStore, record: dict) -> None:
             store, record, "CANCELLED", error=f"cancelled by request after epoch {len(result.history)}"
         )
         return
-    with tempfile.TemporaryDirectory(prefix="motiflens-run-") as tmp:
-        write_run(result, tmp)
-        objects = {name: Path(tmp) / name for name in RUN_FILES}
-        manifest = store.put_artifact(
-            MODEL_KIND,
-            objects,
-            id_prefix=MODEL_ID_PREFIX,
-            metadata={
-                "job_id": job_id,
-                "dataset_id": record["dataset_id"],
-                "name": record.get("name", ""),
-                "model_config": record["model_config"],
-                "train_config": record["train_config"],
-                "test_metrics": result.test_metrics,
-                "input_length": model_config.input_length,
-                "num_outputs": model_config.num_outputs,
-                "best_epoch": result.best_epoch,
-                "epochs_run": len(result.history),
-            },
-            provenance={
-                "dataset_id": record["dataset_id"],
-                "job_id": job_id,
-                "model_config": record["model_config"],
-                "train_config": record["train_config"],
-                "seed": model_config.seed,
-                "code_version": motiflens.__version__,
-                "summary": result.summary(),
-            },
-        )
+    _check_still_ours(store, record)
+    manifest = _store_model(store, record, result)
     _write_final(
         store,
         record,
         "SUCCEEDED",
         model_id=manifest.artifact_id,
-        test_metrics=result.test_metrics,
+        test_metrics=manifest.metadata["test_metrics"],
         epochs_done=len(result.history),
         error="",
     )
+
+
+def _store_model(store: ArtifactStore, record: dict, result) -> Manifest:
+    """Store the trained model as the job's artifact, or return the one an earlier attempt stored."""
+    from motiflens.training import write_run
+
+    job_id = record["job_id"]
+    model_config = record["model_config"]
+    with tempfile.TemporaryDirectory(prefix="motiflens-run-") as tmp:
+        write_run(result, tmp)
+        objects = {name: Path(tmp) / name for name in RUN_FILES}
+        try:
+            return store.put_artifact(
+                MODEL_KIND,
+                objects,
+                artifact_id=model_id_for(job_id),
+                metadata={
+                    "job_id": job_id,
+                    "dataset_id": record["dataset_id"],
+                    "name": record.get("name", ""),
+                    "model_config": model_config,
+                    "train_config": record["train_config"],
+                    "test_metrics": result.test_metrics,
+                    "input_length": model_config["input_length"],
+                    "num_outputs": model_config["num_outputs"],
+                    "best_epoch": result.best_epoch,
+                    "epochs_run": len(result.history),
+                },
+                provenance={
+                    "dataset_id": record["dataset_id"],
+                    "job_id": job_id,
+                    "model_config": model_config,
+                    "train_config": record["train_config"],
+                    "seed": model_config["seed"],
+                    "code_version": motiflens.__version__,
+                    "summary": result.summary(),
+                },
+            )
+        except AlreadyExistsError:
+            # An earlier attempt stored it and was interrupted before recording SUCCEEDED.
+            logger.info("job %s: its model %s exists already", job_id, model_id_for(job_id))
+            return store.get_manifest(model_id_for(job_id), kind=MODEL_KIND)
 
 
 def sweep_job_id(store: ArtifactStore, sweep_id: str, index: int) -> str:
@@ -282,16 +452,18 @@ def sweep_job_id(store: ArtifactStore, sweep_id: str, index: int) -> str:
     return job_ids[index]
 
 
-def run_sweep_index(store_url: str, sweep_id: str, index: int) -> str:
+def run_sweep_index(
+    store_url: str, sweep_id: str, index: int, *, retry_seconds: float = DEFAULT_STORE_RETRY_SECONDS
+) -> str:
     """Train configuration ``index`` of sweep ``sweep_id``; return its job id.
 
     The entrypoint of both sweep executors: the trainer's worker processes call it
     for a local sweep, each pod of a Kubernetes Indexed Job through :func:`main`.
-    Outcomes are recorded as by :func:`run_training_job`.
+    Outcomes are recorded as by :func:`run_training_job` (``retry_seconds`` likewise).
     """
-    job_id = sweep_job_id(open_store(store_url), sweep_id, index)
+    job_id = sweep_job_id(RetryingStore(open_store(store_url), retry_seconds), sweep_id, index)
     logger.info("sweep %s index %d: job %s", sweep_id, index, job_id)
-    run_training_job(store_url, job_id)
+    run_training_job(store_url, job_id, retry_seconds=retry_seconds)
     return job_id
 
 
@@ -305,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.common.config import ConfigError, Settings
     from services.common.server import configure_logging
+    from services.trainer.jobs import JobSettings
 
     parser = argparse.ArgumentParser(
         prog="python -m services.trainer.worker",
@@ -326,11 +499,14 @@ def main(argv: list[str] | None = None) -> int:
         index = int(raw)
     try:
         settings = Settings.from_env("trainer")
-    except ConfigError as exc:
+        job_settings = JobSettings.from_env()
+    except (ConfigError, ValueError) as exc:
         parser.error(str(exc))
     configure_logging(settings.log_level)
     try:
-        run_sweep_index(settings.store_url, args.sweep_id, index)
+        run_sweep_index(
+            settings.store_url, args.sweep_id, index, retry_seconds=job_settings.store_retry_seconds
+        )
     except (InvalidInputError, NotFoundError) as exc:  # retrying cannot help
         logger.error("sweep %s index %d: %s", args.sweep_id, index, exc)
         return 2

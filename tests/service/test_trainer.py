@@ -37,8 +37,9 @@ from services.trainer.jobs import (
     EVENTS_NAMESPACE,
     INTERRUPTED_ERROR,
     JOBS_NAMESPACE,
-    SHUTDOWN_ERROR,
+    SHUTDOWN_NOTE,
     TRAINERS_NAMESPACE,
+    WORKER_DIED,
     JobManager,
     JobSettings,
 )
@@ -258,7 +259,7 @@ def test_cancel_queued_and_running_jobs(trainer: Trainer, task1_id: str):
     assert wait_for(lambda: gauge(trainer.metrics, "CANCELLED") == 2.0)
 
 
-def test_worker_crash_fails_job_and_pool_recovers(trainer: Trainer, task1_id: str):
+def test_worker_crash_resumes_job_and_pool_recovers(trainer: Trainer, task1_id: str):
     stub = trainer.stub
     doomed = stub.Train(
         pb.TrainRequest(
@@ -267,12 +268,28 @@ def test_worker_crash_fails_job_and_pool_recovers(trainer: Trainer, task1_id: st
         timeout=RPC_TIMEOUT,
     )
     stream = stub.WatchJob(pb.WatchJobRequest(job_id=doomed.job_id), timeout=WATCH_TIMEOUT)
-    assert next(stream).WhichOneof("payload") == "epoch"
+    first = next(stream)
+    assert first.WhichOneof("payload") == "epoch"
     worker = trainer.store.get_record(JOBS_NAMESPACE, doomed.job_id)["worker"]
     assert worker["pid"] != os.getpid()
     os.kill(worker["pid"], signal.SIGKILL)  # the worker process this trainer started for the job
-    final = list(stream)[-1].final
-    assert final.state == trainer_pb2.JOB_STATE_FAILED and "worker process died" in final.error
+
+    # The job is re-queued and a new worker process resumes it from its last checkpoint.
+    def resumed() -> dict | None:
+        record = trainer.store.get_record(JOBS_NAMESPACE, doomed.job_id)
+        return record if (record.get("worker") or {}).get("pid") not in (None, worker["pid"]) else None
+
+    record = wait_for(resumed, timeout=120)
+    assert record and record["resumes"] == 1 and record["last_interruption"] == WORKER_DIED
+    assert record["resumed_from_epoch"] >= 1
+    stub.CancelJob(pb.CancelJobRequest(job_id=doomed.job_id), timeout=RPC_TIMEOUT)
+    rest = list(stream)
+    final = rest[-1].final
+    assert final.state == trainer_pb2.JOB_STATE_CANCELLED, final.error
+    # The stream spanned both workers and saw every epoch exactly once.
+    epochs = [e.epoch.epoch for e in [first, *rest[:-1]]]
+    assert epochs == list(range(1, final.epochs_done + 1))
+    assert final.epochs_done > record["resumed_from_epoch"]
     # The manager replaces the broken pool: the next job trains normally.
     after = stub.Train(
         pb.TrainRequest(dataset_id=task1_id, model=CNN_LOCAL_EXP, training=pb.TrainingSpec(epochs=1)),
@@ -293,9 +310,12 @@ def test_queue_limit_gives_resource_exhausted(tmp_path: Path):
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "the limit is 1" in error.details() and "MOTIFLENS_TRAINER_QUEUE" in error.details()
         store = trainer.store
-    # Closing the trainer stops its worker; the unfinished job is FAILED, not left RUNNING.
+    # Closing the trainer stops its worker; the unfinished job is left PENDING for the next
+    # trainer to resume (its owner's heartbeat says stopped), not RUNNING.
     record = store.get_record(JOBS_NAMESPACE, first.job_id)
-    assert record["state"] == "FAILED" and record["error"] == SHUTDOWN_ERROR
+    assert record["state"] == "PENDING" and record["last_interruption"] == SHUTDOWN_NOTE
+    assert record["error"] == "" and record["worker"] is None
+    assert store.get_record(TRAINERS_NAMESPACE, record["owner"])["stopped"] is True
 
 
 # --------------------------------------------------------------------------- restart
@@ -322,12 +342,14 @@ def job_record(job_id: str, state: str, dataset_id: str, owner: str | None, *, e
     }
 
 
-def test_restart_marks_interrupted_jobs_failed(store_url: str):
+def test_restart_adopts_and_resumes_interrupted_jobs(store_url: str):
     store = open_store(store_url)
-    dataset_id = new_id("ds")
+    dataset_id = create_synthetic(store, "task1", num_sequences=100).dataset_id
     crashed = {
-        "running": job_record(new_id("job"), "RUNNING", dataset_id, new_id("trainer")),
-        "pending": job_record(new_id("job"), "PENDING", dataset_id, None),
+        "running": job_record(new_id("job"), "RUNNING", dataset_id, new_id("trainer"), epochs=1),
+        "pending": job_record(new_id("job"), "PENDING", dataset_id, None, epochs=1),
+        # Interrupted three times already: one more would pass the limit of 3 resumes.
+        "capped": {**job_record(new_id("job"), "RUNNING", dataset_id, new_id("trainer")), "resumes": 3},
     }
     for record in crashed.values():
         store.put_record(JOBS_NAMESPACE, record["job_id"], record)
@@ -338,21 +360,28 @@ def test_restart_marks_interrupted_jobs_failed(store_url: str):
     store.put_record(JOBS_NAMESPACE, alive["job_id"], alive)
 
     with trainer_server(store_url) as trainer:
-        jobs = {j.job_id: j for j in trainer.stub.ListJobs(pb.ListJobsRequest(), timeout=RPC_TIMEOUT).jobs}
-        assert set(jobs) == {crashed["running"]["job_id"], crashed["pending"]["job_id"], alive["job_id"]}
-        for record in crashed.values():
-            job = jobs[record["job_id"]]
-            assert (
-                job.state == trainer_pb2.JOB_STATE_FAILED
-                and job.error == INTERRUPTED_ERROR
-                and job.finished_at
-            )
-        assert jobs[alive["job_id"]].state == trainer_pb2.JOB_STATE_RUNNING
-        job = trainer.stub.GetJob(
-            pb.GetJobRequest(job_id=crashed["running"]["job_id"]), timeout=RPC_TIMEOUT
-        ).job
-        assert job.error.startswith("interrupted:") and job.epochs_done == 1
-        assert gauge(trainer.metrics, "FAILED") == 2.0 and gauge(trainer.metrics, "RUNNING") == 1.0
+        stub = trainer.stub
+        for key in ("running", "pending"):  # adopted by the new trainer and trained to the end
+            job_id = crashed[key]["job_id"]
+            events = list(stub.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_TIMEOUT))
+            assert events[-1].final.state == trainer_pb2.JOB_STATE_SUCCEEDED, events[-1].final.error
+            assert [e.epoch.epoch for e in events[:-1]] == [1]
+            record = store.get_record(JOBS_NAMESPACE, job_id)
+            assert record["owner"] == trainer.jobs.manager_id
+            # Only a job that was running counts a resume (it had no checkpoint: epoch 0).
+            assert record["resumes"] == (1 if key == "running" else 0)
+        record = store.get_record(JOBS_NAMESPACE, crashed["running"]["job_id"])
+        assert record["resumed_from_epoch"] == 0 and record["last_interruption"] == INTERRUPTED_ERROR
+        capped = stub.GetJob(pb.GetJobRequest(job_id=crashed["capped"]["job_id"]), timeout=RPC_TIMEOUT).job
+        assert capped.state == trainer_pb2.JOB_STATE_FAILED and capped.finished_at
+        assert capped.error == (
+            f"{INTERRUPTED_ERROR}; gave up after 3 resume(s) (the limit is 3, "
+            "MOTIFLENS_TRAINER_MAX_RESUMES); start a new job"
+        )
+        job = stub.GetJob(pb.GetJobRequest(job_id=alive["job_id"]), timeout=RPC_TIMEOUT).job
+        assert job.state == trainer_pb2.JOB_STATE_RUNNING and job.epochs_done == 1
+        assert wait_for(lambda: gauge(trainer.metrics, "SUCCEEDED") == 2.0)
+        assert gauge(trainer.metrics, "FAILED") == 1.0 and gauge(trainer.metrics, "RUNNING") == 1.0
 
 
 # --------------------------------------------------------------------------- the worker entrypoint
