@@ -98,6 +98,8 @@ DEFAULT_STORE_RETRY_SECONDS = 120.0
 #: How often the watchdog compares the parent pid, seconds.
 PARENT_POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: Added to a pool worker's nice value (lower CPU priority than the RPC server).
+WORKER_NICENESS = 10
 
 # Set in pool worker processes by init_pool_worker: where to announce "job changed".
 _notices = None
@@ -121,6 +123,9 @@ def init_pool_worker(notices, log_level: int = logging.INFO, parent_pid: int | N
     if parent_pid is not None:
         die_with_parent(parent_pid)
     _notices = notices
+    # Training is batch work sharing the pod's cores with the trainer's RPC threads:
+    # a lower CPU priority keeps health checks and GetJob fast while a job trains.
+    os.nice(WORKER_NICENESS)
     # Never wait at exit for undelivered notices (the manager may be gone).
     notices.cancel_join_thread()
     if not logging.getLogger().handlers:

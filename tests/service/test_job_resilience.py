@@ -41,7 +41,7 @@ from services.trainer.jobs import (
     JobSettings,
 )
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
-from services.trainer.worker import CHECKPOINTS_NAMESPACE
+from services.trainer.worker import CHECKPOINTS_NAMESPACE, WORKER_NICENESS
 from tests.service.helpers import make_channel, make_settings, rpc_error, running_server, wait_for_serving
 
 pytestmark = pytest.mark.timeout(420)
@@ -293,6 +293,9 @@ def test_sigkilled_trainer_takes_its_worker_along_and_the_next_trainer_resumes(t
         assert seen, record_of(store, job_id)
         worker_pid = seen["worker"]["pid"]
         assert worker_pid != process.pid and alive(worker_pid)
+        # Training runs at a lower CPU priority than the trainer's RPC threads.
+        niceness = os.getpriority(os.PRIO_PROCESS, worker_pid) - os.getpriority(os.PRIO_PROCESS, process.pid)
+        assert niceness == WORKER_NICENESS
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
