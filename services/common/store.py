@@ -322,21 +322,33 @@ class ArtifactStore(abc.ABC):
         if self._exists(f"artifacts/{artifact_id}/{MANIFEST}"):
             raise AlreadyExistsError(f"artifact {artifact_id!r} exists already; artifacts are immutable")
         infos = {}
-        for name in names:
-            content = objects[name]
-            data = Path(content).read_bytes() if isinstance(content, Path) else bytes(content)
-            self._put(f"artifacts/{artifact_id}/{name}", data)
-            infos[name] = ObjectInfo(sha256=sha256_hex(data), size=len(data))
-        manifest = Manifest(
-            artifact_id=artifact_id,
-            kind=kind,
-            created_at=utc_now(),
-            objects=infos,
-            provenance=dict(provenance or {}),
-            metadata=dict(metadata or {}),
-        )
-        self._put(f"artifacts/{artifact_id}/{MANIFEST}", manifest.to_json())
+        try:
+            for name in names:
+                content = objects[name]
+                data = Path(content).read_bytes() if isinstance(content, Path) else bytes(content)
+                self._put(f"artifacts/{artifact_id}/{name}", data)
+                infos[name] = ObjectInfo(sha256=sha256_hex(data), size=len(data))
+            manifest = Manifest(
+                artifact_id=artifact_id,
+                kind=kind,
+                created_at=utc_now(),
+                objects=infos,
+                provenance=dict(provenance or {}),
+                metadata=dict(metadata or {}),
+            )
+            self._put(f"artifacts/{artifact_id}/{MANIFEST}", manifest.to_json())
+        except Exception:
+            self._discard(artifact_id, [*names, MANIFEST])
+            raise
         return manifest
+
+    def _discard(self, artifact_id: str, names: list[str]) -> None:
+        """Remove the objects a failed put_artifact wrote (best effort: it is failing already)."""
+        for name in names:
+            try:
+                self._delete(f"artifacts/{artifact_id}/{name}")
+            except Exception:  # noqa: BLE001 - invisible without a manifest anyway
+                logger.warning("could not remove %s/%s of a failed write", artifact_id, name)
 
     def get_manifest(self, artifact_id: str, *, kind: str | None = None) -> Manifest:
         """The manifest of a complete artifact (optionally required to be of ``kind``).

@@ -11,11 +11,12 @@ included).
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-from motiflens.errors import InvalidInputError, NotFoundError, UnavailableError
+from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError, UnavailableError
 from services.common.store import ArtifactStore
 
 
@@ -58,7 +59,12 @@ class FileStore(ArtifactStore):
             raise InvalidInputError(f"store path {path!r} leads outside the store; refused")
         return full
 
-    def _unavailable(self, exc: OSError) -> UnavailableError:
+    def _unavailable(self, exc: OSError) -> UnavailableError | ResourceExhaustedError:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            # Not a retry-soon outage: the operator must free space (RESOURCE_EXHAUSTED).
+            return ResourceExhaustedError(
+                f"artifact store {self.url} is full: {exc.strerror or exc}; nothing stored"
+            )
         return UnavailableError(f"artifact store {self.url} is unavailable: {exc.strerror or exc}")
 
     # ---- primitives
@@ -109,6 +115,10 @@ class FileStore(ArtifactStore):
             return
         except OSError as exc:
             raise self._unavailable(exc) from exc
+        try:
+            target.parent.rmdir()  # an artifact folder emptied by a failed write goes too
+        except OSError:
+            pass  # not empty (the usual case), or already gone
 
     def _get(self, path: str, *, missing: str) -> bytes:
         target = self._path(path)

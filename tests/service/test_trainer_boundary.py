@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -235,3 +236,42 @@ def test_malformed_ids_are_not_echoed_in_full(trainer):
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "(10000 characters)" in info.value.details() or "(9000 characters)" in info.value.details()
         assert len(info.value.details()) < 300
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 512 KiB tmpfs (needs mount privileges; skipped where they are missing)."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def test_a_full_disk_is_resource_exhausted_and_leaves_nothing_behind(tiny_disk: Path):
+    with trainer_server((tiny_disk / "store").as_uri()) as trainer:
+        request = pb.CreateDatasetRequest(
+            synthetic=pb.SyntheticSpec(task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=600)
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            trainer.stub.CreateDataset(request, timeout=RPC_TIMEOUT)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # not UNAVAILABLE: retrying won't help
+        assert "is full" in info.value.details()
+        artifacts = tiny_disk / "store" / "artifacts"
+        assert not artifacts.exists() or list(artifacts.iterdir()) == []
+        assert list(trainer.stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets) == []
+        # Once there is room again (a small data set fits), the same trainer stores it.
+        small = pb.CreateDatasetRequest(
+            synthetic=pb.SyntheticSpec(
+                task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=20, sequence_length=80
+            )
+        )
+        assert trainer.stub.CreateDataset(small, timeout=RPC_TIMEOUT).dataset.num_train == 14
