@@ -184,7 +184,7 @@ def test_failure_before_the_manifest_leaves_nothing_visible(
         store.put_artifact("model", objects, artifact_id=artifact_id)
 
     assert written == [f"artifacts/{artifact_id}/a.bin"]
-    assert store._exists(f"artifacts/{artifact_id}/a.bin")
+    assert not store._exists(f"artifacts/{artifact_id}/a.bin")  # the failed write cleaned up after itself
     with pytest.raises(NotFoundError):
         store.get_manifest(artifact_id)
     assert store.list_artifacts() == []
