@@ -101,7 +101,7 @@ from motiflens.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
-from motiflens.models import INITIALIZERS, ModelConfig, build_model
+from motiflens.models import INITIALIZERS, ModelConfig, check_model
 from motiflens.training import TrainConfig
 from services.common.config import parse_int_setting
 from services.common.store import (
@@ -276,10 +276,11 @@ def model_config_from_spec(spec: Mapping, *, input_length: int, num_outputs: int
         first_layer_l2=None if first_layer_l2 is None else float(first_layer_l2),
     )
     try:
-        # Building is the one complete check (names, parameters, pooling vs length).
-        build_model(config)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"model.{exc}") from None
+        # Building the width-1 model is the one complete check (names, parameters,
+        # pooling vs length) and bounds the wide one's size; the worker builds that.
+        check_model(config)
+    except (InvalidInputError, ResourceExhaustedError) as exc:
+        raise type(exc)(f"model.{exc}") from None
     return config
 
 
