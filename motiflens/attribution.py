@@ -18,7 +18,13 @@ and rejects unknown methods or options. ``batch_size`` bounds memory everywhere:
 it is the number of model evaluations (rows) in one forward/backward pass
 (mutants for ISM; each DeepSHAP pair counts as two rows). Each call traces its
 passes into a TensorFlow graph once (a fraction of a second), then runs every
-batch through it.
+batch through it. Integrated gradients and DeepSHAP never hold more than a few
+passes' worth of references and path points, whatever the number of sequences,
+references and steps: references are drawn in blocks and the path points of a
+block are built one pass at a time. Every method takes ``should_stop``, a
+callable asked before each pass; when it returns True the method raises
+:class:`motiflens.errors.CancelledError` (a service passes "the caller went
+away or its deadline passed").
 
 Methods
 -------
@@ -110,12 +116,14 @@ import numpy as np
 import tensorflow as tf
 
 from motiflens.activations import FirstLayerActivation
-from motiflens.errors import InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.models import LOGITS_LAYER
 from motiflens.sequences import dinucleotide_shuffle
 
 Output = Literal["logit", "probability"]
 Reference = Literal["shuffle", "dinucleotide"]
+#: ``should_stop()`` -> True once the caller no longer wants the result (asked between passes).
+StopCheck = Callable[[], bool]
 
 OUTPUTS = ("logit", "probability")
 REFERENCES = ("shuffle", "dinucleotide")
@@ -394,23 +402,48 @@ def _gradient_function(graph: _Graph, target: int) -> Callable:
     return _compile(gradient, _batch_spec(graph.input_length))
 
 
-def _gradients(gradient: Callable, rows: np.ndarray, batch_size: int) -> np.ndarray:
+def _check_stop(should_stop: StopCheck | None, what: str) -> None:
+    """Raise CancelledError if ``should_stop()`` says the caller no longer wants the result."""
+    if should_stop is not None and should_stop():
+        raise CancelledError(f"{what}: abandoned, the caller cancelled or its deadline passed")
+
+
+def _gradients(
+    gradient: Callable, rows: np.ndarray, batch_size: int, should_stop: StopCheck | None = None
+) -> np.ndarray:
     """Gradient of the scored output with respect to every row, ``batch_size`` rows per pass."""
     out = np.empty(rows.shape, dtype=np.float32)
     for start in range(0, len(rows), batch_size):
+        _check_stop(should_stop, f"attribution after {start} of {len(rows)} rows")
         out[start : start + batch_size] = gradient(tf.constant(rows[start : start + batch_size])).numpy()
     return out
 
 
-def _predict(forward: Callable, rows: np.ndarray, batch_size: int) -> np.ndarray:
-    outputs = [
-        np.asarray(forward(tf.constant(rows[start : start + batch_size])))
-        for start in range(0, len(rows), batch_size)
-    ]
+def _predict(
+    forward: Callable, rows: np.ndarray, batch_size: int, should_stop: StopCheck | None = None
+) -> np.ndarray:
+    outputs = []
+    for start in range(0, len(rows), batch_size):
+        _check_stop(should_stop, f"attribution after {start} of {len(rows)} rows")
+        outputs.append(np.asarray(forward(tf.constant(rows[start : start + batch_size]))))
     return np.concatenate(outputs)
 
 
+def _sum_by(index: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+    """``out[index[k]] += values[k]`` for every k, ``index`` non-decreasing (runs summed first)."""
+    firsts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    out[index[firsts]] += np.add.reduceat(values, firsts, axis=0)
+
+
 # --------------------------------------------------------------------------- references
+
+
+def _draw(x: np.ndarray, rng: np.random.Generator, count: int, reference: str) -> np.ndarray:
+    """The next ``count`` references of one sequence x (L, 4) from its generator; (count, L, 4)."""
+    if reference == "shuffle":
+        return np.stack([x[rng.permutation(x.shape[0])] for _ in range(count)]).astype(np.float32)
+    # dinucleotide_shuffle draws shuffle after shuffle from rng, so blocks continue one stream.
+    return dinucleotide_shuffle(x[None], num_shuffles=count, seed=rng)[0].astype(np.float32)
 
 
 def _references(
@@ -419,13 +452,35 @@ def _references(
     """References of X[i] drawn from a generator seeded (seed, first_index + i); (N, R, L, 4)."""
     out = np.empty((X.shape[0], num_references, *X.shape[1:]), dtype=np.float32)
     for i, x in enumerate(X):
-        rng = np.random.default_rng([seed, first_index + i])
-        if reference == "shuffle":
-            for r in range(num_references):
-                out[i, r] = x[rng.permutation(x.shape[0])]
-        else:
-            out[i] = dinucleotide_shuffle(x[None], num_shuffles=num_references, seed=rng)[0]
+        out[i] = _draw(x, np.random.default_rng([seed, first_index + i]), num_references, reference)
     return out
+
+
+def _reference_blocks(
+    X: np.ndarray, first_index: int, num_references: int, reference: str, seed: int, block: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The references of :func:`_references` in blocks of at most ``block``, never all at once.
+
+    Yields (sequence index into X, shape (U,); references, shape (U, L, 4)), U <= block,
+    sequence-major: X[0]'s references first. Each sequence's generator is consumed in
+    order, so the references are exactly those of :func:`_references`.
+    """
+    indices: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    size = 0
+    for i, x in enumerate(X):
+        rng = np.random.default_rng([seed, first_index + i])
+        left = num_references
+        while left:
+            count = min(left, block - size)
+            parts.append(_draw(x, rng, count, reference))
+            indices.append(np.full(count, i))
+            size, left = size + count, left - count
+            if size == block:
+                yield np.concatenate(indices), np.concatenate(parts)
+                indices, parts, size = [], [], 0
+    if size:
+        yield np.concatenate(indices), np.concatenate(parts)
 
 
 def make_references(
@@ -479,6 +534,7 @@ def saliency(
     output: Output = "logit",
     times_input: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    should_stop: StopCheck | None = None,
 ) -> Attribution:
     """Gradient of one output unit with respect to the one-hot input.
 
@@ -496,6 +552,8 @@ def saliency(
         Multiply the gradient by X (grad × input, as the paper reports saliency).
     batch_size : int, default 256
         Sequences per forward/backward pass.
+    should_stop : callable, optional
+        Asked before each pass; True abandons the work (CancelledError).
 
     Returns
     -------
@@ -506,10 +564,12 @@ def saliency(
     ------
     InvalidInputError
         Bad X shape or length, empty batch, target out of range, bad option.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     gradient = _compiled(model, ("gradient", output, target), lambda: _gradient_function(graph, target))
-    scores = _gradients(gradient, X, batch_size)
+    scores = _gradients(gradient, X, batch_size, should_stop)
     if times_input:
         scores = scores * X
     return Attribution(scores, "saliency", target, output, times_input=bool(times_input))
@@ -563,6 +623,7 @@ def ism_naive(
     target: int = 0,
     output: Output = "logit",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    should_stop: StopCheck | None = None,
 ) -> Attribution:
     """In-silico mutagenesis by predicting every single-base mutant in full.
 
@@ -580,6 +641,8 @@ def ism_naive(
         Score the logit or the sigmoid output.
     batch_size : int, default 256
         Mutants per forward pass.
+    should_stop : callable, optional
+        Asked before each pass; True abandons the work (CancelledError).
 
     Returns
     -------
@@ -590,13 +653,16 @@ def ism_naive(
     ------
     InvalidInputError
         Bad X shape or length, empty batch, target out of range, bad option.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     forward = _compiled(model, ("forward", output), lambda: _compile(graph.forward, _batch_spec(X.shape[1])))
-    wild_type = _predict(forward, X, batch_size)[:, target]
+    wild_type = _predict(forward, X, batch_size, should_stop)[:, target]
     scores = np.zeros(X.shape, dtype=np.float32)
     for group, batches in _substitution_batches(X, batch_size):
         for n, p, b in batches:
+            _check_stop(should_stop, f"ism_naive at sequence {group.start} of {len(X)}")
             mutants = X[group][n]
             mutants[np.arange(len(n)), p] = _EYE[b]
             y = np.asarray(forward(tf.constant(mutants)))[:, target]
@@ -899,6 +965,7 @@ def ism(
     target: int = 0,
     output: Output = "logit",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    should_stop: StopCheck | None = None,
 ) -> Attribution:
     """In-silico mutagenesis, recomputing only what a substitution can change (fast ISM).
 
@@ -922,6 +989,8 @@ def ism(
         Score the logit or the sigmoid output.
     batch_size : int, default 256
         Mutants per pass.
+    should_stop : callable, optional
+        Asked before each pass; True abandons the work (CancelledError).
 
     Returns
     -------
@@ -932,6 +1001,8 @@ def ism(
     ------
     InvalidInputError
         Bad X shape or length, empty batch, target out of range, bad option.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     length = X.shape[1]
@@ -953,16 +1024,51 @@ def ism(
     wild_type_pass, mutant_pass = _compiled(model, ("ism", output), build_passes)
     scores = np.zeros(X.shape, dtype=np.float32)
     for group, batches in _substitution_batches(X, batch_size):
+        _check_stop(should_stop, f"ism at sequence {group.start} of {len(X)}")
         X_group = tf.constant(X[group])
         reference, *wild_type = wild_type_pass(X_group)
         reference = np.asarray(reference)[:, target]
         for n, p, b in batches:
+            _check_stop(should_stop, f"ism at sequence {group.start} of {len(X)}")
             y = mutant_pass(wild_type, X_group, tf.constant(n), tf.constant(p), tf.constant(b))
             scores[group.start + n, p, b] = np.asarray(y)[:, target] - reference[n]
     return Attribution(scores, "ism", target, output)
 
 
 # --------------------------------------------------------------------------- integrated gradients
+
+
+def _path_gradient_sums(
+    gradient: Callable,
+    references: np.ndarray,
+    difference: np.ndarray,
+    alphas: np.ndarray,
+    batch_size: int,
+    should_stop: StopCheck | None,
+) -> np.ndarray:
+    """Σ_k grad f(r + α_k (x - r)) for each reference r of a block, ``batch_size`` path points a pass.
+
+    Parameters
+    ----------
+    references, difference : np.ndarray, shape (U, L, 4), float32
+        The block's references r and x - r.
+    alphas : np.ndarray, shape (m,), float32
+
+    Returns
+    -------
+    np.ndarray, shape (U, L, 4), float64
+    """
+    num_steps = len(alphas)
+    rows = len(references) * num_steps
+    sums = np.zeros(references.shape, dtype=np.float64)
+    # Path points are numbered reference-major (u * m + k) and built one pass at a time,
+    # so a block never holds more than one pass of them.
+    for start in range(0, rows, batch_size):
+        _check_stop(should_stop, "integrated_gradients")
+        unit, step = np.divmod(np.arange(start, min(rows, start + batch_size)), num_steps)
+        path = references[unit] + alphas[step, None, None] * difference[unit]
+        _sum_by(unit, gradient(tf.constant(path)).numpy(), sums)
+    return sums
 
 
 def integrated_gradients(
@@ -977,6 +1083,7 @@ def integrated_gradients(
     seed: int = 0,
     index_offset: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    should_stop: StopCheck | None = None,
 ) -> Attribution:
     """Integrated gradients from shuffled references, averaged over references.
 
@@ -1007,7 +1114,11 @@ def integrated_gradients(
         X[i] draws its references as sequence ``index_offset + i`` would, so a batch
         attributed in chunks gets the same references as in one call.
     batch_size : int, default 256
-        Path points (model evaluations) per forward/backward pass.
+        Path points (model evaluations) per forward/backward pass. Memory is a few
+        passes' worth (references and path points are made one block at a time),
+        whatever ``num_steps`` and ``num_references`` are.
+    should_stop : callable, optional
+        Asked before each pass; True abandons the work (CancelledError).
 
     Returns
     -------
@@ -1018,6 +1129,8 @@ def integrated_gradients(
     ------
     InvalidInputError
         Bad X, target, counts, reference kind or seed.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     num_steps = _check_positive_int(num_steps, "num_steps")
@@ -1026,16 +1139,21 @@ def integrated_gradients(
     seed = _check_seed(seed)
     offset = _check_offset(index_offset)
     alphas = ((np.arange(num_steps) + 0.5) / num_steps).astype(np.float32)
-    length = X.shape[1]
     gradient = _compiled(model, ("gradient", output, target), lambda: _gradient_function(graph, target))
+    # A block of references makes about four passes of path points (at least one reference).
+    block = max(1, (4 * batch_size) // num_steps)
     scores = np.empty(X.shape, dtype=np.float32)
-    for group in _groups(X.shape[0], num_references * num_steps, batch_size):
-        references = _references(X[group], offset + group.start, num_references, reference, seed)
-        difference = X[group][:, None] - references
-        path = references[:, :, None] + alphas[None, None, :, None, None] * difference[:, :, None]
-        grads = _gradients(gradient, path.reshape(-1, length, 4), batch_size)
-        grads = grads.reshape(path.shape).mean(axis=2)
-        scores[group] = (grads * difference).mean(axis=1)
+    for group in _groups(X.shape[0], num_references, block):
+        X_group = X[group]
+        total = np.zeros(X_group.shape, dtype=np.float64)
+        blocks = _reference_blocks(X_group, offset + group.start, num_references, reference, seed, block)
+        for index, references in blocks:
+            difference = X_group[index] - references
+            gradient_sums = _path_gradient_sums(
+                gradient, references, difference, alphas, batch_size, should_stop
+            )
+            _sum_by(index, gradient_sums / num_steps * difference, total)
+        scores[group] = total / num_references
     return Attribution(
         scores, "integrated_gradients", target, output, num_references, num_steps, reference, seed
     )
@@ -1192,11 +1310,14 @@ def _deeplift_function(graph: _Graph, target: int) -> Callable:
     return _compile(multipliers, _batch_spec(graph.input_length))
 
 
-def _deeplift_multipliers(multipliers: Callable, x: np.ndarray, r: np.ndarray, batch_size: int) -> np.ndarray:
+def _deeplift_multipliers(
+    multipliers: Callable, x: np.ndarray, r: np.ndarray, batch_size: int, should_stop: StopCheck | None
+) -> np.ndarray:
     """DeepLIFT multipliers for each pair (x[i], r[i]), shape of x; two rows per pair and pass."""
     pairs = max(1, batch_size // 2)
     out = np.empty(x.shape, dtype=np.float32)
     for start in range(0, len(x), pairs):
+        _check_stop(should_stop, "deepshap")
         chunk = slice(start, start + pairs)
         out[chunk] = multipliers(tf.constant(np.concatenate([x[chunk], r[chunk]]))).numpy()
     return out
@@ -1213,6 +1334,7 @@ def deepshap(
     seed: int = 0,
     index_offset: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    should_stop: StopCheck | None = None,
 ) -> Attribution:
     """DeepSHAP: DeepLIFT (rescale rule) multipliers × (x - r), averaged over references.
 
@@ -1239,7 +1361,10 @@ def deepshap(
         X[i] draws its references as sequence ``index_offset + i`` would, so a batch
         attributed in chunks gets the same references as in one call.
     batch_size : int, default 256
-        Model evaluations per pass; each (x, r) pair takes two.
+        Model evaluations per pass; each (x, r) pair takes two. References are made
+        a block of a few passes at a time, whatever ``num_references`` is.
+    should_stop : callable, optional
+        Asked before each pass; True abandons the work (CancelledError).
 
     Returns
     -------
@@ -1250,21 +1375,27 @@ def deepshap(
     ------
     InvalidInputError
         Bad X, target, counts, reference kind or seed; a layer with no DeepLIFT rule.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     num_references = _check_positive_int(num_references, "num_references")
     _check_choice(reference, "reference", REFERENCES)
     seed = _check_seed(seed)
     offset = _check_offset(index_offset)
-    length = X.shape[1]
     multipliers_of = _compiled(model, ("deeplift", output, target), lambda: _deeplift_function(graph, target))
+    # A block of references makes about four passes of (x, r) pairs.
+    block = 4 * max(1, batch_size // 2)
     scores = np.empty(X.shape, dtype=np.float32)
-    for group in _groups(X.shape[0], 2 * num_references, batch_size):
-        references = _references(X[group], offset + group.start, num_references, reference, seed)
-        x = np.repeat(X[group], num_references, axis=0)
-        r = references.reshape(-1, length, 4)
-        multipliers = _deeplift_multipliers(multipliers_of, x, r, batch_size)
-        scores[group] = (multipliers * (x - r)).reshape(references.shape).mean(axis=1)
+    for group in _groups(X.shape[0], num_references, block):
+        X_group = X[group]
+        total = np.zeros(X_group.shape, dtype=np.float64)
+        blocks = _reference_blocks(X_group, offset + group.start, num_references, reference, seed, block)
+        for index, references in blocks:
+            x = X_group[index]
+            multipliers = _deeplift_multipliers(multipliers_of, x, references, batch_size, should_stop)
+            _sum_by(index, multipliers * (x - references), total)
+        scores[group] = total / num_references
     return Attribution(scores, "deepshap", target, output, num_references, None, reference, seed)
 
 

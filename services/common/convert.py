@@ -40,6 +40,10 @@ SPLIT_NAMES: dict[int, str] = {
 LoadSplit = Callable[[str, str, int, int], np.ndarray]
 
 _MOTIF_ID = re.compile(r"\S+")
+#: Most axes a Tensor may declare (numpy's own limit is 64; the API uses at most 3).
+MAX_AXES = 32
+#: Largest size a Tensor's shape may declare, zero extents left out (numpy's index range is 2**63).
+MAX_DECLARED_BYTES = 2**62
 
 
 def dtype_name(code: int) -> str:
@@ -88,8 +92,9 @@ def tensor_to_array(
     Raises
     ------
     InvalidInputError
-        Unset or unaccepted dtype, negative extents, wrong number of axes, a byte
-        length that is not ``prod(shape) * itemsize``, or non-finite values.
+        Unset or unaccepted dtype, negative extents, wrong number of axes (or more
+        than :data:`MAX_AXES`), extents no array can have, a byte length that is not
+        ``prod(shape) * itemsize``, or non-finite values.
     """
     accepted = None if dtypes is None else [np.dtype(d) for d in dtypes]
     if tensor.dtype == common_pb2.DTYPE_UNSPECIFIED:
@@ -107,6 +112,13 @@ def tensor_to_array(
         raise InvalidInputError(f"{field}.shape: expected extents >= 0, got {list(shape)}")
     if ndim is not None and len(shape) != ndim:
         raise InvalidInputError(f"{field}.shape: expected {ndim} axes, got {len(shape)} ({list(shape)})")
+    if len(shape) > MAX_AXES:
+        raise InvalidInputError(f"{field}.shape: {len(shape)} axes; at most {MAX_AXES} are accepted")
+    # numpy cannot even describe an empty array whose other extents multiply past its index range.
+    if math.prod(extent for extent in shape if extent) * dtype.itemsize > MAX_DECLARED_BYTES:
+        raise InvalidInputError(
+            f"{field}.shape: {list(shape)} declares more than 2**62 bytes; no tensor that large is accepted"
+        )
     expected = math.prod(shape) * dtype.itemsize
     if len(tensor.data) != expected:
         raise InvalidInputError(
@@ -227,15 +239,25 @@ def tomtom_hit_to_proto(hit: TomtomHit) -> pb.TomtomHit:
 
 
 def sequences_to_onehot(
-    message: pb.Sequences, *, field: str, load_split: LoadSplit | None = None
+    message: pb.Sequences,
+    *,
+    field: str,
+    load_split: LoadSplit | None = None,
+    length: int | None = None,
+    max_sequences: int | None = None,
 ) -> np.ndarray:
     """One-hot DNA ``X`` from a Sequences message in any of its three forms.
+
+    The number of sequences and their length are checked against ``max_sequences``
+    and ``length`` from what the message declares (the strings' count and lengths,
+    the tensor's shape) before anything is decoded, so a small message cannot make
+    the server allocate a large array.
 
     Parameters
     ----------
     message : pb.Sequences
         ``strings`` (A, C, G, T, N, either case; one length), ``one_hot`` (float32,
-        shape (N, L, 4), N >= 1, L >= 1, finite) or ``dataset_split``.
+        shape (N, L, 4), N >= 1, L >= 1, every value in [0, 1]) or ``dataset_split``.
     field : str
         Path of the message, e.g. ``"sequences"``.
     load_split : callable, optional
@@ -243,6 +265,10 @@ def sequences_to_onehot(
         ``dataset_split`` form, ``split`` being "train", "valid" or "test" (unset:
         "test") and ``limit`` 0 meaning all rows from ``offset``. It raises
         NotFoundError for an unknown data set. Without it that form is rejected.
+    length : int, optional
+        Required sequence length L (e.g. the model's input length).
+    max_sequences : int, optional
+        Most sequences accepted.
 
     Returns
     -------
@@ -253,20 +279,36 @@ def sequences_to_onehot(
     ------
     InvalidInputError
         No form set, bad characters or lengths (``sequences.strings[3]: ...``),
-        a bad tensor, a malformed data set id, negative offset or limit, or the
-        ``dataset_split`` form without ``load_split``.
+        a bad tensor or values outside [0, 1], more than ``max_sequences``
+        sequences, a length other than ``length``, a malformed data set id,
+        negative offset or limit, or the ``dataset_split`` form without ``load_split``.
     """
     form = message.WhichOneof("source")
     if form is None:
         raise InvalidInputError(f"{field}: expected one of strings, one_hot or dataset_split; got none")
     if form == "strings":
+        strings = message.strings.sequences
+        _check_size(len(strings), field, max_sequences)
+        if length is not None:
+            for index, sequence in enumerate(strings):
+                if len(sequence) != length:
+                    raise InvalidInputError(
+                        f"{field}.strings.sequences[{index}]: wrong length; "
+                        f"the model takes sequences of {length} nt, got {len(sequence)}"
+                    )
         try:
-            return one_hot(list(message.strings.sequences))
+            return one_hot(list(strings))
         except InvalidInputError as error:
             raise InvalidInputError(f"{field}.strings.{error}") from None
     if form == "one_hot":
+        declared = tuple(int(extent) for extent in message.one_hot.shape)
+        if len(declared) == 3 and declared[2] == 4:
+            # The declared shape is only a claim; check it before tensor_to_array trusts it.
+            _check_size(declared[0], field, max_sequences)
+            _check_length(declared[1], f"{field}.one_hot", length)
         X = tensor_to_array(message.one_hot, field=f"{field}.one_hot", dtypes=(np.float32,), finite=True)
         _check_onehot_shape(X, f"{field}.one_hot")
+        _check_unit_range(X, f"{field}.one_hot.data")
         return X
     ref = message.dataset_split
     if load_split is None:
@@ -282,7 +324,34 @@ def sequences_to_onehot(
         raise InvalidInputError(f"{field}.dataset_split.limit: expected >= 0 (0 = all rows), got {ref.limit}")
     X = np.asarray(load_split(dataset_id, SPLIT_NAMES[ref.split], int(ref.offset), int(ref.limit)))
     _check_onehot_shape(X, f"{field}.dataset_split")
+    _check_size(X.shape[0], field, max_sequences)
+    _check_length(X.shape[1], f"{field}.dataset_split", length)
     return X.astype(np.float32, copy=False)
+
+
+def _check_size(count: int, field: str, max_sequences: int | None) -> None:
+    if max_sequences is not None and count > max_sequences:
+        raise InvalidInputError(
+            f"{field}: {count} sequences; at most {max_sequences} per request "
+            "(send fewer per call, e.g. with dataset_split offset/limit)"
+        )
+
+
+def _check_length(extent: int, field: str, length: int | None) -> None:
+    if length is not None and extent != length:
+        raise InvalidInputError(
+            f"{field}: wrong length; the model takes sequences of {length} nt, got {extent}"
+        )
+
+
+def _check_unit_range(X: np.ndarray, field: str) -> None:
+    """One-hot values (also soft ones, e.g. 0.25 for N) lie in [0, 1]."""
+    outside = (X < 0) | (X > 1)
+    if outside.any():
+        position = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise InvalidInputError(
+            f"{field}: expected one-hot values in [0, 1], got {X[position]} at {position}"
+        )
 
 
 def _check_onehot_shape(X: np.ndarray, field: str) -> None:

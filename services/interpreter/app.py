@@ -16,7 +16,7 @@ from services.common.budget import MemoryBudget
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
 from services.interpreter.model_cache import ModelCache
-from services.interpreter.servicer import InterpreterServicer
+from services.interpreter.servicer import DEFAULT_BUDGET_BYTES, InterpreterServicer
 from services.interpreter.tfserving import PredictionServicer
 
 SERVICE_NAMES = (
@@ -34,7 +34,9 @@ def build_register(
 ) -> Callable[[grpc.Server], None]:
     """A ``register(server)`` adding both services over one shared model cache and memory budget."""
     models = ModelCache(store, capacity=cache_capacity)
-    interpreter = InterpreterServicer(store, models, metrics)
+    # One budget for both services: they share the process's memory.
+    budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
+    interpreter = InterpreterServicer(store, models, metrics, budget=budget)
     prediction = PredictionServicer(models, budget=budget)
 
     def register(server: grpc.Server) -> None:

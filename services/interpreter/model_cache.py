@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from motiflens.models import ModelConfig, load_model, logits_model
+from motiflens.errors import CancelledError
+from motiflens.models import ModelConfig, first_layer_model, load_model, logits_model
 from services.common.store import ArtifactStore, Manifest, check_id
 
 logger = logging.getLogger(__name__)
+
+#: Sequences per model call in :meth:`LoadedModel.predict_logits` and :meth:`LoadedModel.scans`.
+INFERENCE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,14 @@ class LoadedModel:
     lock : threading.Lock
         Serialises calls that build per-model graphs; Keras models are not
         guaranteed thread-safe while tracing.
+    scanner : keras.Model
+        The same weights, output (N, L, F) first-layer activations (the model itself
+        when it has no ``conv1_activation`` layer).
+    activation_floats : int
+        Floats of every layer's output for one sequence: what one row of a forward
+        pass holds, the unit of the interpreter's memory estimates.
+    scan_floats : int
+        Floats of the first-layer activations of one sequence (L x F).
     """
 
     model_id: str
@@ -42,6 +57,9 @@ class LoadedModel:
     config: ModelConfig
     manifest: Manifest
     lock: threading.Lock
+    scanner: keras.Model
+    activation_floats: int
+    scan_floats: int
 
     @property
     def input_length(self) -> int:
@@ -52,6 +70,55 @@ class LoadedModel:
     def num_outputs(self) -> int:
         """T, output units."""
         return int(self.config.num_outputs)
+
+    def predict_logits(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Logits of X, shape (N, T) float32, :data:`INFERENCE_BATCH` sequences per call.
+
+        Raises
+        ------
+        CancelledError
+            ``should_stop()`` returned True before a batch.
+        """
+        return _batched(self.logits, X, should_stop, "predict")
+
+    def scans(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """First-layer activations of X, shape (N, L, F) float32 (as :func:`motiflens.filters.filter_scans`).
+
+        Raises
+        ------
+        CancelledError
+            ``should_stop()`` returned True before a batch.
+        """
+        return _batched(self.scanner, X, should_stop, "scans")
+
+
+def _batched(
+    model: keras.Model, X: np.ndarray, should_stop: Callable[[], bool] | None, what: str
+) -> np.ndarray:
+    """``model`` over X in inference mode, batch after batch, asking ``should_stop`` between them."""
+    outputs = []
+    for start in range(0, len(X), INFERENCE_BATCH):
+        if should_stop is not None and should_stop():
+            raise CancelledError(f"{what}: abandoned after {start} of {len(X)} sequences (the caller left)")
+        # predict_on_batch reuses one compiled function; predict() would build a data pipeline per call.
+        outputs.append(np.asarray(model.predict_on_batch(X[start : start + INFERENCE_BATCH]), np.float32))
+    return np.concatenate(outputs)
+
+
+def _floats(tensor) -> int:
+    return math.prod(int(extent) for extent in tensor.shape[1:] if extent is not None)
+
+
+def _activation_floats(model: keras.Model) -> int:
+    """Floats of all layer outputs for one sequence (shared layers, with no single output, left out)."""
+    total = 0
+    for layer in model.layers:
+        try:
+            outputs = keras.tree.flatten(layer.output)
+        except (AttributeError, ValueError):  # a shared layer has no single output
+            continue
+        total += sum(_floats(tensor) for tensor in outputs)
+    return max(1, total)
 
 
 class ModelCache:
@@ -115,7 +182,21 @@ class ModelCache:
                 num_outputs=int(model.output_shape[1]),
             )
         logger.info("loaded model %s (%s, %s)", model_id, config.architecture, config.activation)
-        return LoadedModel(model_id, model, logits_model(model), config, manifest, threading.Lock())
+        try:
+            scanner = first_layer_model(model)
+        except ValueError:  # not a zoo model: no first-layer activation to scan
+            scanner = model
+        return LoadedModel(
+            model_id=model_id,
+            model=model,
+            logits=logits_model(model),
+            config=config,
+            manifest=manifest,
+            lock=threading.Lock(),
+            scanner=scanner,
+            activation_floats=_activation_floats(model),
+            scan_floats=_floats(scanner.output),
+        )
 
     def __len__(self) -> int:
         with self._lock:

@@ -4,26 +4,56 @@ Models come from the bounded :class:`ModelCache`; stored data sets from
 :func:`services.trainer.datasets.load_dataset` (cached per process). Attribution and
 scans stream in chunks of ``chunk_size`` sequences; integrated gradients and
 DeepSHAP draw references per sequence index, so chunking never changes a result.
+
+Every call is bounded before it computes (:mod:`services.interpreter.requests`):
+integer parameters have ranges and floats must be finite (INVALID_ARGUMENT); the
+bytes it will hold, estimated from the declared sizes, are reserved from the
+process's memory budget before the sequences are decoded (RESOURCE_EXHAUSTED when
+they can never fit); the reference methods have a limit on model evaluations. Long
+loops ask :func:`~services.interpreter.requests.caller_gone` between passes and
+chunks, so a call whose caller cancelled or whose deadline passed stops computing
+(CancelledError, recorded as CANCELLED) and frees the model and the budget.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from motiflens_client.api import interpreter_pb2_grpc, pb
 
-from motiflens.attribution import attribute
+from motiflens.attribution import StopCheck, attribute
 from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.evaluation import interpretability_scores, localisation_auroc, pwm_scans
-from motiflens.filters import filter_pwms, filter_scans, pwm_logo
+from motiflens.filters import filter_pwms, pwm_logo
 from motiflens.motifs import write_meme
+from services.common.budget import MemoryBudget
+from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, check_id
-from services.interpreter.model_cache import LoadedModel, ModelCache
+from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
+from services.interpreter.requests import (
+    DEFAULT_NUM_REFERENCES,
+    DEFAULT_NUM_STEPS,
+    FLOAT32,
+    MAX_EVALUATIONS,
+    MAX_NUM_REFERENCES,
+    MAX_NUM_STEPS,
+    attribution_bytes,
+    caller_gone,
+    check_finite,
+    check_range,
+    check_work,
+    holding,
+    onehot_bytes,
+    pass_bytes,
+    pass_rows,
+    scan_bytes,
+)
 from services.trainer.datasets import load_dataset
 
 logger = logging.getLogger(__name__)
@@ -47,6 +77,13 @@ REFERENCES = {
 SPLITS = {0: "test", 1: "train", 2: "valid", 3: "test"}
 DEFAULT_CHUNK = 64
 MAX_CHUNK = 1024
+DEFAULT_PADDING = 10
+DEFAULT_THRESHOLD = 0.5
+#: The interpreter's memory budget when none is passed in (MOTIFLENS_MEMORY_BUDGET_MB's default).
+DEFAULT_BUDGET_BYTES = DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024
+
+#: ``cost(N) -> bytes`` a call will hold at its peak for N sequences.
+Cost = Callable[[int], int]
 
 
 class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
@@ -60,6 +97,12 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         Counts sequences attributed.
     max_sequences : int
         Largest number of sequences one request may name (inline or from a split).
+    budget : MemoryBudget, optional
+        The process's memory budget (default: :data:`DEFAULT_BUDGET_BYTES` of its own);
+        share the one the PredictionService uses.
+    max_evaluations : int
+        Model evaluations one integrated gradients or DeepSHAP call may ask for
+        (default :data:`~services.interpreter.requests.MAX_EVALUATIONS`).
     """
 
     def __init__(
@@ -69,11 +112,15 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         metrics: ServiceMetrics | None = None,
         *,
         max_sequences: int = 20_000,
+        budget: MemoryBudget | None = None,
+        max_evaluations: int = MAX_EVALUATIONS,
     ):
         self.store = store
         self.models = models
         self.metrics = metrics
         self.max_sequences = max_sequences
+        self.budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
+        self.max_evaluations = max_evaluations
 
     # ------------------------------------------------------------------ helpers
 
@@ -88,31 +135,59 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         return X[offset:stop]
 
     def _sequences(self, message, loaded: LoadedModel, field: str = "sequences") -> np.ndarray:
-        X = sequences_to_onehot(message, field=field, load_split=self._load_split)
-        if X.shape[0] > self.max_sequences:
-            raise InvalidInputError(
-                f"{field}: {X.shape[0]} sequences; at most {self.max_sequences} per request "
-                "(use dataset_split offset/limit)"
-            )
-        if X.shape[1] != loaded.input_length:
-            raise InvalidInputError(
-                f"{field}: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
-                f"got {X.shape[1]}"
-            )
-        return X
+        return sequences_to_onehot(
+            message,
+            field=field,
+            load_split=self._load_split,
+            length=loaded.input_length,
+            max_sequences=self.max_sequences,
+        )
+
+    @contextmanager
+    def _budgeted(
+        self,
+        message,
+        loaded: LoadedModel,
+        what: str,
+        cost: Cost,
+        admit: Callable[[int], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The sequences of ``message``, with ``cost(N)`` bytes of the budget held while the block runs.
+
+        When the message declares N (strings, a one-hot tensor) the bytes are reserved
+        and ``admit(N)`` runs before anything is decoded; a stored split is a view of
+        the cached data set, so it is sliced first.
+        """
+        declared = _declared_count(message)
+        if declared is not None and declared <= self.max_sequences:
+            if admit is not None:
+                admit(declared)
+            with self.budget.reserve(cost(declared), _describe(what, declared, loaded)):
+                yield self._sequences(message, loaded)
+            return
+        X = self._sequences(message, loaded)
+        if admit is not None:
+            admit(len(X))
+        with self.budget.reserve(cost(len(X)), _describe(what, len(X), loaded)):
+            yield X
 
     def _ground_truth(self, ref, loaded: LoadedModel, field: str = "sequences"):
         """X, y and ground-truth models of a synthetic data set split (offset/limit applied)."""
         dataset_id = check_id(ref.dataset_id, field_name=f"{field}.dataset_id", prefix="ds")
+        if ref.offset < 0 or ref.limit < 0:
+            raise InvalidInputError(
+                f"{field}: offset and limit must be >= 0 (limit 0 = to the end), "
+                f"got {ref.offset} and {ref.limit}"
+            )
+        if ref.split not in SPLITS:
+            raise InvalidInputError(f"{field}.split: unknown value {ref.split}")
         dataset, _ = load_dataset(self.store, dataset_id)
-        split = dataset.split(SPLITS.get(ref.split, "test"))
+        split = dataset.split(SPLITS[ref.split])
         if split.model is None:
             raise FailedPreconditionError(
                 f"{field}.dataset_id: data set {dataset_id} has no ground truth; "
                 "use a synthetic task (1 or 3)"
             )
-        if ref.offset < 0 or ref.limit < 0:
-            raise InvalidInputError(f"{field}: offset and limit must be >= 0")
         stop = len(split) if ref.limit == 0 else min(len(split), ref.offset + ref.limit)
         X, y, model = split.X[ref.offset : stop], split.y[ref.offset : stop], split.model[ref.offset : stop]
         if X.shape[1] != loaded.input_length:
@@ -122,11 +197,17 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             )
         return X, y, model
 
+    def _check_selection(self, X: np.ndarray, field: str = "sequences") -> None:
+        if len(X) == 0:
+            raise InvalidInputError(f"{field}: no sequence selected (check offset, limit and positives_only)")
+        if len(X) > self.max_sequences:
+            raise InvalidInputError(
+                f"{field}: {len(X)} sequences; at most {self.max_sequences} per request (use offset/limit)"
+            )
+
     @staticmethod
     def _chunk_size(value: int) -> int:
-        if value < 0 or value > MAX_CHUNK:
-            raise InvalidInputError(f"chunk_size: expected 1..{MAX_CHUNK} (0 = {DEFAULT_CHUNK}), got {value}")
-        return value or DEFAULT_CHUNK
+        return check_range(value, "chunk_size", 1, MAX_CHUNK, zero=str(DEFAULT_CHUNK)) or DEFAULT_CHUNK
 
     @staticmethod
     def _attribution_options(request, loaded: LoadedModel) -> tuple[str, dict]:
@@ -145,21 +226,23 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
                 f"(0..{loaded.num_outputs - 1}), "
                 f"got {request.target}"
             )
-        for name in ("num_references", "num_steps"):
-            if getattr(request, name) < 0:
-                raise InvalidInputError(f"{name}: expected >= 0 (0 = default), got {getattr(request, name)}")
+        # Checked whatever the method, so that a bad value never passes unnoticed.
+        num_references = check_range(
+            request.num_references, "num_references", 1, MAX_NUM_REFERENCES, zero=str(DEFAULT_NUM_REFERENCES)
+        )
+        num_steps = check_range(request.num_steps, "num_steps", 1, MAX_NUM_STEPS, zero=str(DEFAULT_NUM_STEPS))
         if request.seed < 0:
             raise InvalidInputError(f"seed: expected >= 0, got {request.seed}")
         method = METHODS[request.method]
         options: dict = {"target": int(request.target), "output": OUTPUTS[request.output]}
         if method in ("integrated_gradients", "deepshap"):
             options.update(
-                num_references=request.num_references or 10,
+                num_references=num_references or DEFAULT_NUM_REFERENCES,
                 reference=REFERENCES[request.reference],
                 seed=int(request.seed),
             )
         if method == "integrated_gradients":
-            options["num_steps"] = request.num_steps or 20
+            options["num_steps"] = num_steps or DEFAULT_NUM_STEPS
         if method == "saliency" and "times_input" in request.DESCRIPTOR.fields_by_name:
             # Only Attribute has it: interpretability scores take Σ_j S_ij X_ij anyway.
             options["times_input"] = bool(request.times_input)
@@ -185,31 +268,64 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         return settings
 
     def _attribute(
-        self, loaded: LoadedModel, X: np.ndarray, method: str, options: dict, offset: int
+        self,
+        loaded: LoadedModel,
+        X: np.ndarray,
+        method: str,
+        options: dict,
+        offset: int,
+        should_stop: StopCheck,
     ) -> np.ndarray:
         extra = {"index_offset": offset} if method in ("integrated_gradients", "deepshap") else {}
-        with loaded.lock:
-            scores = np.asarray(attribute(loaded.model, X, method, **options, **extra).scores, np.float32)
+        with holding(loaded.lock, should_stop, method):
+            result = attribute(
+                loaded.model,
+                X,
+                method,
+                **options,
+                **extra,
+                batch_size=pass_rows(loaded),
+                should_stop=should_stop,
+            )
         if self.metrics is not None:
             self.metrics.add_sequences_attributed(len(X), method=method)
-        return scores
+        return np.asarray(result.scores, np.float32)
+
+    def _attribution_cost(self, loaded: LoadedModel, method: str, options: dict, chunk: int) -> Cost:
+        """Bytes of an Attribute call: its sequences, one chunk's attribution and its message."""
+        return lambda n: (
+            onehot_bytes(n, loaded.input_length)
+            + attribution_bytes(loaded, method, options, min(n, chunk))
+            + 2 * onehot_bytes(min(n, chunk), loaded.input_length)
+        )
 
     # ------------------------------------------------------------------ RPCs
 
     def FilterMotifs(self, request, context):  # noqa: N802 (gRPC method name)
         """First-layer filter PWMs by activation alignment."""
         loaded = self.models.get(request.model_id)
-        X = self._sequences(request.sequences, loaded)
-        if request.threshold < 0 or request.threshold > 1:
+        threshold = check_finite(request.threshold, "threshold")
+        if not 0 <= threshold <= 1:
             raise InvalidInputError(
-                f"threshold: expected a fraction in (0, 1] (0 = 0.5), got {request.threshold}"
+                f"threshold: expected a fraction in (0, 1] (0 = {DEFAULT_THRESHOLD}), got {threshold}"
             )
-        if request.window < 0:
-            raise InvalidInputError(f"window: expected >= 0 (0 = filter width), got {request.window}")
-        with loaded.lock:
-            alignment = filter_pwms(
-                loaded.model, X, threshold=request.threshold or 0.5, window=request.window or None
+        window = check_range(request.window, "window", 1, loaded.input_length, zero="the filter width")
+        stop = caller_gone(context)
+
+        def cost(n: int) -> int:
+            # filter_pwms holds the scans, a mask over them and the sites' indices.
+            rows = min(n, INFERENCE_BATCH)
+            return (
+                onehot_bytes(n, loaded.input_length)
+                + 3 * scan_bytes(loaded, n)
+                + pass_bytes(loaded, rows, gradients=False)
             )
+
+        with self._budgeted(request.sequences, loaded, "FilterMotifs", cost) as X:
+            with holding(loaded.lock, stop, "FilterMotifs"):
+                alignment = filter_pwms(
+                    loaded.model, X, threshold=threshold or DEFAULT_THRESHOLD, window=window or None
+                )
         motifs = alignment.motifs()
         response = pb.FilterMotifsResponse()
         for filter_motif, motif in zip(alignment.filters, motifs, strict=True):
@@ -233,67 +349,89 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         loaded = self.models.get(request.model_id)
         method, options = self._attribution_options(request, loaded)
         chunk = self._chunk_size(request.chunk_size)
-        X = self._sequences(request.sequences, loaded)
         settings = self._settings(method, options)
-        for start in range(0, len(X), chunk):
-            if not context.is_active():
-                logger.info("Attribute: client went away after %d sequences", start)
-                return
-            scores = self._attribute(loaded, X[start : start + chunk], method, options, start)
-            yield pb.AttributeChunk(offset=start, scores=array_to_tensor(scores), settings=settings)
+        stop = caller_gone(context)
+        with self._budgeted(
+            request.sequences,
+            loaded,
+            f"Attribute {method}{_parameters(options, chunk_size=chunk)}",
+            self._attribution_cost(loaded, method, options, chunk),
+            lambda n: check_work(method, options, n, "Attribute", self.max_evaluations),
+        ) as X:
+            for start in range(0, len(X), chunk):
+                scores = self._attribute(loaded, X[start : start + chunk], method, options, start, stop)
+                yield pb.AttributeChunk(offset=start, scores=array_to_tensor(scores), settings=settings)
 
     def ScanFilters(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
         """Post-activation first-layer scans, one chunk at a time."""
         loaded = self.models.get(request.model_id)
         chunk = self._chunk_size(request.chunk_size)
-        X = self._sequences(request.sequences, loaded)
-        for start in range(0, len(X), chunk):
-            if not context.is_active():
-                return
-            with loaded.lock:
-                scans = filter_scans(loaded.model, X[start : start + chunk])
-            yield pb.ScanFiltersChunk(offset=start, scans=array_to_tensor(scans.astype(np.float32)))
+        stop = caller_gone(context)
+
+        def cost(n: int) -> int:
+            # A chunk's scans, its tensor message and the message's bytes.
+            rows = min(n, INFERENCE_BATCH)
+            return (
+                onehot_bytes(n, loaded.input_length)
+                + 3 * scan_bytes(loaded, min(n, chunk))
+                + pass_bytes(loaded, rows, gradients=False)
+            )
+
+        with self._budgeted(request.sequences, loaded, f"ScanFilters (chunk_size {chunk})", cost) as X:
+            for start in range(0, len(X), chunk):
+                with holding(loaded.lock, stop, "ScanFilters"):
+                    scans = loaded.scans(X[start : start + chunk], stop)
+                yield pb.ScanFiltersChunk(offset=start, scans=array_to_tensor(scans))
 
     def Localize(self, request, context):  # noqa: N802 (gRPC method name)
         """Localisation AUROC of first-layer scans (and optionally the PWM baseline)."""
         loaded = self.models.get(request.model_id)
-        if request.padding < 0:
-            raise InvalidInputError(f"padding: expected >= 0 (0 = 10), got {request.padding}")
-        padding = request.padding or 10
+        padding = check_range(request.padding, "padding", 1, loaded.input_length, zero=str(DEFAULT_PADDING))
+        padding = padding or DEFAULT_PADDING
+        stop = caller_gone(context)
         X, _, ground_truth = self._ground_truth(request.sequences, loaded)
-        with loaded.lock:
-            scans = filter_scans(loaded.model, X)
-        response = pb.LocalizeResponse()
-        response.filters.CopyFrom(_localisation(localisation_auroc(scans, ground_truth, padding=padding)))
+        self._check_selection(X)
+        task = None
         if request.include_pwm_baseline:
             _, task = load_dataset(self.store, request.sequences.dataset_id)
             if task is None:
                 raise FailedPreconditionError("include_pwm_baseline: the data set has no motif pool")
-            baseline = localisation_auroc(pwm_scans(X, task.motifs), ground_truth, padding=padding)
-            response.pwm_baseline.CopyFrom(_localisation(baseline))
+        # Scans and the localisation's per-position arrays; the PWM baseline's scans (N, L, M).
+        need = 2 * scan_bytes(loaded, len(X)) + 4 * onehot_bytes(len(X), loaded.input_length)
+        if task is not None:
+            need += 2 * len(X) * loaded.input_length * len(task.motifs) * FLOAT32
+        with self.budget.reserve(need, _describe("Localize", len(X), loaded)):
+            with holding(loaded.lock, stop, "Localize"):
+                scans = loaded.scans(X, stop)
+            response = pb.LocalizeResponse()
+            response.filters.CopyFrom(_localisation(localisation_auroc(scans, ground_truth, padding=padding)))
+            if task is not None:
+                baseline = localisation_auroc(pwm_scans(X, task.motifs), ground_truth, padding=padding)
+                response.pwm_baseline.CopyFrom(_localisation(baseline))
         return response
 
     def ScoreInterpretability(self, request, context):  # noqa: N802 (gRPC method name)
         """Interpretability AUROC/AUPR of an attribution method against the ground truth."""
         loaded = self.models.get(request.model_id)
         method, options = self._attribution_options(request, loaded)
+        stop = caller_gone(context)
         X, y, ground_truth = self._ground_truth(request.sequences, loaded)
         if request.positives_only:
             keep = y[:, request.target] > 0.5
             X, ground_truth = X[keep], ground_truth[keep]
-        if len(X) == 0:
-            raise InvalidInputError(
-                "sequences: no sequence selected (check offset, limit and positives_only)"
-            )
-        if len(X) > self.max_sequences:
-            raise InvalidInputError(
-                f"sequences: {len(X)} sequences; at most {self.max_sequences} per request"
-            )
-        scores = self._attribute(loaded, X, method, options, 0)
-        if method == "ism":
-            # The paper reduces ISM per position by the L2 norm over the four bases.
-            scores = np.linalg.norm(scores, axis=-1)
-        result = interpretability_scores(scores, X, ground_truth)
+        self._check_selection(X)
+        check_work(method, options, len(X), "ScoreInterpretability", self.max_evaluations)
+        # The attribution of every sequence, then per-position scores and ranks for the AUCs.
+        need = attribution_bytes(loaded, method, options, len(X)) + 4 * onehot_bytes(
+            len(X), loaded.input_length
+        )
+        what = _describe(f"ScoreInterpretability {method}{_parameters(options)}", len(X), loaded)
+        with self.budget.reserve(need, what):
+            scores = self._attribute(loaded, X, method, options, 0, stop)
+            if method == "ism":
+                # The paper reduces ISM per position by the L2 norm over the four bases.
+                scores = np.linalg.norm(scores, axis=-1)
+            result = interpretability_scores(scores, X, ground_truth)
         summary = result.summary()
         return pb.ScoreInterpretabilityResponse(
             auroc=summary["auroc"],
@@ -311,15 +449,46 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         loaded = self.models.get(request.model_id)
         if request.output not in OUTPUTS:
             raise InvalidInputError(f"output: unknown value {request.output}")
-        X = self._sequences(request.sequences, loaded)
-        with loaded.lock:
-            logits = np.asarray(loaded.logits.predict(X, batch_size=256, verbose=0), np.float32)
+        stop = caller_gone(context)
+
+        def cost(n: int) -> int:
+            outputs = 3 * n * loaded.num_outputs * FLOAT32
+            return (
+                onehot_bytes(n, loaded.input_length)
+                + outputs
+                + pass_bytes(loaded, min(n, INFERENCE_BATCH), gradients=False)
+            )
+
+        with self._budgeted(request.sequences, loaded, "Predict", cost) as X:
+            with holding(loaded.lock, stop, "Predict"):
+                logits = loaded.predict_logits(X, stop)
         values = (
             logits
             if request.output == pb.OutputKind.Value("OUTPUT_KIND_LOGIT")
             else 1 / (1 + np.exp(-logits))
         )
         return pb.PredictResponse(predictions=array_to_tensor(values.astype(np.float32)))
+
+
+def _declared_count(message) -> int | None:
+    """N as a Sequences message declares it (strings, one-hot tensor); None for a stored split."""
+    form = message.WhichOneof("source")
+    if form == "strings":
+        return len(message.strings.sequences)
+    if form == "one_hot" and len(message.one_hot.shape) == 3:
+        return max(0, int(message.one_hot.shape[0]))
+    return None
+
+
+def _describe(what: str, num_sequences: int, loaded: LoadedModel) -> str:
+    """``"Attribute saliency ... on 64 sequences of 200 nt"`` for budget messages."""
+    return f"{what} on {num_sequences} sequences of {loaded.input_length} nt"
+
+
+def _parameters(options: dict, **extra: int) -> str:
+    """The size parameters of a call, e.g. ``" (num_references 10, num_steps 20, chunk_size 64)"``."""
+    sizes = {name: options[name] for name in ("num_references", "num_steps") if name in options} | extra
+    return f" ({', '.join(f'{name} {value}' for name, value in sizes.items())})" if sizes else ""
 
 
 def _localisation(scores) -> pb.LocalizationScore:

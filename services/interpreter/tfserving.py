@@ -31,14 +31,13 @@ from motiflens.sequences import one_hot
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.interpreter.model_cache import LoadedModel, ModelCache
+from services.interpreter.requests import caller_gone, holding
 
 SIGNATURE = "serving_default"
 #: Input dtypes accepted for the one-hot input.
 FLOAT_DTYPES = {types_pb2.DT_FLOAT: np.dtype("<f4"), types_pb2.DT_DOUBLE: np.dtype("<f8")}
 #: Most axes a declared input shape may have (the inputs have 1 or 3).
 MAX_RANK = 8
-#: Sequences per model call inside one Predict.
-PREDICT_BATCH = 256
 INPUT_ONE_HOT = "sequence"
 INPUT_STRINGS = "dna"
 OUTPUTS = ("probabilities", "logits")
@@ -232,8 +231,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response.model_spec.name = loaded.model_id
         response.model_spec.version.value = 1
         response.model_spec.signature_name = SIGNATURE
-        with self.budget.reserve(_predict_bytes(len(X), loaded), "inputs"), loaded.lock:
-            logits = np.asarray(loaded.logits.predict(X, batch_size=PREDICT_BATCH, verbose=0), np.float32)
+        stop = caller_gone(context)
+        with (
+            self.budget.reserve(_predict_bytes(len(X), loaded), "inputs"),
+            holding(loaded.lock, stop, "Predict"),
+        ):
+            # Batch after batch, stopping once the caller has gone (CancelledError).
+            logits = loaded.predict_logits(X, stop)
         values = {"logits": logits, "probabilities": (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)}
         for name in wanted:
             response.outputs[name].CopyFrom(tf.make_tensor_proto(values[name]))

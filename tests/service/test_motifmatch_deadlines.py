@@ -53,7 +53,18 @@ def test_should_stop_abandons_between_blocks(monkeypatch: pytest.MonkeyPatch):
     assert len(asked) == 3
 
 
-def test_compare_past_its_deadline_is_abandoned_by_the_server(tmp_path):
+def test_compare_past_its_deadline_is_abandoned_by_the_server(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    module = importlib.import_module("memelite.tomtom")  # the module; memelite.tomtom is the function
+    blocks = []
+    real = module.tomtom
+
+    def counted(*args, **kwargs):  # the real computation, counted per block of queries
+        blocks.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "tomtom", counted)
     store = open_store((tmp_path / "store").as_uri())
     servicer = MotifMatchServicer(store, compute=ComputeSlots(1))
     with running_server(
@@ -65,21 +76,32 @@ def test_compare_past_its_deadline_is_abandoned_by_the_server(tmp_path):
         stub = motifmatch_pb2_grpc.MotifMatchServiceStub(running.channel())
         small = pb.CompareRequest(motifs=pb.MotifList(motifs=[motif_to_proto(m) for m in _random_motifs(1)]))
         stub.Compare(small, timeout=120)  # loads JASPAR and compiles memelite first
-        # 2,000 queries take tens of seconds here; the caller gives up after 1 s.
+        # 20,000 queries (313 blocks) take about 15 s here; the caller gives up after 1 s.
         big = pb.CompareRequest(
-            motifs=pb.MotifList(motifs=[motif_to_proto(m) for m in _random_motifs(2000, 2)])
+            motifs=pb.MotifList(motifs=[motif_to_proto(m) for m in _random_motifs(20_000, 2)])
         )
+        blocks.clear()
         error = rpc_error(stub.Compare, big, timeout=1.0)
         assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         sample = running.server.metrics.registry.get_sample_value
         labels = {"grpc_service": "motiflens.v1.MotifMatchService", "grpc_method": "Compare"}
-        # The handler notices between blocks and abandons: its own status is CANCELLED
-        # (a handler that computed to the end would be recorded as DEADLINE_EXCEEDED).
+
+        def finished() -> dict:
+            return {
+                code: sample("motiflens_grpc_requests_total", {**labels, "grpc_code": code}) or 0
+                for code in ("OK", "CANCELLED", "DEADLINE_EXCEEDED")
+            }
+
         for _ in range(1200):
-            if sample("motiflens_grpc_requests_total", {**labels, "grpc_code": "CANCELLED"}):
+            if finished()["CANCELLED"] + finished()["DEADLINE_EXCEEDED"]:
                 break
             time.sleep(0.05)
-        assert sample("motiflens_grpc_requests_total", {**labels, "grpc_code": "CANCELLED"}) == 1
-        assert not sample("motiflens_grpc_requests_total", {**labels, "grpc_code": "DEADLINE_EXCEEDED"})
+        # The handler stopped early: abandoned between blocks (CANCELLED) or, on a
+        # machine slow enough that the deadline passed before it started, never ran.
+        assert finished() in (
+            {"OK": 1, "CANCELLED": 1, "DEADLINE_EXCEEDED": 0},
+            {"OK": 1, "CANCELLED": 0, "DEADLINE_EXCEEDED": 1},
+        )
+        assert len(blocks) < 150  # of 313
         # The one compute slot is free again: the next call is served.
         assert stub.Compare(small, timeout=120).num_targets == 519
