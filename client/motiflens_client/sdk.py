@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -61,6 +61,7 @@ from motiflens_client.errors import (
     FailedPrecondition,
     InvalidArgument,
     JobFailed,
+    MotiflensClientError,
     from_rpc_error,
 )
 from motiflens_client.types import (
@@ -397,7 +398,14 @@ class Client:
             attempt += 1
 
     def _stream(
-        self, stub: Any, method: str, request: Any, *, timeout: float | None, patient: bool = False
+        self,
+        stub: Any,
+        method: str,
+        request: Any,
+        *,
+        timeout: float | None,
+        patient: bool = False,
+        give_up: Callable[[], bool] | None = None,
     ) -> Iterator[Any]:
         """Messages of a server stream; on UNAVAILABLE the stream restarts from the beginning.
 
@@ -406,6 +414,8 @@ class Client:
         job): UNAVAILABLE (a restart, a store outage) and RESOURCE_EXHAUSTED (the
         server's stream limit) are retried for as long as the deadline allows, with
         back-off capped at :data:`PATIENT_BACKOFF_CAP_SECONDS`, instead of ``retries`` times.
+        ``give_up`` is asked before each retry; True ends the stream quietly (a watched
+        job that ended while no stream slot was free).
         """
         rpc = getattr(stub, method)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -429,6 +439,8 @@ class Client:
             finally:
                 call.cancel()
             time.sleep(delay)
+            if give_up is not None and give_up():
+                return
             attempt += 1
 
     # ------------------------------------------------------------------ trainer
@@ -1346,7 +1358,23 @@ class Job:
         client = self.client
         request = pb.WatchJobRequest(job_id=self.job_id)
         last_epoch = 0
-        for event in client._stream(client._trainer, "WatchJob", request, timeout=timeout, patient=True):
+
+        def ended() -> bool:
+            # While the stream is refused (the server's stream limit), a unary GetJob
+            # still tells whether the job has finished meanwhile.
+            try:
+                info = self.info()
+            except MotiflensClientError:
+                return False
+            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                self.last_info = info
+                return True
+            return False
+
+        self.last_info = None
+        for event in client._stream(
+            client._trainer, "WatchJob", request, timeout=timeout, patient=True, give_up=ended
+        ):
             payload = event.WhichOneof("payload")
             if payload == "epoch":
                 if event.epoch.epoch <= last_epoch:
@@ -1356,7 +1384,8 @@ class Job:
             elif payload == "final":
                 self.last_info = _convert.job_info(event.final)
                 return
-        self.last_info = self.info()  # stream ended without a final event (not expected)
+        if self.last_info is None:  # the stream ended without a final event (not expected)
+            self.last_info = self.info()
 
     def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> JobInfo:
         """Follow the job until it ends.

@@ -36,7 +36,8 @@ class BlockingServicer(trainer_pb2_grpc.TrainerServiceServicer):
         if request.job_id.startswith("block"):
             self.entered.release()
             self.release.wait(60)
-        return pb.GetJobResponse(job=pb.Job(job_id=request.job_id))
+        state = pb.JobState.Value("JOB_STATE_SUCCEEDED") if request.job_id.startswith("done") else 0
+        return pb.GetJobResponse(job=pb.Job(job_id=request.job_id, state=state))
 
     def WatchJob(self, request, context):
         self.entered.release()
@@ -215,3 +216,23 @@ def test_readiness_follows_a_real_store_outage_and_liveness_does_not(start_s3_se
         s3.client().make_bucket(store.bucket)
         assert becomes("", serving)
         assert status(SERVICE) == serving
+
+
+def test_sdk_wait_notices_a_finished_job_while_every_stream_slot_is_taken(busy_server):
+    from motiflens_client import Client
+
+    running, servicer = busy_server
+    stub = trainer_pb2_grpc.TrainerServiceStub(running.channel())
+    held = [stub.WatchJob(pb.WatchJobRequest(job_id=f"h{i}"), timeout=60) for i in range(3)]
+    for stream in held:
+        next(stream)
+    _acquire(servicer.entered, 3)
+    try:
+        with Client(f"127.0.0.1:{running.server.port}", timeout=60, retries=0) as client:
+            # Its WatchJob is refused for as long as the three streams stay open; GetJob
+            # (a unary call) shows the job has ended, so wait() returns instead of hanging.
+            info = client.job("done-1").wait(timeout=60, progress=False)
+        assert info.state == "SUCCEEDED" and info.job_id == "done-1"
+        assert "done-1" in servicer.calls
+    finally:
+        servicer.release.set()
