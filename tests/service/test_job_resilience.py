@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import grpc
@@ -29,7 +29,6 @@ from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
 from motiflens.errors import NotFoundError
 from motiflens.models import ModelConfig
 from motiflens.training import TrainConfig
-from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
 from services.trainer.datasets import create_synthetic
 from services.trainer.jobs import (
@@ -40,9 +39,10 @@ from services.trainer.jobs import (
     JobManager,
     JobSettings,
 )
-from services.trainer.servicer import SERVICE_NAME, TrainerServicer
+from services.trainer.servicer import SERVICE_NAME
 from services.trainer.worker import CHECKPOINTS_NAMESPACE, WORKER_NICENESS
-from tests.service.helpers import make_channel, make_settings, rpc_error, running_server, wait_for_serving
+from tests.service.helpers import make_channel, rpc_error, wait_for_serving
+from tests.service.test_trainer import trainer_server
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -52,32 +52,6 @@ WATCH_TIMEOUT = 240.0
 MODEL = pb.ModelSpec(architecture="cnn_local", activation="exponential", seed=1)
 #: Long enough to be caught mid-run (each epoch takes a fraction of a second), short enough to finish.
 LONG = pb.TrainingSpec(epochs=30, patience=-1, batch_size=50)
-
-
-@dataclass
-class Trainer:
-    stub: trainer_pb2_grpc.TrainerServiceStub
-    jobs: JobManager
-    store: ArtifactStore
-
-
-@contextlib.contextmanager
-def trainer_server(store_url: str, settings: JobSettings | None = None) -> Iterator[Trainer]:
-    """A TrainerService in this process on loopback port 0; closed (jobs left PENDING) after."""
-    store = open_store(store_url)
-    metrics = ServiceMetrics()
-    jobs = JobManager(store_url, settings or JobSettings(), store=store, metrics=metrics)
-    try:
-        with running_server(
-            TrainerServicer(store, jobs).register,
-            service_name=SERVICE_NAME,
-            settings=make_settings("trainer"),
-            store=store,
-            metrics=metrics,
-        ) as running:
-            yield Trainer(trainer_pb2_grpc.TrainerServiceStub(running.channel()), jobs, store)
-    finally:
-        jobs.close()
 
 
 def create_task1(stub, num_sequences: int = 600) -> str:
