@@ -150,15 +150,21 @@ def test_limits_must_leave_threads_for_health():
     assert settings.max_calls + settings.max_streams <= 14
 
 
-def test_sdk_job_watch_waits_out_the_stream_limit(busy_server):
-    from motiflens_client import Client
-
-    running, servicer = busy_server
+def _take_every_stream_slot(running, servicer) -> list:
+    """Open the busy server's 3 allowed WatchJob streams and wait until all 3 handlers run."""
     stub = trainer_pb2_grpc.TrainerServiceStub(running.channel())
     held = [stub.WatchJob(pb.WatchJobRequest(job_id=f"h{i}"), timeout=60) for i in range(3)]
     for stream in held:
         next(stream)
     _acquire(servicer.entered, 3)
+    return held
+
+
+def test_sdk_job_watch_waits_out_the_stream_limit(busy_server):
+    from motiflens_client import Client
+
+    running, servicer = busy_server
+    held = _take_every_stream_slot(running, servicer)
     received = []
     with Client(f"127.0.0.1:{running.server.port}", timeout=60, retries=0) as client:
         watcher = threading.Thread(
@@ -179,6 +185,7 @@ def test_sdk_job_watch_waits_out_the_stream_limit(busy_server):
         servicer.release.set()
         watcher.join(timeout=60)
     assert [event.job_id for event in received] == ["sdk", "sdk"]
+    assert [len(list(stream)) for stream in held] == [1, 1, 1]  # the held streams stayed open throughout
 
 
 def test_readiness_follows_a_real_store_outage_and_liveness_does_not(start_s3_server):
@@ -222,11 +229,7 @@ def test_sdk_wait_notices_a_finished_job_while_every_stream_slot_is_taken(busy_s
     from motiflens_client import Client
 
     running, servicer = busy_server
-    stub = trainer_pb2_grpc.TrainerServiceStub(running.channel())
-    held = [stub.WatchJob(pb.WatchJobRequest(job_id=f"h{i}"), timeout=60) for i in range(3)]
-    for stream in held:
-        next(stream)
-    _acquire(servicer.entered, 3)
+    held = _take_every_stream_slot(running, servicer)
     try:
         with Client(f"127.0.0.1:{running.server.port}", timeout=60, retries=0) as client:
             # Its WatchJob is refused for as long as the three streams stay open; GetJob
@@ -236,3 +239,4 @@ def test_sdk_wait_notices_a_finished_job_while_every_stream_slot_is_taken(busy_s
         assert "done-1" in servicer.calls
     finally:
         servicer.release.set()
+    assert [len(list(stream)) for stream in held] == [1, 1, 1]  # the held streams stayed open throughout
