@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from motiflens.errors import InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.motifs import Motif
 
 INFORMATION_THRESHOLD = 0.01
@@ -163,12 +163,23 @@ def position_scores(attributions: np.ndarray, X: np.ndarray) -> np.ndarray:
     return (attributions * X).sum(axis=-1)
 
 
+#: Sequences scored between two questions to ``should_stop`` (a few ms of work).
+STOP_CHECK_ROWS = 256
+
+
+def _check_stop(should_stop: Callable[[], bool] | None, n: int, total: int, what: str) -> None:
+    """Raise CancelledError at every ``STOP_CHECK_ROWS``-th sequence if ``should_stop()`` says so."""
+    if should_stop is not None and n % STOP_CHECK_ROWS == 0 and should_stop():
+        raise CancelledError(f"{what}: abandoned after {n} of {total} sequences")
+
+
 def interpretability_scores(
     attributions: np.ndarray,
     X: np.ndarray,
     ground_truth: np.ndarray,
     *,
     threshold: float = INFORMATION_THRESHOLD,
+    should_stop: Callable[[], bool] | None = None,
 ) -> InterpretabilityScores:
     """Interpretability AUROC and AUPR of attribution maps against the ground truth.
 
@@ -182,10 +193,17 @@ def interpretability_scores(
         Sequence models that generated X.
     threshold : float, default 0.01
         Positions with information content above it (bits) are positives.
+    should_stop : callable, optional
+        Asked every ``STOP_CHECK_ROWS`` sequences; True abandons the work.
 
     Returns
     -------
     InterpretabilityScores
+
+    Raises
+    ------
+    CancelledError
+        ``should_stop()`` returned True.
     """
     ground_truth = np.asarray(ground_truth)
     if ground_truth.ndim != 3 or ground_truth.shape[2] != 4:
@@ -199,6 +217,7 @@ def interpretability_scores(
     auroc = np.full(scores.shape[0], np.nan)
     aupr = np.full(scores.shape[0], np.nan)
     for n in range(scores.shape[0]):
+        _check_stop(should_stop, n, scores.shape[0], "interpretability_scores")
         if labels[n].all() or not labels[n].any():
             continue
         auroc[n] = roc_auc_score(labels[n], scores[n])
@@ -260,7 +279,11 @@ class LocalisationScores:
 
 
 def localisation_auroc(
-    scans: np.ndarray, ground_truth: np.ndarray, *, padding: int = LOCALISATION_PADDING
+    scans: np.ndarray,
+    ground_truth: np.ndarray,
+    *,
+    padding: int = LOCALISATION_PADDING,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LocalisationScores:
     """How well scans peak at implanted motifs.
 
@@ -271,6 +294,8 @@ def localisation_auroc(
         scores); a region's score is the maximum over its positions and all F.
     ground_truth : np.ndarray, shape (N, L, 4)
     padding : int, default 10
+    should_stop : callable, optional
+        Asked every ``STOP_CHECK_ROWS`` sequences; True abandons the work.
 
     Returns
     -------
@@ -286,6 +311,7 @@ def localisation_auroc(
     per_sequence = np.full(scans.shape[0], np.nan)
     all_scores, all_labels = [], []
     for n, regions in enumerate(motif_regions(ground_truth, padding=padding)):
+        _check_stop(should_stop, n, len(scans), "localisation_auroc")
         scores = np.array([scans[n, a:b].max() for a, b, _ in regions])
         labels = np.array([is_motif for _, _, is_motif in regions])
         all_scores.append(scores)
@@ -301,7 +327,13 @@ def localisation_auroc(
     return LocalisationScores(per_sequence=per_sequence, pooled=pooled)
 
 
-def pwm_scans(X: np.ndarray, motifs: Sequence[Motif], *, pseudocount: float = 1e-3) -> np.ndarray:
+def pwm_scans(
+    X: np.ndarray,
+    motifs: Sequence[Motif],
+    *,
+    pseudocount: float = 1e-3,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray:
     """Log-odds scans of PWMs against a uniform background, negatives rectified to 0.
 
     Parameters
@@ -311,12 +343,19 @@ def pwm_scans(X: np.ndarray, motifs: Sequence[Motif], *, pseudocount: float = 1e
         Include reverse complements to scan both strands.
     pseudocount : float, default 1e-3
         Added to every probability (then renormalised) so that log-odds stay finite.
+    should_stop : callable, optional
+        Asked before each motif's scan; True abandons the work.
 
     Returns
     -------
     np.ndarray, shape (N, L, M), float32
         Score of motif m for the window starting at position l - (W_m - 1)//2 (centred
         like a 'same'-padded convolution; windows past the ends score 0).
+
+    Raises
+    ------
+    CancelledError
+        ``should_stop()`` returned True.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 3 or X.shape[2] != 4:
@@ -326,6 +365,8 @@ def pwm_scans(X: np.ndarray, motifs: Sequence[Motif], *, pseudocount: float = 1e
     n, length, _ = X.shape
     out = np.zeros((n, length, len(motifs)), dtype=np.float32)
     for m, motif in enumerate(motifs):
+        if should_stop is not None and should_stop():
+            raise CancelledError(f"pwm_scans: abandoned after {m} of {len(motifs)} motifs")
         probabilities = (motif.pwm + pseudocount) / (1 + 4 * pseudocount)
         log_odds = np.log2(probabilities / 0.25)
         width = motif.width

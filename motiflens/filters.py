@@ -18,12 +18,13 @@ one column on the right).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
-from motiflens.errors import InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.matching import (  # noqa: F401  (re-exported: filters are where users look)
     NOISE_MOTIF_IDS,
     TASK1_GROUND_TRUTH,
@@ -119,6 +120,8 @@ def filter_pwms(
     threshold: float = 0.5,
     window: int | None = None,
     batch_size: int = 256,
+    scans: np.ndarray | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FilterAlignment:
     """First-layer filter PWMs by activation-based alignment.
 
@@ -135,11 +138,21 @@ def filter_pwms(
         field). Windows that run off either end of the sequence are dropped.
     batch_size : int
         Sequences per forward pass.
+    scans : np.ndarray, shape (N, L, F), optional
+        :func:`filter_scans` of ``X`` when the caller computed them already (a server
+        does, batch by batch, so that it can stop between batches).
+    should_stop : callable, optional
+        Asked before each filter is aligned; True abandons the work.
 
     Returns
     -------
     FilterAlignment
         ``filters[f].pwm`` has shape (window, 4).
+
+    Raises
+    ------
+    CancelledError
+        ``should_stop()`` returned True.
     """
     if not 0 < threshold <= 1:
         raise InvalidInputError(f"threshold: expected a fraction in (0, 1], got {threshold}")
@@ -148,13 +161,21 @@ def filter_pwms(
     window = width if window is None else int(window)
     if not 1 <= window <= X.shape[1]:
         raise InvalidInputError(f"window: expected 1..{X.shape[1]} (the sequence length), got {window}")
-    scans = filter_scans(model, X, batch_size=batch_size)
+    if scans is None:
+        scans = filter_scans(model, X, batch_size=batch_size)
+    filters_count = int(model.get_layer(FIRST_LAYER).kernel.shape[-1])
+    if scans.shape != (*X.shape[:2], filters_count):
+        raise InvalidInputError(
+            f"scans: expected shape {(*X.shape[:2], filters_count)} (N, L, filters), got {scans.shape}"
+        )
     # Offset of a window's first column relative to the output position, for 'same' padding:
     # centred on the receptive field, extra columns going to the right.
     left = (width - 1) // 2 + (window - width) // 2 if window >= width else (window - 1) // 2
     length = X.shape[1]
     filters = []
     for index in range(scans.shape[2]):
+        if should_stop is not None and should_stop():
+            raise CancelledError(f"filter_pwms: abandoned after {index} of {scans.shape[2]} filters")
         scan = scans[:, :, index]
         maximum = float(scan.max())
         if maximum > 0:

@@ -1,3 +1,4 @@
+import faulthandler
 import os
 from pathlib import Path
 
@@ -16,3 +17,17 @@ def irf1_path() -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not present (it lives in the project's shared/ folder)")
     return path
+
+
+#: Seconds this process may take to exit after the last test before it is stopped.
+EXIT_WATCHDOG_SECONDS = 300
+
+
+def pytest_unconfigure(config):
+    """Stop a process that does not exit after the tests: print every thread's stack, exit 1.
+
+    A thread that never ends (say a multiprocessing feeder blocked on a lock a killed
+    process held) keeps the interpreter from exiting; without this `make test` would
+    sit silent until CI's time limit instead of failing with the culprit's stack.
+    """
+    faulthandler.dump_traceback_later(EXIT_WATCHDOG_SECONDS, exit=True)

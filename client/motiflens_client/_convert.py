@@ -113,6 +113,8 @@ def job_info(message: pb.Job) -> JobInfo:
         sweep_id=message.sweep_id,
         sweep_index=message.sweep_index,
         first_layer_l2=_first_layer_l2(message.model),
+        resumes=message.resumes,
+        resumed_from_epoch=message.resumed_from_epoch,
     )
 
 

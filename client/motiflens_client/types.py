@@ -206,6 +206,11 @@ class JobInfo:
     first_layer_l2 : float or None
         L2 strength on the first-layer kernel as resolved by the trainer (None from a
         server that does not report it).
+    resumes : int
+        How often the job was interrupted (trainer restart, worker death, store
+        outage) and resumed from its last checkpoint.
+    resumed_from_epoch : int
+        The checkpoint epoch its latest run started from (0: from scratch).
     """
 
     job_id: str
@@ -227,6 +232,8 @@ class JobInfo:
     sweep_id: str = ""
     sweep_index: int = 0
     first_layer_l2: float | None = None
+    resumes: int = 0
+    resumed_from_epoch: int = 0
 
     @property
     def done(self) -> bool:

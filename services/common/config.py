@@ -65,6 +65,8 @@ DEFAULT_MAX_MESSAGE_MB = 64
 DEFAULT_MAX_WORKERS = 64
 DEFAULT_MAX_CALLS = 24
 DEFAULT_MAX_STREAMS = 16
+#: Thread-free watch streams (trainer WatchJob) open at once; each costs a few KiB.
+DEFAULT_MAX_WATCHERS = 1024
 #: Handler threads kept free of calls and streams, for health checks and reflection.
 RESERVED_WORKERS = 2
 DEFAULT_GRACE_SECONDS = 10.0
@@ -114,7 +116,11 @@ class Settings:
     max_calls : int
         Unary (non-streaming) calls handled at once, health and reflection not counted.
     max_streams : int
-        Response-streaming calls open at once.
+        Response-streaming calls open at once that compute their messages on a handler
+        thread (attribution, scans).
+    max_watchers : int
+        Watch streams open at once (handlers that wait for events without a thread,
+        such as the trainer's WatchJob).
     grace_seconds : float
         Seconds in-flight calls get to finish on shutdown.
     log_level : str
@@ -140,6 +146,7 @@ class Settings:
     max_workers: int = DEFAULT_MAX_WORKERS
     max_calls: int = DEFAULT_MAX_CALLS
     max_streams: int = DEFAULT_MAX_STREAMS
+    max_watchers: int = DEFAULT_MAX_WATCHERS
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     log_level: str = DEFAULT_LOG_LEVEL
     memory_budget_bytes: int = 1024 * 1024 * 1024
@@ -244,6 +251,9 @@ class Settings:
                 f"{RESERVED_WORKERS} of the MOTIFLENS_MAX_WORKERS={max_workers} handler threads free for "
                 "health checks; lower them or raise MOTIFLENS_MAX_WORKERS"
             )
+        max_watchers = parse_int_setting(
+            get("MOTIFLENS_MAX_WATCHERS"), "MOTIFLENS_MAX_WATCHERS", DEFAULT_MAX_WATCHERS, 1, 65536
+        )
         grace_seconds = _seconds(get("MOTIFLENS_GRACE_SECONDS"), "MOTIFLENS_GRACE_SECONDS")
         log_level = (get("MOTIFLENS_LOG_LEVEL") or DEFAULT_LOG_LEVEL).upper()
         if log_level not in LOG_LEVELS:
@@ -282,6 +292,7 @@ class Settings:
             max_workers=max_workers,
             max_calls=max_calls,
             max_streams=max_streams,
+            max_watchers=max_watchers,
             grace_seconds=grace_seconds,
             log_level=log_level,
             memory_budget_bytes=memory_budget_mb * 1024 * 1024,

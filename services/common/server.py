@@ -75,7 +75,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from services.common.config import Settings
+from services.common.config import DEFAULT_MAX_WATCHERS, Settings
 from services.common.errors import status_for
 from services.common.metrics import ServiceMetrics
 
@@ -132,9 +132,16 @@ class _HandlerInterceptor(grpc.ServerInterceptor):
             return handler
         if handler.response_streaming:
             behavior = handler.unary_stream or handler.stream_stream
+            if getattr(behavior, "experimental_non_blocking", False):
 
-            def wrapped(request, context):
-                return self.around_stream(method, behavior, request, context)
+                def wrapped(request, context, send_response_callback):
+                    self.around_watch(method, behavior, request, context, send_response_callback)
+
+                wrapped.experimental_non_blocking = True
+            else:
+
+                def wrapped(request, context):
+                    return self.around_stream(method, behavior, request, context)
 
         else:
             behavior = handler.unary_unary or handler.stream_unary
@@ -164,6 +171,18 @@ class _HandlerInterceptor(grpc.ServerInterceptor):
 
     def around_stream(self, method: str, behavior, request, context: grpc.ServicerContext) -> Iterator:
         """Yield the responses of ``behavior(request, context)``."""
+        raise NotImplementedError
+
+    def around_watch(
+        self, method: str, behavior, request, context: grpc.ServicerContext, send: SendResponse
+    ) -> None:
+        """Call ``behavior(request, context, send)``, a thread-free stream (see :func:`watch_handler`).
+
+        The behaviour returns at once; it sends messages later from another thread with
+        ``send(message)`` and ends the stream with ``send(None)`` (or
+        :func:`end_stream_with_error`). What must happen when the stream ends goes in
+        :func:`when_call_ends`.
+        """
         raise NotImplementedError
 
 
@@ -210,6 +229,13 @@ class ObservabilityInterceptor(_HandlerInterceptor):
                 )
             else:
                 code = grpc.StatusCode.OK
+        self._record(method, code, seconds, _request_id.get())
+        try:
+            _request_id.reset(token)
+        except ValueError:  # a stream closed from another thread (garbage collection)
+            pass
+
+    def _record(self, method: str, code: grpc.StatusCode, seconds: float, request_id: str | None) -> None:
         self._metrics.call_finished(method, code.name, seconds)
         level = logging.ERROR if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) else logging.INFO
         logger.log(
@@ -221,13 +247,9 @@ class ObservabilityInterceptor(_HandlerInterceptor):
                 "method": method,
                 "code": code.name,
                 "duration_ms": round(seconds * 1000, 3),
-                "request_id": _request_id.get(),
+                "request_id": request_id,
             },
         )
-        try:
-            _request_id.reset(token)
-        except ValueError:  # a stream closed from another thread (garbage collection)
-            pass
 
     def around_unary(self, method, behavior, request, context):
         """Log and measure a unary-response call."""
@@ -239,6 +261,37 @@ class ObservabilityInterceptor(_HandlerInterceptor):
             return response
         finally:
             self._finish(method, context, token, started, failed)
+
+    def around_watch(self, method, behavior, request, context, send):
+        """Log and measure a thread-free stream when it ends (its last message, error or cancel)."""
+        token, started = self._begin(method, context)
+        request_id = _request_id.get()  # finish() runs on grpc's thread, outside this context
+        ended = threading.Event()
+
+        def counted(response) -> None:
+            if response is None:
+                ended.set()
+            send(response)
+
+        def finish() -> None:
+            code = context.code()
+            if code is None:
+                if ended.is_set():
+                    code = grpc.StatusCode.OK
+                else:
+                    remaining = context.time_remaining()
+                    expired = remaining is not None and remaining <= 0
+                    code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+            self._record(method, code, time.perf_counter() - started, request_id)
+
+        try:
+            behavior(request, context, counted)
+        finally:
+            when_call_ends(context, finish)
+            try:
+                _request_id.reset(token)
+            except ValueError:
+                pass
 
     def around_stream(self, method, behavior, request, context):
         """Log and measure a streaming-response call, from the call to its last message."""
@@ -294,30 +347,51 @@ class AuthInterceptor(_HandlerInterceptor):
         self._check(context)
         yield from behavior(request, context)
 
+    def around_watch(self, method, behavior, request, context, send):
+        """Check the token, then start the thread-free stream."""
+        self._check(context)
+        behavior(request, context, send)
+
 
 class AdmissionInterceptor(_HandlerInterceptor):
     """Bound the calls and streams handled at once; refuse everything once shutdown begins.
 
-    A sync gRPC server runs each call on one handler thread for its whole life, a
-    WatchJob stream included. Without a bound, ``max_workers`` open streams or slow
-    calls take every thread and health checks queue behind them until the liveness
-    probe restarts the server. Calls beyond ``max_calls`` and streams beyond
-    ``max_streams`` are answered RESOURCE_EXHAUSTED at once (a rejection holds a
-    thread for microseconds), so ``max_workers - max_calls - max_streams`` threads
-    stay free for health and reflection whatever the load.
+    A sync gRPC server runs a unary call, and a stream that computes its messages, on
+    one handler thread for its whole life. Without a bound, ``max_workers`` slow calls
+    take every thread and health checks queue behind them until the liveness probe
+    restarts the server. Calls beyond ``max_calls`` and streams beyond ``max_streams``
+    are answered RESOURCE_EXHAUSTED at once (a rejection holds a thread for
+    microseconds), so ``max_workers - max_calls - max_streams`` threads stay free for
+    health and reflection whatever the load. Thread-free watch streams
+    (:func:`watch_handler`, e.g. WatchJob) hold no thread once started and have their
+    own, larger limit ``max_watchers``.
 
     Parameters
     ----------
     max_calls, max_streams : int
-        Limits on unary-response and streaming-response calls in progress.
+        Limits on unary-response calls and thread-bound streams in progress.
+    max_watchers : int, optional
+        Limit on open thread-free watch streams (default :data:`DEFAULT_MAX_WATCHERS`).
     metrics : ServiceMetrics, optional
         Counts rejections (``motiflens_rejected_calls_total`` by reason).
     """
 
-    def __init__(self, max_calls: int, max_streams: int, metrics: ServiceMetrics | None = None) -> None:
+    def __init__(
+        self,
+        max_calls: int,
+        max_streams: int,
+        metrics: ServiceMetrics | None = None,
+        *,
+        max_watchers: int = DEFAULT_MAX_WATCHERS,
+    ) -> None:
         self._slots = {
             "calls": (threading.BoundedSemaphore(max_calls), max_calls, "MOTIFLENS_MAX_CALLS"),
             "streams": (threading.BoundedSemaphore(max_streams), max_streams, "MOTIFLENS_MAX_STREAMS"),
+            "watchers": (
+                threading.BoundedSemaphore(max_watchers),
+                max_watchers,
+                "MOTIFLENS_MAX_WATCHERS",
+            ),
         }
         self._draining = threading.Event()
         self._metrics = metrics
@@ -365,6 +439,22 @@ class AdmissionInterceptor(_HandlerInterceptor):
             yield from behavior(request, context)
         finally:
             semaphore.release()
+
+    def around_watch(self, method, behavior, request, context, send):
+        """Take a watcher slot until the thread-free stream ends (or the client goes away)."""
+        semaphore = self._admit("watchers", context)
+        released = threading.Lock()
+
+        def release() -> None:
+            if released.acquire(blocking=False):  # once, whether the start failed or the call ended
+                semaphore.release()
+
+        try:
+            behavior(request, context, send)
+        except BaseException:
+            release()
+            raise
+        when_call_ends(context, release)
 
 
 class _UndecodableRequest:
@@ -417,10 +507,7 @@ class ErrorInterceptor(_HandlerInterceptor):
         code = context.code()
         if code is not None and code != grpc.StatusCode.OK:
             raise error  # the handler aborted the call itself: keep its status
-        code, message = status_for(error)
-        if len(message) > MAX_ERROR_CHARS:
-            # A message quoting a client's huge value must not become a huge trailer.
-            message = f"{message[:MAX_ERROR_CHARS]}... (message cut at {MAX_ERROR_CHARS} characters)"
+        code, message = _status_of(error)
         if code == grpc.StatusCode.INTERNAL:
             logger.error(
                 "unhandled exception in %s",
@@ -449,6 +536,72 @@ class ErrorInterceptor(_HandlerInterceptor):
             yield from behavior(request, context)
         except Exception as error:  # noqa: BLE001 - every exception becomes a status
             self._abort(method, error, context)
+
+    def around_watch(self, method, behavior, request, context, send):
+        """Check the request and deadline, start the stream, map an exception raised while starting.
+
+        Later failures are the behaviour's to report, with :func:`end_stream_with_error`.
+        """
+        self._check_request(request, context)
+        self._check_deadline(context)
+        try:
+            behavior(request, context, send)
+        except Exception as error:  # noqa: BLE001 - every exception becomes a status
+            self._abort(method, error, context)
+
+
+# --------------------------------------------------------------------------- thread-free streams
+
+#: ``send(message)`` sends one response of a thread-free stream; ``send(None)`` ends it with OK.
+SendResponse = Callable[[Any], None]
+
+
+def watch_handler(behavior: Callable[[Any, grpc.ServicerContext, SendResponse], None]):
+    """Mark a servicer method as a thread-free response stream.
+
+    grpc's sync server calls such a method as ``behavior(request, context, send)`` on a
+    handler thread; the method validates the request, registers ``send`` somewhere
+    that delivers events later (from any thread), and returns at once, so the thread
+    is free again while the stream stays open for hours. It ends the stream with
+    ``send(None)`` or :func:`end_stream_with_error`; :func:`when_call_ends` runs
+    clean-up when the call ends for any reason (client cancelled, deadline, shutdown).
+    The interceptors treat such streams like others (log line, metrics, token,
+    admission under ``max_watchers``, error mapping while it starts).
+
+    Uses grpc's ``experimental_non_blocking`` handler flag, the mechanism of grpc's own
+    health ``Watch``.
+    """
+    behavior.experimental_non_blocking = True
+    return behavior
+
+
+def when_call_ends(context: grpc.ServicerContext, callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once when the call ends, or now if it has ended already.
+
+    The callback runs on grpc's completion thread: it must be quick and never block.
+    """
+    if not context.add_callback(callback):
+        callback()
+
+
+def end_stream_with_error(context: grpc.ServicerContext, send: SendResponse, error: Exception) -> None:
+    """End a thread-free stream with the status of ``error`` (:func:`services.common.errors.status_for`)."""
+    code, message = _status_of(error)
+    if code == grpc.StatusCode.INTERNAL:
+        trace = (type(error), error, error.__traceback__)
+        logger.error("unhandled exception in a watch stream", exc_info=trace)
+    context.set_code(code)
+    context.set_details(message)
+    send(None)
+
+
+def _status_of(error: Exception) -> tuple[grpc.StatusCode, str]:
+    """:func:`status_for` with the message cut at :data:`MAX_ERROR_CHARS`."""
+    code, message = status_for(error)
+    if len(message) > MAX_ERROR_CHARS:
+        # A message quoting a client's huge value must not become a huge trailer.
+        message = f"{message[:MAX_ERROR_CHARS]}... (message cut at {MAX_ERROR_CHARS} characters)"
+    return code, message
 
 
 def _bad_request_status(message: str) -> grpc.Status:
@@ -645,7 +798,9 @@ def create_server(
     """
     names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
     metrics = metrics if metrics is not None else ServiceMetrics()
-    admission = AdmissionInterceptor(settings.max_calls, settings.max_streams, metrics)
+    admission = AdmissionInterceptor(
+        settings.max_calls, settings.max_streams, metrics, max_watchers=settings.max_watchers
+    )
     interceptors: list[grpc.ServerInterceptor] = [ObservabilityInterceptor(metrics)]
     if settings.token:
         interceptors.append(AuthInterceptor(settings.token))

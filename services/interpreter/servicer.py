@@ -323,9 +323,15 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
 
         with self._budgeted(request.sequences, loaded, "FilterMotifs", cost) as X:
             with holding(loaded.lock, stop, "FilterMotifs"):
-                alignment = filter_pwms(
-                    loaded.model, X, threshold=threshold or DEFAULT_THRESHOLD, window=window or None
-                )
+                scans = loaded.scans(X, stop)
+            alignment = filter_pwms(
+                loaded.model,
+                X,
+                threshold=threshold or DEFAULT_THRESHOLD,
+                window=window or None,
+                scans=scans,
+                should_stop=stop,
+            )
         motifs = alignment.motifs()
         response = pb.FilterMotifsResponse()
         for filter_motif, motif in zip(alignment.filters, motifs, strict=True):
@@ -404,9 +410,11 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             with holding(loaded.lock, stop, "Localize"):
                 scans = loaded.scans(X, stop)
             response = pb.LocalizeResponse()
-            response.filters.CopyFrom(_localisation(localisation_auroc(scans, ground_truth, padding=padding)))
+            localisation = localisation_auroc(scans, ground_truth, padding=padding, should_stop=stop)
+            response.filters.CopyFrom(_localisation(localisation))
             if task is not None:
-                baseline = localisation_auroc(pwm_scans(X, task.motifs), ground_truth, padding=padding)
+                baseline_scans = pwm_scans(X, task.motifs, should_stop=stop)
+                baseline = localisation_auroc(baseline_scans, ground_truth, padding=padding, should_stop=stop)
                 response.pwm_baseline.CopyFrom(_localisation(baseline))
         return response
 
@@ -431,7 +439,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             if method == "ism":
                 # The paper reduces ISM per position by the L2 norm over the four bases.
                 scores = np.linalg.norm(scores, axis=-1)
-            result = interpretability_scores(scores, X, ground_truth)
+            result = interpretability_scores(scores, X, ground_truth, should_stop=stop)
         summary = result.summary()
         return pb.ScoreInterpretabilityResponse(
             auroc=summary["auroc"],

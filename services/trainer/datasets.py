@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import motiflens
-from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
+from motiflens.errors import CancelledError, InvalidInputError, NotFoundError, ResourceExhaustedError
 from motiflens.sequences import Dataset, Split, load_hdf5, one_hot, read_fasta, save_hdf5
 from motiflens.sequences import reverse_complement as reverse_complement_one_hot
 from motiflens.synthetic import (
@@ -243,6 +243,7 @@ def create_synthetic(
     sequence_length: int = 0,
     name: str = "",
     budget: MemoryBudget | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DatasetInfo:
     """Generate a synthetic task and store it.
 
@@ -258,6 +259,11 @@ def create_synthetic(
         L in nt (0: 200).
     name : str, default ""
         Human-readable name (not a key).
+    budget : MemoryBudget, optional
+        Reserved from for the generation's arrays.
+    should_stop : callable, optional
+        Asked after generating and after writing the file; True abandons the data set
+        before anything is stored.
 
     Returns
     -------
@@ -270,6 +276,8 @@ def create_synthetic(
         too short for the task's motifs.
     ResourceExhaustedError
         More than :data:`MAX_SYNTHETIC_BASES` bases in all.
+    CancelledError
+        ``should_stop()`` returned True.
     """
     if task not in SYNTHETIC_TASKS:
         raise InvalidInputError(
@@ -298,7 +306,13 @@ def create_synthetic(
             seed=seed,
             sequence_length=sequence_length,
             name=name,
+            should_stop=should_stop,
         )
+
+
+def _check_stop(should_stop: Callable[[], bool] | None, what: str) -> None:
+    if should_stop is not None and should_stop():
+        raise CancelledError(f"{what}: abandoned before it was stored (the caller left)")
 
 
 def _generate_and_store(
@@ -310,15 +324,18 @@ def _generate_and_store(
     seed: int,
     sequence_length: int,
     name: str,
+    should_stop: Callable[[], bool] | None,
 ) -> DatasetInfo:
     try:
         generated: SyntheticTask = generator(num_sequences, seed=int(seed), sequence_length=sequence_length)
     except InvalidInputError as exc:
         raise InvalidInputError(f"synthetic.{exc}") from None
+    _check_stop(should_stop, f"synthetic {task}")
     with upload_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
         with disk_errors("synthetic"):
             generated.save(path)
+        _check_stop(should_stop, f"synthetic {task}")
         metadata = _metadata(
             generated.dataset,
             name=name,

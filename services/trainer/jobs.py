@@ -90,7 +90,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
@@ -115,6 +115,8 @@ from services.common.store import (
 )
 from services.trainer import worker
 from services.trainer.datasets import get_dataset_info
+from services.trainer.notices import NoticeListener
+from services.trainer.watchers import JobWatchers
 from services.trainer.worker import (  # noqa: F401  (cancel_requested is part of this module's API)
     CANCELS_NAMESPACE,
     CHECKPOINTS_NAMESPACE,
@@ -188,7 +190,8 @@ class JobSettings:
     orphan_sweep_seconds : float
         Interval of the check for jobs of gone managers (default 60; also at start).
     poll_seconds : float
-        How often ``watch`` re-reads the store when no notification arrives (default 0.3).
+        How often open WatchJob streams re-read the store when no notification arrives
+        (default 0.3; one read per watched job, however many streams watch it).
     store_retry_seconds : float
         How long a worker's store calls retry through an outage before the worker gives
         up and the job is re-queued (``MOTIFLENS_STORE_RETRY_SECONDS``, default 120, 0-3600).
@@ -452,7 +455,6 @@ class JobManager:
         self.metrics = metrics
         self.manager_id = new_id("trainer")
         self._lock = threading.Lock()
-        self._changed = threading.Condition()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._queue: deque[str] = deque()
@@ -466,9 +468,11 @@ class JobManager:
         self._store_trouble_at = -math.inf
         self._metrics_stale = False
         self._context = multiprocessing.get_context("spawn")
-        self._notices = self._context.Queue()
+        self._notices = NoticeListener()
         self._executor = self._new_executor()
         self._started = False
+        # Open WatchJob streams, served without a thread each (see services.trainer.watchers).
+        self.watchers = JobWatchers(self.read_for_watch, is_terminal, poll_seconds=self.settings.poll_seconds)
         try:
             self._start_up()
         except Exception:  # noqa: BLE001 - store not reachable yet: the supervisor retries
@@ -497,7 +501,7 @@ class JobManager:
             mp_context=self._context,
             initializer=worker.init_pool_worker,
             # Our pid: a worker exits when this process is gone (no orphans training on).
-            initargs=(self._notices, logging.getLogger().getEffectiveLevel(), os.getpid()),
+            initargs=(self._notices.address, logging.getLogger().getEffectiveLevel(), os.getpid()),
         )
 
     # ---- accepting and cancelling
@@ -754,61 +758,25 @@ class JobManager:
         """The job's epoch events so far."""
         return read_events(self.store, job_id)
 
-    def watch(self, job_id: str, is_active: Callable[[], bool]) -> Iterator[tuple[str, dict]]:
-        """Past epoch events, then new ones as they are recorded, then the final job record.
-
-        Yields ``("epoch", event_dict)`` per epoch and finally ``("final", job_record)``
-        once the job is terminal. Stops early, without the final item, as soon as
-        ``is_active()`` is False (client gone or deadline passed). Wakes on a
-        worker's notification when the job runs under this manager, otherwise
-        re-reads the store every ``poll_seconds``.
-
-        Raises
-        ------
-        InvalidInputError, NotFoundError
-            Malformed or unknown id (before anything is yielded).
-        """
-        read_job(self.store, job_id)
-        sent = 0
-        while is_active():
-            record = read_job(self.store, job_id)  # first the record, then the events it counts
-            events = read_events(self.store, job_id)
-            for event in events[sent:]:
-                yield "epoch", event
-            sent = max(sent, len(events))
-            if is_terminal(record["state"]):
-                yield "final", record
-                return
-            with self._changed:
-                self._changed.wait(self.settings.poll_seconds)
-
-    def wake_watchers(self) -> None:
-        """Wake every :meth:`watch` loop now (e.g. when a client cancels its stream)."""
-        self._notify_changed()
+    def read_for_watch(self, job_id: str) -> tuple[dict, list[dict]]:
+        """The job record, then the epoch events it counts (what a WatchJob round sends)."""
+        record = read_job(self.store, job_id)
+        return record, read_events(self.store, job_id)
 
     # ---- internals
     def _notify_changed(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+        """A job changed: open WatchJob streams look now instead of at their next poll."""
+        self.watchers.wake()
 
     def _listen(self) -> None:
         """Turn workers' "job changed" notices into wake-ups of the watch loops.
 
-        Notices are only a shortcut: a lost or garbled one (a worker killed while
-        writing) leaves watchers on their ``poll_seconds`` re-reads.
+        Notices are only a shortcut: a lost one leaves watchers on their
+        ``poll_seconds`` re-reads (see :mod:`services.trainer.notices`).
         """
         while not self._closing.is_set():
-            try:
-                item = self._notices.get()
-            except (EOFError, OSError):
-                return
-            except Exception:  # noqa: BLE001 - e.g. a half-written notice of a killed worker
-                logger.warning("unreadable worker notice; ignored", exc_info=True)
-                time.sleep(0.1)
-                continue
-            if item is None:
-                return
-            self._notify_changed()
+            if self._notices.receive() is not None:
+                self._notify_changed()
 
     def _supervise(self) -> None:
         """Hand queued jobs to workers, reap finished ones, heartbeat, sweep for orphans."""
@@ -1113,11 +1081,11 @@ class JobManager:
             self._write_heartbeat(stopped=True)
         except Exception:  # noqa: BLE001
             logger.warning("could not mark the heartbeat stopped", exc_info=True)
-        self._notices.put(None)
-        self._listener.join(timeout=timeout)
+        self._listener.join(timeout=timeout)  # it sees _closing within the listener's timeout
         self._notices.close()
         self._update_metrics()
         self._notify_changed()
+        self.watchers.close()
         logger.info(
             "job manager %s closed (%d unfinished job(s) left PENDING to resume)",
             self.manager_id,

@@ -17,7 +17,8 @@ Train          INVALID_ARGUMENT (malformed id, unknown architecture/activation/i
                (unknown data set), RESOURCE_EXHAUSTED (queue full), UNAVAILABLE
                (shutting down)
 GetJob         INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
-WatchJob       as GetJob, before the first event
+WatchJob       as GetJob, before the first event; later UNAVAILABLE (store unreachable,
+               shutting down), RESOURCE_EXHAUSTED (MOTIFLENS_MAX_WATCHERS streams open)
 CancelJob      as GetJob
 ListJobs       none
 ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import grpc
 import numpy as np
@@ -51,10 +52,11 @@ from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
 from services.common.limits import check_count, check_name
+from services.common.server import SendResponse, end_stream_with_error, watch_handler, when_call_ends
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
 from services.trainer.datasets import DatasetInfo
-from services.trainer.jobs import JobManager, JobState, list_models
+from services.trainer.jobs import JobManager, JobState, list_models, read_job
 from services.trainer.sweeps import SweepManager, SweepRequest
 
 SERVICE_NAME = "motiflens.v1.TrainerService"
@@ -119,6 +121,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 sequence_length=spec.sequence_length,
                 name=request.name,
                 budget=self.budget,
+                should_stop=lambda: not context.is_active(),
             )
         elif source == "hdf5":
             info = datasets.import_hdf5(
@@ -172,18 +175,29 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         """One job's state."""
         return pb.GetJobResponse(job=job_to_proto(self.jobs.get_job(request.job_id)))
 
-    def WatchJob(self, request, context) -> Iterator:  # noqa: N802
-        """Past and live epoch events, then the final job."""
-        context.add_callback(self.jobs.wake_watchers)
-        for kind, item in self.jobs.watch(request.job_id, context.is_active):
+    @watch_handler
+    def WatchJob(self, request, context, send: SendResponse) -> None:  # noqa: N802
+        """Past and live epoch events, then the final job; holds no thread while the job runs.
+
+        The id is checked (and the job looked up) here, so a bad or unknown id fails the
+        call at once; the events are sent by :class:`services.trainer.watchers.JobWatchers`.
+        """
+        job_id = request.job_id
+        read_job(self.store, job_id)
+
+        def deliver(kind: str, item: dict) -> None:
             if kind == "epoch":
-                yield pb.JobEvent(
-                    job_id=request.job_id, state=trainer_pb2.JOB_STATE_RUNNING, epoch=epoch_to_proto(item)
-                )
+                running = trainer_pb2.JOB_STATE_RUNNING
+                send(pb.JobEvent(job_id=job_id, state=running, epoch=epoch_to_proto(item)))
             else:
-                yield pb.JobEvent(
-                    job_id=request.job_id, state=_state(item["state"]), final=job_to_proto(item)
-                )
+                send(pb.JobEvent(job_id=job_id, state=_state(item["state"]), final=job_to_proto(item)))
+                send(None)
+
+        def fail(error: Exception) -> None:
+            end_stream_with_error(context, send, error)
+
+        watcher = self.jobs.watchers.add(job_id, deliver, fail)
+        when_call_ends(context, lambda: self.jobs.watchers.remove(watcher))
 
     def CancelJob(self, request, context):  # noqa: N802
         """Cancel a queued or running job."""
@@ -427,6 +441,8 @@ def job_to_proto(record: Mapping) -> pb.Job:
         name=record.get("name", ""),
         sweep_id=record.get("sweep_id", ""),
         sweep_index=record.get("sweep_index", 0),
+        resumes=int(record.get("resumes") or 0),
+        resumed_from_epoch=int(record.get("resumed_from_epoch") or 0),
     )
 
 

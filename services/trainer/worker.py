@@ -78,6 +78,7 @@ from services.common.store import (
     open_store,
     utc_now,
 )
+from services.trainer.notices import announce
 
 logger = logging.getLogger(__name__)
 
@@ -102,32 +103,33 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 WORKER_NICENESS = 10
 
 # Set in pool worker processes by init_pool_worker: where to announce "job changed".
-_notices = None
+_notice_address: str | None = None
 
 
-def init_pool_worker(notices, log_level: int = logging.INFO, parent_pid: int | None = None) -> None:
+def init_pool_worker(
+    notice_address: str | None, log_level: int = logging.INFO, parent_pid: int | None = None
+) -> None:
     """Initialise a worker process of the trainer's pool (its ``initializer``).
 
     Parameters
     ----------
-    notices : multiprocessing.Queue
-        The manager's queue; the worker puts a job id on it after each store write so
-        that WatchJob streams wake at once instead of waiting for their next poll.
+    notice_address : str or None
+        The manager's :class:`services.trainer.notices.NoticeListener` address; the
+        worker sends a job id there after each store write so that WatchJob streams
+        wake at once instead of waiting for their next poll.
     log_level : int
         Level of the parent's root logger.
     parent_pid : int, optional
         Pid of the trainer; when given, this process exits as soon as that process is
         gone (see :func:`die_with_parent`).
     """
-    global _notices
+    global _notice_address
     if parent_pid is not None:
         die_with_parent(parent_pid)
-    _notices = notices
+    _notice_address = notice_address
     # Training is batch work sharing the pod's cores with the trainer's RPC threads:
     # a lower CPU priority keeps health checks and GetJob fast while a job trains.
     os.nice(WORKER_NICENESS)
-    # Never wait at exit for undelivered notices (the manager may be gone).
-    notices.cancel_join_thread()
     if not logging.getLogger().handlers:
         from services.common.server import configure_logging
 
@@ -178,11 +180,8 @@ def _enable_gpu_memory_growth() -> None:
 
 
 def _announce(job_id: str) -> None:
-    if _notices is not None:
-        try:
-            _notices.put_nowait(job_id)
-        except Exception:  # noqa: BLE001 - a lost notice only delays a watcher to its next poll
-            pass
+    if _notice_address is not None:
+        announce(_notice_address, job_id)  # a lost notice only delays a watcher to its next poll
 
 
 class JobAbandoned(Exception):

@@ -110,6 +110,8 @@ def assert_resumed_run(store: ArtifactStore, job: pb.Job, *, epochs: int, resume
     record = record_of(store, job.job_id)
     k = record["resumed_from_epoch"]
     assert resumed_after <= k < epochs and resumed_after >= 1
+    # The Job message a client reads says so too.
+    assert (job.resumes, job.resumed_from_epoch) == (record["resumes"], k) and job.resumes >= 1
     events = store.get_record(EVENTS_NAMESPACE, job.job_id)["events"]
     assert [e["epoch"] for e in events] == list(range(1, epochs + 1)) and job.epochs_done == epochs
     # The epoch after the resume continued from the checkpointed weights: its training loss

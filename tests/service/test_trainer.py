@@ -28,6 +28,7 @@ from motiflens.models import ModelConfig, load_model
 from motiflens.sequences import Dataset, Split, decode, save_hdf5
 from motiflens.synthetic import make_task1
 from motiflens.training import EpochEvent, TrainConfig
+from services.common.config import Settings
 from services.common.convert import array_to_tensor
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, new_id, open_store, utc_now
@@ -65,11 +66,17 @@ class Trainer:
     jobs: JobManager
     store: ArtifactStore
     metrics: ServiceMetrics
+    channel: grpc.Channel | None = None
 
 
 @contextlib.contextmanager
-def trainer_server(store_url: str, settings: JobSettings | None = None) -> Iterator[Trainer]:
-    """Start a TrainerService on loopback port 0 over the store at ``store_url``; close it after."""
+def trainer_server(
+    store_url: str, settings: JobSettings | None = None, *, server_settings: Settings | None = None
+) -> Iterator[Trainer]:
+    """Start a TrainerService on loopback port 0 over the store at ``store_url``; close it after.
+
+    ``server_settings`` default: :func:`make_settings` for the trainer.
+    """
     store = open_store(store_url)
     metrics = ServiceMetrics()
     jobs = JobManager(store_url, settings or JobSettings(), store=store, metrics=metrics)
@@ -78,11 +85,12 @@ def trainer_server(store_url: str, settings: JobSettings | None = None) -> Itera
         with running_server(
             servicer.register,
             service_name=SERVICE_NAME,
-            settings=make_settings("trainer"),
+            settings=server_settings or make_settings("trainer"),
             store=store,
             metrics=metrics,
         ) as running:
-            yield Trainer(trainer_pb2_grpc.TrainerServiceStub(running.channel()), jobs, store, metrics)
+            channel = running.channel()
+            yield Trainer(trainer_pb2_grpc.TrainerServiceStub(channel), jobs, store, metrics, channel)
     finally:
         jobs.close()
 

@@ -24,8 +24,10 @@ import numpy as np
 import pytest
 from motiflens_client.api import pb, trainer_pb2
 
+from motiflens.errors import CancelledError
 from motiflens.synthetic import make_task1
-from services.trainer.datasets import UPLOAD_DIR_PREFIX
+from services.common.store import open_store
+from services.trainer.datasets import UPLOAD_DIR_PREFIX, create_synthetic, list_datasets
 from tests.service.test_trainer import RPC_TIMEOUT, create_task1, trainer_server
 from tests.unit.test_hdf5_untrusted import SECRET, _mutate, _paper_layout_with
 
@@ -275,3 +277,22 @@ def test_a_full_disk_is_resource_exhausted_and_leaves_nothing_behind(tiny_disk: 
             )
         )
         assert trainer.stub.CreateDataset(small, timeout=RPC_TIMEOUT).dataset.num_train == 14
+
+
+def test_synthetic_generation_abandoned_by_its_caller_stores_nothing(tmp_path: Path):
+    store = open_store((tmp_path / "store").as_uri())
+    for calls in (0, 1):  # gone after generating, and after writing the file
+        asked = []
+        with pytest.raises(CancelledError, match="synthetic task1: abandoned before it was stored"):
+            create_synthetic(
+                store,
+                "task1",
+                num_sequences=200,
+                seed=1,
+                should_stop=lambda asked=asked, calls=calls: asked.append(1) or len(asked) > calls,
+            )
+        assert len(asked) == calls + 1
+    assert list_datasets(store) == []
+    assert not [p for p in Path(tempfile.gettempdir()).glob(f"{UPLOAD_DIR_PREFIX}{os.getpid()}-*")]
+    kept = create_synthetic(store, "task1", num_sequences=200, seed=1, should_stop=lambda: False)
+    assert [info.dataset_id for info in list_datasets(store)] == [kept.dataset_id]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from motiflens.errors import InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.evaluation import (
     classification_metrics,
     information_content,
@@ -125,3 +125,30 @@ def test_pwm_scan_baseline_localises_task1_motifs(task1):
     shuffled = localisation_auroc(scans[np.random.default_rng(0).permutation(len(test))], test.model)
     assert shuffled.summary()["auroc"] == pytest.approx(0.5, abs=0.06)
     assert not math.isnan(summary["auroc_std"])
+
+
+def stop_after(calls: int):
+    """A should_stop that answers False ``calls`` times, then True."""
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(True)
+        return len(asked) > calls
+
+    return should_stop
+
+
+def test_long_scores_stop_when_the_caller_leaves(task3_test):
+    X, model = task3_test.X, task3_test.model  # 400 sequences: two checks, at 0 and 256
+    with pytest.raises(CancelledError, match="interpretability_scores: abandoned after 256 of 400"):
+        interpretability_scores(X, X, model, should_stop=stop_after(1))
+    with pytest.raises(CancelledError, match="localisation_auroc: abandoned after 0 of 400"):
+        localisation_auroc(information_content(model), model, should_stop=stop_after(0))
+    motifs = [Motif("a", "a", np.full((6, 4), 0.25)), Motif("b", "b", np.eye(4)[[0, 1, 2, 3, 0]])]
+    with pytest.raises(CancelledError, match="pwm_scans: abandoned after 1 of 2 motifs"):
+        pwm_scans(X, motifs, should_stop=stop_after(1))
+    # Asked and never stopped: the same answers as without the question.
+    np.testing.assert_array_equal(
+        interpretability_scores(X, X, model, should_stop=stop_after(10)).auroc,
+        interpretability_scores(X, X, model).auroc,
+    )

@@ -3,7 +3,7 @@ import struct
 import numpy as np
 import pytest
 
-from motiflens.errors import InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.filters import (
     TASK1_GROUND_TRUTH,
     attribution_logo,
@@ -188,3 +188,24 @@ def test_planted_filter_pwm_has_its_motif_as_tomtom_best_hit(alignment):
     stats = match_statistics(hits_by_filter(hits), len(alignment.filters))
     assert stats.filter_tfs == {0: ["MAX"]}
     assert stats.match_fraction == pytest.approx(1 / 24)
+
+
+def test_filter_pwms_uses_given_scans_and_stops_when_asked(task):
+    model = planted_model(jaspar_motif(MAX_ID))
+    X = task.dataset.test.X[:100]
+    scans = filter_scans(model, X)
+    given = filter_pwms(model, X, scans=scans)
+    computed = filter_pwms(model, X)
+    for a, b in zip(given.filters, computed.filters, strict=True):
+        np.testing.assert_array_equal(a.pwm, b.pwm)
+        assert a.num_sites == b.num_sites
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(True)
+        return len(asked) > 3
+
+    with pytest.raises(CancelledError, match="filter_pwms: abandoned after 3 of 24 filters"):
+        filter_pwms(model, X, scans=scans, should_stop=should_stop)
+    with pytest.raises(InvalidInputError, match=r"scans: expected shape \(100, 200, 24\)"):
+        filter_pwms(model, X, scans=scans[:, :, :5])

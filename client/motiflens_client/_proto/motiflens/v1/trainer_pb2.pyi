@@ -209,7 +209,7 @@ class EpochMetrics(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., val_auroc: _Optional[float] = ..., val_aupr: _Optional[float] = ..., learning_rate: _Optional[float] = ..., improved: _Optional[bool] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index")
+    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index", "resumes", "resumed_from_epoch")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -225,6 +225,8 @@ class Job(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     SWEEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESUMES_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     dataset_id: str
@@ -240,7 +242,9 @@ class Job(_message.Message):
     name: str
     sweep_id: str
     sweep_index: int
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ...) -> None: ...
+    resumes: int
+    resumed_from_epoch: int
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ...) -> None: ...
 
 class TrainResponse(_message.Message):
     __slots__ = ("job_id", "state")
