@@ -6,17 +6,19 @@ dir), trains one small CNN-deep model through the trainer, then runs
 InterpreterService.Attribute with saliency (``--saliency-batch`` sequences),
 Attribute with ISM (one sequence), MotifMatchService.Compare (one JASPAR motif
 against JASPAR 2016) and TrainerService GetJob and ListDatasets. Meanwhile
-``--watchers`` WatchJob streams (default 16, the deployed MOTIFLENS_MAX_STREAMS)
-follow a long training job, ``--extra-watchers`` more (default 4) try to open beyond
-the limit, and a prober in its own process calls each service's health Check every
-50 ms.
+``--watchers`` WatchJob streams (default 256; the trainer runs with
+MOTIFLENS_MAX_WATCHERS set to that number) follow a long training job,
+``--extra-watchers`` more (default 4) try to open beyond the limit, and a prober in
+its own process calls each service's health Check every 50 ms.
 
 Prints per call kind: completed calls, throughput, p50/p99 latency, errors by
 status code; health Check latency per service idle (before the load, the baseline)
 and under load (p50, p99, max, and the p99 ratio to idle); what the extra watchers
-got; and each server's resident memory over the run (start, middle, end, peak).
+got; each server's resident memory over the run (start, middle, end, peak); and the
+trainer's thread count before and while the streams are open (WatchJob holds no
+handler thread, so it does not grow with them).
 
-Usage: ``python bench/load.py [--clients 128] [--watchers 16] [--duration 30]``
+Usage: ``python bench/load.py [--clients 128] [--watchers 256] [--duration 30]``
 """
 
 from __future__ import annotations
@@ -37,12 +39,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=128)
-    parser.add_argument("--watchers", type=int, default=16, help="WatchJob streams held open")
+    parser.add_argument("--watchers", type=int, default=256, help="WatchJob streams held open")
     parser.add_argument("--extra-watchers", type=int, default=4, help="streams tried beyond --watchers")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--saliency-batch", type=int, default=8)
     parser.add_argument("--base-port", type=int, default=52051)
     return parser.parse_args()
+
+
+def thread_count(pid: int) -> int:
+    """Threads of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -97,6 +108,7 @@ def main() -> None:
         for name in ("TRAINER", "INTERPRETER", "MOTIFMATCH"):
             env[f"MOTIFLENS_{name}_METRICS_PORT"] = "-1"
         env["MOTIFLENS_LOG_LEVEL"] = "WARNING"
+        env["MOTIFLENS_MAX_WATCHERS"] = str(args.watchers)  # so that the extra watchers are refused
         running = start_suite(
             store=Path(tmp, "store").as_uri(), base_port=args.base_port, env=env, timeout=300
         )
@@ -167,6 +179,8 @@ def main() -> None:
                     training=pb.TrainingSpec(epochs=1000, patience=-1),
                 )
             ).job_id
+            trainer_pid = next(s.process.pid for s in running if s.name == "trainer")
+            threads_before = thread_count(trainer_pid)
             watch_channel = grpc.insecure_channel(addresses["trainer"])
             watch_stub = trainer_pb2_grpc.TrainerServiceStub(watch_channel)
             watchers = [
@@ -186,6 +200,7 @@ def main() -> None:
             for thread in watch_threads:
                 thread.start()
             time.sleep(2.0)  # let the held streams take their slots
+            threads_watching = thread_count(trainer_pid)
             extra: collections.Counter = collections.Counter()
             for _ in range(args.extra_watchers):
                 try:
@@ -265,6 +280,10 @@ def main() -> None:
             print("health probe errors:", dict(probe_errors) or "none")
             print(f"{args.extra_watchers} WatchJob streams beyond the {args.watchers} held:", dict(extra))
             print("held WatchJob streams:", dict(watch_events))
+            print(
+                f"trainer threads: {threads_before} before the {args.watchers} streams, "
+                f"{threads_watching} with them open"
+            )
             trainer.CancelJob(pb.CancelJobRequest(job_id=long_job), timeout=60)
             for thread in watch_threads:
                 thread.join(timeout=120)

@@ -19,10 +19,11 @@ the process main loop around it. Every server has:
      ``authorization: Bearer <token>``; missing -> UNAUTHENTICATED, wrong ->
      PERMISSION_DENIED;
   3. admission (:class:`AdmissionInterceptor`): at most ``Settings.max_calls``
-     unary-response calls and ``Settings.max_streams`` streaming calls at once;
-     beyond them RESOURCE_EXHAUSTED at once, so the remaining handler threads stay
-     free for health checks; once shutdown begins (the signal itself, not the end of
-     the main loop's wait) every new call is UNAVAILABLE;
+     unary-response calls, ``Settings.max_streams`` thread-bound streaming calls and
+     ``Settings.max_watchers`` thread-free watch streams (:func:`watch_handler`) at
+     once; beyond them RESOURCE_EXHAUSTED at once, so the remaining handler threads
+     stay free for health checks; once shutdown begins (the signal itself, not the
+     end of the main loop's wait) every new call is UNAVAILABLE;
   4. errors and deadlines: a call whose deadline has already passed when a
      handler thread picks it up is rejected with DEADLINE_EXCEEDED without running
      the handler; an exception raised by a handler (also from inside a
@@ -47,7 +48,9 @@ Why a thread pool and not ``grpc.aio`` (which STYLE.md sketches): the handlers
 are CPU-bound TensorFlow and numpy calls (attribution, Tomtom, model loading)
 that release the GIL in their kernels. On an event loop each would block every
 other call unless pushed to an executor anyway; the sync server runs them on
-its pool directly and keeps servicers plain functions.
+its pool directly and keeps servicers plain functions. What an event loop would
+buy — streams that wait for hours without a thread — comes from grpc's non-blocking
+stream handlers instead (:func:`watch_handler`, used by WatchJob).
 """
 
 from __future__ import annotations

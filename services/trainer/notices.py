@@ -1,4 +1,4 @@
-""" "Job changed" notices from the trainer's worker processes to the trainer: Unix datagrams.
+"""Job-changed notices from the trainer's worker processes to the trainer: Unix datagrams.
 
 A worker announces each store write (an epoch, the final record) so that open
 WatchJob streams look at once instead of at their next poll. A notice is only a
