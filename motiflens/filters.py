@@ -93,7 +93,8 @@ class FilterMotif:
 
     def to_motif(self, prefix: str = "filter") -> Motif:
         """As a :class:`Motif` with id ``filter<index>`` (for MEME output and Tomtom)."""
-        return Motif(motif_id=f"{prefix}{self.index}", name=f"{prefix}{self.index}", pwm=self.pwm)
+        motif_id = f"{prefix}{self.index}"
+        return Motif(motif_id=motif_id, name=motif_id, pwm=self.pwm, nsites=self.num_sites)
 
 
 @dataclass(frozen=True)

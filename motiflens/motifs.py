@@ -49,6 +49,10 @@ class Motif:
     pwm : np.ndarray, shape (W, 4), float64
         Base probabilities per position, columns A, C, G, T; every row sums to 1.
         Stored as a read-only copy, so motifs shared through caches cannot be altered.
+    nsites : float, default 0
+        Number of sites the matrix was counted from (MEME's ``nsites=``, JASPAR's
+        column total); 0 when unknown. Tomtom's pseudocount weighs by it (MEME takes
+        20 when it is unknown).
 
     Raises
     ------
@@ -60,8 +64,16 @@ class Motif:
     motif_id: str
     name: str
     pwm: np.ndarray
+    nsites: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.nsites, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(self.nsites) and self.nsites >= 0
+        ):
+            raise InvalidInputError(
+                f"{self.motif_id}: nsites: expected a finite number >= 0, got {self.nsites!r}"
+            )
+        object.__setattr__(self, "nsites", float(self.nsites))
         pwm = np.array(self.pwm, dtype=np.float64)
         if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
             raise InvalidInputError(f"{self.motif_id}: pwm: expected shape (W, 4), W >= 1, got {pwm.shape}")
@@ -105,7 +117,7 @@ class Motif:
             motif_id = self.motif_id[: -len(RC_SUFFIX)]
         else:
             motif_id = self.motif_id + RC_SUFFIX
-        return Motif(motif_id=motif_id, name=self.name, pwm=self.pwm[::-1, ::-1])
+        return Motif(motif_id=motif_id, name=self.name, pwm=self.pwm[::-1, ::-1], nsites=self.nsites)
 
     @property
     def information_content(self) -> np.ndarray:
@@ -166,7 +178,7 @@ class Motif:
             return None
         start = max(0, int(informative[0]) - int(padding))
         stop = min(self.width, int(informative[-1]) + int(padding) + 1)
-        return Motif(motif_id=self.motif_id, name=self.name, pwm=self.pwm[start:stop])
+        return Motif(motif_id=self.motif_id, name=self.name, pwm=self.pwm[start:stop], nsites=self.nsites)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Motif):
@@ -211,7 +223,9 @@ def _from_jaspar(record) -> Motif:
     counts = np.array([record.counts[base] for base in "ACGT"], dtype=np.float64).T
     # JASPAR columns can have different totals (sites missing at the edges), so
     # each position is normalised by its own total.
-    return Motif(motif_id=record.matrix_id, name=record.name, pwm=counts / counts.sum(axis=1, keepdims=True))
+    totals = counts.sum(axis=1, keepdims=True)
+    # JASPAR's MEME files give nsites as the first column's total.
+    return Motif(motif_id=record.matrix_id, name=record.name, pwm=counts / totals, nsites=float(totals[0, 0]))
 
 
 @functools.lru_cache(maxsize=16)
@@ -583,7 +597,10 @@ def _read_meme_motif(lines: _Lines, index: int) -> tuple[Motif, int]:
         probe += 1
     if width is not None and probe < len(lines) and _looks_like_row(lines.text(probe)):
         raise lines.error(probe, f"MOTIF {motif_id}: more rows than w= {width} (line {header + 1})")
-    return Motif(motif_id=motif_id, name=name, pwm=np.array(rows)), index
+    nsites = _parse_float(fields["nsites"]) if "nsites" in fields else 0.0
+    if nsites < 0:
+        raise lines.error(header, f"nsites: expected a number >= 0, got {fields['nsites']!r}")
+    return Motif(motif_id=motif_id, name=name, pwm=np.array(rows), nsites=nsites), index
 
 
 def write_meme(
@@ -648,7 +665,8 @@ def write_meme(
     for motif in motifs:
         name = re.sub(r"\s+", "_", motif.name.strip())
         out.write(f"MOTIF {motif.motif_id} {name}\n" if name else f"MOTIF {motif.motif_id}\n")
-        out.write(f"letter-probability matrix: alength= 4 w= {motif.width}\n")
+        nsites = f" nsites= {motif.nsites:g}" if motif.nsites > 0 else ""
+        out.write(f"letter-probability matrix: alength= 4 w= {motif.width}{nsites}\n")
         for row in motif.pwm:
             out.write(" ".join(f"{value:.8f}" for value in row) + "\n")
         out.write("\n")
@@ -738,7 +756,8 @@ def read_jaspar(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
         if np.any(totals <= 0):
             position = int(np.flatnonzero(totals <= 0)[0])
             raise lines.error(header, f"{motif_id}: position {position + 1} has no counts")
-        motifs.append(Motif(motif_id=motif_id, name=name, pwm=counts / totals[:, None]))
+        pwm = counts / totals[:, None]
+        motifs.append(Motif(motif_id=motif_id, name=name, pwm=pwm, nsites=float(totals[0])))
     if not motifs:
         raise lines.error(max(len(lines) - 1, 0), "no motif found; expected '>ID name' headers")
     return motifs

@@ -138,6 +138,16 @@ TSV_COLUMNS = (
 # MEME warns below this many target motifs: the null of each query column is
 # built from the target columns, so a small database gives unstable p-values.
 MIN_TARGETS = 50
+#: MEME's ``-dist`` values implemented: Euclidean distance and Pearson correlation.
+DISTANCES = ("ed", "pearson")
+#: MEME 5's default (``tomtom`` without ``-dist``), as the paper ran it.
+DEFAULT_DISTANCE = "ed"
+#: MEME's ``-motif-pseudo`` default, added to query and target motifs.
+MOTIF_PSEUDOCOUNT = 0.1
+#: Sites MEME assumes for a motif without ``nsites=`` (``DEFAULT_SITE_COUNT``).
+DEFAULT_NSITES = 20
+#: Background of the pseudocount: uniform (MEME uses the query file's, symmetrised).
+BACKGROUND = np.full(4, 0.25)
 #: Queries compared per memelite call; the caller's ``should_stop`` is asked between blocks.
 QUERY_BLOCK = 64
 
@@ -201,6 +211,8 @@ class TomtomTable:
         Length Q, in input order.
     database : MotifDatabase
         The N targets.
+    distance : str
+        The column score used, ``"ed"`` or ``"pearson"``.
     strand_p_values : np.ndarray, shape (Q, N, 2), float64
         MEME's per-entry p-values, ``[..., 0]`` for ``+`` and ``[..., 1]`` for ``-``,
         each already the probability over alignments on both strands.
@@ -214,6 +226,7 @@ class TomtomTable:
 
     queries: tuple[Motif, ...]
     database: MotifDatabase
+    distance: str
     strand_p_values: np.ndarray
     p_values: np.ndarray
     e_values: np.ndarray
@@ -309,12 +322,58 @@ def _embed(pwm: np.ndarray, *, query: bool) -> np.ndarray:
     return np.ascontiguousarray(columns.T)
 
 
+def with_pseudocount(motif: Motif, pseudocount: float = MOTIF_PSEUDOCOUNT) -> np.ndarray:
+    """The motif's probabilities as MEME Tomtom scores them: ``-motif-pseudo`` added.
+
+    MEME (``apply_pseudocount_to_motif``) turns each probability ``p`` back into a
+    count with ``n`` sites and adds ``pseudocount`` times the background:
+    ``(p n + pseudocount / 4) / (n + pseudocount)`` under the uniform background,
+    with ``n = int(nsites)``, or 20 when the motif's nsites is unknown (0).
+
+    Returns
+    -------
+    np.ndarray, shape (W, 4), float64
+    """
+    sites = int(motif.nsites) if motif.nsites > 0 else DEFAULT_NSITES
+    return (motif.pwm * sites + pseudocount * BACKGROUND) / (sites + pseudocount)
+
+
+def _columns(motif: Motif, distance: str, *, query: bool) -> np.ndarray:
+    """A motif's columns as memelite takes them for ``distance``.
+
+    Parameters
+    ----------
+    motif : Motif
+    distance : {"ed", "pearson"}
+    query : bool
+        Which side of the comparison (matters for the Pearson embedding only).
+
+    Returns
+    -------
+    np.ndarray, shape (4, W), float64, C-contiguous
+        ``"ed"``: the probabilities with MEME's pseudocount (memelite's native score
+        is MEME's negative Euclidean distance); ``"pearson"``: :func:`_embed` (the
+        pseudocount is an affine change of each column, which Pearson ignores).
+    """
+    if distance == "pearson":
+        return _embed(motif.pwm, query=query)
+    return np.ascontiguousarray(with_pseudocount(motif).T)
+
+
 @functools.lru_cache(maxsize=8)
-def _target_columns(database: MotifDatabase) -> tuple[np.ndarray, ...]:
-    """Embedded targets, forward strands then reverse complements (2N arrays)."""
-    forward = [motif.pwm for motif in database]
-    reverse = [motif.pwm[::-1, ::-1] for motif in database]
-    return tuple(_embed(pwm, query=False) for pwm in forward + reverse)
+def _target_columns(database: MotifDatabase, distance: str) -> tuple[np.ndarray, ...]:
+    """Targets as memelite columns, forward strands then reverse complements (2N arrays)."""
+    strands = [*database, *(motif.reverse_complement() for motif in database)]
+    return tuple(_columns(motif, distance, query=False) for motif in strands)
+
+
+def check_distance(distance: str) -> str:
+    """Return ``distance`` if it is one of :data:`DISTANCES`, else raise InvalidInputError."""
+    if distance not in DISTANCES:
+        raise InvalidInputError(
+            f"distance: expected one of {', '.join(DISTANCES)} (MEME's -dist; default ed), got {distance!r}"
+        )
+    return distance
 
 
 def _as_queries(queries: Iterable[Motif]) -> tuple[Motif, ...]:
@@ -358,9 +417,10 @@ def tomtom_table(
     queries: Iterable[Motif],
     database: MotifDatabase | Iterable[Motif],
     *,
+    distance: str = DEFAULT_DISTANCE,
     should_stop: Callable[[], bool] | None = None,
 ) -> TomtomTable:
-    """Compare every query with every target (MEME Tomtom, ``-dist pearson``, both strands).
+    """Compare every query with every target (MEME Tomtom, both strands).
 
     Parameters
     ----------
@@ -369,6 +429,9 @@ def tomtom_table(
     database : MotifDatabase or sequence of Motif
         The N >= 1 targets; a MotifDatabase from :func:`motiflens.motifs.motif_database`
         reuses its cached target columns across calls.
+    distance : {"ed", "pearson"}, default "ed"
+        MEME's ``-dist``: Euclidean distance (MEME 5's default, which the paper used)
+        or Pearson correlation of the columns.
     should_stop : callable, optional
         Asked between blocks of :data:`QUERY_BLOCK` queries; True abandons the work
         (the caller went away). Each query's statistics depend on that query and the
@@ -382,10 +445,12 @@ def tomtom_table(
     Raises
     ------
     InvalidInputError
-        No query or target, a non-Motif element, or repeated query ids.
+        No query or target, a non-Motif element, repeated query ids, or an unknown
+        distance.
     CancelledError
         ``should_stop`` returned True.
     """
+    check_distance(distance)
     queries = _as_queries(queries)
     database = _as_database(database)
     n_targets = len(database)
@@ -398,7 +463,7 @@ def tomtom_table(
         )
     from memelite.tomtom import tomtom as memelite_tomtom
 
-    targets = list(_target_columns(database))
+    targets = list(_target_columns(database, distance))
     blocks = []
     for start in range(0, len(queries), QUERY_BLOCK):
         if should_stop is not None and should_stop():
@@ -407,7 +472,7 @@ def tomtom_table(
             # memelite's own small-database warning; the logged one above replaces it.
             warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
             p_block, _scores, offsets_block, overlaps_block, _strands = memelite_tomtom(
-                [_embed(motif.pwm, query=True) for motif in queries[start : start + QUERY_BLOCK]],
+                [_columns(motif, distance, query=True) for motif in queries[start : start + QUERY_BLOCK]],
                 targets,
                 n_nearest=None,
                 n_score_bins=100,
@@ -449,7 +514,7 @@ def tomtom_table(
     }
     for values in arrays.values():
         values.setflags(write=False)
-    return TomtomTable(queries=queries, database=database, **arrays)
+    return TomtomTable(queries=queries, database=database, distance=distance, **arrays)
 
 
 def tomtom(
@@ -458,12 +523,14 @@ def tomtom(
     *,
     evalue_threshold: float = 0.1,
     qvalue_threshold: float | None = None,
+    distance: str = DEFAULT_DISTANCE,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[TomtomHit]:
     """Significant matches of each query in a motif database, as MEME Tomtom reports them.
 
-    Equivalent to ``tomtom -dist pearson -min-overlap 1 -thresh 0.1 -evalue`` on
-    both strands (the module docstring lists the differences).
+    Equivalent to ``tomtom -evalue -thresh 0.1`` (MEME 5's defaults: ``-dist ed``,
+    ``-min-overlap 1``, both strands), or with ``-dist pearson`` when
+    ``distance="pearson"`` (the module docstring lists the differences).
 
     Parameters
     ----------
@@ -477,6 +544,8 @@ def tomtom(
     qvalue_threshold : float, optional
         When given (in [0, 1]), keep hits with ``q_value <= qvalue_threshold``
         instead, like MEME without ``-evalue``.
+    distance : {"ed", "pearson"}, default "ed"
+        As for :func:`tomtom_table`.
     should_stop : callable, optional
         As for :func:`tomtom_table`.
 
@@ -493,7 +562,7 @@ def tomtom(
         Bad thresholds, no query or target, or repeated query ids.
     """
     _check_thresholds(evalue_threshold, qvalue_threshold)
-    table = tomtom_table(queries, database, should_stop=should_stop)
+    table = tomtom_table(queries, database, distance=distance, should_stop=should_stop)
     return table.hits(evalue_threshold=evalue_threshold, qvalue_threshold=qvalue_threshold)
 
 
@@ -521,7 +590,9 @@ def _number(value: float) -> str:
     return f"{float(np.float32(value)):g}"
 
 
-def format_tomtom_tsv(hits: Iterable[TomtomHit], *, command_line: str | None = None) -> str:
+def format_tomtom_tsv(
+    hits: Iterable[TomtomHit], *, command_line: str | None = None, distance: str = DEFAULT_DISTANCE
+) -> str:
     """MEME Tomtom's ``tomtom.tsv`` text for these hits.
 
     A header with MEME 5.x's ten columns (:data:`TSV_COLUMNS`), one row per hit,
@@ -534,6 +605,8 @@ def format_tomtom_tsv(hits: Iterable[TomtomHit], *, command_line: str | None = N
     hits : iterable of TomtomHit
     command_line : str, optional
         Recorded in the last comment line; default names the Python API.
+    distance : {"ed", "pearson"}, default "ed"
+        The distance the hits were computed with (named in the trailer).
 
     Returns
     -------
@@ -563,17 +636,21 @@ def format_tomtom_tsv(hits: Iterable[TomtomHit], *, command_line: str | None = N
         memelite_version = "unknown"
     out.write(
         f"\n# Tomtom (Motif Comparison Tool): motiflens {__version__} with memelite {memelite_version} "
-        "(MEME Tomtom 5.5 statistics, -dist pearson -min-overlap 1, both strands)\n"
+        f"(MEME Tomtom 5.5 statistics, -dist {check_distance(distance)} -min-overlap 1, both strands)\n"
     )
     out.write(f"# {command_line or 'motiflens.tomtom.tomtom (Python API)'}\n")
     return out.getvalue()
 
 
 def write_tomtom_tsv(
-    hits: Iterable[TomtomHit], path_or_stream: str | os.PathLike | TextIO, *, command_line: str | None = None
+    hits: Iterable[TomtomHit],
+    path_or_stream: str | os.PathLike | TextIO,
+    *,
+    command_line: str | None = None,
+    distance: str = DEFAULT_DISTANCE,
 ) -> None:
     """Write :func:`format_tomtom_tsv` to a file (overwritten) or an open text stream."""
-    text = format_tomtom_tsv(hits, command_line=command_line)
+    text = format_tomtom_tsv(hits, command_line=command_line, distance=distance)
     if isinstance(path_or_stream, (str, os.PathLike)):
         with open(path_or_stream, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -593,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m motiflens.tomtom",
         description=(
             "Compare query motifs with a motif database the way MEME Tomtom 5.5 does with "
-            "'-dist pearson -min-overlap 1 -evalue' on both strands, and print tomtom.tsv."
+            "'-evalue' and its defaults (-dist ed -min-overlap 1, both strands), and print tomtom.tsv."
         ),
     )
     parser.add_argument("queries", help="MEME motif file of query motifs")
@@ -607,6 +684,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--qvalue", action="store_true", help="apply --thresh to q-values instead of E-values"
     )
+    parser.add_argument(
+        "--dist",
+        choices=DISTANCES,
+        default=DEFAULT_DISTANCE,
+        help="column distance, as MEME's -dist: ed (Euclidean, MEME 5's default) or pearson; default ed",
+    )
     parser.add_argument("--collection", default="CORE", help="JASPAR collection for a release; default CORE")
     parser.add_argument(
         "--taxon", default="vertebrates", help="JASPAR tax group for a release, or 'all'; default vertebrates"
@@ -617,16 +700,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         tax_group = None if args.taxon == "all" else args.taxon
         database = motif_database(args.target, collection=args.collection, tax_group=tax_group)
         if args.qvalue:
-            hits = tomtom(queries, database, qvalue_threshold=args.thresh)
+            hits = tomtom(queries, database, qvalue_threshold=args.thresh, distance=args.dist)
         else:
-            hits = tomtom(queries, database, evalue_threshold=args.thresh)
+            hits = tomtom(queries, database, evalue_threshold=args.thresh, distance=args.dist)
     except (MotiflensError, OSError) as error:
         message = " ".join(str(error).split())
         sys.stderr.write(f"error: {message}\n")
         return 2
     arguments = list(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(
-        format_tomtom_tsv(hits, command_line=shlex.join(["python", "-m", "motiflens.tomtom", *arguments]))
+        format_tomtom_tsv(
+            hits,
+            command_line=shlex.join(["python", "-m", "motiflens.tomtom", *arguments]),
+            distance=args.dist,
+        )
     )
     return 0
 

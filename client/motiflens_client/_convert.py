@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motiflens_client._tensors import tensor_to_array
-from motiflens_client.api import pb
+from motiflens_client.api import DISTANCE_NAMES, pb
 from motiflens_client.types import (
     CompareResult,
     DatabaseInfo,
@@ -205,7 +205,10 @@ def tomtom_hit(message: pb.TomtomHit) -> TomtomHit:
 def compare_result(message: pb.CompareResponse) -> CompareResult:
     """CompareResult from a Compare response."""
     return CompareResult(
-        hits=tuple(tomtom_hit(hit) for hit in message.hits), tsv=message.tsv, num_targets=message.num_targets
+        hits=tuple(tomtom_hit(hit) for hit in message.hits),
+        tsv=message.tsv,
+        num_targets=message.num_targets,
+        distance=DISTANCE_NAMES.get(message.distance, "ed"),
     )
 
 
@@ -217,6 +220,7 @@ def match_result(message: pb.MatchFiltersResponse) -> MatchResult:
         covered_tfs=tuple(message.covered_tfs),
         matches={match.filter_index: tuple(match.tfs) for match in message.matches},
         hits=tuple(tomtom_hit(hit) for hit in message.hits),
+        distance=DISTANCE_NAMES.get(message.distance, "ed"),
     )
 
 

@@ -46,8 +46,22 @@ DTYPE_BY_NUMPY: dict[np.dtype, int] = {
     dtype.newbyteorder("="): code for code, dtype in NUMPY_BY_DTYPE.items()
 }
 
+#: Tomtom distance on the wire -> MEME's ``-dist`` name (UNSPECIFIED means "ed").
+DISTANCE_NAMES: dict[int, str] = {
+    motifmatch_pb2.DISTANCE_UNSPECIFIED: "ed",
+    motifmatch_pb2.DISTANCE_EUCLIDEAN: "ed",
+    motifmatch_pb2.DISTANCE_PEARSON: "pearson",
+}
+#: MEME's ``-dist`` name -> Tomtom distance on the wire.
+DISTANCE_BY_NAME: dict[str, int] = {
+    "ed": motifmatch_pb2.DISTANCE_EUCLIDEAN,
+    "pearson": motifmatch_pb2.DISTANCE_PEARSON,
+}
+
 __all__ = [
     "pb",
+    "DISTANCE_NAMES",
+    "DISTANCE_BY_NAME",
     "NUMPY_BY_DTYPE",
     "DTYPE_BY_NUMPY",
     "common_pb2",

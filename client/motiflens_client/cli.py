@@ -1508,6 +1508,12 @@ def _register_tomtom(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--qvalue", type=_non_negative_float, default=0.0, help="threshold q-values instead")
     parser.add_argument("--trim", action="store_true", help="trim queries to informative columns first")
     parser.add_argument(
+        "--dist",
+        choices=("ed", "pearson"),
+        default="ed",
+        help="column distance, as MEME's -dist: ed (Euclidean, MEME 5's default) or pearson; default ed",
+    )
+    parser.add_argument(
         "--out", type=_output_file, metavar="OUT.tsv", help="write the TSV here instead of stdout"
     )
 
@@ -1530,6 +1536,7 @@ def _cmd_tomtom(args: argparse.Namespace, client: Client) -> int:
         evalue_threshold=args.thresh,
         qvalue_threshold=args.qvalue,
         trim=args.trim,
+        distance=args.dist,
     )
     if args.out is None:
         sys.stdout.write(result.tsv)

@@ -55,7 +55,13 @@ from motiflens_client._tensors import (
     split_ref,
     tensor_to_array,
 )
-from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
+from motiflens_client.api import (
+    DISTANCE_BY_NAME,
+    interpreter_pb2_grpc,
+    motifmatch_pb2_grpc,
+    pb,
+    trainer_pb2_grpc,
+)
 from motiflens_client.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -1105,8 +1111,9 @@ class Client:
         evalue_threshold: float = 0.0,
         qvalue_threshold: float = 0.0,
         trim: bool = False,
+        distance: str = "ed",
     ) -> CompareResult:
-        """Tomtom (MEME's pearson statistics) of query motifs against one database.
+        """Tomtom (MEME Tomtom 5's statistics) of query motifs against one database.
 
         Parameters
         ----------
@@ -1122,6 +1129,9 @@ class Client:
             When > 0, filter by q-value instead.
         trim : bool, default False
             Trim queries to informative columns first (untrimmable queries are skipped).
+        distance : {"ed", "pearson"}, default "ed"
+            MEME's ``-dist``: Euclidean distance (MEME 5's default, as the paper ran
+            Tomtom) or Pearson correlation.
 
         Returns
         -------
@@ -1132,6 +1142,7 @@ class Client:
             evalue_threshold=evalue_threshold,
             qvalue_threshold=qvalue_threshold,
             trim=trim,
+            distance=_distance(distance),
         )
         _set_queries(request, queries)
         return _convert.compare_result(self._unary(self._motifmatch, "Compare", request))
@@ -1145,6 +1156,7 @@ class Client:
         evalue_threshold: float = 0.0,
         trim: bool = True,
         ground_truth: Mapping[str, Sequence[str]] | None = None,
+        distance: str = "ed",
     ) -> MatchResult:
         """Ground-truth and any-database match fractions of first-layer filters.
 
@@ -1161,6 +1173,8 @@ class Client:
             Trim the filters first, as the paper did.
         ground_truth : mapping of str to list of str, optional
             TF name -> database ids counting as that TF (default: the paper's Task 1 map).
+        distance : {"ed", "pearson"}, default "ed"
+            As for :meth:`tomtom`.
 
         Returns
         -------
@@ -1170,6 +1184,7 @@ class Client:
             database=pb.DatabaseRef(database_id=database),
             evalue_threshold=evalue_threshold,
             no_trim=not trim,
+            distance=_distance(distance),
         )
         if isinstance(filters, Filters):
             request.meme = filters.meme
@@ -1208,6 +1223,15 @@ class Client:
         return _convert.database_info(self._unary(self._motifmatch, "UploadDatabase", request).database)
 
 
+def _distance(distance: str) -> int:
+    """The wire Distance of MEME's ``-dist`` name; InvalidArgument for another name."""
+    if distance not in DISTANCE_BY_NAME:
+        raise InvalidArgument(
+            f"distance: expected one of {', '.join(DISTANCE_BY_NAME)} (MEME's -dist), got {distance!r}"
+        )
+    return DISTANCE_BY_NAME[distance]
+
+
 def _set_queries(request: pb.CompareRequest, queries: Any) -> None:
     if isinstance(queries, Filters):
         request.meme = queries.meme
@@ -1225,8 +1249,9 @@ def _set_queries(request: pb.CompareRequest, queries: Any) -> None:
         raise InvalidArgument("queries: expected at least one motif, got none")
     motifs = request.motifs
     for index, item in enumerate(items):
+        nsites = 0
         if isinstance(item, FilterMotif):
-            motif_id, pwm = item.motif_id, item.pwm
+            motif_id, pwm, nsites = item.motif_id, item.pwm, item.num_sites
         else:
             try:
                 motif_id, pwm = item
@@ -1236,7 +1261,7 @@ def _set_queries(request: pb.CompareRequest, queries: Any) -> None:
         if pwm.ndim != 2 or pwm.shape[1] != 4:
             raise InvalidArgument(f"queries[{index}].pwm: expected shape (W, 4), got {pwm.shape}")
         motifs.motifs.append(
-            pb.Motif(id=str(motif_id), pwm=array_to_tensor(pwm, field=f"queries[{index}].pwm"))
+            pb.Motif(id=str(motif_id), pwm=array_to_tensor(pwm, field=f"queries[{index}].pwm"), nsites=nsites)
         )
 
 

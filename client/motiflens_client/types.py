@@ -422,11 +422,14 @@ class CompareResult:
         The hits as MEME Tomtom's TSV.
     num_targets : int
         Motifs in the database searched.
+    distance : str
+        MEME's ``-dist`` the hits were computed with: "ed" (Euclidean) or "pearson".
     """
 
     hits: tuple[TomtomHit, ...]
     tsv: str = field(repr=False)
     num_targets: int
+    distance: str = "ed"
 
 
 @dataclass(frozen=True)
@@ -445,6 +448,8 @@ class MatchResult:
         Filter index -> ground-truth TFs it matches (only filters with a match).
     hits : tuple of TomtomHit
         The underlying Tomtom hits.
+    distance : str
+        MEME's ``-dist`` the hits were computed with: "ed" (Euclidean) or "pearson".
     """
 
     match_fraction: float
@@ -452,6 +457,7 @@ class MatchResult:
     covered_tfs: tuple[str, ...]
     matches: dict[int, tuple[str, ...]]
     hits: tuple[TomtomHit, ...]
+    distance: str = "ed"
 
 
 @dataclass(frozen=True)

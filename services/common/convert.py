@@ -180,7 +180,8 @@ def motif_from_proto(message: pb.Motif, *, field: str) -> Motif:
     if pwm.ndim != 2 or pwm.shape[1] != 4 or pwm.shape[0] == 0:
         raise InvalidInputError(f"{field}.pwm: expected shape (W, 4), W >= 1, got {tuple(pwm.shape)}")
     try:
-        return Motif(motif_id=message.id, name=message.name, pwm=pwm.astype(np.float64))
+        pwm = pwm.astype(np.float64)
+        return Motif(motif_id=message.id, name=message.name, pwm=pwm, nsites=message.nsites)
     except InvalidInputError as error:
         # The core says "<id>: pwm row 3: ..."; re-anchor it on the request field.
         reason = str(error).removeprefix(f"{message.id}: ")
@@ -214,7 +215,10 @@ def motifs_from_proto(messages: Sequence[pb.Motif], *, field: str = "motifs") ->
 def motif_to_proto(motif: Motif) -> pb.Motif:
     """A Motif message (pwm as float64 (W, 4)) from a core Motif."""
     return pb.Motif(
-        id=motif.motif_id, name=motif.name, pwm=array_to_tensor(np.asarray(motif.pwm, np.float64))
+        id=motif.motif_id,
+        name=motif.name,
+        pwm=array_to_tensor(np.asarray(motif.pwm, np.float64)),
+        nsites=motif.nsites,
     )
 
 

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import grpc
-from motiflens_client.api import motifmatch_pb2_grpc, pb
+from motiflens_client.api import DISTANCE_BY_NAME, DISTANCE_NAMES, motifmatch_pb2_grpc, pb
 
 from motiflens.errors import InvalidInputError, NotFoundError
 from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
@@ -111,7 +111,8 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             for release in jaspar_releases():
                 self._database(pb.DatabaseRef(database_id=release), field="database")
             default = self._database(pb.DatabaseRef(), field="database")
-            tomtom([default.motifs[0]], default)
+            for distance in DISTANCE_BY_NAME:  # compiles memelite's kernels, caches target columns
+                tomtom([default.motifs[0]], default, distance=distance)
         except Exception:  # noqa: BLE001 - warm-up is an optimisation; the RPCs report errors
             logger.exception("warm-up failed; calls will load what they need")
             return
@@ -152,6 +153,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     "qvalue_threshold: expected a number in (0, 1] (0: filter by evalue_threshold), "
                     f"got {qvalue_threshold}"
                 )
+        distance = _distance(request.distance)
         if request.trim:
             queries = _trim(queries)
         hits = []
@@ -162,14 +164,18 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     database,
                     evalue_threshold=evalue_threshold,
                     qvalue_threshold=qvalue_threshold,
+                    distance=distance,
                     should_stop=_caller_gone(context),
                 )
         return pb.CompareResponse(
             hits=[tomtom_hit_to_proto(hit) for hit in hits],
             tsv=format_tomtom_tsv(
-                hits, command_line=f"motiflens.v1.MotifMatchService/Compare {database.name}"
+                hits,
+                command_line=f"motiflens.v1.MotifMatchService/Compare {database.name} -dist {distance}",
+                distance=distance,
             ),
             num_targets=len(database),
+            distance=DISTANCE_BY_NAME[distance],
         )
 
     def MatchFilters(self, request, context):
@@ -198,13 +204,18 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         ground_truth = _ground_truth(request.ground_truth) if request.ground_truth else TASK1_GROUND_TRUTH
         database = self._database(request.database, field="database")
         evalue_threshold = _evalue_threshold(request.evalue_threshold, "evalue_threshold")
+        distance = _distance(request.distance)
         if not request.no_trim:
             queries = _trim(queries)
         hits = []
         if queries:
             with self._compute.hold("MatchFilters", context.time_remaining()):
                 hits = tomtom(
-                    queries, database, evalue_threshold=evalue_threshold, should_stop=_caller_gone(context)
+                    queries,
+                    database,
+                    evalue_threshold=evalue_threshold,
+                    distance=distance,
+                    should_stop=_caller_gone(context),
                 )
         statistics = match_statistics(hits_by_filter(hits), num_filters, ground_truth=ground_truth)
         return pb.MatchFiltersResponse(
@@ -216,6 +227,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                 for index, tfs in sorted(statistics.filter_tfs.items())
             ],
             hits=[tomtom_hit_to_proto(hit) for hit in hits],
+            distance=DISTANCE_BY_NAME[distance],
         )
 
     def UploadDatabase(self, request, context):
@@ -362,6 +374,15 @@ def _trim(motifs: list[Motif]) -> list[Motif]:
     """Motifs cut to their informative span; untrimmable ones dropped."""
     trimmed = [motif.trim(TRIM_THRESHOLD, TRIM_PADDING) for motif in motifs]
     return [motif for motif in trimmed if motif is not None]
+
+
+def _distance(value: int) -> str:
+    """MEME's ``-dist`` name of a request's Distance (UNSPECIFIED: "ed"); INVALID_ARGUMENT otherwise."""
+    if value not in DISTANCE_NAMES:
+        raise InvalidInputError(
+            f"distance: expected DISTANCE_EUCLIDEAN or DISTANCE_PEARSON (unset: Euclidean), got {value}"
+        )
+    return DISTANCE_NAMES[value]
 
 
 def _evalue_threshold(value: float, field: str) -> float:

@@ -85,6 +85,35 @@ def test_compare_motif_list_finds_itself_in_jaspar2016(stub, max_motif):
     assert rows[0].split("\t")[:3] == ["MA0058.3", "MA0058.3", "0"]
 
 
+def test_compare_distance_defaults_to_meme5_euclidean_and_pearson_is_an_option(stub, max_motif):
+    database = motif_database("JASPAR2016")
+    motifs = pb.MotifList(motifs=[motif_to_proto(max_motif)])
+    for distance, name in [
+        (pb.Distance.Value("DISTANCE_UNSPECIFIED"), "ed"),
+        (pb.Distance.Value("DISTANCE_EUCLIDEAN"), "ed"),
+        (pb.Distance.Value("DISTANCE_PEARSON"), "pearson"),
+    ]:
+        response = stub.Compare(pb.CompareRequest(motifs=motifs, distance=distance, evalue_threshold=10))
+        expected = tomtom([max_motif], database, evalue_threshold=10, distance=name)
+        assert [hit.target_id for hit in response.hits] == [hit.target_id for hit in expected]
+        np.testing.assert_allclose([h.p_value for h in response.hits], [h.p_value for h in expected])
+        assert pb.Distance.Name(response.distance) == (
+            "DISTANCE_PEARSON" if name == "pearson" else "DISTANCE_EUCLIDEAN"
+        )
+        assert f"-dist {name} -min-overlap 1" in response.tsv
+    ed = stub.Compare(pb.CompareRequest(motifs=motifs, evalue_threshold=10))
+    pearson = stub.Compare(pb.CompareRequest(motifs=motifs, evalue_threshold=10, distance=2))
+    assert [h.p_value for h in ed.hits] != [h.p_value for h in pearson.hits]  # two statistics
+    error = rpc_error(stub.Compare, pb.CompareRequest(motifs=motifs, distance=7))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "distance: expected DISTANCE_EUCLIDEAN or DISTANCE_PEARSON" in error.details()
+    filters = pb.MotifList(motifs=[motif_to_proto(Motif("filter0", "", max_motif.pwm, nsites=40))])
+    matched = stub.MatchFilters(pb.MatchFiltersRequest(motifs=filters, distance=2))
+    assert pb.Distance.Name(matched.distance) == "DISTANCE_PEARSON"
+    error = rpc_error(stub.MatchFilters, pb.MatchFiltersRequest(motifs=filters, distance=-1))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "distance" in error.details()
+
+
 def test_compare_meme_text_defaults_to_jaspar2016(stub, max_motif):
     sp1 = jaspar_motif("MA0079.3", "JASPAR2016")
     response = stub.Compare(pb.CompareRequest(meme=meme_text([max_motif, sp1])))

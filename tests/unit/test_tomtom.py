@@ -1,4 +1,4 @@
-"""Tests of motiflens.tomtom: MEME Tomtom (-dist pearson) statistics through memelite."""
+"""Tests of motiflens.tomtom: MEME Tomtom statistics (-dist ed, the default, and pearson) via memelite."""
 
 import io
 import logging
@@ -48,10 +48,15 @@ def jaspar2016():
     return motif_database("JASPAR2016")
 
 
-@pytest.fixture(scope="module")
-def self_table(jaspar2016):
+#: Ties of the self matches per distance: Euclidean distance sees how sharp a column
+#: is, so under it every motif is strictly its own best hit.
+TIED_SELF_HITS_BY_DISTANCE = {"ed": {}, "pearson": TIED_SELF_HITS}
+
+
+@pytest.fixture(scope="module", params=["ed", "pearson"])
+def self_table(jaspar2016, request):
     """All 519 JASPAR 2016 CORE vertebrate motifs against their own database, in one call."""
-    return tomtom_table(jaspar2016.motifs, jaspar2016)
+    return tomtom_table(jaspar2016.motifs, jaspar2016, distance=request.param)
 
 
 # ---------------------------------------------------------------------------
@@ -85,7 +90,7 @@ def test_every_jaspar2016_motif_finds_itself(self_table, jaspar2016):
     best = best_hits(self_table.hits())
     assert set(best) == set(ids)
     not_self = {query: hit.target_id for query, hit in best.items() if hit.target_id != query}
-    assert not_self == TIED_SELF_HITS
+    assert not_self == TIED_SELF_HITS_BY_DISTANCE[self_table.distance]
     for query, target in not_self.items():
         i, j = ids.index(query), ids.index(target)
         assert self_table.p_values[i, j] == self_table.p_values[i, i]
@@ -122,10 +127,11 @@ def test_offsets_follow_meme_definition(jaspar2016):
     assert best["padded"].query_consensus == padded.consensus
 
 
-def test_random_pwms_rarely_hit(jaspar2016):
+@pytest.mark.parametrize("distance", ["ed", "pearson"])
+def test_random_pwms_rarely_hit(jaspar2016, distance):
     rng = np.random.default_rng(2021)
     queries = [Motif(f"random{i}", "", rng.dirichlet(np.ones(4), size=10)) for i in range(300)]
-    table = tomtom_table(queries, jaspar2016)
+    table = tomtom_table(queries, jaspar2016, distance=distance)
     with_hit = np.any(table.e_values <= 0.1, axis=1)
     # E = 0.1 means 0.1 chance hits expected per query, so about 10% at most.
     assert with_hit.mean() <= 0.10
@@ -219,6 +225,8 @@ def test_bad_arguments_are_rejected(jaspar2016):
         tomtom(query[0], jaspar2016)
     with pytest.raises(InvalidInputError, match="at least one target"):
         tomtom(query, [])
+    with pytest.raises(InvalidInputError, match="distance: expected one of ed, pearson"):
+        tomtom(query, jaspar2016, distance="sandelin")
 
 
 def test_small_databases_log_a_warning(caplog, jaspar2016):
@@ -280,7 +288,7 @@ MEME_ROWS = [
 def test_reproduces_meme_tomtom_documented_pearson_example():
     database = motif_database("JASPAR2018", tax_group=None)
     assert len(database) == 1404
-    hits = tomtom(read_meme(io.StringIO(STRGGTCAN)), database, evalue_threshold=10)
+    hits = tomtom(read_meme(io.StringIO(STRGGTCAN)), database, evalue_threshold=10, distance="pearson")
     assert [h.target_id for h in hits] == [row[0] for row in MEME_ROWS]
     assert [(h.offset, h.overlap, h.orientation) for h in hits] == [(r[1], r[3], r[4]) for r in MEME_ROWS]
     ours = np.array([h.p_value for h in hits])
@@ -366,6 +374,22 @@ def test_cli_prints_the_expected_best_hits():
     assert first["arid3a_rc"][1] == "MA0151.1" and first["arid3a_rc"][9] == "-"
     assert all(float(row[4]) <= 0.1 for row in rows)
     assert lines[-1].startswith("# python -m motiflens.tomtom ")
+    assert "-dist ed -min-overlap 1" in lines[-2]  # MEME 5's default distance
+
+
+def test_cli_dist_pearson_gives_the_pearson_statistics(capsys):
+    queries = str(DATA / "tomtom_queries.meme")
+    assert main([queries, "JASPAR2016", "--dist", "pearson", "--thresh", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "-dist pearson -min-overlap 1" in out
+    expected = tomtom(
+        read_meme(queries), motif_database("JASPAR2016"), evalue_threshold=10, distance="pearson"
+    )
+    rows = [line.split("\t") for line in out.splitlines()[1:] if line and line[0] != "#"]
+    assert [(row[0], row[1]) for row in rows] == [(hit.query_id, hit.target_id) for hit in expected]
+    with pytest.raises(SystemExit) as refused:  # argparse refuses other names
+        main([queries, "JASPAR2016", "--dist", "kullback"])
+    assert refused.value.code == 2
 
 
 def test_cli_reports_a_malformed_file_with_its_line_number(tmp_path):

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19motiflens/v1/common.proto\x12\x0cmotiflens.v1\"I\n\x06Tensor\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.motiflens.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"h\n\x0f\x44\x61tasetSplitRef\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\"\n\x05split\x18\x02 \x01(\x0e\x32\x13.motiflens.v1.Split\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x03\"!\n\x0cSequenceList\x12\x11\n\tsequences\x18\x01 \x03(\t\"\xa5\x01\n\tSequences\x12-\n\x07strings\x18\x01 \x01(\x0b\x32\x1a.motiflens.v1.SequenceListH\x00\x12\'\n\x07one_hot\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.TensorH\x00\x12\x36\n\rdataset_split\x18\x03 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRefH\x00\x42\x08\n\x06source\"D\n\x05Motif\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x03pwm\x18\x03 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"\x98\x01\n\x15\x43lassificationMetrics\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x0c\n\x04\x61upr\x18\x02 \x01(\x01\x12\x11\n\tauroc_std\x18\x03 \x01(\x01\x12\x10\n\x08\x61upr_std\x18\x04 \x01(\x01\x12\x17\n\x0f\x61uroc_per_class\x18\x05 \x03(\x01\x12\x16\n\x0e\x61upr_per_class\x18\x06 \x03(\x01\x12\x0c\n\x04loss\x18\x07 \x01(\x01*\x87\x01\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rDTYPE_FLOAT32\x10\x01\x12\x11\n\rDTYPE_FLOAT64\x10\x02\x12\x0f\n\x0b\x44TYPE_INT32\x10\x03\x12\x0f\n\x0b\x44TYPE_INT64\x10\x04\x12\x0e\n\nDTYPE_INT8\x10\x05\x12\x0f\n\x0b\x44TYPE_UINT8\x10\x06*P\n\x05Split\x12\x15\n\x11SPLIT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSPLIT_TRAIN\x10\x01\x12\x0f\n\x0bSPLIT_VALID\x10\x02\x12\x0e\n\nSPLIT_TEST\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19motiflens/v1/common.proto\x12\x0cmotiflens.v1\"I\n\x06Tensor\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.motiflens.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"h\n\x0f\x44\x61tasetSplitRef\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\"\n\x05split\x18\x02 \x01(\x0e\x32\x13.motiflens.v1.Split\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x03\"!\n\x0cSequenceList\x12\x11\n\tsequences\x18\x01 \x03(\t\"\xa5\x01\n\tSequences\x12-\n\x07strings\x18\x01 \x01(\x0b\x32\x1a.motiflens.v1.SequenceListH\x00\x12\'\n\x07one_hot\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.TensorH\x00\x12\x36\n\rdataset_split\x18\x03 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRefH\x00\x42\x08\n\x06source\"T\n\x05Motif\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x03pwm\x18\x03 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x0e\n\x06nsites\x18\x04 \x01(\x01\"\x98\x01\n\x15\x43lassificationMetrics\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x0c\n\x04\x61upr\x18\x02 \x01(\x01\x12\x11\n\tauroc_std\x18\x03 \x01(\x01\x12\x10\n\x08\x61upr_std\x18\x04 \x01(\x01\x12\x17\n\x0f\x61uroc_per_class\x18\x05 \x03(\x01\x12\x16\n\x0e\x61upr_per_class\x18\x06 \x03(\x01\x12\x0c\n\x04loss\x18\x07 \x01(\x01*\x87\x01\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rDTYPE_FLOAT32\x10\x01\x12\x11\n\rDTYPE_FLOAT64\x10\x02\x12\x0f\n\x0b\x44TYPE_INT32\x10\x03\x12\x0f\n\x0b\x44TYPE_INT64\x10\x04\x12\x0e\n\nDTYPE_INT8\x10\x05\x12\x0f\n\x0b\x44TYPE_UINT8\x10\x06*P\n\x05Split\x12\x15\n\x11SPLIT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSPLIT_TRAIN\x10\x01\x12\x0f\n\x0bSPLIT_VALID\x10\x02\x12\x0e\n\nSPLIT_TEST\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'motiflens.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DTYPE']._serialized_start=653
-  _globals['_DTYPE']._serialized_end=788
-  _globals['_SPLIT']._serialized_start=790
-  _globals['_SPLIT']._serialized_end=870
+  _globals['_DTYPE']._serialized_start=669
+  _globals['_DTYPE']._serialized_end=804
+  _globals['_SPLIT']._serialized_start=806
+  _globals['_SPLIT']._serialized_end=886
   _globals['_TENSOR']._serialized_start=43
   _globals['_TENSOR']._serialized_end=116
   _globals['_DATASETSPLITREF']._serialized_start=118
@@ -45,7 +45,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEQUENCES']._serialized_start=260
   _globals['_SEQUENCES']._serialized_end=425
   _globals['_MOTIF']._serialized_start=427
-  _globals['_MOTIF']._serialized_end=495
-  _globals['_CLASSIFICATIONMETRICS']._serialized_start=498
-  _globals['_CLASSIFICATIONMETRICS']._serialized_end=650
+  _globals['_MOTIF']._serialized_end=511
+  _globals['_CLASSIFICATIONMETRICS']._serialized_start=514
+  _globals['_CLASSIFICATIONMETRICS']._serialized_end=666
 # @@protoc_insertion_point(module_scope)

@@ -75,14 +75,16 @@ class Sequences(_message.Message):
     def __init__(self, strings: _Optional[_Union[SequenceList, _Mapping]] = ..., one_hot: _Optional[_Union[Tensor, _Mapping]] = ..., dataset_split: _Optional[_Union[DatasetSplitRef, _Mapping]] = ...) -> None: ...
 
 class Motif(_message.Message):
-    __slots__ = ("id", "name", "pwm")
+    __slots__ = ("id", "name", "pwm", "nsites")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PWM_FIELD_NUMBER: _ClassVar[int]
+    NSITES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     pwm: Tensor
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., pwm: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+    nsites: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., pwm: _Optional[_Union[Tensor, _Mapping]] = ..., nsites: _Optional[float] = ...) -> None: ...
 
 class ClassificationMetrics(_message.Message):
     __slots__ = ("auroc", "aupr", "auroc_std", "aupr_std", "auroc_per_class", "aupr_per_class", "loss")

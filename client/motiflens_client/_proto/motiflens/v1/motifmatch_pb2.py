@@ -26,13 +26,15 @@ _sym_db = _symbol_database.Default()
 from motiflens_client._proto.motiflens.v1 import common_pb2 as motiflens_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmotiflens/v1/motifmatch.proto\x12\x0cmotiflens.v1\x1a\x19motiflens/v1/common.proto\"|\n\x0c\x44\x61tabaseInfo\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nnum_motifs\x18\x03 \x01(\x03\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x12\n\ncollection\x18\x05 \x01(\t\x12\x11\n\ttax_group\x18\x06 \x01(\t\"\x16\n\x14ListDatabasesRequest\"F\n\x15ListDatabasesResponse\x12-\n\tdatabases\x18\x01 \x03(\x0b\x32\x1a.motiflens.v1.DatabaseInfo\"0\n\tMotifList\x12#\n\x06motifs\x18\x01 \x03(\x0b\x32\x13.motiflens.v1.Motif\"I\n\x0b\x44\x61tabaseRef\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x11\n\ttax_group\x18\x03 \x01(\t\"\xc5\x01\n\x0e\x43ompareRequest\x12)\n\x06motifs\x18\x01 \x01(\x0b\x32\x17.motiflens.v1.MotifListH\x00\x12\x0e\n\x04meme\x18\x02 \x01(\tH\x00\x12+\n\x08\x64\x61tabase\x18\x03 \x01(\x0b\x32\x19.motiflens.v1.DatabaseRef\x12\x18\n\x10\x65value_threshold\x18\x04 \x01(\x01\x12\x18\n\x10qvalue_threshold\x18\x05 \x01(\x01\x12\x0c\n\x04trim\x18\x06 \x01(\x08\x42\t\n\x07queries\"\xe1\x01\n\tTomtomHit\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x13\n\x0btarget_name\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x05\x12\x0f\n\x07p_value\x18\x05 \x01(\x01\x12\x0f\n\x07\x65_value\x18\x06 \x01(\x01\x12\x0f\n\x07q_value\x18\x07 \x01(\x01\x12\x0f\n\x07overlap\x18\x08 \x01(\x05\x12\x17\n\x0fquery_consensus\x18\t \x01(\t\x12\x18\n\x10target_consensus\x18\n \x01(\t\x12\x13\n\x0borientation\x18\x0b \x01(\t\"Z\n\x0f\x43ompareResponse\x12%\n\x04hits\x18\x01 \x03(\x0b\x32\x17.motiflens.v1.TomtomHit\x12\x0b\n\x03tsv\x18\x02 \x01(\t\x12\x13\n\x0bnum_targets\x18\x03 \x01(\x03\"1\n\x10GroundTruthEntry\x12\n\n\x02tf\x18\x01 \x01(\t\x12\x11\n\tmotif_ids\x18\x02 \x03(\t\"\xfe\x01\n\x13MatchFiltersRequest\x12)\n\x06motifs\x18\x01 \x01(\x0b\x32\x17.motiflens.v1.MotifListH\x00\x12\x0e\n\x04meme\x18\x02 \x01(\tH\x00\x12\x13\n\x0bnum_filters\x18\x03 \x01(\x05\x12\x34\n\x0cground_truth\x18\x04 \x03(\x0b\x32\x1e.motiflens.v1.GroundTruthEntry\x12+\n\x08\x64\x61tabase\x18\x05 \x01(\x0b\x32\x19.motiflens.v1.DatabaseRef\x12\x18\n\x10\x65value_threshold\x18\x06 \x01(\x01\x12\x0f\n\x07no_trim\x18\x07 \x01(\x08\x42\t\n\x07queries\"0\n\x0b\x46ilterMatch\x12\x14\n\x0c\x66ilter_index\x18\x01 \x01(\x05\x12\x0b\n\x03tfs\x18\x02 \x03(\t\"\xb2\x01\n\x14MatchFiltersResponse\x12\x16\n\x0ematch_fraction\x18\x01 \x01(\x01\x12\x1a\n\x12match_any_fraction\x18\x02 \x01(\x01\x12\x13\n\x0b\x63overed_tfs\x18\x03 \x03(\t\x12*\n\x07matches\x18\x04 \x03(\x0b\x32\x19.motiflens.v1.FilterMatch\x12%\n\x04hits\x18\x05 \x03(\x0b\x32\x17.motiflens.v1.TomtomHit\"3\n\x15UploadDatabaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04meme\x18\x02 \x01(\t\"F\n\x16UploadDatabaseResponse\x12,\n\x08\x64\x61tabase\x18\x01 \x01(\x0b\x32\x1a.motiflens.v1.DatabaseInfo2\xe9\x02\n\x11MotifMatchService\x12X\n\rListDatabases\x12\".motiflens.v1.ListDatabasesRequest\x1a#.motiflens.v1.ListDatabasesResponse\x12\x46\n\x07\x43ompare\x12\x1c.motiflens.v1.CompareRequest\x1a\x1d.motiflens.v1.CompareResponse\x12U\n\x0cMatchFilters\x12!.motiflens.v1.MatchFiltersRequest\x1a\".motiflens.v1.MatchFiltersResponse\x12[\n\x0eUploadDatabase\x12#.motiflens.v1.UploadDatabaseRequest\x1a$.motiflens.v1.UploadDatabaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmotiflens/v1/motifmatch.proto\x12\x0cmotiflens.v1\x1a\x19motiflens/v1/common.proto\"|\n\x0c\x44\x61tabaseInfo\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nnum_motifs\x18\x03 \x01(\x03\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x12\n\ncollection\x18\x05 \x01(\t\x12\x11\n\ttax_group\x18\x06 \x01(\t\"\x16\n\x14ListDatabasesRequest\"F\n\x15ListDatabasesResponse\x12-\n\tdatabases\x18\x01 \x03(\x0b\x32\x1a.motiflens.v1.DatabaseInfo\"0\n\tMotifList\x12#\n\x06motifs\x18\x01 \x03(\x0b\x32\x13.motiflens.v1.Motif\"I\n\x0b\x44\x61tabaseRef\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x11\n\ttax_group\x18\x03 \x01(\t\"\xef\x01\n\x0e\x43ompareRequest\x12)\n\x06motifs\x18\x01 \x01(\x0b\x32\x17.motiflens.v1.MotifListH\x00\x12\x0e\n\x04meme\x18\x02 \x01(\tH\x00\x12+\n\x08\x64\x61tabase\x18\x03 \x01(\x0b\x32\x19.motiflens.v1.DatabaseRef\x12\x18\n\x10\x65value_threshold\x18\x04 \x01(\x01\x12\x18\n\x10qvalue_threshold\x18\x05 \x01(\x01\x12\x0c\n\x04trim\x18\x06 \x01(\x08\x12(\n\x08\x64istance\x18\x07 \x01(\x0e\x32\x16.motiflens.v1.DistanceB\t\n\x07queries\"\xe1\x01\n\tTomtomHit\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x13\n\x0btarget_name\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x05\x12\x0f\n\x07p_value\x18\x05 \x01(\x01\x12\x0f\n\x07\x65_value\x18\x06 \x01(\x01\x12\x0f\n\x07q_value\x18\x07 \x01(\x01\x12\x0f\n\x07overlap\x18\x08 \x01(\x05\x12\x17\n\x0fquery_consensus\x18\t \x01(\t\x12\x18\n\x10target_consensus\x18\n \x01(\t\x12\x13\n\x0borientation\x18\x0b \x01(\t\"\x84\x01\n\x0f\x43ompareResponse\x12%\n\x04hits\x18\x01 \x03(\x0b\x32\x17.motiflens.v1.TomtomHit\x12\x0b\n\x03tsv\x18\x02 \x01(\t\x12\x13\n\x0bnum_targets\x18\x03 \x01(\x03\x12(\n\x08\x64istance\x18\x04 \x01(\x0e\x32\x16.motiflens.v1.Distance\"1\n\x10GroundTruthEntry\x12\n\n\x02tf\x18\x01 \x01(\t\x12\x11\n\tmotif_ids\x18\x02 \x03(\t\"\xa8\x02\n\x13MatchFiltersRequest\x12)\n\x06motifs\x18\x01 \x01(\x0b\x32\x17.motiflens.v1.MotifListH\x00\x12\x0e\n\x04meme\x18\x02 \x01(\tH\x00\x12\x13\n\x0bnum_filters\x18\x03 \x01(\x05\x12\x34\n\x0cground_truth\x18\x04 \x03(\x0b\x32\x1e.motiflens.v1.GroundTruthEntry\x12+\n\x08\x64\x61tabase\x18\x05 \x01(\x0b\x32\x19.motiflens.v1.DatabaseRef\x12\x18\n\x10\x65value_threshold\x18\x06 \x01(\x01\x12\x0f\n\x07no_trim\x18\x07 \x01(\x08\x12(\n\x08\x64istance\x18\x08 \x01(\x0e\x32\x16.motiflens.v1.DistanceB\t\n\x07queries\"0\n\x0b\x46ilterMatch\x12\x14\n\x0c\x66ilter_index\x18\x01 \x01(\x05\x12\x0b\n\x03tfs\x18\x02 \x03(\t\"\xdc\x01\n\x14MatchFiltersResponse\x12\x16\n\x0ematch_fraction\x18\x01 \x01(\x01\x12\x1a\n\x12match_any_fraction\x18\x02 \x01(\x01\x12\x13\n\x0b\x63overed_tfs\x18\x03 \x03(\t\x12*\n\x07matches\x18\x04 \x03(\x0b\x32\x19.motiflens.v1.FilterMatch\x12%\n\x04hits\x18\x05 \x03(\x0b\x32\x17.motiflens.v1.TomtomHit\x12(\n\x08\x64istance\x18\x06 \x01(\x0e\x32\x16.motiflens.v1.Distance\"3\n\x15UploadDatabaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04meme\x18\x02 \x01(\t\"F\n\x16UploadDatabaseResponse\x12,\n\x08\x64\x61tabase\x18\x01 \x01(\x0b\x32\x1a.motiflens.v1.DatabaseInfo*R\n\x08\x44istance\x12\x18\n\x14\x44ISTANCE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISTANCE_EUCLIDEAN\x10\x01\x12\x14\n\x10\x44ISTANCE_PEARSON\x10\x02\x32\xe9\x02\n\x11MotifMatchService\x12X\n\rListDatabases\x12\".motiflens.v1.ListDatabasesRequest\x1a#.motiflens.v1.ListDatabasesResponse\x12\x46\n\x07\x43ompare\x12\x1c.motiflens.v1.CompareRequest\x1a\x1d.motiflens.v1.CompareResponse\x12U\n\x0cMatchFilters\x12!.motiflens.v1.MatchFiltersRequest\x1a\".motiflens.v1.MatchFiltersResponse\x12[\n\x0eUploadDatabase\x12#.motiflens.v1.UploadDatabaseRequest\x1a$.motiflens.v1.UploadDatabaseResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'motiflens.v1.motifmatch_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_DISTANCE']._serialized_start=1774
+  _globals['_DISTANCE']._serialized_end=1856
   _globals['_DATABASEINFO']._serialized_start=74
   _globals['_DATABASEINFO']._serialized_end=198
   _globals['_LISTDATABASESREQUEST']._serialized_start=200
@@ -44,23 +46,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATABASEREF']._serialized_start=346
   _globals['_DATABASEREF']._serialized_end=419
   _globals['_COMPAREREQUEST']._serialized_start=422
-  _globals['_COMPAREREQUEST']._serialized_end=619
-  _globals['_TOMTOMHIT']._serialized_start=622
-  _globals['_TOMTOMHIT']._serialized_end=847
-  _globals['_COMPARERESPONSE']._serialized_start=849
-  _globals['_COMPARERESPONSE']._serialized_end=939
-  _globals['_GROUNDTRUTHENTRY']._serialized_start=941
-  _globals['_GROUNDTRUTHENTRY']._serialized_end=990
-  _globals['_MATCHFILTERSREQUEST']._serialized_start=993
-  _globals['_MATCHFILTERSREQUEST']._serialized_end=1247
-  _globals['_FILTERMATCH']._serialized_start=1249
-  _globals['_FILTERMATCH']._serialized_end=1297
-  _globals['_MATCHFILTERSRESPONSE']._serialized_start=1300
-  _globals['_MATCHFILTERSRESPONSE']._serialized_end=1478
-  _globals['_UPLOADDATABASEREQUEST']._serialized_start=1480
-  _globals['_UPLOADDATABASEREQUEST']._serialized_end=1531
-  _globals['_UPLOADDATABASERESPONSE']._serialized_start=1533
-  _globals['_UPLOADDATABASERESPONSE']._serialized_end=1603
-  _globals['_MOTIFMATCHSERVICE']._serialized_start=1606
-  _globals['_MOTIFMATCHSERVICE']._serialized_end=1967
+  _globals['_COMPAREREQUEST']._serialized_end=661
+  _globals['_TOMTOMHIT']._serialized_start=664
+  _globals['_TOMTOMHIT']._serialized_end=889
+  _globals['_COMPARERESPONSE']._serialized_start=892
+  _globals['_COMPARERESPONSE']._serialized_end=1024
+  _globals['_GROUNDTRUTHENTRY']._serialized_start=1026
+  _globals['_GROUNDTRUTHENTRY']._serialized_end=1075
+  _globals['_MATCHFILTERSREQUEST']._serialized_start=1078
+  _globals['_MATCHFILTERSREQUEST']._serialized_end=1374
+  _globals['_FILTERMATCH']._serialized_start=1376
+  _globals['_FILTERMATCH']._serialized_end=1424
+  _globals['_MATCHFILTERSRESPONSE']._serialized_start=1427
+  _globals['_MATCHFILTERSRESPONSE']._serialized_end=1647
+  _globals['_UPLOADDATABASEREQUEST']._serialized_start=1649
+  _globals['_UPLOADDATABASEREQUEST']._serialized_end=1700
+  _globals['_UPLOADDATABASERESPONSE']._serialized_start=1702
+  _globals['_UPLOADDATABASERESPONSE']._serialized_end=1772
+  _globals['_MOTIFMATCHSERVICE']._serialized_start=1859
+  _globals['_MOTIFMATCHSERVICE']._serialized_end=2220
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 
 class MotifMatchServiceStub:
-    """Compares motifs with Tomtom (MEME's pearson statistics) against motif databases.
+    """Compares motifs with Tomtom (MEME Tomtom 5's statistics) against motif databases.
     """
 
     def __init__(self, channel):
@@ -59,7 +59,7 @@ class MotifMatchServiceStub:
 
 
 class MotifMatchServiceServicer:
-    """Compares motifs with Tomtom (MEME's pearson statistics) against motif databases.
+    """Compares motifs with Tomtom (MEME Tomtom 5's statistics) against motif databases.
     """
 
     def ListDatabases(self, request, context):
@@ -122,7 +122,7 @@ def add_MotifMatchServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MotifMatchService:
-    """Compares motifs with Tomtom (MEME's pearson statistics) against motif databases.
+    """Compares motifs with Tomtom (MEME Tomtom 5's statistics) against motif databases.
     """
 
     @staticmethod
