@@ -1485,8 +1485,8 @@ def _register_tomtom(commands: argparse._SubParsersAction) -> None:
         _cmd_tomtom,
         "compare MEME motifs with a motif database (MEME Tomtom's TSV)",
         description=(
-            "Tomtom (Pearson distance, as MEME's -dist pearson) of every query motif against a\n"
-            "database; prints MEME Tomtom's TSV (columns Query_ID ... Orientation) to stdout or --out."
+            "Tomtom (MEME 5's defaults: Euclidean distance; or --dist pearson) of every query\n"
+            "motif against a database; prints MEME Tomtom's TSV (Query_ID ... Orientation) to stdout or --out"
         ),
     )
     parser.add_argument(
