@@ -77,3 +77,19 @@ def test_queries_and_targets_get_memes_pseudocount(jaspar2018):
     # A motif without nsites counts as 20 sites, MEME's default.
     bare = Motif("bare", "", np.eye(4)[[0, 1]])
     np.testing.assert_allclose(with_pseudocount(bare)[0], [(20 + 0.025) / 20.1, *([0.025 / 20.1] * 3)])
+
+
+@pytest.mark.parametrize("distance", ["ed", "pearson"])
+@pytest.mark.parametrize("queries", ["filter_like", "noisy_jaspar"])
+def test_filter_like_and_noisy_jaspar_queries_agree_with_the_reference(queries, distance):
+    """E < 0.1 hits equal to a MEME-faithful reference's (see tests/data/meme_tomtom/README.md)."""
+    reference = read_tomtom_tsv(DATA / f"{queries}_vs_jaspar2016_{distance}.reference.tsv")
+    assert len(reference) > 300
+    ours = tomtom(read_meme(DATA / f"{queries}.meme"), motif_database("JASPAR2016"), distance=distance)
+    result = parity(reference, as_rows(ours), threshold=0.1)
+    assert (result.recall, result.precision, result.best_hit_agreement) == (1.0, 1.0, 1.0)
+    assert result.same_alignment == 1.0
+    ratios = sorted(result.p_ratios)
+    assert 0.998 < statistics.median(ratios) < 1.002
+    # 90 % of the p-values within 1.5 %; the rest are the binned medians' one-bin moves.
+    assert 0.99 < ratios[len(ratios) // 20] and ratios[-len(ratios) // 20] < 1.015
