@@ -189,3 +189,43 @@ def test_cnn_deep_exponential_learns_task1():
     assert result.test_metrics["auroc"] >= 0.65
     assert len(result.test_metrics["auroc_per_class"]) == 12
     assert result.history[-1].loss < result.history[0].loss
+
+
+_TRAIN_AND_DIGEST = """
+import hashlib, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+from motiflens.models import build_model
+from motiflens.synthetic import make_task1
+from motiflens.training import TrainConfig, train
+task = make_task1(900, seed=5)
+model = build_model(
+    architecture="cnn_deep", input_length=200, num_outputs=12, activation="exponential", seed=11
+)
+train(model, task.dataset, TrainConfig(epochs=2, seed=11, batch_size=50))
+weights = np.concatenate([w.ravel() for w in model.get_weights()])
+print(hashlib.sha256(weights.tobytes()).hexdigest())
+"""
+
+
+def test_the_same_seed_gives_the_same_weights_on_a_busy_machine():
+    """Two runs in fresh processes, each while a CPU-bound process runs on every core."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for _ in range(2):
+        hogs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)
+        ]
+        try:
+            command = [sys.executable, "-c", _TRAIN_AND_DIGEST]
+            run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+        assert run.returncode == 0, run.stderr[-2000:]
+        digests.append(run.stdout.split()[-1])
+    assert digests[0] == digests[1] and len(digests[0]) == 64
