@@ -215,12 +215,13 @@ def compare_result(message: pb.CompareResponse) -> CompareResult:
 def match_result(message: pb.MatchFiltersResponse) -> MatchResult:
     """MatchResult from a MatchFilters response."""
     return MatchResult(
-        match_fraction=message.match_fraction,
+        match_fraction=message.match_fraction if message.HasField("match_fraction") else None,
         match_any_fraction=message.match_any_fraction,
         covered_tfs=tuple(message.covered_tfs),
         matches={match.filter_index: tuple(match.tfs) for match in message.matches},
         hits=tuple(tomtom_hit(hit) for hit in message.hits),
         distance=DISTANCE_NAMES.get(message.distance, "ed"),
+        ground_truth=message.ground_truth,
     )
 
 

@@ -648,11 +648,11 @@ class Experiment:
             raise ValueError(f"first_layer_l2: expected a finite number >= 0, got {self.first_layer_l2}")
 
     @property
-    def ground_truth(self) -> dict[str, list[str]] | None:
-        """Ground-truth map for MatchFilters (None: the server's Task 1 default)."""
+    def ground_truth(self) -> dict[str, list[str]] | str:
+        """Ground truth for MatchFilters: the task's planted TFs ("task1": the server's Task 1 map)."""
         if self.task == 3:
             return {tf: list(ids) for tf, ids in TASK3_GROUND_TRUTH.items()}
-        return None
+        return "task1"
 
     def activation_specs(self) -> list[tuple[str, str, dict[str, float]]]:
         """(label, name, parameters) per activation; the label is what results and reports show."""

@@ -9,7 +9,7 @@
         job = client.train(data.dataset_id, architecture="cnn_local", activation="exponential")
         info = job.wait(progress=True)                  # raises JobFailed if it fails
         filters = client.filters(info.model_id, DatasetSplit(data.dataset_id))
-        match = client.match_filters(filters)
+        match = client.match_filters(filters, ground_truth="task1")  # Task 1's planted TFs
         X_attr = client.attribute(info.model_id, ["ACGT" * 50], method="saliency")  # (1, 200, 4)
 
 Behaviour of every call:
@@ -58,6 +58,7 @@ from motiflens_client._tensors import (
 from motiflens_client.api import (
     DISTANCE_BY_NAME,
     interpreter_pb2_grpc,
+    motifmatch_pb2,
     motifmatch_pb2_grpc,
     pb,
     trainer_pb2_grpc,
@@ -1155,7 +1156,7 @@ class Client:
         database: str = DEFAULT_DATABASE,
         evalue_threshold: float = 0.0,
         trim: bool = True,
-        ground_truth: Mapping[str, Sequence[str]] | None = None,
+        ground_truth: Mapping[str, Sequence[str]] | str | None = None,
         distance: str = "ed",
     ) -> MatchResult:
         """Ground-truth and any-database match fractions of first-layer filters.
@@ -1171,8 +1172,10 @@ class Client:
         evalue_threshold : float, default 0.0 (0.1)
         trim : bool, default True
             Trim the filters first, as the paper did.
-        ground_truth : mapping of str to list of str, optional
-            TF name -> database ids counting as that TF (default: the paper's Task 1 map).
+        ground_truth : mapping of str to list of str, "task1", or None
+            TF name -> database ids counting as that TF; ``"task1"`` for the paper's Task 1
+            map (12 TFs); None (default): no ground truth, so ``match_fraction`` is None
+            (a data set without planted motifs has no ground-truth fraction).
         distance : {"ed", "pearson"}, default "ed"
             As for :meth:`tomtom`.
 
@@ -1194,6 +1197,14 @@ class Client:
         else:
             raise InvalidArgument(f"filters: expected Filters or MEME text, got {type(filters).__name__}")
         request.num_filters = num_filters
+        if isinstance(ground_truth, str):
+            if ground_truth != "task1":
+                raise InvalidArgument(
+                    "ground_truth: expected a mapping of TF -> motif ids, 'task1' or None, "
+                    f"got {ground_truth!r}"
+                )
+            request.ground_truth_map = motifmatch_pb2.GROUND_TRUTH_MAP_TASK1
+            ground_truth = None
         for tf, motif_ids in (ground_truth or {}).items():
             ids = [motif_ids] if isinstance(motif_ids, str) else list(motif_ids)
             request.ground_truth.append(pb.GroundTruthEntry(tf=tf, motif_ids=ids))

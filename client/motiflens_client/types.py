@@ -438,8 +438,9 @@ class MatchResult:
 
     Attributes
     ----------
-    match_fraction : float
-        Fraction of filters matching a ground-truth motif, in [0, 1].
+    match_fraction : float or None
+        Fraction of filters matching a ground-truth motif, in [0, 1]; None when the
+        request named no ground truth.
     match_any_fraction : float
         Fraction of filters matching any database motif, in [0, 1].
     covered_tfs : tuple of str
@@ -450,14 +451,17 @@ class MatchResult:
         The underlying Tomtom hits.
     distance : str
         MEME's ``-dist`` the hits were computed with: "ed" (Euclidean) or "pearson".
+    ground_truth : str
+        The ground truth of ``match_fraction``: "task1", "request" or "" (none).
     """
 
-    match_fraction: float
+    match_fraction: float | None
     match_any_fraction: float
     covered_tfs: tuple[str, ...]
     matches: dict[int, tuple[str, ...]]
     hits: tuple[TomtomHit, ...]
     distance: str = "ed"
+    ground_truth: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import grpc
-from motiflens_client.api import DISTANCE_BY_NAME, DISTANCE_NAMES, motifmatch_pb2_grpc, pb
+from motiflens_client.api import DISTANCE_BY_NAME, DISTANCE_NAMES, motifmatch_pb2, motifmatch_pb2_grpc, pb
 
 from motiflens.errors import InvalidInputError, NotFoundError
 from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
@@ -201,7 +201,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     f"{_query_field(request, position)}.id: filter index {indices[motif.motif_id]} is "
                     f"outside 0..{num_filters - 1}; set num_filters to the number of first-layer filters"
                 )
-        ground_truth = _ground_truth(request.ground_truth) if request.ground_truth else TASK1_GROUND_TRUTH
+        ground_truth, ground_truth_source = _chosen_ground_truth(request)
         database = self._database(request.database, field="database")
         evalue_threshold = _evalue_threshold(request.evalue_threshold, "evalue_threshold")
         distance = _distance(request.distance)
@@ -218,8 +218,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     should_stop=_caller_gone(context),
                 )
         statistics = match_statistics(hits_by_filter(hits), num_filters, ground_truth=ground_truth)
-        return pb.MatchFiltersResponse(
-            match_fraction=statistics.match_fraction,
+        response = pb.MatchFiltersResponse(
             match_any_fraction=statistics.match_any_fraction,
             covered_tfs=statistics.covered_tfs,
             matches=[
@@ -228,7 +227,11 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             ],
             hits=[tomtom_hit_to_proto(hit) for hit in hits],
             distance=DISTANCE_BY_NAME[distance],
+            ground_truth=ground_truth_source,
         )
+        if ground_truth_source:  # absent without a ground truth, never a misleading 0
+            response.match_fraction = statistics.match_fraction
+        return response
 
     def UploadDatabase(self, request, context):
         """Validate a MEME file and store it as a new database ``db-...``."""
@@ -402,6 +405,23 @@ def _jaspar_word(value: str, field: str) -> str:
             f"got {value!r}"
         )
     return value
+
+
+def _chosen_ground_truth(request) -> tuple[dict, str]:
+    """The ground truth a MatchFilters request names, and where it came from ("" = none)."""
+    maps = (motifmatch_pb2.GROUND_TRUTH_MAP_UNSPECIFIED, motifmatch_pb2.GROUND_TRUTH_MAP_TASK1)
+    if request.ground_truth_map not in maps:
+        raise InvalidInputError(
+            "ground_truth_map: expected GROUND_TRUTH_MAP_TASK1 or unset (no built-in map), "
+            f"got {request.ground_truth_map}"
+        )
+    if request.ground_truth and request.ground_truth_map:
+        raise InvalidInputError("ground_truth: set either ground_truth entries or ground_truth_map, not both")
+    if request.ground_truth:
+        return _ground_truth(request.ground_truth), "request"
+    if request.ground_truth_map == motifmatch_pb2.GROUND_TRUTH_MAP_TASK1:
+        return dict(TASK1_GROUND_TRUTH), "task1"
+    return {}, ""
 
 
 def _ground_truth(entries) -> dict[str, frozenset[str]]:

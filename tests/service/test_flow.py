@@ -87,7 +87,14 @@ def test_dataset_train_filters_tomtom_attribution(store_url):
         )
         assert len(filters.filters) == 24 and filters.meme.startswith("MEME version 4")
 
-        match = matcher.MatchFilters(pb.MatchFiltersRequest(meme=filters.meme, num_filters=24))
+        match = matcher.MatchFilters(
+            pb.MatchFiltersRequest(
+                meme=filters.meme,
+                num_filters=24,
+                ground_truth_map=pb.GroundTruthMap.Value("GROUND_TRUTH_MAP_TASK1"),
+            )
+        )
+        assert match.ground_truth == "task1" and match.HasField("match_fraction")
         matched = {m.filter_index for m in match.matches}
         assert match.match_fraction == len(matched) / 24
         assert 0.0 <= match.match_any_fraction <= 1.0

@@ -152,9 +152,12 @@ def test_match_filters_only_filter0_matches(stub, max_motif):
         Motif("filter1", "", np.full((19, 4), 0.25)),  # untrimmable: skipped, still counted
     ]
     request = pb.MatchFiltersRequest(
-        motifs=pb.MotifList(motifs=[motif_to_proto(m) for m in filters]), num_filters=4
+        motifs=pb.MotifList(motifs=[motif_to_proto(m) for m in filters]),
+        num_filters=4,
+        ground_truth_map=pb.GroundTruthMap.Value("GROUND_TRUTH_MAP_TASK1"),
     )
     response = stub.MatchFilters(request)
+    assert response.ground_truth == "task1"
     assert response.match_fraction == pytest.approx(1 / 4)
     assert response.match_any_fraction == pytest.approx(1 / 4)
     assert list(response.covered_tfs) == ["MAX"]
@@ -167,8 +170,24 @@ def test_match_filters_only_filter0_matches(stub, max_motif):
         ground_truth=[pb.GroundTruthEntry(tf="Myc-family", motif_ids=["MA0058.3"])],
     )
     response = stub.MatchFilters(custom)
-    assert response.match_fraction == pytest.approx(1 / 2)
+    assert response.match_fraction == pytest.approx(1 / 2) and response.ground_truth == "request"
     assert list(response.covered_tfs) == ["Myc-family"]
+
+    # No ground truth named (e.g. filters of a ChIP-seq model): no ground-truth fraction at
+    # all, never the Task 1 map's silently; the any-database fraction is still there.
+    bare = stub.MatchFilters(pb.MatchFiltersRequest(meme=meme_text(filters), num_filters=4))
+    assert not bare.HasField("match_fraction") and bare.ground_truth == ""
+    assert list(bare.covered_tfs) == [] and list(bare.matches) == []
+    assert bare.match_any_fraction == pytest.approx(1 / 4)
+    both = pb.MatchFiltersRequest(
+        meme=meme_text(filters),
+        ground_truth=[pb.GroundTruthEntry(tf="MAX", motif_ids=["MA0058.3"])],
+        ground_truth_map=pb.GroundTruthMap.Value("GROUND_TRUTH_MAP_TASK1"),
+    )
+    error = rpc_error(stub.MatchFilters, both)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not both" in error.details()
+    error = rpc_error(stub.MatchFilters, pb.MatchFiltersRequest(meme=meme_text(filters), ground_truth_map=5))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "ground_truth_map" in error.details()
 
 
 def test_match_filters_validation(stub, max_motif):

@@ -441,11 +441,17 @@ def test_tomtom_finds_a_jaspar_motif_itself(client):
 
 
 def test_match_filters_fractions(client, filters1):
-    result = client.match_filters(filters1)
+    result = client.match_filters(filters1, ground_truth="task1")
+    assert result.ground_truth == "task1" and result.distance == "ed"
     assert 0 <= result.match_fraction <= 1 and 0 <= result.match_any_fraction <= 1
     assert result.match_fraction == pytest.approx(len(result.matches) / 24)
     assert set(result.covered_tfs) == {tf for tfs in result.matches.values() for tf in tfs}
     assert {hit.query_id for hit in result.hits} <= {f"filter{i}" for i in range(24)}
+    unnamed = client.match_filters(filters1)  # no ground truth: none is assumed
+    assert unnamed.match_fraction is None and unnamed.ground_truth == "" and unnamed.matches == {}
+    assert unnamed.match_any_fraction == result.match_any_fraction
+    with pytest.raises(InvalidArgument, match="ground_truth: expected a mapping"):
+        client.match_filters(filters1, ground_truth="task7")
 
 
 def test_match_filters_counts_a_planted_ground_truth_motif(client):

@@ -14,9 +14,16 @@ class Distance(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISTANCE_UNSPECIFIED: _ClassVar[Distance]
     DISTANCE_EUCLIDEAN: _ClassVar[Distance]
     DISTANCE_PEARSON: _ClassVar[Distance]
+
+class GroundTruthMap(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GROUND_TRUTH_MAP_UNSPECIFIED: _ClassVar[GroundTruthMap]
+    GROUND_TRUTH_MAP_TASK1: _ClassVar[GroundTruthMap]
 DISTANCE_UNSPECIFIED: Distance
 DISTANCE_EUCLIDEAN: Distance
 DISTANCE_PEARSON: Distance
+GROUND_TRUTH_MAP_UNSPECIFIED: GroundTruthMap
+GROUND_TRUTH_MAP_TASK1: GroundTruthMap
 
 class DatabaseInfo(_message.Message):
     __slots__ = ("database_id", "name", "num_motifs", "source", "collection", "tax_group")
@@ -125,7 +132,7 @@ class GroundTruthEntry(_message.Message):
     def __init__(self, tf: _Optional[str] = ..., motif_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MatchFiltersRequest(_message.Message):
-    __slots__ = ("motifs", "meme", "num_filters", "ground_truth", "database", "evalue_threshold", "no_trim", "distance")
+    __slots__ = ("motifs", "meme", "num_filters", "ground_truth", "database", "evalue_threshold", "no_trim", "distance", "ground_truth_map")
     MOTIFS_FIELD_NUMBER: _ClassVar[int]
     MEME_FIELD_NUMBER: _ClassVar[int]
     NUM_FILTERS_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +141,7 @@ class MatchFiltersRequest(_message.Message):
     EVALUE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     NO_TRIM_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    GROUND_TRUTH_MAP_FIELD_NUMBER: _ClassVar[int]
     motifs: MotifList
     meme: str
     num_filters: int
@@ -142,7 +150,8 @@ class MatchFiltersRequest(_message.Message):
     evalue_threshold: float
     no_trim: bool
     distance: Distance
-    def __init__(self, motifs: _Optional[_Union[MotifList, _Mapping]] = ..., meme: _Optional[str] = ..., num_filters: _Optional[int] = ..., ground_truth: _Optional[_Iterable[_Union[GroundTruthEntry, _Mapping]]] = ..., database: _Optional[_Union[DatabaseRef, _Mapping]] = ..., evalue_threshold: _Optional[float] = ..., no_trim: _Optional[bool] = ..., distance: _Optional[_Union[Distance, str]] = ...) -> None: ...
+    ground_truth_map: GroundTruthMap
+    def __init__(self, motifs: _Optional[_Union[MotifList, _Mapping]] = ..., meme: _Optional[str] = ..., num_filters: _Optional[int] = ..., ground_truth: _Optional[_Iterable[_Union[GroundTruthEntry, _Mapping]]] = ..., database: _Optional[_Union[DatabaseRef, _Mapping]] = ..., evalue_threshold: _Optional[float] = ..., no_trim: _Optional[bool] = ..., distance: _Optional[_Union[Distance, str]] = ..., ground_truth_map: _Optional[_Union[GroundTruthMap, str]] = ...) -> None: ...
 
 class FilterMatch(_message.Message):
     __slots__ = ("filter_index", "tfs")
@@ -153,20 +162,22 @@ class FilterMatch(_message.Message):
     def __init__(self, filter_index: _Optional[int] = ..., tfs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MatchFiltersResponse(_message.Message):
-    __slots__ = ("match_fraction", "match_any_fraction", "covered_tfs", "matches", "hits", "distance")
+    __slots__ = ("match_fraction", "match_any_fraction", "covered_tfs", "matches", "hits", "distance", "ground_truth")
     MATCH_FRACTION_FIELD_NUMBER: _ClassVar[int]
     MATCH_ANY_FRACTION_FIELD_NUMBER: _ClassVar[int]
     COVERED_TFS_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    GROUND_TRUTH_FIELD_NUMBER: _ClassVar[int]
     match_fraction: float
     match_any_fraction: float
     covered_tfs: _containers.RepeatedScalarFieldContainer[str]
     matches: _containers.RepeatedCompositeFieldContainer[FilterMatch]
     hits: _containers.RepeatedCompositeFieldContainer[TomtomHit]
     distance: Distance
-    def __init__(self, match_fraction: _Optional[float] = ..., match_any_fraction: _Optional[float] = ..., covered_tfs: _Optional[_Iterable[str]] = ..., matches: _Optional[_Iterable[_Union[FilterMatch, _Mapping]]] = ..., hits: _Optional[_Iterable[_Union[TomtomHit, _Mapping]]] = ..., distance: _Optional[_Union[Distance, str]] = ...) -> None: ...
+    ground_truth: str
+    def __init__(self, match_fraction: _Optional[float] = ..., match_any_fraction: _Optional[float] = ..., covered_tfs: _Optional[_Iterable[str]] = ..., matches: _Optional[_Iterable[_Union[FilterMatch, _Mapping]]] = ..., hits: _Optional[_Iterable[_Union[TomtomHit, _Mapping]]] = ..., distance: _Optional[_Union[Distance, str]] = ..., ground_truth: _Optional[str] = ...) -> None: ...
 
 class UploadDatabaseRequest(_message.Message):
     __slots__ = ("name", "meme")
