@@ -27,9 +27,7 @@ from motiflens_client.experiment import TASK3_GROUND_TRUTH
 from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
 from motiflens.motifs import Motif, motif_database
 from motiflens.tomtom import DEFAULT_DISTANCE, DISTANCES, tomtom
-
-#: As MatchFilters trims filters before matching (services.motifmatch.servicer).
-TRIM_THRESHOLD, TRIM_PADDING = 0.5, 3
+from services.motifmatch.servicer import TRIM_PADDING, TRIM_THRESHOLD  # trimmed as MatchFilters does
 
 
 def rematch_run(run: dict, database, ground_truth, distance: str) -> tuple[float, float]:
