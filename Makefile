@@ -10,7 +10,7 @@ OUTPUT ?= reproduce-output
 IRF1 ?= ../shared/data/IRF1_400_h3k27ac.h5
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format demo reproduce bench clean protos up images
+.PHONY: help install test test-slow lint type format demo reproduce bench clean protos up images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ protos: install ## Regenerate client/motiflens_client/_proto from protos/
 lint: install ## ruff check + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+type: install ## mypy over motiflens/, services/ and client/ (configured in pyproject.toml)
+	$(VENV)/bin/mypy
 
 format: install ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -127,6 +127,32 @@ class ListDatasetsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ReadSplitRequest(_message.Message):
+    __slots__ = ("rows", "ground_truth", "rows_per_chunk")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    GROUND_TRUTH_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    rows: _common_pb2.DatasetSplitRef
+    ground_truth: bool
+    rows_per_chunk: int
+    def __init__(self, rows: _Optional[_Union[_common_pb2.DatasetSplitRef, _Mapping]] = ..., ground_truth: _Optional[bool] = ..., rows_per_chunk: _Optional[int] = ...) -> None: ...
+
+class SplitRows(_message.Message):
+    __slots__ = ("offset", "one_hot", "labels", "names", "ground_truth", "total_rows")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    ONE_HOT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    GROUND_TRUTH_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    one_hot: _common_pb2.Tensor
+    labels: _common_pb2.Tensor
+    names: _containers.RepeatedScalarFieldContainer[str]
+    ground_truth: _common_pb2.Tensor
+    total_rows: int
+    def __init__(self, offset: _Optional[int] = ..., one_hot: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., labels: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., ground_truth: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., total_rows: _Optional[int] = ...) -> None: ...
+
 class ListDatasetsResponse(_message.Message):
     __slots__ = ("datasets",)
     DATASETS_FIELD_NUMBER: _ClassVar[int]

@@ -51,6 +51,11 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.ReadSplit = channel.unary_stream(
+                '/motiflens.v1.TrainerService/ReadSplit',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ReadSplitRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.SplitRows.FromString,
+                _registered_method=True)
         self.Train = channel.unary_unary(
                 '/motiflens.v1.TrainerService/Train',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.TrainRequest.SerializeToString,
@@ -133,6 +138,15 @@ class TrainerServiceServicer:
 
     def ListDatasets(self, request, context):
         """Lists stored data sets, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadSplit(self, request, context):
+        """Streams rows [offset, offset + limit) of a stored split: one-hot sequences, labels,
+        record names and, when asked and stored, ground-truth sequence models, in chunks.
+        NOT_FOUND for an unknown data set; OUT_OF_RANGE for an offset past the split's end.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -244,6 +258,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListDatasetsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'ReadSplit': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadSplit,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ReadSplitRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.SplitRows.SerializeToString,
             ),
             'Train': grpc.unary_unary_rpc_method_handler(
                     servicer.Train,
@@ -388,6 +407,33 @@ class TrainerService:
             '/motiflens.v1.TrainerService/ListDatasets',
             motiflens_dot_v1_dot_trainer__pb2.ListDatasetsRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadSplit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ReadSplit',
+            motiflens_dot_v1_dot_trainer__pb2.ReadSplitRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.SplitRows.FromString,
             options,
             channel_credentials,
             insecure,
