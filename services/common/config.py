@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from motiflens.errors import InvalidInputError
+
 #: The services and their default gRPC and metrics ports.
 DEFAULT_PORTS: Mapping[str, int] = {"trainer": 50051, "interpreter": 50052, "motifmatch": 50053}
 DEFAULT_METRICS_PORTS: Mapping[str, int] = {"trainer": 9101, "interpreter": 9102, "motifmatch": 9103}
@@ -299,6 +301,37 @@ class Settings:
             store_check_seconds=store_check_seconds,
             max_compute=max_compute,
         )
+
+
+def s3_credentials(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """S3 keys: MOTIFLENS_S3_ACCESS_KEY/_SECRET_KEY, else AWS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Variables to read instead of ``os.environ``.
+
+    Returns
+    -------
+    (access_key, secret_key)
+        Both set, or both None (anonymous).
+
+    Raises
+    ------
+    InvalidInputError
+        Only one key of a pair is set.
+    """
+    env = os.environ if environ is None else environ
+    for access_var, secret_var in (
+        ("MOTIFLENS_S3_ACCESS_KEY", "MOTIFLENS_S3_SECRET_KEY"),
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    ):
+        access_key, secret_key = env.get(access_var), env.get(secret_var)
+        if access_key or secret_key:
+            if not (access_key and secret_key):
+                raise InvalidInputError(f"S3 credentials: {access_var} and {secret_var} must be set together")
+            return access_key, secret_key
+    return None, None
 
 
 def _bracket(host: str) -> str:

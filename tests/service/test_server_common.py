@@ -127,7 +127,7 @@ def test_exception_to_status_table(name):
 def test_exception_maps_to_status_over_the_wire(probe, name, caplog):
     _, stub, _ = probe
     error_type, code = ERRORS[name]
-    with caplog.at_level(logging.DEBUG, logger="services.common.server"):
+    with caplog.at_level(logging.DEBUG, logger="services.common.interceptors"):
         error = rpc_error(stub.GetJob, get_job(f"raise:{name}"))
     assert error.code() == code
     tracebacks = [record for record in caplog.records if record.exc_info]
@@ -166,7 +166,7 @@ def test_error_inside_server_stream_keeps_earlier_messages(probe):
 
 def test_request_id_is_echoed_and_logged(probe, caplog):
     _, stub, _ = probe
-    with caplog.at_level(logging.INFO, logger="services.common.server"):
+    with caplog.at_level(logging.INFO, logger="services.common.interceptors"):
         _, call = stub.GetJob.with_call(get_job("ok"), metadata=[(REQUEST_ID_KEY, "req-42")])
     assert dict(call.initial_metadata())[REQUEST_ID_KEY] == "req-42"
     access = [r for r in caplog.records if getattr(r, "method", None) == f"/{SERVICE}/GetJob"]

@@ -1,51 +1,7 @@
-"""Artifact store: one interface, two backends chosen by URL.
+"""The artifact store interface (:class:`ArtifactStore`), manifests, record checksums, retries.
 
-- ``file:///absolute/path`` — a local directory (the embedded default).
-- ``s3://bucket/prefix?endpoint=host:port&secure=false`` — MinIO or any S3 through
-  the ``minio`` SDK; credentials from ``MOTIFLENS_S3_ACCESS_KEY`` /
-  ``MOTIFLENS_S3_SECRET_KEY`` (falling back to ``AWS_ACCESS_KEY_ID`` /
-  ``AWS_SECRET_ACCESS_KEY``); ``secure`` defaults to true (TLS). The bucket must
-  exist; a missing one makes the store unavailable until it is created.
-
-Two kinds of things are stored:
-
-Artifacts (data sets, models, results) are immutable. An artifact is a set of
-named objects under ``artifacts/<artifact_id>/`` plus ``manifest.json`` written
-*last*; an artifact without a manifest does not exist for readers, so a writer
-that dies half-way leaves nothing visible. The manifest records the kind, the
-sha256 and size of every object, provenance (data set, config, seed, code
-version) and the creation time.
-
-Records (job state and events) are small mutable JSON documents under
-``records/<namespace>/<key>.json``, overwritten whole and atomically (the file
-backend renames a complete temporary file into place; an S3 PUT is atomic). Each
-is stored as ``{"format": "motiflens.record.v1", "sha256": ..., "record": {...}}``,
-the hash taken over the record's canonical JSON, and checked on every read, so a
-truncated or edited record is reported as :class:`CorruptRecordError` naming it
-instead of being half-parsed. Records written before the checksum (a bare JSON
-object) are still read. Listings skip a corrupt record (with one logged warning
-per record), so one damaged record never hides the others.
-
-Blobs are mutable binary objects under ``blobs/<namespace>/<key>`` (a training
-job's checkpoint), overwritten whole and atomically like records, with a sha256
-header checked on read.
-
-Ids are generated here (``<kind>-<32 hex>``), never taken from user paths, and
-every id or key is checked against a strict pattern before it touches a path or
-an object name, so ``../`` can never reach outside the store. The backends check
-again when they build a path or object key (a second line of defence).
-
-Errors: InvalidInputError (malformed id, key or URL), NotFoundError (unknown or
-half-written artifact, unknown object or record), AlreadyExistsError (artifact id
-reused), UnavailableError (the backend cannot be reached, or its bucket/directory
-is missing; the message names the store and the cause),
-:class:`CorruptArtifactError` (stored bytes no longer match the manifest: a
-server-side fault, reported as INTERNAL rather than blamed on the caller) and
-:class:`CorruptRecordError` (a record or blob fails its checksum: FAILED_PRECONDITION
-naming it, since that one id is unusable until an operator restores or deletes it).
-
-:class:`RetryingStore` wraps a store so that every backend call rides out an outage
-of up to ``retry_seconds`` (exponential backoff); the trainer's worker processes use it.
+See :mod:`services.common.store` for the store's contract; :mod:`.layout` holds the ids,
+keys and paths, :mod:`.file` and :mod:`.s3` the two backends.
 """
 
 from __future__ import annotations
@@ -54,16 +10,12 @@ import abc
 import hashlib
 import json
 import logging
-import os
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from motiflens.errors import (
     AlreadyExistsError,
@@ -73,19 +25,23 @@ from motiflens.errors import (
     NotFoundError,
     UnavailableError,
 )
-from services.common.limits import quote
+from services.common.store.layout import (
+    ARTIFACTS,
+    ID_PATTERN,
+    MANIFEST,
+    artifact_path,
+    blob_path,
+    check_id,
+    check_key,
+    new_id,
+    record_path,
+    records_prefix,
+)
 
 logger = logging.getLogger(__name__)
 
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}-[0-9a-f]{32}$")
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-MANIFEST = "manifest.json"
 RECORD_FORMAT = "motiflens.record.v1"
 BLOB_MAGIC = b"motiflens.blob.v1 "
-URL_FORMS = (
-    "file:///absolute/path",
-    "s3://bucket[/prefix]?endpoint=host:port[&secure=true|false][&region=name]",
-)
 
 
 class CorruptArtifactError(MotiflensError):
@@ -109,43 +65,6 @@ class CorruptRecordError(CorruptArtifactError, FailedPreconditionError):
 def utc_now() -> str:
     """RFC 3339 UTC time with seconds, e.g. 2026-11-26T13:45:00Z."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_id(prefix: str) -> str:
-    """A fresh id ``<prefix>-<32 hex>``; prefix is a short lower-case word such as "ds" or "model"."""
-    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", prefix):
-        raise InvalidInputError(f"id prefix: expected 1-16 lower-case letters/digits, got {prefix!r}")
-    return f"{prefix}-{uuid.uuid4().hex}"
-
-
-def check_id(artifact_id: str, *, field_name: str = "id", prefix: str | None = None) -> str:
-    """Return ``artifact_id`` if it is a well-formed id (optionally with ``prefix``), else raise.
-
-    Raises
-    ------
-    InvalidInputError
-        Malformed id (this is where ``../`` and other paths are stopped).
-    """
-    if not isinstance(artifact_id, str) or not ID_PATTERN.fullmatch(artifact_id):
-        raise InvalidInputError(
-            f"{field_name}: {quote(artifact_id)} is not a valid id; expected '<kind>-<32 hex digits>' "
-            "as returned by the service"
-        )
-    if prefix is not None and not artifact_id.startswith(prefix + "-"):
-        raise InvalidInputError(
-            f"{field_name}: expected an id starting with '{prefix}-', got {quote(artifact_id)}"
-        )
-    return artifact_id
-
-
-def check_key(key: str, *, field_name: str = "key") -> str:
-    """Return ``key`` if it is a safe object/record name (no '/', no leading '.'), else raise."""
-    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
-        raise InvalidInputError(
-            f"{field_name}: {quote(key)} is not a valid name; expected letters, digits, '_', '-', '.' "
-            "(not starting with '.'), at most 128 characters"
-        )
-    return key
 
 
 @dataclass(frozen=True)
@@ -319,14 +238,14 @@ class ArtifactStore(abc.ABC):
             check_key(name, field_name="object name")
             if name == MANIFEST:
                 raise InvalidInputError(f"object name: {MANIFEST!r} is reserved")
-        if self._exists(f"artifacts/{artifact_id}/{MANIFEST}"):
+        if self._exists(artifact_path(artifact_id)):
             raise AlreadyExistsError(f"artifact {artifact_id!r} exists already; artifacts are immutable")
         infos = {}
         try:
             for name in names:
                 content = objects[name]
                 data = Path(content).read_bytes() if isinstance(content, Path) else bytes(content)
-                self._put(f"artifacts/{artifact_id}/{name}", data)
+                self._put(artifact_path(artifact_id, name), data)
                 infos[name] = ObjectInfo(sha256=sha256_hex(data), size=len(data))
             manifest = Manifest(
                 artifact_id=artifact_id,
@@ -336,7 +255,7 @@ class ArtifactStore(abc.ABC):
                 provenance=dict(provenance or {}),
                 metadata=dict(metadata or {}),
             )
-            self._put(f"artifacts/{artifact_id}/{MANIFEST}", manifest.to_json())
+            self._put(artifact_path(artifact_id), manifest.to_json())
         except Exception:
             self._discard(artifact_id, [*names, MANIFEST])
             raise
@@ -346,7 +265,7 @@ class ArtifactStore(abc.ABC):
         """Remove the objects a failed put_artifact wrote (best effort: it is failing already)."""
         for name in names:
             try:
-                self._delete(f"artifacts/{artifact_id}/{name}")
+                self._delete(artifact_path(artifact_id, name))
             except Exception:  # noqa: BLE001 - invisible without a manifest anyway
                 logger.warning("could not remove %s/%s of a failed write", artifact_id, name)
 
@@ -356,7 +275,7 @@ class ArtifactStore(abc.ABC):
         Raises NotFoundError for unknown ids, half-written artifacts and kind mismatches.
         """
         check_id(artifact_id)
-        data = self._get(f"artifacts/{artifact_id}/{MANIFEST}", missing=f"artifact {artifact_id!r}")
+        data = self._get(artifact_path(artifact_id), missing=f"artifact {artifact_id!r}")
         try:
             manifest = Manifest.from_json(data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -387,7 +306,7 @@ class ArtifactStore(abc.ABC):
         if name not in manifest.objects:
             names = ", ".join(sorted(manifest.objects))
             raise NotFoundError(f"artifact {artifact_id!r} has no object {name!r}; it has: {names}")
-        data = self._get(f"artifacts/{artifact_id}/{name}", missing=f"object {name!r} of {artifact_id!r}")
+        data = self._get(artifact_path(artifact_id, name), missing=f"object {name!r} of {artifact_id!r}")
         if sha256_hex(data) != manifest.objects[name].sha256:
             raise CorruptArtifactError(
                 f"artifact {artifact_id!r}: object {name!r} does not match the sha256 in its manifest; "
@@ -412,7 +331,7 @@ class ArtifactStore(abc.ABC):
         those whose manifest is unreadable.
         """
         manifests = []
-        for artifact_id in self._list_prefixes("artifacts/"):
+        for artifact_id in self._list_prefixes(ARTIFACTS):
             if not ID_PATTERN.fullmatch(artifact_id):
                 continue
             try:
@@ -439,7 +358,7 @@ class ArtifactStore(abc.ABC):
         """
         check_key(namespace, field_name="namespace")
         check_key(key)
-        self._put(f"records/{namespace}/{key}.json", encode_record(record))
+        self._put(record_path(namespace, key), encode_record(record))
 
     def get_record(self, namespace: str, key: str) -> dict:
         """Read a record, verified against its checksum.
@@ -453,21 +372,21 @@ class ArtifactStore(abc.ABC):
         """
         check_key(namespace, field_name="namespace")
         check_key(key)
-        path = f"records/{namespace}/{key}.json"
+        path = record_path(namespace, key)
         return decode_record(self._get(path, missing=f"{namespace} record {key!r}"), what=path)
 
     def list_records(self, namespace: str) -> list[dict]:
         """Every readable record of a namespace (unordered); corrupt ones are skipped with a warning."""
         check_key(namespace, field_name="namespace")
         records = []
-        for name in self._list_names(f"records/{namespace}/"):
+        for name in self._list_names(records_prefix(namespace)):
             if name.endswith(".json"):
                 try:
                     records.append(self.get_record(namespace, name[: -len(".json")]))
                 except NotFoundError:
                     continue
                 except CorruptRecordError as exc:
-                    self._warn_once(f"records/{namespace}/{name}", f"skipping it in listings: {exc}")
+                    self._warn_once(f"{records_prefix(namespace)}{name}", f"skipping it in listings: {exc}")
         return records
 
     # ---- blobs
@@ -476,7 +395,7 @@ class ArtifactStore(abc.ABC):
         check_key(namespace, field_name="namespace")
         check_key(key)
         data = bytes(data)
-        self._put(f"blobs/{namespace}/{key}", BLOB_MAGIC + sha256_hex(data).encode() + b"\n" + data)
+        self._put(blob_path(namespace, key), BLOB_MAGIC + sha256_hex(data).encode() + b"\n" + data)
 
     def get_blob(self, namespace: str, key: str) -> bytes:
         """Read a blob written by :meth:`put_blob`, verified.
@@ -490,7 +409,7 @@ class ArtifactStore(abc.ABC):
         """
         check_key(namespace, field_name="namespace")
         check_key(key)
-        path = f"blobs/{namespace}/{key}"
+        path = blob_path(namespace, key)
         stored = self._get(path, missing=f"{namespace} blob {key!r}")
         header, newline, data = stored[len(BLOB_MAGIC) :].partition(b"\n")
         intact = stored.startswith(BLOB_MAGIC) and newline and header == sha256_hex(data).encode()
@@ -505,7 +424,7 @@ class ArtifactStore(abc.ABC):
         """Remove a blob; no error when it does not exist."""
         check_key(namespace, field_name="namespace")
         check_key(key)
-        self._delete(f"blobs/{namespace}/{key}")
+        self._delete(blob_path(namespace, key))
 
     def _warn_once(self, what: str, message: str) -> None:
         """Log a warning about ``what`` the first time only (listings run every few seconds)."""
@@ -628,101 +547,3 @@ class RetryingStore(ArtifactStore):
 
     def _list_names(self, prefix: str) -> list[str]:
         return self._retry(lambda: self.inner._list_names(prefix), f"listing {prefix}")
-
-
-def _parse_bool(value: str, *, field_name: str) -> bool:
-    """Parse a URL flag such as ``secure=false``."""
-    flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-    if value.lower() not in flags:
-        raise InvalidInputError(f"{field_name}: expected true or false, got {value!r}")
-    return flags[value.lower()]
-
-
-def _s3_credentials(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """Access and secret key from MOTIFLENS_S3_* or else AWS_* (both of a pair, or neither)."""
-    for access_var, secret_var in (
-        ("MOTIFLENS_S3_ACCESS_KEY", "MOTIFLENS_S3_SECRET_KEY"),
-        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
-    ):
-        access_key, secret_key = environ.get(access_var), environ.get(secret_var)
-        if access_key or secret_key:
-            if not (access_key and secret_key):
-                raise InvalidInputError(f"S3 credentials: {access_var} and {secret_var} must be set together")
-            return access_key, secret_key
-    return None, None
-
-
-def open_store(url: str, *, environ: Mapping[str, str] | None = None) -> ArtifactStore:
-    """Open the store named by ``url``; nothing is contacted until the first call.
-
-    Parameters
-    ----------
-    url : str
-        ``file:///absolute/path`` (the directory is created) or
-        ``s3://bucket[/prefix]?endpoint=host:port[&secure=true|false][&region=name]``.
-        ``secure`` defaults to true (TLS); ``region`` defaults to asking the server.
-        The bucket must exist (see :meth:`ArtifactStore.ping`).
-    environ : mapping, optional
-        Where S3 credentials are read (default ``os.environ``):
-        ``MOTIFLENS_S3_ACCESS_KEY`` / ``MOTIFLENS_S3_SECRET_KEY``, else
-        ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``; none means anonymous.
-
-    Returns
-    -------
-    ArtifactStore
-
-    Raises
-    ------
-    InvalidInputError
-        Unsupported scheme or malformed URL (the message lists the accepted forms).
-    """
-    # Backends import this module, so they are imported here rather than at the top.
-    accepted = "; accepted forms: " + ", ".join(URL_FORMS)
-    if not isinstance(url, str) or not url:
-        raise InvalidInputError(f"store URL: expected a URL, got {url!r}{accepted}")
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        from services.common.store_file import FileStore
-
-        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-            raise InvalidInputError(
-                f"store URL {url!r}: a file URL is file:// followed by an absolute path{accepted}"
-            )
-        path = Path(unquote(parts.path))
-        if not path.is_absolute() or ".." in path.parts:
-            raise InvalidInputError(f"store URL {url!r}: the path must be absolute, without '..'{accepted}")
-        return FileStore(path)
-    if parts.scheme == "s3":
-        from services.common.store_s3 import S3Store
-
-        if not parts.hostname or parts.username or parts.password or parts.fragment:
-            raise InvalidInputError(
-                f"store URL {url!r}: expected s3://bucket[/prefix]?endpoint=host:port (credentials come "
-                f"from the environment, never the URL){accepted}"
-            )
-        try:
-            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-        except ValueError as exc:
-            raise InvalidInputError(f"store URL {url!r}: malformed query ({exc}){accepted}") from exc
-        unknown = sorted(set(query) - {"endpoint", "secure", "region"})
-        repeated = sorted(name for name, values in query.items() if len(values) > 1)
-        if unknown or repeated:
-            raise InvalidInputError(
-                f"store URL {url!r}: unknown or repeated parameters {unknown + repeated}; "
-                f"expected endpoint, secure, region{accepted}"
-            )
-        endpoint = query.get("endpoint", [""])[0]
-        if not endpoint:
-            raise InvalidInputError(f"store URL {url!r}: endpoint=host:port is required{accepted}")
-        secure = _parse_bool(query.get("secure", ["true"])[0], field_name=f"store URL {url!r}: secure")
-        access_key, secret_key = _s3_credentials(os.environ if environ is None else environ)
-        return S3Store(
-            bucket=parts.netloc,
-            prefix=unquote(parts.path).strip("/"),
-            endpoint=endpoint,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=secure,
-            region=query.get("region", [None])[0] or None,
-        )
-    raise InvalidInputError(f"store URL {url!r}: unsupported scheme {parts.scheme!r}{accepted}")
