@@ -57,6 +57,7 @@ from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
 from services.trainer.datasets import DatasetInfo
 from services.trainer.jobs import JobManager, JobState, list_models, read_job
+from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
 
 SERVICE_NAME = "motiflens.v1.TrainerService"
@@ -162,6 +163,10 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.ListDatasetsResponse(
             datasets=[dataset_to_proto(i) for i in datasets.list_datasets(self.store)]
         )
+
+    def ReadSplit(self, request, context):  # noqa: N802
+        """Stream rows of a stored split (see services/trainer/split_rows.py)."""
+        yield from split_chunks(self.store, request, context.is_active)
 
     # ---- jobs
     def Train(self, request, context):  # noqa: N802

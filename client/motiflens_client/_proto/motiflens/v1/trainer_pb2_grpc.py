@@ -146,7 +146,8 @@ class TrainerServiceServicer:
     def ReadSplit(self, request, context):
         """Streams rows [offset, offset + limit) of a stored split: one-hot sequences, labels,
         record names and, when asked and stored, ground-truth sequence models, in chunks.
-        NOT_FOUND for an unknown data set; OUT_OF_RANGE for an offset past the split's end.
+        NOT_FOUND for an unknown data set; INVALID_ARGUMENT for an offset past the split's end;
+        FAILED_PRECONDITION for ground truth asked of a data set that stores none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
