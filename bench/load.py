@@ -97,10 +97,11 @@ def main() -> None:
     args = parse_args()
     import grpc
     import numpy as np
-    from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
+    from motiflens_client.wire import pb
+    from motiflens_client.wire.pb import interpreter_pb2_grpc, motifmatch_pb2_grpc, trainer_pb2_grpc
+    from motiflens_client.wire.tensors import array_to_tensor
 
     from motiflens.motifs import jaspar_motif
-    from services.common.convert import motif_to_proto
     from services.launcher import start_suite, stop_suite
 
     with tempfile.TemporaryDirectory(prefix="motiflens-load-") as tmp:
@@ -133,7 +134,17 @@ def main() -> None:
             model_id = final.model_id
             rng = np.random.default_rng(0)
             sequences = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(args.saliency_batch)]
-            query = pb.MotifList(motifs=[motif_to_proto(jaspar_motif("MA0058.3"))])
+            target = jaspar_motif("MA0058.3")
+            query = pb.MotifList(
+                motifs=[
+                    pb.Motif(
+                        id=target.motif_id,
+                        name=target.name,
+                        pwm=array_to_tensor(np.asarray(target.pwm, np.float64)),
+                        nsites=target.nsites,
+                    )
+                ]
+            )
             calls = {
                 "attribute_saliency": pb.AttributeRequest(
                     model_id=model_id,

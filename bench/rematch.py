@@ -24,10 +24,15 @@ from pathlib import Path
 import numpy as np
 from motiflens_client.experiment import TASK3_GROUND_TRUTH
 
-from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
+from motiflens.matching import (  # trimmed as MatchFilters does
+    TASK1_GROUND_TRUTH,
+    TRIM_PADDING,
+    TRIM_THRESHOLD,
+    hits_by_filter,
+    match_statistics,
+)
 from motiflens.motifs import Motif, motif_database
 from motiflens.tomtom import DEFAULT_DISTANCE, DISTANCES, tomtom
-from services.motifmatch.servicer import TRIM_PADDING, TRIM_THRESHOLD  # trimmed as MatchFilters does
 
 
 def rematch_run(run: dict, database, ground_truth, distance: str) -> tuple[float, float]:

@@ -136,7 +136,7 @@ def get_activation(name: str) -> ActivationSpec:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise InvalidInputError(
-            f"activation: unknown name {name!r}; known: {', '.join(activation_names())}"
+            f"activation: unknown name {name!r}; known: {', '.join(activation_names())}", field="activation"
         ) from None
 
 
@@ -149,14 +149,17 @@ def resolve_params(name: str, params: Mapping[str, float] | None) -> dict[str, f
         accepted = ", ".join(spec.params) or "none"
         raise InvalidInputError(
             f"activation_params: {name!r} takes no parameter {', '.join(sorted(unknown))}; "
-            f"accepted: {accepted}"
+            f"accepted: {accepted}",
+            field="activation_params",
         )
     resolved = {**spec.params, **params}
     for key, value in resolved.items():
         try:
             resolved[key] = float(value)
         except (TypeError, ValueError):
-            raise InvalidInputError(f"activation_params.{key}: expected a number, got {value!r}") from None
+            raise InvalidInputError(
+                f"activation_params.{key}: expected a number, got {value!r}", field=f"activation_params.{key}"
+            ) from None
     return resolved
 
 

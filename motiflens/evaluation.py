@@ -1,4 +1,4 @@
-"""Metrics of the paper: classification, interpretability of attribution maps, motif localisation.
+"""Metrics of the paper: classification, interpretability of attribution maps, motif localization.
 
 - Classification: AUROC and AUPR (average precision) per output, their mean and
   standard deviation.
@@ -6,7 +6,7 @@
   position i is Σ_j S_ij X_ij (the attribution at the observed base); positions
   whose ground-truth information content exceeds 0.01 bits are positives, all
   others negatives; AUROC and AUPR per sequence.
-- Localisation (Methods, "Motif localisation analysis"): a sequence is cut into
+- Localization (Methods, "Motif localization analysis"): a sequence is cut into
   regions — each implanted motif (ground-truth information > 0) padded by 10 nt on
   both sides, and the background stretches between them; a region's score is the
   maximum of a scan (first-layer filter activations, or PWM log-odds) inside it;
@@ -23,10 +23,11 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from motiflens.errors import CancelledError, InvalidInputError
-from motiflens.motifs import Motif
+from motiflens.motifs import Motif, information_content
+from motiflens.sequences import check_one_hot
 
 INFORMATION_THRESHOLD = 0.01
-LOCALISATION_PADDING = 10
+LOCALIZATION_PADDING = 10
 
 
 # --------------------------------------------------------------------------- classification
@@ -56,7 +57,9 @@ def classification_metrics(y_true: np.ndarray, y_score: np.ndarray) -> dict:
     if y_score.ndim == 1:
         y_score = y_score[:, None]
     if y_true.shape != y_score.shape:
-        raise InvalidInputError(f"y_score: expected shape {y_true.shape} (as y_true), got {y_score.shape}")
+        raise InvalidInputError(
+            f"y_score: expected shape {y_true.shape} (as y_true), got {y_score.shape}", field="y_score"
+        )
     auroc, aupr = [], []
     for t in range(y_true.shape[1]):
         labels = y_true[:, t] > 0.5
@@ -89,30 +92,12 @@ def binary_cross_entropy(y_true: np.ndarray, y_prob: np.ndarray) -> float:
 # --------------------------------------------------------------------------- ground truth
 
 
-def information_content(model: np.ndarray) -> np.ndarray:
-    """Information content (bits) of every column of ground-truth sequence models.
-
-    Parameters
-    ----------
-    model : np.ndarray, shape (N, L, 4)
-        Per-position base probabilities.
-
-    Returns
-    -------
-    np.ndarray, shape (N, L), float64
-        2 + Σ p log2 p; 0 for uniform columns, 2 for a certain base.
-    """
-    model = np.asarray(model, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(model > 0, model * np.log2(model), 0.0)
-    return 2.0 + plogp.sum(axis=-1)
-
-
 def _check_same_positions(name: str, array: np.ndarray, reference: np.ndarray) -> None:
     if array.shape[:2] != reference.shape[:2]:
         raise InvalidInputError(
             f"{name}: expected (N, L) = {reference.shape[:2]} to match the ground truth, "
-            f"got {array.shape[:2]}"
+            f"got {array.shape[:2]}",
+            field=name,
         )
 
 
@@ -159,7 +144,9 @@ def position_scores(attributions: np.ndarray, X: np.ndarray) -> np.ndarray:
     if attributions.ndim == 2:
         return attributions
     if attributions.shape != X.shape:
-        raise InvalidInputError(f"attributions: expected shape {X.shape} (as X), got {attributions.shape}")
+        raise InvalidInputError(
+            f"attributions: expected shape {X.shape} (as X), got {attributions.shape}", field="attributions"
+        )
     return (attributions * X).sum(axis=-1)
 
 
@@ -205,12 +192,10 @@ def interpretability_scores(
     CancelledError
         ``should_stop()`` returned True.
     """
-    ground_truth = np.asarray(ground_truth)
-    if ground_truth.ndim != 3 or ground_truth.shape[2] != 4:
-        raise InvalidInputError(f"ground_truth: expected shape (N, L, 4), got {ground_truth.shape}")
+    ground_truth = check_one_hot(ground_truth, "ground_truth", allow_empty=True, finite=False)
     if np.asarray(X).shape != ground_truth.shape:
         raise InvalidInputError(
-            f"X: expected shape {ground_truth.shape} (as ground_truth), got {np.shape(X)}"
+            f"X: expected shape {ground_truth.shape} (as ground_truth), got {np.shape(X)}", field="X"
         )
     scores = position_scores(attributions, X)
     labels = information_content(ground_truth) > threshold
@@ -225,10 +210,10 @@ def interpretability_scores(
     return InterpretabilityScores(auroc=auroc, aupr=aupr)
 
 
-# --------------------------------------------------------------------------- localisation
+# --------------------------------------------------------------------------- localization
 
 
-def motif_regions(ground_truth: np.ndarray, *, padding: int = LOCALISATION_PADDING) -> list[list[tuple]]:
+def motif_regions(ground_truth: np.ndarray, *, padding: int = LOCALIZATION_PADDING) -> list[list[tuple]]:
     """Cut each sequence into motif and background regions.
 
     Parameters
@@ -262,8 +247,8 @@ def motif_regions(ground_truth: np.ndarray, *, padding: int = LOCALISATION_PADDI
 
 
 @dataclass(frozen=True)
-class LocalisationScores:
-    """Localisation AUROC: per sequence (N,), NaN where a sequence lacks one region kind, and pooled."""
+class LocalizationScores:
+    """Localization AUROC: per sequence (N,), NaN where a sequence lacks one region kind, and pooled."""
 
     per_sequence: np.ndarray
     pooled: float
@@ -278,13 +263,13 @@ class LocalisationScores:
         }
 
 
-def localisation_auroc(
+def localization_auroc(
     scans: np.ndarray,
     ground_truth: np.ndarray,
     *,
-    padding: int = LOCALISATION_PADDING,
+    padding: int = LOCALIZATION_PADDING,
     should_stop: Callable[[], bool] | None = None,
-) -> LocalisationScores:
+) -> LocalizationScores:
     """How well scans peak at implanted motifs.
 
     Parameters
@@ -299,7 +284,7 @@ def localisation_auroc(
 
     Returns
     -------
-    LocalisationScores
+    LocalizationScores
         Per-sequence AUROC of motif regions vs background regions, and the AUROC
         of all regions of all sequences pooled.
     """
@@ -311,7 +296,7 @@ def localisation_auroc(
     per_sequence = np.full(scans.shape[0], np.nan)
     all_scores, all_labels = [], []
     for n, regions in enumerate(motif_regions(ground_truth, padding=padding)):
-        _check_stop(should_stop, n, len(scans), "localisation_auroc")
+        _check_stop(should_stop, n, len(scans), "localization_auroc")
         scores = np.array([scans[n, a:b].max() for a, b, _ in regions])
         labels = np.array([is_motif for _, _, is_motif in regions])
         all_scores.append(scores)
@@ -324,7 +309,12 @@ def localisation_auroc(
         if 0 < labels.sum() < labels.size
         else math.nan
     )
-    return LocalisationScores(per_sequence=per_sequence, pooled=pooled)
+    return LocalizationScores(per_sequence=per_sequence, pooled=pooled)
+
+
+#: The British spelling, kept while services/interpreter/servicer.py still imports it; use
+#: :func:`localization_auroc` (the protos' spelling).
+localisation_auroc = localization_auroc
 
 
 def pwm_scans(
@@ -357,11 +347,9 @@ def pwm_scans(
     CancelledError
         ``should_stop()`` returned True.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 3 or X.shape[2] != 4:
-        raise InvalidInputError(f"X: expected shape (N, L, 4), got {X.shape}")
+    X = check_one_hot(X, dtype=np.float64, allow_empty=True, finite=False)
     if not motifs:
-        raise InvalidInputError("motifs: expected at least one motif")
+        raise InvalidInputError("motifs: expected at least one motif", field="motifs")
     n, length, _ = X.shape
     out = np.zeros((n, length, len(motifs)), dtype=np.float32)
     for m, motif in enumerate(motifs):

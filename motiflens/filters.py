@@ -33,19 +33,12 @@ from motiflens.matching import (  # noqa: F401  (re-exported: filters are where 
     match_statistics,
 )
 from motiflens.models import FIRST_LAYER, first_layer_model
-from motiflens.motifs import Motif
+from motiflens.motifs import Motif, information_content
+from motiflens.sequences import check_one_hot
 
 
 def _check_X(model: keras.Model, X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3 or X.shape[2] != 4:
-        raise InvalidInputError(f"X: expected shape (N, L, 4), got {X.shape}")
-    if X.shape[0] == 0:
-        raise InvalidInputError("X: expected at least one sequence, got an empty batch")
-    expected = model.input_shape[1]
-    if expected is not None and X.shape[1] != expected:
-        raise InvalidInputError(f"X: the model takes sequences of {expected} nt, got {X.shape[1]}")
-    return X
+    return check_one_hot(X, length=model.input_shape[1], dtype=np.float32, finite=False)
 
 
 def filter_scans(model: keras.Model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
@@ -66,7 +59,7 @@ def filter_scans(model: keras.Model, X: np.ndarray, *, batch_size: int = 256) ->
     """
     X = _check_X(model, X)
     if batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected >= 1, got {batch_size}")
+        raise InvalidInputError(f"batch_size: expected >= 1, got {batch_size}", field="batch_size")
     return np.asarray(first_layer_model(model).predict(X, batch_size=batch_size, verbose=0), np.float32)
 
 
@@ -156,18 +149,23 @@ def filter_pwms(
         ``should_stop()`` returned True.
     """
     if not 0 < threshold <= 1:
-        raise InvalidInputError(f"threshold: expected a fraction in (0, 1], got {threshold}")
+        raise InvalidInputError(
+            f"threshold: expected a fraction in (0, 1], got {threshold}", field="threshold"
+        )
     X = _check_X(model, X)
     width = int(model.get_layer(FIRST_LAYER).kernel.shape[0])
     window = width if window is None else int(window)
     if not 1 <= window <= X.shape[1]:
-        raise InvalidInputError(f"window: expected 1..{X.shape[1]} (the sequence length), got {window}")
+        raise InvalidInputError(
+            f"window: expected 1..{X.shape[1]} (the sequence length), got {window}", field="window"
+        )
     if scans is None:
         scans = filter_scans(model, X, batch_size=batch_size)
     filters_count = int(model.get_layer(FIRST_LAYER).kernel.shape[-1])
     if scans.shape != (*X.shape[:2], filters_count):
         raise InvalidInputError(
-            f"scans: expected shape {(*X.shape[:2], filters_count)} (N, L, filters), got {scans.shape}"
+            f"scans: expected shape {(*X.shape[:2], filters_count)} (N, L, filters), got {scans.shape}",
+            field="scans",
         )
     # Offset of a window's first column relative to the output position, for 'same' padding:
     # centred on the receptive field, extra columns going to the right.
@@ -236,20 +234,18 @@ def information_matrix(pwm: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (W, 4)
-        p × IC of the column, IC = 2 + Σ p log2 p bits (uniform background).
+        p × IC of the column, IC = 2 + Σ p log2 p bits (uniform background;
+        :func:`motiflens.motifs.information_content`).
     """
     pwm = np.asarray(pwm, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(pwm > 0, pwm * np.log2(pwm), 0.0)
-    information = 2.0 + plogp.sum(axis=1, keepdims=True)
-    return pwm * information
+    return pwm * information_content(pwm)[..., None]
 
 
 def pwm_logo(pwm: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
     """Write a sequence logo of a PWM (W, 4) as PNG, letter heights in bits (0 to 2)."""
     pwm = np.asarray(pwm, dtype=np.float64)
     if pwm.ndim != 2 or pwm.shape[1] != 4:
-        raise InvalidInputError(f"pwm: expected shape (W, 4), got {pwm.shape}")
+        raise InvalidInputError(f"pwm: expected shape (W, 4), got {pwm.shape}", field="pwm")
     _save_logo(information_matrix(pwm), path, ylabel="bits", title=title, ylim=(0, 2))
 
 
@@ -261,5 +257,5 @@ def attribution_logo(scores: np.ndarray, path: str | os.PathLike, *, title: str 
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != 4:
-        raise InvalidInputError(f"scores: expected shape (L, 4), got {scores.shape}")
+        raise InvalidInputError(f"scores: expected shape (L, 4), got {scores.shape}", field="scores")
     _save_logo(scores, path, ylabel="attribution", title=title)

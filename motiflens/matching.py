@@ -28,6 +28,14 @@ TASK1_GROUND_TRUTH: Mapping[str, frozenset[str]] = {
     "YY1": frozenset({"MA0095.1", "MA0095.2"}),
 }
 
+#: How MatchFilters trims each filter PWM before Tomtom (the paper's setting, as
+#: :meth:`motiflens.motifs.Motif.trim` takes them): keep the span from the first to the last
+#: position above ``TRIM_THRESHOLD`` bits of information content, plus ``TRIM_PADDING``
+#: positions on each side. The one home of these values: the MotifMatch service and
+#: bench/rematch.py read them here, so match fractions are computed one way.
+TRIM_THRESHOLD = 0.5
+TRIM_PADDING = 3
+
 #: Hits to these ids do not count as "matches any JASPAR motif": MA0615.1 (Gmeb1) hits noise.
 NOISE_MOTIF_IDS = frozenset({"MA0615.1"})
 
@@ -77,14 +85,16 @@ def match_statistics(
     noise_ids : ids whose hits do not count towards ``match_any_fraction``.
     """
     if num_filters < 1:
-        raise InvalidInputError(f"num_filters: expected >= 1, got {num_filters}")
+        raise InvalidInputError(f"num_filters: expected >= 1, got {num_filters}", field="num_filters")
     id_to_tf = {motif_id: tf for tf, ids in ground_truth.items() for motif_id in ids}
     noise = set(noise_ids)
     filter_tfs: dict[int, list[str]] = {}
     matched_any = 0
     for index, targets in hits_by_filter.items():
         if not 0 <= index < num_filters:
-            raise InvalidInputError(f"hits_by_filter: filter index {index} outside 0..{num_filters - 1}")
+            raise InvalidInputError(
+                f"hits_by_filter: filter index {index} outside 0..{num_filters - 1}", field="hits_by_filter"
+            )
         targets = set(targets)
         tfs = sorted({id_to_tf[target] for target in targets if target in id_to_tf})
         if tfs:

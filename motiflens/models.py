@@ -73,7 +73,7 @@ class ModelConfig:
     activation_params : dict
         Parameters of that activation, e.g. {"scale": 2.0} for scaled_exponential.
     initializer : str
-        Kernel initialiser: one of :data:`INITIALIZERS` (default glorot_uniform).
+        Kernel initializer: one of :data:`INITIALIZERS` (default glorot_uniform).
     initializer_std : float or None
         Standard deviation for ``random_normal`` (required there, ignored elsewhere).
     l2 : float
@@ -85,7 +85,7 @@ class ModelConfig:
     width_multiplier : int
         Multiplies every hidden layer's filters/units (2 for Task 2).
     seed : int
-        Seed of the initialisers.
+        Seed of the initializers.
     """
 
     architecture: str
@@ -126,7 +126,7 @@ class ModelConfig:
 
 
 class _LayerFactory:
-    """Builds the repeated hidden-layer pattern with shared settings (initialiser, L2, seeds)."""
+    """Builds the repeated hidden-layer pattern with shared settings (initializer, L2, seeds)."""
 
     def __init__(self, config: ModelConfig):
         self.config = config
@@ -316,43 +316,52 @@ MAX_PARAMETERS = 100_000_000
 def _validate(config: ModelConfig) -> None:
     if config.architecture not in ARCHITECTURES:
         raise InvalidInputError(
-            f"architecture: unknown name {config.architecture!r}; known: {', '.join(ARCHITECTURES)}"
+            f"architecture: unknown name {config.architecture!r}; known: {', '.join(ARCHITECTURES)}",
+            field="architecture",
         )
     arch = ARCHITECTURES[config.architecture]
     if not isinstance(config.input_length, int) or config.input_length < arch.total_pooling:
         raise InvalidInputError(
             f"input_length: {config.architecture} pools by {arch.total_pooling} in total, so it needs "
-            f"sequences of at least {arch.total_pooling} nt; got {config.input_length}"
+            f"sequences of at least {arch.total_pooling} nt; got {config.input_length}",
+            field="input_length",
         )
     if not isinstance(config.num_outputs, int) or config.num_outputs < 1:
-        raise InvalidInputError(f"num_outputs: expected an integer >= 1, got {config.num_outputs!r}")
+        raise InvalidInputError(
+            f"num_outputs: expected an integer >= 1, got {config.num_outputs!r}", field="num_outputs"
+        )
     if config.initializer not in INITIALIZERS:
         raise InvalidInputError(
-            f"initializer: unknown name {config.initializer!r}; known: {', '.join(INITIALIZERS)}"
+            f"initializer: unknown name {config.initializer!r}; known: {', '.join(INITIALIZERS)}",
+            field="initializer",
         )
     if config.initializer_std is not None and not (
         math.isfinite(config.initializer_std) and config.initializer_std > 0
     ):
         raise InvalidInputError(
-            f"initializer_std: expected a finite number > 0 (or unset), got {config.initializer_std!r}"
+            f"initializer_std: expected a finite number > 0 (or unset), got {config.initializer_std!r}",
+            field="initializer_std",
         )
     if config.initializer == "random_normal" and not (config.initializer_std and config.initializer_std > 0):
         raise InvalidInputError(
-            f"initializer_std: random_normal needs a standard deviation > 0, got {config.initializer_std!r}"
+            f"initializer_std: random_normal needs a standard deviation > 0, got {config.initializer_std!r}",
+            field="initializer_std",
         )
     if not 1 <= config.width_multiplier <= MAX_WIDTH_MULTIPLIER:
         raise InvalidInputError(
             f"width_multiplier: expected an integer from 1 to {MAX_WIDTH_MULTIPLIER}, "
-            f"got {config.width_multiplier}"
+            f"got {config.width_multiplier}",
+            field="width_multiplier",
         )
     if not (config.l2 >= 0 and math.isfinite(config.l2)):
-        raise InvalidInputError(f"l2: expected a finite number >= 0, got {config.l2}")
+        raise InvalidInputError(f"l2: expected a finite number >= 0, got {config.l2}", field="l2")
     if config.first_layer_l2 is not None and not (
         config.first_layer_l2 >= 0 and math.isfinite(config.first_layer_l2)
     ):
         raise InvalidInputError(
             f"first_layer_l2: expected a finite number >= 0 (or unset for the activation's "
-            f"default), got {config.first_layer_l2}"
+            f"default), got {config.first_layer_l2}",
+            field="first_layer_l2",
         )
     resolve_params(config.activation, config.activation_params)
 
@@ -375,7 +384,7 @@ def build_model(config: ModelConfig | None = None, /, **kwargs) -> keras.Model:
     Raises
     ------
     InvalidInputError
-        Unknown architecture, activation or initialiser; an input too short for
+        Unknown architecture, activation or initializer; an input too short for
         the architecture's pooling; bad numbers.
     """
     if config is None:

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from motiflens.errors import InvalidInputError, NotFoundError
 
@@ -34,6 +35,32 @@ DEFAULT_RELEASE = "JASPAR2016"
 
 # Suffix that marks a reverse-complemented motif id, e.g. "MA0151.1(rc)".
 RC_SUFFIX = "(rc)"
+
+
+def information_content(pwm: npt.ArrayLike) -> np.ndarray:
+    """Information content of each position in bits, against a uniform background.
+
+    ``IC = 2 + sum_b p_b log2 p_b`` with ``0 log 0 = 0`` and no pseudocount: a column
+    ``[1, 0, 0, 0]`` has 2 bits, a uniform column 0 bits, an all-zero column (no
+    model there) 2 bits. The one home of this computation: motifs, first-layer
+    filter PWMs, logos and the ground-truth sequence models of the synthetic tasks.
+
+    Parameters
+    ----------
+    pwm : array_like, shape (W, 4) or (..., W, 4)
+        Base probabilities per position (A, C, G, T); a stack such as ground-truth
+        models (N, L, 4) is computed position by position.
+
+    Returns
+    -------
+    np.ndarray, shape (W,) or (..., W), float64
+        Values clipped to [0, 2].
+    """
+    pwm = np.asarray(pwm, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(pwm > 0, pwm * np.log2(pwm), 0.0)
+    # Round-off can leave a uniform column a hair below zero.
+    return np.clip(2.0 + terms.sum(axis=-1), 0.0, 2.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,21 +148,14 @@ class Motif:
 
     @property
     def information_content(self) -> np.ndarray:
-        """Information content of each position in bits, against a uniform background.
-
-        ``IC = 2 + sum_b p_b log2 p_b`` with ``0 log 0 = 0``: a column ``[1, 0, 0, 0]``
-        has 2 bits, a uniform column 0 bits.
+        """Information content of each position in bits (:func:`information_content` of the PWM).
 
         Returns
         -------
         np.ndarray, shape (W,), float64
             Values in [0, 2].
         """
-        pwm = self.pwm
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(pwm > 0, pwm * np.log2(pwm), 0.0)
-        # Round-off can leave a uniform column a hair below zero.
-        return np.clip(2.0 + terms.sum(axis=1), 0.0, 2.0)
+        return information_content(self.pwm)
 
     @property
     def total_information_content(self) -> float:
@@ -170,9 +190,11 @@ class Motif:
             If ``padding`` is negative or ``threshold`` is not finite.
         """
         if not math.isfinite(threshold):
-            raise InvalidInputError(f"threshold: expected a finite number of bits, got {threshold!r}")
+            raise InvalidInputError(
+                f"threshold: expected a finite number of bits, got {threshold!r}", field="threshold"
+            )
         if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise InvalidInputError(f"padding: expected an integer >= 0, got {padding!r}")
+            raise InvalidInputError(f"padding: expected an integer >= 0, got {padding!r}", field="padding")
         informative = np.flatnonzero(self.information_content > threshold)
         if informative.size == 0:
             return None
@@ -215,7 +237,9 @@ def jaspar_releases() -> tuple[str, ...]:
 def _check_release(release: str) -> None:
     known = jaspar_releases()
     if release not in known:
-        raise InvalidInputError(f"release: unknown JASPAR release {release!r}; known: {', '.join(known)}")
+        raise InvalidInputError(
+            f"release: unknown JASPAR release {release!r}; known: {', '.join(known)}", field="release"
+        )
 
 
 def _from_jaspar(record) -> Motif:
@@ -342,11 +366,14 @@ def _open_text(path_or_stream: str | os.PathLike | TextIO) -> tuple[list[str], s
             raise InvalidInputError(f"{path}: expected a UTF-8 text file ({error.reason})") from None
     if not hasattr(path_or_stream, "read"):
         raise InvalidInputError(
-            f"path_or_stream: expected a path or a text stream, got {type(path_or_stream).__name__}"
+            f"path_or_stream: expected a path or a text stream, got {type(path_or_stream).__name__}",
+            field="path_or_stream",
         )
     text = path_or_stream.read()
     if isinstance(text, bytes):
-        raise InvalidInputError("path_or_stream: expected a text stream, got a binary one")
+        raise InvalidInputError(
+            "path_or_stream: expected a text stream, got a binary one", field="path_or_stream"
+        )
     return text.splitlines(), getattr(path_or_stream, "name", "<stream>")
 
 
@@ -597,7 +624,8 @@ def _read_meme_motif(lines: _Lines, index: int) -> tuple[Motif, int]:
         probe += 1
     if width is not None and probe < len(lines) and _looks_like_row(lines.text(probe)):
         raise lines.error(probe, f"MOTIF {motif_id}: more rows than w= {width} (line {header + 1})")
-    nsites = _parse_float(fields["nsites"]) if "nsites" in fields else 0.0
+    # A given nsites parses (checked above), so the "or" never applies; it narrows the type.
+    nsites = (_parse_float(fields["nsites"]) or 0.0) if "nsites" in fields else 0.0
     if nsites < 0:
         raise lines.error(header, f"nsites: expected a number >= 0, got {fields['nsites']!r}")
     return Motif(motif_id=motif_id, name=name, pwm=np.array(rows), nsites=nsites), index
@@ -634,17 +662,20 @@ def write_meme(
     """
     motifs = list(motifs)
     if not motifs:
-        raise InvalidInputError("motifs: expected at least one motif, got none")
+        raise InvalidInputError("motifs: expected at least one motif, got none", field="motifs")
     seen: set[str] = set()
     for motif in motifs:
         if not isinstance(motif, Motif):
-            raise InvalidInputError(f"motifs: expected Motif objects, got {type(motif).__name__}")
+            raise InvalidInputError(
+                f"motifs: expected Motif objects, got {type(motif).__name__}", field="motifs"
+            )
         if not motif.motif_id or any(c.isspace() for c in motif.motif_id):
             raise InvalidInputError(
-                f"motif_id: expected a non-empty id without whitespace, got {motif.motif_id!r}"
+                f"motif_id: expected a non-empty id without whitespace, got {motif.motif_id!r}",
+                field="motif_id",
             )
         if motif.motif_id in seen:
-            raise InvalidInputError(f"motifs: duplicate motif id {motif.motif_id!r}")
+            raise InvalidInputError(f"motifs: duplicate motif id {motif.motif_id!r}", field="motifs")
         seen.add(motif.motif_id)
     freqs = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
     if (
@@ -655,7 +686,8 @@ def write_meme(
     ):
         raise InvalidInputError(
             "background: expected 4 frequencies (A, C, G, T) >= 0 summing to 1, "
-            f"got {np.asarray(background).tolist()!r}"
+            f"got {np.asarray(background).tolist()!r}",
+            field="background",
         )
 
     out = io.StringIO()
@@ -751,12 +783,12 @@ def read_jaspar(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
             raise lines.error(
                 row_lines[base], f"{motif_id}: row {base} has {widths[base]} counts, row A has {widths['A']}"
             )
-        counts = np.array([rows[base] for base in "ACGT"], dtype=np.float64).T
-        totals = counts.sum(axis=1)
+        matrix = np.array([rows[base] for base in "ACGT"], dtype=np.float64).T  # (W, 4) counts
+        totals = matrix.sum(axis=1)
         if np.any(totals <= 0):
             position = int(np.flatnonzero(totals <= 0)[0])
             raise lines.error(header, f"{motif_id}: position {position + 1} has no counts")
-        pwm = counts / totals[:, None]
+        pwm = matrix / totals[:, None]
         motifs.append(Motif(motif_id=motif_id, name=name, pwm=pwm, nsites=float(totals[0])))
     if not motifs:
         raise lines.error(max(len(lines) - 1, 0), "no motif found; expected '>ID name' headers")
@@ -817,9 +849,14 @@ class MotifDatabase:
         index: dict[str, int] = {}
         for position, motif in enumerate(motifs):
             if not isinstance(motif, Motif):
-                raise InvalidInputError(f"motifs[{position}]: expected a Motif, got {type(motif).__name__}")
+                raise InvalidInputError(
+                    f"motifs[{position}]: expected a Motif, got {type(motif).__name__}",
+                    field=f"motifs[{position}]",
+                )
             if motif.motif_id in index:
-                raise InvalidInputError(f"motifs[{position}]: duplicate motif id {motif.motif_id!r}")
+                raise InvalidInputError(
+                    f"motifs[{position}]: duplicate motif id {motif.motif_id!r}", field=f"motifs[{position}]"
+                )
             index[motif.motif_id] = position
         # Frozen dataclass: these are the construction-time writes.
         object.__setattr__(self, "motifs", motifs)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from motiflens.errors import InvalidInputError, NotFoundError
 
@@ -45,7 +46,8 @@ def _codes(sequence: str, index: int) -> np.ndarray:
         position = exc.start
         raise InvalidInputError(
             f"sequences[{index}]: invalid character {sequence[position]!r} at position "
-            f"{position}; accepted: {ACCEPTED_CHARACTERS}"
+            f"{position}; accepted: {ACCEPTED_CHARACTERS}",
+            field=f"sequences[{index}]",
         ) from None
     codes = _CODE[raw]
     bad = np.flatnonzero(codes == 255)
@@ -53,7 +55,8 @@ def _codes(sequence: str, index: int) -> np.ndarray:
         position = int(bad[0])
         raise InvalidInputError(
             f"sequences[{index}]: invalid character {sequence[position]!r} at position "
-            f"{position}; accepted: {ACCEPTED_CHARACTERS}"
+            f"{position}; accepted: {ACCEPTED_CHARACTERS}",
+            field=f"sequences[{index}]",
         )
     return codes
 
@@ -82,18 +85,21 @@ def one_hot(sequences: Sequence[str] | str, *, n_encoding: NEncoding = "zero") -
     if isinstance(sequences, str):
         sequences = [sequences]
     if n_encoding not in ("zero", "uniform"):
-        raise InvalidInputError(f"n_encoding: expected 'zero' or 'uniform', got {n_encoding!r}")
+        raise InvalidInputError(
+            f"n_encoding: expected 'zero' or 'uniform', got {n_encoding!r}", field="n_encoding"
+        )
     if len(sequences) == 0:
-        raise InvalidInputError("sequences: expected at least one sequence, got none")
+        raise InvalidInputError("sequences: expected at least one sequence, got none", field="sequences")
     length = len(sequences[0])
     if length == 0:
-        raise InvalidInputError("sequences[0]: empty sequence; expected length >= 1")
+        raise InvalidInputError("sequences[0]: empty sequence; expected length >= 1", field="sequences[0]")
     codes = np.empty((len(sequences), length), dtype=np.uint8)
     for index, sequence in enumerate(sequences):
         if len(sequence) != length:
             raise InvalidInputError(
                 f"sequences[{index}]: expected length {length} (the length of sequences[0]), "
-                f"got {len(sequence)}; all sequences in a batch must have the same length"
+                f"got {len(sequence)}; all sequences in a batch must have the same length",
+                field=f"sequences[{index}]",
             )
         codes[index] = _codes(sequence, index)
     # Row 4 of the table is the encoding of N.
@@ -121,7 +127,7 @@ def decode(X: np.ndarray) -> list[str]:
     X = np.asarray(X)
     if X.ndim == 2:
         X = X[None]
-    _check_one_hot_shape(X)
+    X = check_one_hot(X, allow_empty=True, finite=False)
     best = X.argmax(axis=-1)
     top = X.max(axis=-1)
     ties = (X == top[..., None]).sum(axis=-1) > 1
@@ -130,9 +136,75 @@ def decode(X: np.ndarray) -> list[str]:
     return [row.tobytes().decode("ascii") for row in letters]
 
 
-def _check_one_hot_shape(X: np.ndarray, name: str = "X") -> None:
+def check_one_hot(
+    X: npt.ArrayLike,
+    field: str = "X",
+    *,
+    length: int | None = None,
+    dtype: npt.DTypeLike | None = None,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Validate a batch of one-hot DNA, shape (N, L, 4), and return it as an array.
+
+    The one home of the (N, L, 4) check: the core and the services call it at
+    their boundaries. Checks run in this order, each raising with its own message:
+    numeric array, shape (N, L, 4), N >= 1, L == ``length``, all values finite.
+    Values are not required to be hard one-hot (soft columns such as 0.25 for N
+    pass), nor to lie in [0, 1].
+
+    Parameters
+    ----------
+    X : array_like, shape (N, L, 4)
+        One-hot DNA, channels A, C, G, T.
+    field : str, default "X"
+        Field path named in the messages and carried as ``error.field``, e.g.
+        ``"X"``, ``"train.X"``, ``"ground_truth"``.
+    length : int, optional
+        Required sequence length L (e.g. the model's input length); None accepts any.
+    dtype : numpy dtype, optional
+        Convert to this dtype (e.g. ``np.float32``); None keeps X's dtype (no copy
+        of an ndarray).
+    allow_empty : bool, default False
+        Accept N = 0.
+    finite : bool, default True
+        Reject NaN and infinite values.
+
+    Returns
+    -------
+    np.ndarray, shape (N, L, 4)
+        X as an array, of ``dtype`` if given.
+
+    Raises
+    ------
+    InvalidInputError
+        X is not numeric, not 3-D with last axis 4, empty (unless ``allow_empty``),
+        of the wrong length, or not finite (if ``finite``). ``error.field`` is ``field``.
+    """
+    try:
+        X = np.asarray(X, dtype=dtype)
+        if finite:
+            all_finite = bool(np.isfinite(X).all())
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"{field}: expected a numeric array of shape (N, L, 4)", field=field
+        ) from None
     if X.ndim != 3 or X.shape[-1] != 4:
-        raise InvalidInputError(f"{name}: expected shape (N, L, 4), got {tuple(X.shape)}")
+        raise InvalidInputError(f"{field}: expected shape (N, L, 4), got {tuple(X.shape)}", field=field)
+    if not allow_empty and X.shape[0] == 0:
+        raise InvalidInputError(f"{field}: empty batch (N = 0); expected at least one sequence", field=field)
+    if length is not None and X.shape[1] != length:
+        # Both phrasings: "expected length" as elsewhere, "takes sequences of" as the services say.
+        raise InvalidInputError(
+            f"{field}: expected length {length} nt; the model takes sequences of {length} nt, "
+            f"got {X.shape[1]}",
+            field=field,
+        )
+    if finite and not all_finite:
+        raise InvalidInputError(
+            f"{field}: contains NaN or infinite values; expected one-hot DNA", field=field
+        )
+    return X
 
 
 def reverse_complement(X: np.ndarray) -> np.ndarray:
@@ -148,8 +220,7 @@ def reverse_complement(X: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (N, L, 4), same dtype (a copy)
     """
-    X = np.asarray(X)
-    _check_one_hot_shape(X)
+    X = check_one_hot(X, allow_empty=True, finite=False)
     return np.ascontiguousarray(X[:, ::-1, ::-1])
 
 
@@ -249,14 +320,13 @@ def dinucleotide_shuffle(
     -------
     np.ndarray, shape (N, num_shuffles, L, 4), same dtype as X
     """
-    X = np.asarray(X)
-    _check_one_hot_shape(X)
+    X = check_one_hot(X, allow_empty=True, finite=False)
     if num_shuffles < 1:
-        raise InvalidInputError(f"num_shuffles: expected >= 1, got {num_shuffles}")
+        raise InvalidInputError(f"num_shuffles: expected >= 1, got {num_shuffles}", field="num_shuffles")
     column_sums = X.sum(axis=-1)
     if not np.all(np.isin(column_sums, (0.0, 1.0))) or not np.all(np.isin(X, (0.0, 1.0))):
         raise InvalidInputError(
-            "X: dinucleotide_shuffle needs hard one-hot columns (one 1, or all zero for N)"
+            "X: dinucleotide_shuffle needs hard one-hot columns (one 1, or all zero for N)", field="X"
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     codes = np.where(column_sums > 0, X.argmax(axis=-1), _N_CODE).astype(np.int64)
@@ -281,8 +351,7 @@ def dinucleotide_counts(X: np.ndarray) -> np.ndarray:
     np.ndarray, shape (N, 4, 4), int64
         ``counts[n, a, b]`` is how often base a is followed by base b in sequence n.
     """
-    X = np.asarray(X)
-    _check_one_hot_shape(X)
+    X = check_one_hot(X, allow_empty=True, finite=False)
     return np.einsum("nla,nlb->nab", X[:, :-1], X[:, 1:]).round().astype(np.int64)
 
 
@@ -352,7 +421,7 @@ def _parse_fasta(lines: Iterable[str], origin: str) -> FastaRecords:
 def write_fasta(path: str | os.PathLike, names: Sequence[str], sequences: Sequence[str]) -> None:
     """Write records to a FASTA file, 80 characters a line."""
     if len(names) != len(sequences):
-        raise InvalidInputError(f"names: expected {len(sequences)} names, got {len(names)}")
+        raise InvalidInputError(f"names: expected {len(sequences)} names, got {len(names)}", field="names")
     with open(path, "w", encoding="ascii") as handle:
         for name, sequence in zip(names, sequences, strict=True):
             handle.write(f">{name}\n")
@@ -400,7 +469,9 @@ class Dataset:
     def split(self, name: str) -> Split:
         """Return the split called ``name`` (train, valid or test)."""
         if name not in SPLITS:
-            raise InvalidInputError(f"split: expected one of {', '.join(SPLITS)}, got {name!r}")
+            raise InvalidInputError(
+                f"split: expected one of {', '.join(SPLITS)}, got {name!r}", field="split"
+            )
         return getattr(self, name)
 
     @property

@@ -327,21 +327,29 @@ def _check_common(
 ) -> tuple[int, int, int]:
     """Validate shared arguments; return the split sizes (train, valid, test)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise InvalidInputError(f"seed: expected a non-negative integer, got {seed!r}", field="seed")
     if isinstance(num_sequences, bool) or not isinstance(num_sequences, (int, np.integer)):
-        raise InvalidInputError(f"num_sequences: expected an integer, got {num_sequences!r}")
+        raise InvalidInputError(
+            f"num_sequences: expected an integer, got {num_sequences!r}", field="num_sequences"
+        )
     if isinstance(sequence_length, bool) or not isinstance(sequence_length, (int, np.integer)):
-        raise InvalidInputError(f"sequence_length: expected an integer, got {sequence_length!r}")
+        raise InvalidInputError(
+            f"sequence_length: expected an integer, got {sequence_length!r}", field="sequence_length"
+        )
     fractions = tuple(float(f) for f in split_fractions)
     if len(fractions) != 3:
         raise InvalidInputError(
-            f"split_fractions: expected 3 fractions (train, valid, test), got {len(fractions)}"
+            f"split_fractions: expected 3 fractions (train, valid, test), got {len(fractions)}",
+            field="split_fractions",
         )
     if any(not np.isfinite(f) or f <= 0 for f in fractions):
-        raise InvalidInputError(f"split_fractions: expected positive fractions, got {fractions}")
+        raise InvalidInputError(
+            f"split_fractions: expected positive fractions, got {fractions}", field="split_fractions"
+        )
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise InvalidInputError(
-            f"split_fractions: expected fractions summing to 1, got sum {sum(fractions):.6g}"
+            f"split_fractions: expected fractions summing to 1, got sum {sum(fractions):.6g}",
+            field="split_fractions",
         )
     num_train = round(fractions[0] * num_sequences)
     num_valid = round(fractions[1] * num_sequences)
@@ -349,7 +357,8 @@ def _check_common(
     if min(sizes) < 1:
         raise InvalidInputError(
             f"num_sequences: {num_sequences} is too few to give every split at least one sequence "
-            f"with split_fractions {fractions} (sizes {sizes})"
+            f"with split_fractions {fractions} (sizes {sizes})",
+            field="num_sequences",
         )
     return sizes
 
@@ -360,7 +369,8 @@ def _check_fits(sequence_length: int, max_count: int, widths: np.ndarray, motifs
     if sequence_length < needed:
         raise InvalidInputError(
             f"sequence_length: expected >= {needed} so that {max_count} copies of the widest pool motif "
-            f"({motifs[widest].motif_id}, width {widths[widest]}) fit, got {sequence_length}"
+            f"({motifs[widest].motif_id}, width {widths[widest]}) fit, got {sequence_length}",
+            field="sequence_length",
         )
 
 
@@ -481,7 +491,7 @@ def _assemble(
     }
     return SyntheticTask(
         name=name,
-        dataset=Dataset(attrs=attrs, **splits),
+        dataset=Dataset(train=splits["train"], valid=splits["valid"], test=splits["test"], attrs=attrs),
         motifs=pool,
         motif_labels=motif_labels.astype(np.int32),
         label_names=list(label_names),
@@ -596,7 +606,8 @@ def make_task3(
     sizes = _check_common(num_sequences, seed, sequence_length, split_fractions)
     if num_sequences % 2:
         raise InvalidInputError(
-            f"num_sequences: expected an even number (half positive, half negative), got {num_sequences}"
+            f"num_sequences: expected an even number (half positive, half negative), got {num_sequences}",
+            field="num_sequences",
         )
     core = [jaspar_motif(motif_id, RELEASE) for motif_id in TASK3_CORE_MOTIF_IDS.values()]
     candidates = task3_background_candidates()

@@ -311,12 +311,15 @@ class TomtomTable:
 
 def _check_thresholds(evalue_threshold: float, qvalue_threshold: float | None) -> None:
     if not isinstance(evalue_threshold, numbers.Real) or not evalue_threshold >= 0:
-        raise InvalidInputError(f"evalue_threshold: expected a number >= 0, got {evalue_threshold!r}")
+        raise InvalidInputError(
+            f"evalue_threshold: expected a number >= 0, got {evalue_threshold!r}", field="evalue_threshold"
+        )
     if qvalue_threshold is not None and (
         not isinstance(qvalue_threshold, numbers.Real) or not 0 <= qvalue_threshold <= 1
     ):
         raise InvalidInputError(
-            f"qvalue_threshold: expected a number in [0, 1] or None, got {qvalue_threshold!r}"
+            f"qvalue_threshold: expected a number in [0, 1] or None, got {qvalue_threshold!r}",
+            field="qvalue_threshold",
         )
 
 
@@ -396,23 +399,29 @@ def check_distance(distance: str) -> str:
     """Return ``distance`` if it is one of :data:`DISTANCES`, else raise InvalidInputError."""
     if distance not in DISTANCES:
         raise InvalidInputError(
-            f"distance: expected one of {', '.join(DISTANCES)} (MEME's -dist; default ed), got {distance!r}"
+            f"distance: expected one of {', '.join(DISTANCES)} (MEME's -dist; default ed), got {distance!r}",
+            field="distance",
         )
     return distance
 
 
 def _as_queries(queries: Iterable[Motif]) -> tuple[Motif, ...]:
     if isinstance(queries, Motif):
-        raise InvalidInputError("queries: expected a sequence of Motif, got a single Motif")
+        raise InvalidInputError("queries: expected a sequence of Motif, got a single Motif", field="queries")
     queries = tuple(queries)
     if not queries:
-        raise InvalidInputError("queries: expected at least one motif, got none")
+        raise InvalidInputError("queries: expected at least one motif, got none", field="queries")
     seen: set[str] = set()
     for position, motif in enumerate(queries):
         if not isinstance(motif, Motif):
-            raise InvalidInputError(f"queries[{position}]: expected a Motif, got {type(motif).__name__}")
+            raise InvalidInputError(
+                f"queries[{position}]: expected a Motif, got {type(motif).__name__}",
+                field=f"queries[{position}]",
+            )
         if motif.motif_id in seen:
-            raise InvalidInputError(f"queries[{position}]: duplicate query id {motif.motif_id!r}")
+            raise InvalidInputError(
+                f"queries[{position}]: duplicate query id {motif.motif_id!r}", field=f"queries[{position}]"
+            )
         seen.add(motif.motif_id)
     return queries
 
@@ -420,10 +429,12 @@ def _as_queries(queries: Iterable[Motif]) -> tuple[Motif, ...]:
 def _as_database(database: MotifDatabase | Iterable[Motif]) -> MotifDatabase:
     if not isinstance(database, MotifDatabase):
         if isinstance(database, Motif):
-            raise InvalidInputError("database: expected a MotifDatabase or a sequence of Motif, got a Motif")
+            raise InvalidInputError(
+                "database: expected a MotifDatabase or a sequence of Motif, got a Motif", field="database"
+            )
         database = MotifDatabase("targets", tuple(database))
     if len(database) == 0:
-        raise InvalidInputError("database: expected at least one target motif, got none")
+        raise InvalidInputError("database: expected at least one target motif, got none", field="database")
     return database
 
 

@@ -43,7 +43,7 @@ import numpy as np
 from motiflens.errors import InvalidInputError
 from motiflens.evaluation import binary_cross_entropy, classification_metrics
 from motiflens.models import save_model
-from motiflens.sequences import Dataset, Split
+from motiflens.sequences import Dataset, Split, check_one_hot
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +88,30 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise InvalidInputError naming the first bad field."""
         if self.epochs < 1:
-            raise InvalidInputError(f"epochs: expected >= 1, got {self.epochs}")
+            raise InvalidInputError(f"epochs: expected >= 1, got {self.epochs}", field="epochs")
         if self.batch_size < 1:
-            raise InvalidInputError(f"batch_size: expected >= 1, got {self.batch_size}")
+            raise InvalidInputError(f"batch_size: expected >= 1, got {self.batch_size}", field="batch_size")
         if not self.learning_rate > 0:
-            raise InvalidInputError(f"learning_rate: expected > 0, got {self.learning_rate}")
+            raise InvalidInputError(
+                f"learning_rate: expected > 0, got {self.learning_rate}", field="learning_rate"
+            )
         if not 0 < self.lr_decay_factor <= 1:
-            raise InvalidInputError(f"lr_decay_factor: expected in (0, 1], got {self.lr_decay_factor}")
+            raise InvalidInputError(
+                f"lr_decay_factor: expected in (0, 1], got {self.lr_decay_factor}", field="lr_decay_factor"
+            )
         if self.lr_patience < 1:
-            raise InvalidInputError(f"lr_patience: expected >= 1, got {self.lr_patience}")
+            raise InvalidInputError(
+                f"lr_patience: expected >= 1, got {self.lr_patience}", field="lr_patience"
+            )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise InvalidInputError(
-                f"early_stopping_patience: expected >= 1 or None, got {self.early_stopping_patience}"
+                f"early_stopping_patience: expected >= 1 or None, got {self.early_stopping_patience}",
+                field="early_stopping_patience",
             )
         if self.monitor not in MONITORS:
-            raise InvalidInputError(f"monitor: expected one of {', '.join(MONITORS)}, got {self.monitor!r}")
+            raise InvalidInputError(
+                f"monitor: expected one of {', '.join(MONITORS)}, got {self.monitor!r}", field="monitor"
+            )
 
     def resolved_monitor(self, num_targets: int) -> str:
         """The metric actually monitored for a task with ``num_targets`` outputs."""
@@ -241,7 +250,9 @@ class TrainingState:
         ):
             arrays.update({f"{group}_{i:05d}": np.asarray(value) for i, value in enumerate(values)})
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        # numpy's stub lets ** fill savez's allow_pickle: bool too; these keys are array names only
+        # (not passing allow_pickle= explicitly: older numpy 2.x would store it as an array).
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
 
     @classmethod
@@ -318,7 +329,7 @@ class _RecipeCallback(keras.callbacks.Callback):
             config.lr_patience, config.lr_decay_factor, config.early_stopping_patience
         )
         self.history: list[EpochEvent] = []
-        self.best_weights = None
+        self.best_weights: list[np.ndarray] | None = None
         self.stopped_by = ""
         self._epoch_start = 0.0
 
@@ -411,7 +422,9 @@ class _RecipeCallback(keras.callbacks.Callback):
                     raise ValueError(f"{variable.path}: shape {np.shape(value)}, expected {variable.shape}")
                 variable.assign(value)
         except ValueError as exc:
-            raise InvalidInputError(f"resume: the checkpoint does not fit this model ({exc})") from None
+            raise InvalidInputError(
+                f"resume: the checkpoint does not fit this model ({exc})", field="resume"
+            ) from None
         self.history = list(state.history)
         self.controller.restore(state.controller)
         self.best_weights = state.best_weights
@@ -467,18 +480,15 @@ def compile_for_training(model: keras.Model, config: TrainConfig) -> None:
 
 def _check_split(name: str, split: Split, model: keras.Model) -> None:
     expected_length = model.input_shape[1]
-    if split.X.ndim != 3 or split.X.shape[2] != 4:
-        raise InvalidInputError(f"{name}.X: expected shape (N, L, 4), got {split.X.shape}")
-    if split.X.shape[1] != expected_length:
-        raise InvalidInputError(
-            f"{name}.X: the model takes sequences of {expected_length} nt, got {split.X.shape[1]}"
-        )
+    # Emptiness is checked below with this function's own message; values as stored.
+    check_one_hot(split.X, f"{name}.X", length=expected_length, allow_empty=True, finite=False)
     if split.y.ndim != 2 or split.y.shape[1] != model.output_shape[1]:
         raise InvalidInputError(
-            f"{name}.y: the model has {model.output_shape[1]} outputs, targets have shape {split.y.shape}"
+            f"{name}.y: the model has {model.output_shape[1]} outputs, targets have shape {split.y.shape}",
+            field=f"{name}.y",
         )
     if len(split) == 0:
-        raise InvalidInputError(f"{name}: empty split")
+        raise InvalidInputError(f"{name}: empty split", field=name)
 
 
 def train(

@@ -20,10 +20,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from services.common.config import store_url_setting
 
 SERVICES = ("trainer", "interpreter", "motifmatch")
-DEFAULT_STORE = f"file://{Path.home() / '.motiflens' / 'store'}"
 
 
 @dataclass
@@ -96,7 +96,7 @@ def stop_suite(running: list[RunningService], grace: float = 15.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the suite in the foreground until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m services.launcher", description=__doc__.split("\n")[0])
-    parser.add_argument("--store", default=os.environ.get("MOTIFLENS_STORE", DEFAULT_STORE))
+    parser.add_argument("--store", default=store_url_setting())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--base-port", type=int, default=50051)
     args = parser.parse_args(argv)

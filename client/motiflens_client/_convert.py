@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from motiflens_client._tensors import tensor_to_array
-from motiflens_client.api import DISTANCE_NAMES, pb
 from motiflens_client.types import (
     CompareResult,
     DatabaseInfo,
@@ -23,22 +22,11 @@ from motiflens_client.types import (
     SweepInfo,
     TomtomHit,
 )
+from motiflens_client.wire import pb
+from motiflens_client.wire.vocabulary import DISTANCE_NAMES, METHOD_BY_NAME, state_name
 
-#: AttributionMethod enum value -> SDK name.
-METHOD_NAMES = {
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_SALIENCY"): "saliency",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_ISM"): "ism",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS"): "integrated_gradients",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_DEEPSHAP"): "deepshap",
-}
-
-
-def state_name(value: int) -> str:
-    """JobState enum value -> "PENDING", "RUNNING", ... ("UNSPECIFIED" for 0 or unknown values)."""
-    try:
-        return pb.JobState.Name(value).removeprefix("JOB_STATE_")
-    except ValueError:
-        return "UNSPECIFIED"
+#: AttributionMethod enum value -> SDK name (the inverse of ``wire.vocabulary.METHOD_BY_NAME``).
+METHOD_NAMES = {value: name for name, value in METHOD_BY_NAME.items()}
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:

@@ -33,14 +33,15 @@ from motiflens_client import __version__
 from motiflens_client.errors import JobFailed, MotiflensClientError, Unavailable, from_rpc_error
 from motiflens_client.sdk import Client, Job
 from motiflens_client.types import DatasetSplit
+from motiflens_client.wire import vocabulary
+from motiflens_client.wire.sequences import ACCEPTED_BASES
 
 PROG = "motiflens"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
-SPLITS = ("train", "valid", "test")
-METHODS = ("saliency", "ism", "integrated_gradients", "deepshap")
-OUTPUTS = ("logit", "probability")
-REFERENCES = ("shuffle", "dinucleotide")
-ACCEPTED_BASES = "A, C, G, T, N (either case)"
+SPLITS = vocabulary.SPLIT_NAMES
+METHODS = vocabulary.METHOD_NAMES
+OUTPUTS = vocabulary.OUTPUT_NAMES
+REFERENCES = vocabulary.REFERENCE_NAMES
 _BASES = re.compile(r"[^ACGTNacgtn]")
 
 EXIT_OK = 0

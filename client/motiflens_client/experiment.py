@@ -49,9 +49,10 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from motiflens_client.types import DatasetSplit, Filters, MatchResult
+from motiflens_client.wire.vocabulary import METHOD_NAMES, activation_label
 
 #: Attribution methods of the paper, in its order.
-ATTRIBUTION_METHODS = ("saliency", "ism", "integrated_gradients", "deepshap")
+ATTRIBUTION_METHODS = METHOD_NAMES
 
 #: Task 3's core TFs and the JASPAR 2016 ids that count as each (PAPER-NOTES).
 TASK3_GROUND_TRUTH: Mapping[str, tuple[str, ...]] = {
@@ -74,17 +75,6 @@ FORMAT_VERSION = 1
 
 #: Deadline (seconds) for the long interpreter calls (interpretability of hundreds of sequences).
 LONG_CALL_TIMEOUT = 3600.0
-
-
-def activation_label(name: str, params: Mapping[str, float]) -> str:
-    """The label of an activation with parameters, as the trainer names sweep models.
-
-    ``("exponential", {})`` -> ``"exponential"``; ``("scaled_exponential", {"scale": 2})``
-    -> ``"scaled_exponential(scale=2)"``.
-    """
-    if not params:
-        return name
-    return f"{name}({', '.join(f'{k}={float(v):g}' for k, v in sorted(params.items()))})"
 
 
 # --------------------------------------------------------------------------- result types

@@ -55,14 +55,6 @@ from motiflens_client._tensors import (
     split_ref,
     tensor_to_array,
 )
-from motiflens_client.api import (
-    DISTANCE_BY_NAME,
-    interpreter_pb2_grpc,
-    motifmatch_pb2,
-    motifmatch_pb2_grpc,
-    pb,
-    trainer_pb2_grpc,
-)
 from motiflens_client.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -86,6 +78,14 @@ from motiflens_client.types import (
     ModelInfo,
     SweepInfo,
 )
+from motiflens_client.wire import pb, vocabulary
+from motiflens_client.wire.pb import (
+    interpreter_pb2_grpc,
+    motifmatch_pb2,
+    motifmatch_pb2_grpc,
+    trainer_pb2_grpc,
+)
+from motiflens_client.wire.vocabulary import DISTANCE_BY_NAME
 
 __all__ = ["Client", "Job", "BACKOFF_SECONDS"]
 
@@ -113,16 +113,10 @@ BACKOFF_SECONDS = 0.2
 #: JASPAR release searched when no database is named.
 DEFAULT_DATABASE = "JASPAR2016"
 
-_OUTPUTS = {
-    "logit": pb.OutputKind.Value("OUTPUT_KIND_LOGIT"),
-    "probability": pb.OutputKind.Value("OUTPUT_KIND_PROBABILITY"),
-}
-_METHODS = {name: value for value, name in _convert.METHOD_NAMES.items()}
-_REFERENCES = {
-    "shuffle": pb.ReferenceKind.Value("REFERENCE_KIND_SHUFFLE"),
-    "dinucleotide": pb.ReferenceKind.Value("REFERENCE_KIND_DINUCLEOTIDE"),
-}
-_TASKS = {1: pb.SyntheticTask.Value("SYNTHETIC_TASK_1"), 3: pb.SyntheticTask.Value("SYNTHETIC_TASK_3")}
+_OUTPUTS = vocabulary.OUTPUT_BY_NAME
+_METHODS = vocabulary.METHOD_BY_NAME
+_REFERENCES = vocabulary.REFERENCE_BY_NAME
+_TASKS = vocabulary.TASK_BY_NUMBER
 _CHANNEL_OPTIONS = [
     # The server enforces its own limit (MOTIFLENS_MAX_MESSAGE_MB); gRPC's client default of
     # 4 MiB would refuse large scans and attribution chunks.

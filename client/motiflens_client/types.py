@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from motiflens_client.errors import InvalidArgument
+from motiflens_client.wire.vocabulary import JOB_STATES, SPLIT_NAMES, TERMINAL_STATES
 
 __all__ = [
     "SPLITS",
@@ -34,12 +35,9 @@ __all__ = [
     "DatabaseInfo",
 ]
 
-#: Split names accepted by :class:`DatasetSplit`.
-SPLITS = ("train", "valid", "test")
-#: Job states, in lifecycle order.
-JOB_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
-#: States a job never leaves.
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+#: Split names accepted by :class:`DatasetSplit`; job states and the terminal ones are
+#: :data:`JOB_STATES` and :data:`TERMINAL_STATES` (homes: ``motiflens_client.wire.vocabulary``).
+SPLITS = SPLIT_NAMES
 
 
 @dataclass(frozen=True)

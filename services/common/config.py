@@ -44,6 +44,12 @@ MOTIFLENS_MEMORY_BUDGET_MB         3072 / 2048 / 1024      memory that requests 
                                                            hold at once, MiB; each request
                                                            reserves its need, computed from its
                                                            declared shapes, before allocating
+MOTIFLENS_INTERPRETER_CACHE        4                       interpreter only: models kept loaded
+                                                           (1-1024)
+MOTIFLENS_S3_ACCESS_KEY            empty (AWS_* or none)   S3 credentials of an s3:// store
+MOTIFLENS_S3_SECRET_KEY                                    (:func:`s3_credentials`); both or
+                                                           neither, else AWS_ACCESS_KEY_ID /
+                                                           AWS_SECRET_ACCESS_KEY, else anonymous
 ================================== ======================= ====================================
 """
 
@@ -73,6 +79,8 @@ DEFAULT_MAX_WATCHERS = 1024
 RESERVED_WORKERS = 2
 DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_LOG_LEVEL = "INFO"
+#: Models the interpreter keeps loaded (its LRU cache).
+DEFAULT_INTERPRETER_CACHE = 4
 #: MiB of memory requests may hold at once, per service (well under deploy/'s limits:
 #: trainer 8 GiB with its worker processes, interpreter 4 GiB, motifmatch 2 GiB).
 DEFAULT_MEMORY_BUDGET_MB: Mapping[str, int] = {"trainer": 3072, "interpreter": 2048, "motifmatch": 1024}
@@ -134,6 +142,8 @@ class Settings:
     memory_budget_bytes : int
         Bytes that the requests being served may hold at once
         (:class:`services.common.budget.MemoryBudget`).
+    interpreter_cache : int
+        Models the interpreter keeps loaded (read for the interpreter only).
     """
 
     service: str
@@ -154,6 +164,7 @@ class Settings:
     memory_budget_bytes: int = 1024 * 1024 * 1024
     store_check_seconds: float = 5.0
     max_compute: int = field(default_factory=lambda: os.cpu_count() or 1)
+    interpreter_cache: int = DEFAULT_INTERPRETER_CACHE
 
     @property
     def tls(self) -> bool:
@@ -208,7 +219,7 @@ class Settings:
             65535,
             "0 = any, -1 = off",
         )
-        store_url = get("MOTIFLENS_STORE") or default_store_url()
+        store_url = store_url_setting(env)
         scheme = urlsplit(store_url).scheme
         if scheme not in STORE_SCHEMES:
             raise ConfigError(
@@ -281,6 +292,16 @@ class Settings:
             1024 * 1024,
             "MiB",
         )
+        interpreter_cache = DEFAULT_INTERPRETER_CACHE
+        if service == "interpreter":
+            interpreter_cache = parse_int_setting(
+                get("MOTIFLENS_INTERPRETER_CACHE"),
+                "MOTIFLENS_INTERPRETER_CACHE",
+                DEFAULT_INTERPRETER_CACHE,
+                1,
+                1024,
+                "models kept loaded",
+            )
         return cls(
             service=service,
             host=host,
@@ -300,6 +321,7 @@ class Settings:
             memory_budget_bytes=memory_budget_mb * 1024 * 1024,
             store_check_seconds=store_check_seconds,
             max_compute=max_compute,
+            interpreter_cache=interpreter_cache,
         )
 
 
@@ -332,6 +354,12 @@ def s3_credentials(environ: Mapping[str, str] | None = None) -> tuple[str | None
                 raise InvalidInputError(f"S3 credentials: {access_var} and {secret_var} must be set together")
             return access_key, secret_key
     return None, None
+
+
+def store_url_setting(environ: Mapping[str, str] | None = None) -> str:
+    """MOTIFLENS_STORE (stripped), or :func:`default_store_url` when unset or blank; not validated."""
+    env = os.environ if environ is None else environ
+    return (env.get("MOTIFLENS_STORE") or "").strip() or default_store_url()
 
 
 def _bracket(host: str) -> str:

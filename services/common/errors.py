@@ -8,6 +8,7 @@ is INTERNAL with a fixed message (the traceback goes to the log, not the client)
 from __future__ import annotations
 
 import grpc
+from motiflens_client.wire.errors import WireError
 
 from motiflens.errors import (
     AlreadyExistsError,
@@ -32,6 +33,16 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 )
 
 INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+
+def invalid(field: str, problem: str) -> InvalidInputError:
+    """``InvalidInputError("<field>: <problem>", field=field)``: the one way services name a bad field."""
+    return InvalidInputError(f"{field}: {problem}", field=field)
+
+
+def from_wire(error: WireError) -> InvalidInputError:
+    """The wire layer's error as the core's InvalidInputError: same message, same field path."""
+    return InvalidInputError(str(error), field=error.field)
 
 
 def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:

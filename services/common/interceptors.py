@@ -46,6 +46,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from motiflens.errors import MotiflensError
 from services.common.config import DEFAULT_MAX_WATCHERS
 from services.common.errors import status_for
 from services.common.logging import bind_request_id, current_request_id, unbind_request_id
@@ -63,7 +64,6 @@ REQUEST_ID_KEY = "x-request-id"
 #: Longest error message sent to a client, characters.
 MAX_ERROR_CHARS = 1000
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_FIELD_PATTERN = re.compile(r"([A-Za-z_][\w.\[\]]*): (.+)", re.DOTALL)
 
 
 def is_infrastructure(method: str) -> bool:
@@ -88,20 +88,24 @@ class _HandlerInterceptor(grpc.ServerInterceptor):
             behavior = handler.unary_stream or handler.stream_stream
             if getattr(behavior, "experimental_non_blocking", False):
 
-                def wrapped(request, context, send_response_callback):
+                def wrapped_watch(request, context, send_response_callback):
                     self.around_watch(method, behavior, request, context, send_response_callback)
 
+                wrapped: Any = wrapped_watch
                 wrapped.experimental_non_blocking = True
             else:
 
-                def wrapped(request, context):
+                def wrapped_stream(request, context):
                     return self.around_stream(method, behavior, request, context)
 
+                wrapped = wrapped_stream
         else:
             behavior = handler.unary_unary or handler.stream_unary
 
-            def wrapped(request, context):
+            def wrapped_unary(request, context):
                 return self.around_unary(method, behavior, request, context)
+
+            wrapped = wrapped_unary
 
         factory = {
             (False, False): grpc.unary_unary_rpc_method_handler,
@@ -440,7 +444,8 @@ class ErrorInterceptor(_HandlerInterceptor):
             context.abort_with_status(
                 _bad_request_status(
                     f"request: not a valid protobuf message of this method ({request.reason}); "
-                    "string fields must be UTF-8"
+                    "string fields must be UTF-8",
+                    "request",
                 )
             )
 
@@ -464,7 +469,8 @@ class ErrorInterceptor(_HandlerInterceptor):
                 extra={"method": method},
             )
         if code == grpc.StatusCode.INVALID_ARGUMENT:
-            context.abort_with_status(_bad_request_status(message))
+            field = error.field if isinstance(error, MotiflensError) else None
+            context.abort_with_status(_bad_request_status(message, field))
         context.abort(code, message)
 
     def around_unary(self, method, behavior, request, context):
@@ -519,7 +525,8 @@ def watch_handler(behavior: Callable[[Any, grpc.ServicerContext, SendResponse], 
     Uses grpc's ``experimental_non_blocking`` handler flag, the mechanism of grpc's own
     health ``Watch``.
     """
-    behavior.experimental_non_blocking = True
+    marked: Any = behavior  # grpc reads the flag as a function attribute
+    marked.experimental_non_blocking = True
     return behavior
 
 
@@ -552,15 +559,19 @@ def _status_of(error: Exception) -> tuple[grpc.StatusCode, str]:
     return code, message
 
 
-def _bad_request_status(message: str) -> grpc.Status:
-    """INVALID_ARGUMENT with a google.rpc.BadRequest detail (field = text before the first ': ')."""
-    match = _FIELD_PATTERN.fullmatch(message)
-    field, description = (match.group(1), match.group(2)) if match else ("", message)
+def _bad_request_status(message: str, field: str | None) -> grpc.Status:
+    """INVALID_ARGUMENT with a google.rpc.BadRequest detail for ``field`` (the error's attribute).
+
+    The description is the message without its leading ``"<field>: "``; without a field
+    the violation names none ("") and carries the whole message.
+    """
+    prefix = f"{field}: "
+    description = message[len(prefix) :] if field and message.startswith(prefix) else message
     detail = any_pb2.Any()
     detail.Pack(
         error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+                error_details_pb2.BadRequest.FieldViolation(field=field or "", description=description)
             ]
         )
     )

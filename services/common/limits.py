@@ -38,13 +38,15 @@ def check_name(name: str, field_name: str) -> str:
     """
     if len(name) > MAX_NAME_CHARS:
         raise InvalidInputError(
-            f"{field_name}: {len(name)} characters; at most {MAX_NAME_CHARS} are accepted"
+            f"{field_name}: {len(name)} characters; at most {MAX_NAME_CHARS} are accepted",
+            field=field_name,
         )
     if not name.isprintable():
         position = next(i for i, char in enumerate(name) if not char.isprintable())
         raise InvalidInputError(
             f"{field_name}: non-printable character {name[position]!r} at position {position}; "
-            "expected printable text (no control characters, newlines or escapes)"
+            "expected printable text (no control characters, newlines or escapes)",
+            field=field_name,
         )
     return name
 
@@ -52,4 +54,6 @@ def check_name(name: str, field_name: str) -> str:
 def check_count(values: Sized, field_name: str, limit: int) -> None:
     """Raise InvalidInputError if the repeated field ``values`` has more than ``limit`` items."""
     if len(values) > limit:
-        raise InvalidInputError(f"{field_name}: {len(values)} items; at most {limit} are accepted")
+        raise InvalidInputError(
+            f"{field_name}: {len(values)} items; at most {limit} are accepted", field=field_name
+        )

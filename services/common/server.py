@@ -157,7 +157,9 @@ class Server:
         if self._store is None:
             self._set_ready(True)
         else:
-            self._readiness = threading.Thread(target=self._watch_store, name="store-readiness", daemon=True)
+            self._readiness = threading.Thread(
+                target=self._watch_store, args=(self._store,), name="store-readiness", daemon=True
+            )
             self._readiness.start()
 
     def _set_ready(self, ready: bool) -> None:
@@ -170,14 +172,14 @@ class Server:
             "health: %s", "SERVING" if ready else "NOT_SERVING", extra={"services": list(self.service_names)}
         )
 
-    def _watch_store(self, first_delay: float = 0.1, max_delay: float = 5.0) -> None:
+    def _watch_store(self, store: Any, first_delay: float = 0.1, max_delay: float = 5.0) -> None:
         """Readiness follows the store: retried with back-off until it answers, then re-checked."""
         delay = first_delay
         attempt = 0
         ready = False
         while not self._stopping.is_set():
             try:
-                self._store.ping()
+                store.ping()
             except Exception as error:  # noqa: BLE001 - any failure means "not ready"
                 attempt += 1
                 if ready:
@@ -188,7 +190,7 @@ class Server:
                         "artifact store not reachable (attempt %d): %s",
                         attempt,
                         error,
-                        extra={"store": getattr(self._store, "url", None)},
+                        extra={"store": getattr(store, "url", None)},
                     )
                 self._stopping.wait(delay)
                 delay = min(delay * 2, max_delay)
@@ -308,7 +310,7 @@ def create_server(
 
     address = settings.bind_address
     try:
-        if settings.tls:
+        if settings.tls_cert is not None and settings.tls_key is not None:  # both or neither (Settings)
             credentials = grpc.ssl_server_credentials(
                 [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
             )

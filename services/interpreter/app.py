@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
-from motiflens_client.api import interpreter_pb2_grpc
+from motiflens_client.wire.pb import interpreter_pb2_grpc
 
 # prediction_service_pb2 itself (not only the _grpc module) registers the service's
 # descriptor in the default pool; without it reflection lists the service but cannot
 # describe it, so grpcurl and reflection clients cannot call it.
 from tensorflow_serving.apis import prediction_service_pb2, prediction_service_pb2_grpc
 
+from services.common.app import App
 from services.common.budget import MemoryBudget
+from services.common.config import Settings
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
 from services.interpreter.model_cache import ModelCache
@@ -25,6 +27,17 @@ SERVICE_NAMES = (
 )
 
 
+def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> App:
+    """The interpreter :class:`~services.common.app.App`: both services over one model cache and budget."""
+    interpreter, prediction = _servicers(
+        store,
+        metrics,
+        cache_capacity=settings.interpreter_cache,
+        budget=MemoryBudget(settings.memory_budget_bytes),
+    )
+    return App(_register(interpreter, prediction), SERVICE_NAMES, (interpreter, prediction))
+
+
 def build_register(
     store: ArtifactStore,
     metrics: ServiceMetrics | None,
@@ -32,13 +45,24 @@ def build_register(
     cache_capacity: int = 4,
     budget: MemoryBudget | None = None,
 ) -> Callable[[grpc.Server], None]:
-    """A ``register(server)`` adding both services over one shared model cache and memory budget."""
+    """A ``register(server)`` adding both services over one shared model cache and memory budget (tests)."""
+    return _register(*_servicers(store, metrics, cache_capacity=cache_capacity, budget=budget))
+
+
+def _servicers(
+    store: ArtifactStore, metrics: ServiceMetrics | None, *, cache_capacity: int, budget: MemoryBudget | None
+) -> tuple[InterpreterServicer, PredictionServicer]:
     models = ModelCache(store, capacity=cache_capacity)
     # One budget for both services: they share the process's memory.
     budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
-    interpreter = InterpreterServicer(store, models, metrics, budget=budget)
-    prediction = PredictionServicer(models, budget=budget)
+    return InterpreterServicer(store, models, metrics, budget=budget), PredictionServicer(
+        models, budget=budget
+    )
 
+
+def _register(
+    interpreter: InterpreterServicer, prediction: PredictionServicer
+) -> Callable[[grpc.Server], None]:
     def register(server: grpc.Server) -> None:
         interpreter_pb2_grpc.add_InterpreterServiceServicer_to_server(interpreter, server)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)

@@ -59,14 +59,14 @@ def check_range(value: int, field: str, low: int, high: int, *, zero: str | None
         return 0
     if not low <= value <= high:
         unset = f" (0 = {zero})" if zero is not None else ""
-        raise InvalidInputError(f"{field}: expected {low} to {high}{unset}, got {value}")
+        raise InvalidInputError(f"{field}: expected {low} to {high}{unset}, got {value}", field=field)
     return int(value)
 
 
 def check_finite(value: float, field: str) -> float:
     """``value`` if it is a finite number; InvalidInputError naming ``field`` for NaN or ±inf."""
     if not math.isfinite(value):
-        raise InvalidInputError(f"{field}: expected a finite number, got {value}")
+        raise InvalidInputError(f"{field}: expected a finite number, got {value}", field=field)
     return float(value)
 
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
-from motiflens_client.api import interpreter_pb2_grpc, pb
+from motiflens_client.wire import pb
+from motiflens_client.wire.errors import WireError
+from motiflens_client.wire.pb import interpreter_pb2_grpc
+from motiflens_client.wire.vocabulary import METHOD_BY_NAME, OUTPUT_BY_NAME, REFERENCE_BY_NAME, split_name
 
 from motiflens.attribution import StopCheck, attribute
 from motiflens.errors import FailedPreconditionError, InvalidInputError
@@ -33,6 +36,7 @@ from motiflens.motifs import write_meme
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
+from services.common.errors import from_wire, invalid
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, check_id
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
@@ -58,23 +62,9 @@ from services.trainer.datasets import load_dataset
 
 logger = logging.getLogger(__name__)
 
-METHODS = {
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_SALIENCY"): "saliency",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_ISM"): "ism",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS"): "integrated_gradients",
-    pb.AttributionMethod.Value("ATTRIBUTION_METHOD_DEEPSHAP"): "deepshap",
-}
-OUTPUTS = {
-    pb.OutputKind.Value("OUTPUT_KIND_UNSPECIFIED"): "logit",
-    pb.OutputKind.Value("OUTPUT_KIND_LOGIT"): "logit",
-    pb.OutputKind.Value("OUTPUT_KIND_PROBABILITY"): "probability",
-}
-REFERENCES = {
-    pb.ReferenceKind.Value("REFERENCE_KIND_UNSPECIFIED"): "shuffle",
-    pb.ReferenceKind.Value("REFERENCE_KIND_SHUFFLE"): "shuffle",
-    pb.ReferenceKind.Value("REFERENCE_KIND_DINUCLEOTIDE"): "dinucleotide",
-}
-SPLITS = {0: "test", 1: "train", 2: "valid", 3: "test"}
+#: What an unset OutputKind and ReferenceKind mean (the proto's documented defaults).
+DEFAULT_OUTPUT = "logit"
+DEFAULT_REFERENCE = "shuffle"
 DEFAULT_CHUNK = 64
 MAX_CHUNK = 1024
 DEFAULT_PADDING = 10
@@ -129,7 +119,9 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         X = dataset.split(split).X
         if offset >= len(X):
             raise InvalidInputError(
-                f"dataset_split.offset: {offset} is past the end of {dataset_id} {split} ({len(X)} sequences)"
+                f"dataset_split.offset: {offset} is past the end of {dataset_id} {split} "
+                f"({len(X)} sequences)",
+                field="dataset_split.offset",
             )
         stop = len(X) if limit == 0 else min(len(X), offset + limit)
         return X[offset:stop]
@@ -177,12 +169,15 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         if ref.offset < 0 or ref.limit < 0:
             raise InvalidInputError(
                 f"{field}: offset and limit must be >= 0 (limit 0 = to the end), "
-                f"got {ref.offset} and {ref.limit}"
+                f"got {ref.offset} and {ref.limit}",
+                field=field,
             )
-        if ref.split not in SPLITS:
-            raise InvalidInputError(f"{field}.split: unknown value {ref.split}")
+        try:
+            split_label = split_name(ref.split, field=f"{field}.split")
+        except WireError as error:
+            raise from_wire(error) from None
         dataset, _ = load_dataset(self.store, dataset_id)
-        split = dataset.split(SPLITS[ref.split])
+        split = dataset.split(split_label)
         if split.model is None:
             raise FailedPreconditionError(
                 f"{field}.dataset_id: data set {dataset_id} has no ground truth; "
@@ -193,16 +188,20 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         if X.shape[1] != loaded.input_length:
             raise InvalidInputError(
                 f"{field}: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
-                f"data set {dataset_id} has {X.shape[1]}"
+                f"data set {dataset_id} has {X.shape[1]}",
+                field=field,
             )
         return X, y, model
 
     def _check_selection(self, X: np.ndarray, field: str = "sequences") -> None:
         if len(X) == 0:
-            raise InvalidInputError(f"{field}: no sequence selected (check offset, limit and positives_only)")
+            raise InvalidInputError(
+                f"{field}: no sequence selected (check offset, limit and positives_only)", field=field
+            )
         if len(X) > self.max_sequences:
             raise InvalidInputError(
-                f"{field}: {len(X)} sequences; at most {self.max_sequences} per request (use offset/limit)"
+                f"{field}: {len(X)} sequences; at most {self.max_sequences} per request (use offset/limit)",
+                field=field,
             )
 
     @staticmethod
@@ -211,20 +210,17 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
 
     @staticmethod
     def _attribution_options(request, loaded: LoadedModel) -> tuple[str, dict]:
-        if request.method not in METHODS:
-            raise InvalidInputError(
-                f"method: expected one of {', '.join(pb.AttributionMethod.Name(m) for m in METHODS)}; "
-                f"got {request.method}"
-            )
-        if request.output not in OUTPUTS:
-            raise InvalidInputError(f"output: unknown value {request.output}")
-        if request.reference not in REFERENCES:
-            raise InvalidInputError(f"reference: unknown value {request.reference}")
+        if request.method not in METHOD_BY_NAME.values():
+            accepted = ", ".join(pb.AttributionMethod.Name(m) for m in METHOD_BY_NAME.values())
+            raise invalid("method", f"expected one of {accepted}; got {request.method}")
+        output = _enum_name(OUTPUT_BY_NAME, request.output, "output", unset=DEFAULT_OUTPUT)
+        reference = _enum_name(REFERENCE_BY_NAME, request.reference, "reference", unset=DEFAULT_REFERENCE)
         if not 0 <= request.target < loaded.num_outputs:
             raise InvalidInputError(
                 f"target: model {loaded.model_id} has {loaded.num_outputs} outputs "
                 f"(0..{loaded.num_outputs - 1}), "
-                f"got {request.target}"
+                f"got {request.target}",
+                field="target",
             )
         # Checked whatever the method, so that a bad value never passes unnoticed.
         num_references = check_range(
@@ -232,13 +228,13 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         )
         num_steps = check_range(request.num_steps, "num_steps", 1, MAX_NUM_STEPS, zero=str(DEFAULT_NUM_STEPS))
         if request.seed < 0:
-            raise InvalidInputError(f"seed: expected >= 0, got {request.seed}")
-        method = METHODS[request.method]
-        options: dict = {"target": int(request.target), "output": OUTPUTS[request.output]}
+            raise InvalidInputError(f"seed: expected >= 0, got {request.seed}", field="seed")
+        method = _enum_name(METHOD_BY_NAME, request.method, "method")
+        options: dict = {"target": int(request.target), "output": output}
         if method in ("integrated_gradients", "deepshap"):
             options.update(
                 num_references=num_references or DEFAULT_NUM_REFERENCES,
-                reference=REFERENCES[request.reference],
+                reference=reference,
                 seed=int(request.seed),
             )
         if method == "integrated_gradients":
@@ -250,17 +246,13 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
 
     @staticmethod
     def _settings(method: str, options: dict) -> pb.AttributionSettings:
-        method_value = next(value for value, name in METHODS.items() if name == method)
-        output_value = pb.OutputKind.Value(
-            "OUTPUT_KIND_PROBABILITY" if options["output"] == "probability" else "OUTPUT_KIND_LOGIT"
+        settings = pb.AttributionSettings(
+            method=METHOD_BY_NAME[method],  # type: ignore[arg-type]  # an AttributionMethod value
+            target=options["target"],
+            output=OUTPUT_BY_NAME[options["output"]],  # type: ignore[arg-type]  # an OutputKind value
         )
-        settings = pb.AttributionSettings(method=method_value, target=options["target"], output=output_value)
         if "reference" in options:
-            settings.reference = pb.ReferenceKind.Value(
-                "REFERENCE_KIND_DINUCLEOTIDE"
-                if options["reference"] == "dinucleotide"
-                else "REFERENCE_KIND_SHUFFLE"
-            )
+            settings.reference = REFERENCE_BY_NAME[options["reference"]]  # type: ignore[assignment]  # a ReferenceKind
             settings.num_references = options["num_references"]
             settings.seed = options["seed"]
         settings.num_steps = options.get("num_steps", 0)
@@ -307,7 +299,8 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         threshold = check_finite(request.threshold, "threshold")
         if not 0 <= threshold <= 1:
             raise InvalidInputError(
-                f"threshold: expected a fraction in (0, 1] (0 = {DEFAULT_THRESHOLD}), got {threshold}"
+                f"threshold: expected a fraction in (0, 1] (0 = {DEFAULT_THRESHOLD}), got {threshold}",
+                field="threshold",
             )
         window = check_range(request.window, "window", 1, loaded.input_length, zero="the filter width")
         stop = caller_gone(context)
@@ -455,8 +448,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         """Probabilities (default) or logits, shape (N, T)."""
         loaded = self.models.get(request.model_id)
-        if request.output not in OUTPUTS:
-            raise InvalidInputError(f"output: unknown value {request.output}")
+        _enum_name(OUTPUT_BY_NAME, request.output, "output", unset=DEFAULT_OUTPUT)
         stop = caller_gone(context)
 
         def cost(n: int) -> int:
@@ -507,3 +499,13 @@ def _localisation(scores) -> pb.LocalizationScore:
         pooled_auroc=summary["pooled_auroc"],
         num_sequences=summary["num_sequences"],
     )
+
+
+def _enum_name(table: Mapping[str, int], value: int, field: str, *, unset: str | None = None) -> str:
+    """The vocabulary name of enum ``value`` (``unset`` for 0 when given); INVALID_ARGUMENT otherwise."""
+    if value == 0 and unset is not None:
+        return unset
+    for name, code in table.items():
+        if code == value:
+            return name
+    raise invalid(field, f"unknown value {value}")

@@ -35,7 +35,10 @@ from services.interpreter.requests import caller_gone, holding
 
 SIGNATURE = "serving_default"
 #: Input dtypes accepted for the one-hot input.
-FLOAT_DTYPES = {types_pb2.DT_FLOAT: np.dtype("<f4"), types_pb2.DT_DOUBLE: np.dtype("<f8")}
+FLOAT_DTYPES: dict[int, np.dtype] = {
+    types_pb2.DT_FLOAT: np.dtype("<f4"),
+    types_pb2.DT_DOUBLE: np.dtype("<f8"),
+}
 #: Most axes a declared input shape may have (the inputs have 1 or 3).
 MAX_RANK = 8
 INPUT_ONE_HOT = "sequence"
@@ -46,12 +49,19 @@ OUTPUTS = ("probabilities", "logits")
 def _declared_shape(proto, field: str) -> tuple[int, ...]:
     """The TensorProto's shape, checked: known rank, at most :data:`MAX_RANK` axes, extents >= 0."""
     if proto.tensor_shape.unknown_rank:
-        raise InvalidInputError(f"{field}.tensor_shape: unknown rank; expected (N, L, 4) or (N,)")
+        raise InvalidInputError(
+            f"{field}.tensor_shape: unknown rank; expected (N, L, 4) or (N,)", field=f"{field}.tensor_shape"
+        )
     dims = tuple(int(dim.size) for dim in proto.tensor_shape.dim)
     if len(dims) > MAX_RANK:
-        raise InvalidInputError(f"{field}.tensor_shape: {len(dims)} axes; expected (N, L, 4) or (N,)")
+        raise InvalidInputError(
+            f"{field}.tensor_shape: {len(dims)} axes; expected (N, L, 4) or (N,)",
+            field=f"{field}.tensor_shape",
+        )
     if any(size < 0 for size in dims):
-        raise InvalidInputError(f"{field}.tensor_shape: expected extents >= 0, got {list(dims)}")
+        raise InvalidInputError(
+            f"{field}.tensor_shape: expected extents >= 0, got {list(dims)}", field=f"{field}.tensor_shape"
+        )
     return dims
 
 
@@ -112,7 +122,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         if model_spec.signature_name not in ("", SIGNATURE):
             raise InvalidInputError(
                 f"model_spec.signature_name: unknown signature {model_spec.signature_name!r}; "
-                f"accepted: '{SIGNATURE}' (or empty)"
+                f"accepted: '{SIGNATURE}' (or empty)",
+                field="model_spec.signature_name",
             )
         return self.models.get(model_spec.name, field_name="model_spec.name")
 
@@ -121,7 +132,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         if keys not in ({INPUT_ONE_HOT}, {INPUT_STRINGS}):
             raise InvalidInputError(
                 f"inputs: expected exactly one of '{INPUT_ONE_HOT}' (one-hot float (N, L, 4)) or "
-                f"'{INPUT_STRINGS}' (N DNA strings); got {sorted(keys) or 'none'}"
+                f"'{INPUT_STRINGS}' (N DNA strings); got {sorted(keys) or 'none'}",
+                field="inputs",
             )
         name = keys.pop()
         proto = request.inputs[name]
@@ -132,25 +144,29 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         else:
             X = self._one_hot_input(proto, shape, field, loaded)
         if X.ndim != 3 or X.shape[2] != 4:
-            raise InvalidInputError(f"inputs['{name}']: expected shape (N, L, 4), got {X.shape}")
+            raise InvalidInputError(f"{field}: expected shape (N, L, 4), got {X.shape}", field=field)
         if X.shape[0] == 0:
-            raise InvalidInputError(f"inputs['{name}']: empty batch; expected at least one sequence")
+            raise InvalidInputError(f"{field}: empty batch; expected at least one sequence", field=field)
         if X.shape[0] > self.max_sequences:
             raise InvalidInputError(
-                f"inputs['{name}']: {X.shape[0]} sequences; at most {self.max_sequences} per call"
+                f"{field}: {X.shape[0]} sequences; at most {self.max_sequences} per call",
+                field=field,
             )
         if X.shape[1] != loaded.input_length:
             raise InvalidInputError(
-                f"inputs['{name}']: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
-                f"got {X.shape[1]}"
+                f"{field}: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
+                f"got {X.shape[1]}",
+                field=field,
             )
         return X
 
     def _check_batch(self, rows: int, field: str) -> None:
         if rows == 0:
-            raise InvalidInputError(f"{field}: empty batch; expected at least one sequence")
+            raise InvalidInputError(f"{field}: empty batch; expected at least one sequence", field=field)
         if rows > self.max_sequences:
-            raise InvalidInputError(f"{field}: {rows} sequences; at most {self.max_sequences} per call")
+            raise InvalidInputError(
+                f"{field}: {rows} sequences; at most {self.max_sequences} per call", field=field
+            )
 
     def _one_hot_input(self, proto, shape: tuple[int, ...], field: str, loaded: LoadedModel) -> np.ndarray:
         """A (N, L, 4) float input, checked against its declared shape before anything is allocated."""
@@ -158,12 +174,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise InvalidInputError(
                 f"{field}.dtype: expected DT_FLOAT or DT_DOUBLE, got {types_pb2.DataType.Name(proto.dtype)}"
                 if proto.dtype in types_pb2.DataType.values()
-                else f"{field}.dtype: expected DT_FLOAT or DT_DOUBLE, got {proto.dtype}"
+                else f"{field}.dtype: expected DT_FLOAT or DT_DOUBLE, got {proto.dtype}",
+                field=f"{field}.dtype",
             )
         if len(shape) != 3 or shape[2] != 4 or shape[1] != loaded.input_length:
             raise InvalidInputError(
                 f"{field}.tensor_shape: expected (N, {loaded.input_length}, 4) for model "
-                f"{loaded.model_id}, got {list(shape)}"
+                f"{loaded.model_id}, got {list(shape)}",
+                field=f"{field}.tensor_shape",
             )
         self._check_batch(shape[0], field)
         self.budget.check(_predict_bytes(shape[0], loaded), field)
@@ -173,7 +191,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             if len(proto.tensor_content) != count * dtype.itemsize:
                 raise InvalidInputError(
                     f"{field}.tensor_content: expected {count * dtype.itemsize} bytes for shape "
-                    f"{list(shape)}, got {len(proto.tensor_content)}"
+                    f"{list(shape)}, got {len(proto.tensor_content)}",
+                    field=f"{field}.tensor_content",
                 )
             values = np.frombuffer(proto.tensor_content, dtype=dtype)
         else:
@@ -181,41 +200,49 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             # TF fills a tensor from a single value; anything else must give every value.
             if len(listed) not in (1, count):
                 raise InvalidInputError(
-                    f"{field}: {len(listed)} values for shape {list(shape)}; expected {count} (or 1 to fill)"
+                    f"{field}: {len(listed)} values for shape {list(shape)}; expected {count} (or 1 to fill)",
+                    field=field,
                 )
             values = np.asarray(listed, dtype=dtype)
         if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
             raise InvalidInputError(
-                f"{field}: expected one-hot values in [0, 1]; got NaN, infinity or out of range"
+                f"{field}: expected one-hot values in [0, 1]; got NaN, infinity or out of range",
+                field=field,
             )
         return np.broadcast_to(values.astype(np.float32), count).reshape(shape).copy()
 
     def _strings_input(self, proto, shape: tuple[int, ...], field: str, loaded: LoadedModel) -> np.ndarray:
         """N DNA strings, counted and measured before any is decoded."""
         if proto.dtype != types_pb2.DT_STRING:
-            raise InvalidInputError(f"{field}.dtype: expected DT_STRING")
+            raise InvalidInputError(f"{field}.dtype: expected DT_STRING", field=f"{field}.dtype")
         if len(shape) != 1:
-            raise InvalidInputError(f"{field}.tensor_shape: expected (N,), got {list(shape)}")
+            raise InvalidInputError(
+                f"{field}.tensor_shape: expected (N,), got {list(shape)}", field=f"{field}.tensor_shape"
+            )
         self._check_batch(shape[0], field)
         if len(proto.string_val) != shape[0]:
             raise InvalidInputError(
-                f"{field}: {len(proto.string_val)} strings for shape {list(shape)}; expected {shape[0]}"
+                f"{field}: {len(proto.string_val)} strings for shape {list(shape)}; expected {shape[0]}",
+                field=field,
             )
         for index, item in enumerate(proto.string_val):
             if len(item) != loaded.input_length:
                 raise InvalidInputError(
                     f"{field}[{index}]: model {loaded.model_id} takes sequences of {loaded.input_length} nt, "
-                    f"got {len(item)}"
+                    f"got {len(item)}",
+                    field=f"{field}[{index}]",
                 )
         self.budget.check(_predict_bytes(shape[0], loaded), field)
         try:
             sequences = [item.decode("ascii") for item in proto.string_val]
         except UnicodeDecodeError:
-            raise InvalidInputError(f"{field}: expected ASCII DNA (A, C, G, T, N)") from None
+            raise InvalidInputError(f"{field}: expected ASCII DNA (A, C, G, T, N)", field=field) from None
         try:
             return one_hot(sequences)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{field}{str(exc).removeprefix('sequences')}") from None
+            # The core names the batch "sequences"; re-anchor message and field on the request's.
+            where = f"{field}{(exc.field or 'sequences').removeprefix('sequences')}"
+            raise InvalidInputError(f"{field}{str(exc).removeprefix('sequences')}", field=where) from None
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         """Run the model on the request's sequences."""
@@ -225,7 +252,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = set(wanted) - set(OUTPUTS)
         if unknown:
             raise InvalidInputError(
-                f"output_filter: unknown outputs {sorted(unknown)}; accepted: {', '.join(OUTPUTS)}"
+                f"output_filter: unknown outputs {sorted(unknown)}; accepted: {', '.join(OUTPUTS)}",
+                field="output_filter",
             )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = loaded.model_id
@@ -249,7 +277,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         fields = list(request.metadata_field) or ["signature_def"]
         if fields != ["signature_def"]:
             raise InvalidInputError(
-                f"metadata_field: only 'signature_def' is available, got {list(request.metadata_field)}"
+                f"metadata_field: only 'signature_def' is available, got {list(request.metadata_field)}",
+                field="metadata_field",
             )
         signatures = get_model_metadata_pb2.SignatureDefMap()
         signatures.signature_def[SIGNATURE].CopyFrom(signature_def(loaded))

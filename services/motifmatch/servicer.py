@@ -32,10 +32,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import grpc
-from motiflens_client.api import DISTANCE_BY_NAME, DISTANCE_NAMES, motifmatch_pb2, motifmatch_pb2_grpc, pb
+from motiflens_client.wire import pb
+from motiflens_client.wire.pb import motifmatch_pb2, motifmatch_pb2_grpc
+from motiflens_client.wire.vocabulary import DISTANCE_BY_NAME, DISTANCE_NAMES
 
 from motiflens.errors import InvalidInputError, NotFoundError
-from motiflens.matching import TASK1_GROUND_TRUTH, hits_by_filter, match_statistics
+from motiflens.matching import (
+    TASK1_GROUND_TRUTH,
+    TRIM_PADDING,
+    TRIM_THRESHOLD,
+    hits_by_filter,
+    match_statistics,
+)
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database, read_meme
 from motiflens.tomtom import format_tomtom_tsv, tomtom
 from services.common.budget import ComputeSlots
@@ -54,9 +62,6 @@ MEME_OBJECT = "motifs.meme"
 DEFAULT_COLLECTION = "CORE"
 DEFAULT_TAX_GROUP = "vertebrates"
 DEFAULT_EVALUE_THRESHOLD = 0.1
-#: Trimming of queries: positions above this many bits, plus this much padding (the paper's).
-TRIM_THRESHOLD = 0.5
-TRIM_PADDING = 3
 #: Tomtom's memory grows with the cube of the query width (against JASPAR2016: width 100
 #: about 0.2 GB, 150 about 0.6 GB, 200 about 24 GB), so wider queries are refused.
 MAX_QUERY_WIDTH = 100
@@ -151,7 +156,8 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             if not 0 < qvalue_threshold <= 1:
                 raise InvalidInputError(
                     "qvalue_threshold: expected a number in (0, 1] (0: filter by evalue_threshold), "
-                    f"got {qvalue_threshold}"
+                    f"got {qvalue_threshold}",
+                    field="qvalue_threshold",
                 )
         distance = _distance(request.distance)
         if request.trim:
@@ -187,19 +193,22 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             if match is None:
                 raise InvalidInputError(
                     f"{_query_field(request, position)}.id: expected '{FILTER_PREFIX}<index>', "
-                    f"got {motif.motif_id!r}"
+                    f"got {motif.motif_id!r}",
+                    field=f"{_query_field(request, position)}.id",
                 )
             indices[motif.motif_id] = int(match.group(1))
         if request.num_filters < 0:
             raise InvalidInputError(
-                f"num_filters: expected >= 0 (0: the number of queries), got {request.num_filters}"
+                f"num_filters: expected >= 0 (0: the number of queries), got {request.num_filters}",
+                field="num_filters",
             )
         num_filters = request.num_filters or len(queries)
         for position, motif in enumerate(queries):
             if indices[motif.motif_id] >= num_filters:
                 raise InvalidInputError(
                     f"{_query_field(request, position)}.id: filter index {indices[motif.motif_id]} is "
-                    f"outside 0..{num_filters - 1}; set num_filters to the number of first-layer filters"
+                    f"outside 0..{num_filters - 1}; set num_filters to the number of first-layer filters",
+                    field=f"{_query_field(request, position)}.id",
                 )
         ground_truth, ground_truth_source = _chosen_ground_truth(request)
         database = self._database(request.database, field="database")
@@ -239,7 +248,8 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
             raise InvalidInputError(
                 f"name: expected 1-{MAX_NAME_LENGTH} printable characters, "
-                f"got {request.name[:MAX_NAME_LENGTH]!r}"
+                f"got {request.name[:MAX_NAME_LENGTH]!r}",
+                field="name",
             )
         motifs = _parse_meme(request.meme, field="meme")
         manifest = self._store.put_artifact(
@@ -266,7 +276,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         if database_id in releases:
             collection = _jaspar_word(ref.collection, f"{field}.collection") or DEFAULT_COLLECTION
             tax_group = _jaspar_word(ref.tax_group, f"{field}.tax_group") or DEFAULT_TAX_GROUP
-            key = (database_id, collection, tax_group)
+            key: tuple[str, ...] = (database_id, collection, tax_group)
 
             def load() -> MotifDatabase:
                 try:
@@ -287,7 +297,8 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                 if getattr(ref, name):
                     raise InvalidInputError(
                         f"{field}.{name}: applies to JASPAR releases only, "
-                        f"not to uploaded database {database_id!r}"
+                        f"not to uploaded database {database_id!r}",
+                        field=f"{field}.{name}",
                     )
             key = (database_id,)
 
@@ -338,7 +349,7 @@ def _upload_info(database_id: str, metadata: Mapping) -> pb.DatabaseInfo:
 def _parse_meme(text: str, *, field: str) -> list[Motif]:
     """Motifs of a MEME text; errors read ``"<field>: line 12: ..."``."""
     if not text.strip():
-        raise InvalidInputError(f"{field}: expected a MEME motif file, got empty text")
+        raise InvalidInputError(f"{field}: expected a MEME motif file, got empty text", field=field)
     stream = io.StringIO(text)
     stream.name = field  # read_meme names its input by the stream's name
     return read_meme(stream)
@@ -360,15 +371,18 @@ def _queries(request) -> list[Motif]:
     """Query motifs of a CompareRequest or MatchFiltersRequest (``motifs`` or ``meme``)."""
     form = request.WhichOneof("queries")
     if form is None:
-        raise InvalidInputError("queries: expected motifs (a MotifList) or meme (MEME text); got neither")
+        raise InvalidInputError(
+            "queries: expected motifs (a MotifList) or meme (MEME text); got neither", field="queries"
+        )
     if form == "meme":
         motifs = _parse_meme(request.meme, field="meme")
     else:
         motifs = motifs_from_proto(request.motifs.motifs, field="motifs")
     for position, motif in enumerate(motifs):
         if motif.width > MAX_QUERY_WIDTH:
+            where = _query_field(request, position)
             raise InvalidInputError(
-                f"{_query_field(request, position)}: expected width W <= {MAX_QUERY_WIDTH}, got {motif.width}"
+                f"{where}: expected width W <= {MAX_QUERY_WIDTH}, got {motif.width}", field=where
             )
     return motifs
 
@@ -383,7 +397,8 @@ def _distance(value: int) -> str:
     """MEME's ``-dist`` name of a request's Distance (UNSPECIFIED: "ed"); INVALID_ARGUMENT otherwise."""
     if value not in DISTANCE_NAMES:
         raise InvalidInputError(
-            f"distance: expected DISTANCE_EUCLIDEAN or DISTANCE_PEARSON (unset: Euclidean), got {value}"
+            f"distance: expected DISTANCE_EUCLIDEAN or DISTANCE_PEARSON (unset: Euclidean), got {value}",
+            field="distance",
         )
     return DISTANCE_NAMES[value]
 
@@ -393,7 +408,8 @@ def _evalue_threshold(value: float, field: str) -> float:
         return DEFAULT_EVALUE_THRESHOLD
     if not math.isfinite(value) or value < 0:
         raise InvalidInputError(
-            f"{field}: expected a number > 0 (0: {DEFAULT_EVALUE_THRESHOLD}), got {value}"
+            f"{field}: expected a number > 0 (0: {DEFAULT_EVALUE_THRESHOLD}), got {value}",
+            field=field,
         )
     return value
 
@@ -402,7 +418,8 @@ def _jaspar_word(value: str, field: str) -> str:
     if value and not _JASPAR_WORD.fullmatch(value):
         raise InvalidInputError(
             f"{field}: expected a JASPAR name such as 'CORE' or 'vertebrates' (letters, digits, '_'), "
-            f"got {value!r}"
+            f"got {value!r}",
+            field=field,
         )
     return value
 
@@ -413,10 +430,14 @@ def _chosen_ground_truth(request) -> tuple[dict, str]:
     if request.ground_truth_map not in maps:
         raise InvalidInputError(
             "ground_truth_map: expected GROUND_TRUTH_MAP_TASK1 or unset (no built-in map), "
-            f"got {request.ground_truth_map}"
+            f"got {request.ground_truth_map}",
+            field="ground_truth_map",
         )
     if request.ground_truth and request.ground_truth_map:
-        raise InvalidInputError("ground_truth: set either ground_truth entries or ground_truth_map, not both")
+        raise InvalidInputError(
+            "ground_truth: set either ground_truth entries or ground_truth_map, not both",
+            field="ground_truth",
+        )
     if request.ground_truth:
         return _ground_truth(request.ground_truth), "request"
     if request.ground_truth_map == motifmatch_pb2.GROUND_TRUTH_MAP_TASK1:
@@ -429,13 +450,16 @@ def _ground_truth(entries) -> dict[str, frozenset[str]]:
     for index, entry in enumerate(entries):
         field = f"ground_truth[{index}]"
         if not entry.tf.strip():
-            raise InvalidInputError(f"{field}.tf: expected a TF name, got {entry.tf!r}")
+            raise InvalidInputError(f"{field}.tf: expected a TF name, got {entry.tf!r}", field=f"{field}.tf")
         if entry.tf in truth:
             raise InvalidInputError(
-                f"{field}.tf: {entry.tf!r} appears twice; list all its motif ids in one entry"
+                f"{field}.tf: {entry.tf!r} appears twice; list all its motif ids in one entry",
+                field=f"{field}.tf",
             )
         if not entry.motif_ids or not all(motif_id.strip() for motif_id in entry.motif_ids):
-            raise InvalidInputError(f"{field}.motif_ids: expected one or more non-empty motif ids")
+            raise InvalidInputError(
+                f"{field}.motif_ids: expected one or more non-empty motif ids", field=f"{field}.motif_ids"
+            )
         truth[entry.tf] = frozenset(entry.motif_ids)
     return truth
 

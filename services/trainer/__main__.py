@@ -8,40 +8,22 @@ Settings come from the environment: the shared ones of
 ``MOTIFLENS_TRAINER_MAX_RESUMES``, default 3; ``MOTIFLENS_STORE_RETRY_SECONDS``, default
 120) and the sweeps'
 :class:`services.trainer.sweeps.SweepSettings` (``MOTIFLENS_SWEEP_EXECUTOR`` local or
-kubernetes, ``MOTIFLENS_SWEEP_IMAGE``, ...).
+kubernetes, ``MOTIFLENS_SWEEP_IMAGE``, ...). Exit status 2 on a bad setting.
 """
 
 from __future__ import annotations
 
-from services.common.budget import MemoryBudget
-from services.common.config import Settings
-from services.common.metrics import ServiceMetrics
-from services.common.server import configure_logging, serve
-from services.common.store import open_store
-from services.trainer.datasets import remove_stale_uploads
-from services.trainer.jobs import JobManager, JobSettings
-from services.trainer.servicer import SERVICE_NAME, TrainerServicer
-from services.trainer.sweeps import SweepManager, SweepSettings
+import sys
+from collections.abc import Sequence
+
+from services.common.app import run
+from services.trainer.app import build
 
 
-def main() -> None:
-    """Build settings, store, job manager and servicer; serve; close the manager on the way out."""
-    settings = Settings.from_env("trainer")
-    job_settings = JobSettings.from_env()
-    sweep_settings = SweepSettings.from_env()
-    configure_logging(settings.log_level)
-    store = open_store(settings.store_url)
-    metrics = ServiceMetrics()
-    jobs = JobManager(settings.store_url, job_settings, store=store, metrics=metrics)
-    remove_stale_uploads()  # folders of an earlier trainer killed mid-import
-    servicer = TrainerServicer(
-        store, jobs, SweepManager(jobs, sweep_settings), budget=MemoryBudget(settings.memory_budget_bytes)
-    )
-    try:
-        serve(settings, servicer.register, SERVICE_NAME, store, metrics=metrics)
-    finally:
-        jobs.close()
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the trainer until a signal; returns the exit status (2 on a bad setting)."""
+    return run("trainer", build, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(sys.argv[1:]))

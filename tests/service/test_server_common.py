@@ -78,7 +78,10 @@ class ProbeServicer(trainer_pb2_grpc.TrainerServiceServicer):
         action, _, argument = request.job_id.partition(":")
         if action == "raise":
             error_type, _ = ERRORS[argument]
-            raise error_type(f"job_id: secret detail of {argument}")
+            message = f"job_id: secret detail of {argument}"
+            if issubclass(error_type, MotiflensError):
+                raise error_type(message, field="job_id")  # the field rides as an attribute
+            raise error_type(message)
         if action == "sleep":
             self.sleeping.set()
             time.sleep(float(argument))

@@ -29,8 +29,8 @@ from services.common.store import (
     new_id,
     open_store,
 )
-from services.common.store_file import FileStore
-from services.common.store_s3 import S3Store
+from services.common.store.file import FileStore
+from services.common.store.s3 import S3Store
 
 
 def raw_write(store: ArtifactStore, path: str, data: bytes, server=None) -> None:

@@ -7,14 +7,13 @@ from scipy.stats import mannwhitneyu
 from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.evaluation import (
     classification_metrics,
-    information_content,
     interpretability_scores,
-    localisation_auroc,
+    localization_auroc,
     motif_regions,
     position_scores,
     pwm_scans,
 )
-from motiflens.motifs import Motif
+from motiflens.motifs import Motif, information_content
 from motiflens.synthetic import make_task1, make_task3
 
 
@@ -91,14 +90,14 @@ def test_motif_regions_padding_and_merging():
     assert motif_regions(model) == [[(0, 20, False), (20, 65, True), (65, 80, False), (80, 100, True)]]
 
 
-def test_localisation_oracle_and_constant_scans():
+def test_localization_oracle_and_constant_scans():
     model = np.full((2, 100, 4), 0.25, dtype=np.float32)
     model[:, 40:50] = [0, 0, 0, 1]
     oracle = information_content(model)
-    result = localisation_auroc(oracle, model)
+    result = localization_auroc(oracle, model)
     np.testing.assert_array_equal(result.per_sequence, [1.0, 1.0])
     assert result.pooled == 1.0
-    assert localisation_auroc(np.zeros((2, 100, 3)), model).summary()["auroc"] == 0.5
+    assert localization_auroc(np.zeros((2, 100, 3)), model).summary()["auroc"] == 0.5
 
 
 def test_pwm_scan_pinned_value():
@@ -111,7 +110,7 @@ def test_pwm_scan_pinned_value():
     assert scans[0, 0, 0] == 0.0 and scans[0, 3, 0] == 0.0  # rectified / past the end
 
 
-def test_pwm_scan_baseline_localises_task1_motifs(task1):
+def test_pwm_scan_baseline_localizes_task1_motifs(task1):
     """Ground-truth PWM scans (both strands) footprint the implanted motifs.
 
     The paper reports 0.884 ± 0.252 for this baseline. Scanning both strands gives about
@@ -119,10 +118,10 @@ def test_pwm_scan_baseline_localises_task1_motifs(task1):
     """
     test = task1.dataset.test
     scans = pwm_scans(test.X, task1.motifs)
-    summary = localisation_auroc(scans, test.model).summary()
+    summary = localization_auroc(scans, test.model).summary()
     assert 0.85 <= summary["auroc"] <= 0.98
     assert 0.85 <= summary["pooled_auroc"] <= 0.98
-    shuffled = localisation_auroc(scans[np.random.default_rng(0).permutation(len(test))], test.model)
+    shuffled = localization_auroc(scans[np.random.default_rng(0).permutation(len(test))], test.model)
     assert shuffled.summary()["auroc"] == pytest.approx(0.5, abs=0.06)
     assert not math.isnan(summary["auroc_std"])
 
@@ -142,8 +141,8 @@ def test_long_scores_stop_when_the_caller_leaves(task3_test):
     X, model = task3_test.X, task3_test.model  # 400 sequences: two checks, at 0 and 256
     with pytest.raises(CancelledError, match="interpretability_scores: abandoned after 256 of 400"):
         interpretability_scores(X, X, model, should_stop=stop_after(1))
-    with pytest.raises(CancelledError, match="localisation_auroc: abandoned after 0 of 400"):
-        localisation_auroc(information_content(model), model, should_stop=stop_after(0))
+    with pytest.raises(CancelledError, match="localization_auroc: abandoned after 0 of 400"):
+        localization_auroc(information_content(model), model, should_stop=stop_after(0))
     motifs = [Motif("a", "a", np.full((6, 4), 0.25)), Motif("b", "b", np.eye(4)[[0, 1, 2, 3, 0]])]
     with pytest.raises(CancelledError, match="pwm_scans: abandoned after 1 of 2 motifs"):
         pwm_scans(X, motifs, should_stop=stop_after(1))

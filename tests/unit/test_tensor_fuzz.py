@@ -47,3 +47,25 @@ def test_fuzzed_tensors_decode_or_raise_invalid_input():
             decoded += 1
     assert decoded > 100 and refused > 1000
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 256 * 1024
+
+
+def test_fuzzed_tensors_decode_or_raise_wire_error_in_the_wire_codec():
+    # The one codec both sides share (motiflens_client.wire.tensors): same contract, WireError
+    # with the field path as an attribute instead of a message to re-parse.
+    from motiflens_client.wire import WireError
+    from motiflens_client.wire.tensors import tensor_to_array as wire_tensor_to_array
+
+    rng = np.random.default_rng(1202)
+    decoded = refused = 0
+    for _ in range(CASES):
+        tensor = _random_tensor(rng)
+        for kwargs in ({}, {"dtypes": (np.float32,), "ndim": 3, "finite": True}):
+            try:
+                array = wire_tensor_to_array(tensor, field="x", **kwargs)
+            except WireError as error:
+                assert error.field.startswith("x.") and str(error).startswith(error.field + ": ")
+                refused += 1
+                continue
+            assert array.nbytes == len(tensor.data)
+            decoded += 1
+    assert decoded > 100 and refused > 1000

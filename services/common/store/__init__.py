@@ -109,7 +109,7 @@ def _parse_bool(value: str, *, field_name: str) -> bool:
     """Parse a URL flag such as ``secure=false``."""
     flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
     if value.lower() not in flags:
-        raise InvalidInputError(f"{field_name}: expected true or false, got {value!r}")
+        raise InvalidInputError(f"{field_name}: expected true or false, got {value!r}", field=field_name)
     return flags[value.lower()]
 
 

@@ -135,7 +135,9 @@ def encode_record(record: Mapping) -> bytes:
         # lists, keys strings) and not the writer's Python objects.
         body = json.loads(json.dumps(dict(record)))
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"record: expected a JSON-serialisable mapping ({exc})") from exc
+        raise InvalidInputError(
+            f"record: expected a JSON-serialisable mapping ({exc})", field="record"
+        ) from exc
     envelope = {"format": RECORD_FORMAT, "sha256": sha256_hex(_canonical(body)), "record": body}
     return json.dumps(envelope, sort_keys=True).encode()
 
@@ -226,18 +228,20 @@ class ArtifactStore(abc.ABC):
             The backend failed part-way; no manifest was written, so readers see nothing.
         """
         if not isinstance(kind, str) or not kind:
-            raise InvalidInputError(f"kind: expected a non-empty string, got {kind!r}")
+            raise InvalidInputError(f"kind: expected a non-empty string, got {kind!r}", field="kind")
         artifact_id = check_id(artifact_id) if artifact_id else new_id(id_prefix or kind.split("_")[0][:16])
         for field_name, value in (("provenance", provenance), ("metadata", metadata)):
             try:
                 json.dumps(dict(value or {}))
             except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"{field_name}: expected JSON-serialisable values ({exc})") from exc
+                raise InvalidInputError(
+                    f"{field_name}: expected JSON-serialisable values ({exc})", field=field_name
+                ) from exc
         names = list(objects.keys())
         for name in names:  # validate every name before the first write
             check_key(name, field_name="object name")
             if name == MANIFEST:
-                raise InvalidInputError(f"object name: {MANIFEST!r} is reserved")
+                raise InvalidInputError(f"object name: {MANIFEST!r} is reserved", field="object name")
         if self._exists(artifact_path(artifact_id)):
             raise AlreadyExistsError(f"artifact {artifact_id!r} exists already; artifacts are immutable")
         infos = {}

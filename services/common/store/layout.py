@@ -43,11 +43,13 @@ def check_id(artifact_id: str, *, field_name: str = "id", prefix: str | None = N
     if not isinstance(artifact_id, str) or not ID_PATTERN.fullmatch(artifact_id):
         raise InvalidInputError(
             f"{field_name}: {quote(artifact_id)} is not a valid id; expected '<kind>-<32 hex digits>' "
-            "as returned by the service"
+            "as returned by the service",
+            field=field_name,
         )
     if prefix is not None and not artifact_id.startswith(prefix + "-"):
         raise InvalidInputError(
-            f"{field_name}: expected an id starting with '{prefix}-', got {quote(artifact_id)}"
+            f"{field_name}: expected an id starting with '{prefix}-', got {quote(artifact_id)}",
+            field=field_name,
         )
     return artifact_id
 
@@ -57,7 +59,8 @@ def check_key(key: str, *, field_name: str = "key") -> str:
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise InvalidInputError(
             f"{field_name}: {quote(key)} is not a valid name; expected letters, digits, '_', '-', '.' "
-            "(not starting with '.'), at most 128 characters"
+            "(not starting with '.'), at most 128 characters",
+            field=field_name,
         )
     return key
 
