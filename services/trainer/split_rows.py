@@ -21,15 +21,7 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def rows_per_chunk(requested: int, row_bytes: int) -> int:
-    """Rows per message: ``requested`` (0 = as many as fit) capped so a chunk stays under :data:`CHUNK_BYTES`.
-
-    Raises
-    ------
-    InvalidInputError
-        ``requested`` < 0.
-    """
-    if requested < 0:
-        raise InvalidInputError(f"rows_per_chunk: expected >= 0 (0 = the server's default), got {requested}")
+    """Rows per message: ``requested`` (>= 0; 0 = as many as fit), capped to fit :data:`CHUNK_BYTES`."""
     fitting = max(1, CHUNK_BYTES // max(1, row_bytes))
     return min(requested, fitting) if requested else fitting
 
@@ -67,8 +59,10 @@ def split_chunks(
             f"rows.split: unknown split enum value {ref.split}; expected TRAIN, VALID or TEST"
         )
     split = SPLIT_NAMES[ref.split]
-    if request.rows_per_chunk < 0:
-        rows_per_chunk(request.rows_per_chunk, 1)  # raises, naming the field
+    if request.rows_per_chunk < 0:  # checked before the data set is loaded
+        raise InvalidInputError(
+            f"rows_per_chunk: expected >= 0 (0 = the server's default), got {request.rows_per_chunk}"
+        )
     X = datasets.load_split(store, ref.dataset_id, split, int(ref.offset), int(ref.limit), field="rows")
     dataset, _ = datasets.load_dataset(store, ref.dataset_id)
     part = dataset.split(split)
