@@ -330,6 +330,17 @@ def _begin(store: ArtifactStore, record: dict) -> TrainingState | None:
     # epochs of an interrupted attempt after its checkpoint are never listed twice.
     events = [event.to_dict() for event in checkpoint.history] if checkpoint else []
     store.put_record(EVENTS_NAMESPACE, job_id, {"job_id": job_id, "events": events})
+    if record.get("state") == "RUNNING" and not record.get("owner") and record.get("worker"):
+        # A job no manager owns (a Kubernetes sweep pod's) that an earlier worker claimed
+        # and left RUNNING: that pod was preempted or killed, and Kubernetes started this
+        # one for the same index. Count its resume here (a job manager counts those of
+        # its own jobs when it re-queues them, and marks them RUNNING before dispatch).
+        previous = record.get("worker") or {}
+        record["resumes"] = int(record.get("resumes") or 0) + 1
+        record["last_interruption"] = (
+            f"interrupted: its worker on {previous.get('host', '?')} (pid {previous.get('pid', '?')}) "
+            "stopped before the job finished (a preempted or restarted pod)"
+        )
     record.update(
         state="RUNNING",
         started_at=record.get("started_at") or utc_now(),

@@ -371,3 +371,60 @@ def test_cli_sweep_start_wait_get_list(tmp_path):
         assert run.error_line().endswith(expected)
         run = run_cli("--address", address, "sweep", "wait", "sweep-" + "0" * 32)
         assert run.code == 3 and "NOT_FOUND" in run.error_line()
+
+
+def test_a_preempted_sweep_pod_resumes_its_job_from_the_checkpoint(s3_server, tmp_path):
+    """A pod killed mid-job (preemption, node loss) leaves its job RUNNING; the pod Kubernetes
+    starts next for the same index resumes it from its last checkpoint and counts the resume."""
+    from tests.service.test_job_resilience import has_checkpoint, running_with_epochs, wait_for
+
+    store_url = deployed_store_url(s3_server)
+    store = open_store(store_url)
+    cluster = RecordingCluster()
+    epochs = 12
+    with trainer(store_url, cluster=cluster) as running:
+        dataset_id = dataset(running.client)
+        sweep = running.client.sweep(
+            dataset_id,
+            architectures=["cnn_2"],
+            activations=["exponential"],
+            seeds=[5],
+            epochs=epochs,
+            patience=-1,
+        )
+        (manifest,) = cluster.manifests.values()
+        (container,) = manifest["spec"]["template"]["spec"]["containers"]
+        command = [sys.executable, *(container["command"] + container.get("args", []))[1:]]
+        env = {**os.environ, **pod_env(manifest, 0, store_url, tmp_path)}
+        (job_id,) = [job.job_id for job in sweep.jobs()]
+
+        first = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            seen = wait_for(lambda: running_with_epochs(store, job_id, epochs=2), timeout=180)
+            assert seen, store.get_record(worker.JOBS_NAMESPACE, job_id)
+            assert seen["worker"]["pid"] == first.pid and int(seen.get("resumes") or 0) == 0
+        finally:
+            first.kill()  # SIGKILL: nothing is recorded, the job stays RUNNING
+            first.wait(timeout=30)
+        assert store.get_record(worker.JOBS_NAMESPACE, job_id)["state"] == "RUNNING"
+
+        run_pods(manifest, [0], store_url, tmp_path)  # the replacement pod
+        cluster.statuses[sweep.sweep_id] = {
+            "succeeded": 1,
+            "completedIndexes": "0",
+            "conditions": [{"type": "Complete", "status": "True"}],
+        }
+        (job,) = sweep.jobs()
+        record = store.get_record(worker.JOBS_NAMESPACE, job_id)
+        assert job.state == "SUCCEEDED", job.error
+        assert (job.resumes, record["resumes"]) == (1, 1)
+        assert seen["epochs_done"] <= job.resumed_from_epoch < epochs
+        assert f"pid {first.pid}" in record["last_interruption"]
+        events = store.get_record(worker.EVENTS_NAMESPACE, job_id)["events"]
+        assert [e["epoch"] for e in events] == list(range(1, epochs + 1))  # every epoch once
+        k = job.resumed_from_epoch
+        # The epoch after the resume continued from the checkpointed weights, not from scratch.
+        assert events[k]["loss"] < events[0]["loss"] - 0.02, [round(e["loss"], 4) for e in events]
+        assert not has_checkpoint(store, job_id)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -240,43 +242,80 @@ def test_malformed_ids_are_not_echoed_in_full(trainer):
         assert len(info.value.details()) < 300
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path):
-    """A 512 KiB tmpfs (needs mount privileges; skipped where they are missing)."""
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    result = subprocess.run(
+def _mount_tiny_tmpfs(mountpoint: Path) -> subprocess.CompletedProcess:
+    """Mount a 512 KiB tmpfs at ``mountpoint`` (needs mount privileges in this namespace)."""
+    mountpoint.mkdir(exist_ok=True)
+    return subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mountpoint)],
         capture_output=True,
         check=False,
     )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+
+
+def check_a_full_disk_is_resource_exhausted(root: Path) -> None:
+    """Mount a tiny tmpfs under ``root`` and run the disk-full checks on a trainer whose store is on it.
+
+    Runs in whatever mount namespace it is called in: the test calls it directly as root, or
+    in a child process under ``unshare --user --map-root-user --mount`` (no privileges needed),
+    where the tmpfs and everything the trainer writes stay inside the child's namespace.
+    """
+    tiny = root / "tiny"
+    mounted = _mount_tiny_tmpfs(tiny)
+    assert mounted.returncode == 0, mounted.stderr.decode()
     try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
-def test_a_full_disk_is_resource_exhausted_and_leaves_nothing_behind(tiny_disk: Path):
-    with trainer_server((tiny_disk / "store").as_uri()) as trainer:
-        request = pb.CreateDatasetRequest(
-            synthetic=pb.SyntheticSpec(task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=600)
-        )
-        with pytest.raises(grpc.RpcError) as info:
-            trainer.stub.CreateDataset(request, timeout=RPC_TIMEOUT)
-        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # not UNAVAILABLE: retrying won't help
-        assert "is full" in info.value.details()
-        artifacts = tiny_disk / "store" / "artifacts"
-        assert not artifacts.exists() or list(artifacts.iterdir()) == []
-        assert list(trainer.stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets) == []
-        # Once there is room again (a small data set fits), the same trainer stores it.
-        small = pb.CreateDatasetRequest(
-            synthetic=pb.SyntheticSpec(
-                task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=20, sequence_length=80
+        with trainer_server((tiny / "store").as_uri()) as trainer:
+            request = pb.CreateDatasetRequest(
+                synthetic=pb.SyntheticSpec(task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=600)
             )
-        )
-        assert trainer.stub.CreateDataset(small, timeout=RPC_TIMEOUT).dataset.num_train == 14
+            with pytest.raises(grpc.RpcError) as info:
+                trainer.stub.CreateDataset(request, timeout=RPC_TIMEOUT)
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, info.value  # retrying won't help
+            assert "is full" in info.value.details()
+            artifacts = tiny / "store" / "artifacts"
+            assert not artifacts.exists() or list(artifacts.iterdir()) == []
+            assert (
+                list(trainer.stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets) == []
+            )
+            # Once there is room again (a small data set fits), the same trainer stores it.
+            small = pb.CreateDatasetRequest(
+                synthetic=pb.SyntheticSpec(
+                    task=trainer_pb2.SYNTHETIC_TASK_1, num_sequences=20, sequence_length=80
+                )
+            )
+            assert trainer.stub.CreateDataset(small, timeout=RPC_TIMEOUT).dataset.num_train == 14
+    finally:
+        subprocess.run(["umount", "-l", str(tiny)], check=False, capture_output=True)
+
+
+def _unprivileged_mount_namespace_works() -> bool:
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+def test_a_full_disk_is_resource_exhausted_and_leaves_nothing_behind(tmp_path: Path):
+    if os.geteuid() == 0:
+        check_a_full_disk_is_resource_exhausted(tmp_path)
+        return
+    if shutil.which("unshare") is None or not _unprivileged_mount_namespace_works():
+        pytest.skip("no mount privileges and no unprivileged mount namespace (unshare) here")
+    # Not root: run the same checks in a child that owns a private mount namespace.
+    code = (
+        "import sys; from pathlib import Path; "
+        "from tests.service.test_trainer_boundary import check_a_full_disk_is_resource_exhausted as check; "
+        "check(Path(sys.argv[1])); print('full-disk checks passed')"
+    )
+    result = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "full-disk checks passed" in result.stdout
 
 
 def test_synthetic_generation_abandoned_by_its_caller_stores_nothing(tmp_path: Path):
