@@ -8,12 +8,20 @@ until interrupted; Ctrl-C (or SIGTERM) stops the services gracefully.
 
 Options: ``--store URL`` (``file:///...`` or ``s3://bucket/prefix?endpoint=...``),
 ``--host`` and ``--base-port`` (trainer, interpreter and motifmatch take base,
-base + 1, base + 2; default 50051).
+base + 1, base + 2; default 50051), ``--timeout`` (seconds to wait for SERVING).
+
+For a program that starts the suite (``Client.local()`` in the SDK):
+``--ready-file PATH`` writes one JSON object there once every service is healthy
+(``{"pid": ..., "host": ..., "base_port": ..., "addresses": {"trainer": "host:port", ...}}``,
+written atomically, so its appearance is the readiness signal); ``--quiet`` leaves
+out the banner; ``--exit-with-parent`` stops the suite when the process that
+started the launcher is gone (so a killed notebook leaves no servers behind).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -93,27 +101,72 @@ def stop_suite(running: list[RunningService], grace: float = 15.0) -> None:
             service.process.kill()
 
 
+class _Stop(BaseException):
+    """SIGTERM while the services are still starting: start_suite stops what it started."""
+
+
+def write_ready_file(path: str, running: list[RunningService], host: str, base_port: int) -> None:
+    """Write the readiness record (one JSON object) to ``path`` atomically."""
+    record = {
+        "pid": os.getpid(),
+        "host": host,
+        "base_port": base_port,
+        "addresses": {service.name: service.address for service in running},
+    }
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(json.dumps(record) + "\n")
+    os.replace(temporary, path)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the suite in the foreground until interrupted."""
+    """Run the suite in the foreground until interrupted (SIGINT, SIGTERM) or a service exits."""
     parser = argparse.ArgumentParser(prog="python -m services.launcher", description=__doc__.split("\n")[0])
     parser.add_argument("--store", default=store_url_setting())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--base-port", type=int, default=50051)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for SERVING")
+    parser.add_argument("--ready-file", help="write the addresses there as JSON once all are healthy")
+    parser.add_argument("--quiet", action="store_true", help="no banner on stdout")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the starting process is gone"
+    )
     args = parser.parse_args(argv)
-    running = start_suite(store=args.store, host=args.host, base_port=args.base_port)
-    sys.stdout.write(f"motiflens suite up (store {args.store}):\n")
-    for service in running:
-        sys.stdout.write(f"  {service.name:<12} {service.address}\n")
-    sys.stdout.write("Ctrl-C stops it.\n")
-    sys.stdout.flush()
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    parent = os.getppid()
+    stopping: list[bool] = []
+
+    def on_sigterm(*_: object) -> None:
+        if not stopping:
+            stopping.append(True)
+            if not running:  # still starting: unwind start_suite, which stops what it started
+                raise _Stop
+
+    running: list[RunningService] = []
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        running.extend(
+            start_suite(store=args.store, host=args.host, base_port=args.base_port, timeout=args.timeout)
+        )
+    except (_Stop, KeyboardInterrupt):
+        return 0
+    if args.ready_file:
+        write_ready_file(args.ready_file, running, args.host, args.base_port)
+    if not args.quiet:
+        sys.stdout.write(f"motiflens suite up (store {args.store}):\n")
+        for service in running:
+            sys.stdout.write(f"  {service.name:<12} {service.address}\n")
+        sys.stdout.write("Ctrl-C stops it.\n")
+        sys.stdout.flush()
     try:
         while not stopping and all(service.process.poll() is None for service in running):
+            if args.exit_with_parent and os.getppid() != parent:
+                break
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the drain short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop_suite(running)
     return 0
 

@@ -18,14 +18,11 @@ writes; the SDK has no RPC to store arbitrary files.
 
 Ground truth for the Fig. 2d logo
 ---------------------------------
-No RPC returns a data set's ground-truth sequence model. When the store is a
-local directory the runner is told about (``Experiment(..., store=...)``, e.g. the
-directory given to ``Client.local(store=...)``), it reads the example sequence,
-its label and its ground truth from the data set's ``data.h5`` (needs ``h5py``).
-Otherwise the example is the first test sequence the first model predicts
-positive, its one-hot is recovered from the attribution maps (saliency × input is
-non-zero only at the observed base; ISM is exactly 0 there), and the
-ground-truth panel is left out of the report, which says so.
+The test labels, the example sequence and its ground-truth sequence model come
+through the API (``Client.read_split``, i.e. ``TrainerService.ReadSplit``), wherever
+the store is; the runner never reads the store's layout. The example is the first
+positive test sequence (the first one the first model predicts positive when the
+split holds no positive label).
 
 Dependencies: numpy and the SDK; pandas is optional (:meth:`ExperimentResult.to_pandas`).
 No TensorFlow and no motiflens core imports.
@@ -44,7 +41,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -280,15 +276,18 @@ class ExampleSequence:
     index : int
         Row in the test split.
     selected_by : str
-        "label" (first positive test sequence, labels read from the local data set) or
-        "prediction" (first test sequence the first model predicts positive).
+        "label" (first positive test sequence, labels read with ``Client.read_split``) or
+        "prediction" (first test sequence the first model predicts positive, when no
+        test label is positive).
     one_hot : np.ndarray, shape (L, 4), float32
-        The sequence (A, C, G, T); all-zero columns where it could not be recovered.
+        The sequence (A, C, G, T).
     one_hot_source : str
-        "dataset" (read from the data set file) or "attribution" (recovered from the maps).
+        "dataset" (read from the data set with ``Client.read_split``); results saved by
+        older versions may say "attribution" (recovered from the maps, all-zero columns
+        where that failed).
     ground_truth : np.ndarray, shape (L, 4), float32, optional
-        Ground-truth sequence model (per-position probabilities); None when the data
-        set file is not available locally.
+        Ground-truth sequence model (per-position probabilities); None only in results
+        saved by older versions without it.
     """
 
     index: int
@@ -341,7 +340,7 @@ class ExperimentResult:
     example : ExampleSequence, optional
         Task 3's example sequence (None for Task 1).
     notes : list of str
-        What the runner could not do and why (e.g. no local ground truth).
+        What the runner could not do and why.
     seconds : float
         Wall time of :meth:`Experiment.run`.
     result_id : str
@@ -561,10 +560,9 @@ class Experiment:
     attribution_methods : sequence of str
         Task 3 only: methods scored for interpretability (default all four of the paper).
     interpretability_limit : int, default 500
-        Task 3 only: positive test sequences scored per method. With labels at hand
-        (local data set) exactly the first ``interpretability_limit`` positives;
-        otherwise the positives among the first ``2 × interpretability_limit`` test
-        sequences (Task 3 is balanced, so about that many).
+        Task 3 only: positive test sequences scored per method: exactly the first
+        ``interpretability_limit`` positives of the test split (its labels read with
+        ``Client.read_split``).
     dataset_id : str, optional
         Reuse this stored data set instead of generating one (``num_sequences`` is then ignored).
     name : str, default ""
@@ -572,9 +570,8 @@ class Experiment:
     data_seed : int, default 0
         Seed of the generated data set.
     store : str or path-like, optional
-        The artifact store as a ``file://`` URL or a local directory, used only to read
-        the example sequence and its ground truth (Task 3, Fig. 2d). Default: the
-        client's ``store_url`` attribute when it has one (the SDK's clients do not, yet).
+        Not used: kept so that callers passing it keep working. Test rows and ground
+        truth are read through the API (``Client.read_split``) from any store.
     first_layer_l2 : float, optional
         L2 strength on every model's first-layer kernel (default: each activation's
         own, 0.2 for log_relu, else 1e-6); 0.2 with relu is the paper's log_relu control.
@@ -724,20 +721,16 @@ class Experiment:
             "has_ground_truth": bool(info.has_ground_truth),
         }
         jobs = self._train_all(client, info.dataset_id, say)
-        local = _LocalDataset.open(self.store if self.store is not None else _client_store(client), info)
-        if self.task == 3 and local is None:
-            notes.append(
-                "The data set file is not available locally (remote store), so the example "
-                "sequence was chosen by prediction and its ground-truth logo is omitted."
-            )
+        # Label 0 of every test row (Task 3: positives for interpretability and the example).
+        labels = _first_label(client.read_split(info.dataset_id, "test").labels) if self.task == 3 else None
         runs = []
         for (model, activation, seed), job_info in jobs:
             label = f"{model}/{activation}/seed {seed}"
             say(f"interpreting {label} ({job_info.model_id})")
-            runs.append(self._interpret(client, info, model, activation, seed, job_info, local, say))
+            runs.append(self._interpret(client, info, model, activation, seed, job_info, labels, say))
         example = None
         if self.task == 3 and runs:
-            example = self._example(client, info, runs, local, say, notes)
+            example = self._example(client, info, runs, labels, say)
         result = ExperimentResult(
             config=self.config(),
             dataset=dataset,
@@ -804,7 +797,7 @@ class Experiment:
                 pass
             raise
 
-    def _interpret(self, client, info, model, activation, seed, job_info, local, say) -> RunResult:
+    def _interpret(self, client, info, model, activation, seed, job_info, labels, say) -> RunResult:
         test = DatasetSplit(info.dataset_id, "test")
         filters = client.filters(job_info.model_id, test)
         match = client.match_filters(
@@ -831,7 +824,7 @@ class Experiment:
             filters=filter_set,
         )
         if self.task == 3:
-            offset, limit = self._interpretability_rows(info, local)
+            offset, limit = self._interpretability_rows(info, labels)
             rows = DatasetSplit(info.dataset_id, "test", offset, limit)
             for method in self.attribution_methods:
                 say(f"  interpretability: {method}")
@@ -847,20 +840,24 @@ class Experiment:
                 )
         return run
 
-    def _interpretability_rows(self, info, local) -> tuple[int, int]:
-        """Test rows [offset, offset + limit) holding about ``interpretability_limit`` positives."""
-        if local is not None:
-            positives = np.flatnonzero(local.labels() > 0.5)
+    def _interpretability_rows(self, info, labels: np.ndarray | None) -> tuple[int, int]:
+        """Test rows [offset, offset + limit) holding about ``interpretability_limit`` positives.
+
+        ``labels``: label 0 of every test row, shape (N,); without positives (or labels),
+        the first ``2 × interpretability_limit`` rows.
+        """
+        if labels is not None:
+            positives = np.flatnonzero(labels > 0.5)
             if len(positives):
                 last = positives[min(self.interpretability_limit, len(positives)) - 1]
                 return 0, int(last) + 1
         return 0, min(int(info.num_test), 2 * self.interpretability_limit)
 
-    def _example(self, client, info, runs, local, say, notes) -> ExampleSequence:
-        """Pick the Fig. 2d sequence and attribute it with every model and method."""
+    def _example(self, client, info, runs, labels: np.ndarray | None, say) -> ExampleSequence:
+        """Pick the Fig. 2d sequence, attribute it with every model and method, read its ground truth."""
         index, selected_by = None, "label"
-        if local is not None:
-            positives = np.flatnonzero(local.labels() > 0.5)
+        if labels is not None:
+            positives = np.flatnonzero(labels > 0.5)
             index = int(positives[0]) if len(positives) else None
         if index is None:
             selected_by = "prediction"
@@ -874,21 +871,13 @@ class Experiment:
             for method in ATTRIBUTION_METHODS:
                 scores = client.attribute(run.model_id, row, method=method, timeout=LONG_CALL_TIMEOUT)
                 run.attributions[method] = np.asarray(scores[0], dtype=np.float32)
-        if local is not None:
-            return ExampleSequence(
-                index=index,
-                selected_by=selected_by,
-                one_hot=local.one_hot(index),
-                one_hot_source="dataset",
-                ground_truth=local.ground_truth(index),
-            )
-        times_input = client.attribute(runs[0].model_id, row, method="saliency", times_input=True)[0]
-        one_hot = _recover_one_hot(times_input, runs[0].attributions["ism"])
-        unknown = int(np.sum(one_hot.sum(axis=1) == 0))
-        if unknown:
-            notes.append(f"{unknown} base(s) of the example sequence could not be recovered; shown blank.")
+        stored = client.read_split(info.dataset_id, "test", offset=index, limit=1, ground_truth=True)
         return ExampleSequence(
-            index=index, selected_by=selected_by, one_hot=one_hot, one_hot_source="attribution"
+            index=index,
+            selected_by=selected_by,
+            one_hot=np.array(stored.one_hot[0], dtype=np.float32),
+            one_hot_source="dataset",
+            ground_truth=np.array(stored.ground_truth[0], dtype=np.float32),
         )
 
 
@@ -918,81 +907,9 @@ class _LineSink:
         return len(text)
 
 
-class _LocalDataset:
-    """The test split of a data set read from a local file store's ``data.h5`` (h5py, lazily)."""
-
-    def __init__(self, path: Path, num_test: int):
-        self.path = path
-        self.num_test = num_test
-
-    @classmethod
-    def open(cls, store, info) -> _LocalDataset | None:
-        """The data set file under ``store`` (a file:// URL or directory), or None when unreadable."""
-        root = _store_root(store)
-        if root is None:
-            return None
-        path = root / "artifacts" / info.dataset_id / "data.h5"
-        if not path.is_file():
-            return None
-        try:
-            import h5py
-        except ImportError:
-            return None
-        try:
-            with h5py.File(path, "r") as handle:
-                if not {"X_test", "Y_test", "model_test"} <= set(handle.keys()):
-                    return None
-        except OSError:
-            return None
-        return cls(path, int(info.num_test))
-
-    def _read(self, key: str, index: int | slice) -> np.ndarray:
-        import h5py
-
-        with h5py.File(self.path, "r") as handle:
-            return np.asarray(handle[key][index], dtype=np.float32)
-
-    def labels(self) -> np.ndarray:
-        """Label 0 of every test sequence, shape (N,)."""
-        y = self._read("Y_test", slice(None))
-        return y.reshape(len(y), -1)[:, 0]
-
-    def one_hot(self, index: int) -> np.ndarray:
-        """Test sequence ``index`` as (L, 4)."""
-        return _as_length_by_4(self._read("X_test", index))
-
-    def ground_truth(self, index: int) -> np.ndarray:
-        """Ground-truth sequence model of test sequence ``index`` as (L, 4)."""
-        return _as_length_by_4(self._read("model_test", index))
-
-
-def _as_length_by_4(array: np.ndarray) -> np.ndarray:
-    """(4, L) (the paper's layout) or (L, 4) → (L, 4)."""
-    if array.ndim == 2 and array.shape[0] == 4 and array.shape[1] != 4:
-        return np.ascontiguousarray(array.T)
-    return array
-
-
-def _store_root(store) -> Path | None:
-    if store is None:
-        return None
-    text = os.fspath(store)
-    if "://" in text:
-        parsed = urlparse(text)
-        if parsed.scheme != "file":
-            return None
-        text = unquote(parsed.path)
-    root = Path(text)
-    return root if root.is_dir() else None
-
-
-def _client_store(client) -> str | None:
-    """The client's local store URL or directory, when it exposes one (``store_url``)."""
-    for name in ("store_url", "store"):
-        value = getattr(client, name, None)
-        if isinstance(value, str | os.PathLike):
-            return os.fspath(value)
-    return None
+def _first_label(labels: np.ndarray) -> np.ndarray:
+    """Label 0 of every row: (N, T) or (N,) -> (N,)."""
+    return np.asarray(labels).reshape(len(labels), -1)[:, 0]
 
 
 def _filter_index(query_id: str) -> int | None:
@@ -1015,7 +932,8 @@ def _filter_set(filters: Filters, match: MatchResult) -> FilterSet:
         i = position[index]
         if hit.target_id not in hit_ids[i]:
             hit_ids[i].append(hit.target_id)
-        if best[i] is None or hit.e_value < best[i][0]:
+        current = best[i]
+        if current is None or hit.e_value < current[0]:
             best[i] = (float(hit.e_value), hit.target_id, hit.target_name)
     widths = {np.asarray(item.pwm).shape[0] for item in order}
     if len(widths) == 1:
@@ -1037,27 +955,6 @@ def _filter_set(filters: Filters, match: MatchResult) -> FilterSet:
         hit_ids=tuple(tuple(ids) for ids in hit_ids),
         ground_truth_tfs=tuple(tuple(match.matches.get(item.index, ())) for item in order),
     )
-
-
-def _recover_one_hot(saliency_times_input: np.ndarray, ism: np.ndarray) -> np.ndarray:
-    """The one-hot sequence behind attribution maps (L, 4) when the data set is not local.
-
-    Saliency × input is non-zero only at the observed base; where the gradient happens
-    to be exactly 0 there, ISM (exactly 0 at the observed base) decides when it has a
-    single zero. Columns decided by neither stay all-zero.
-    """
-    saliency_times_input = np.asarray(saliency_times_input)
-    ism = np.asarray(ism)
-    one_hot = np.zeros(saliency_times_input.shape, dtype=np.float32)
-    for position in range(one_hot.shape[0]):
-        nonzero = np.flatnonzero(saliency_times_input[position] != 0)
-        if len(nonzero) == 1:
-            one_hot[position, nonzero[0]] = 1.0
-            continue
-        zeros = np.flatnonzero(ism[position] == 0)
-        if len(zeros) == 1:
-            one_hot[position, zeros[0]] = 1.0
-    return one_hot
 
 
 def _job_seconds(job_info) -> float:

@@ -432,8 +432,10 @@ def _plot_activations(path: Path) -> None:
 
 def _activation_colours(result: ExperimentResult) -> dict[str, str]:
     from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
-    palette = colormaps["tab10"].colors
+    tab10 = colormaps["tab10"]
+    palette = [to_hex(tab10(i)) for i in range(tab10.N)]
     names = list(result.config.get("activations", []))
     for run in result.runs:
         if run.activation not in names:
@@ -537,6 +539,8 @@ def _logo(axis, matrix: np.ndarray) -> None:
 
 def _plot_filters(run: RunResult, path: Path) -> None:
     filters = run.filters
+    if filters is None or filters.num_filters == 0:
+        return  # the caller skips such runs; nothing to draw
     count = filters.num_filters
     columns = 4 if count > 4 else count
     rows = math.ceil(count / columns)

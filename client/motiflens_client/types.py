@@ -20,6 +20,7 @@ __all__ = [
     "TERMINAL_STATES",
     "DatasetSplit",
     "DatasetInfo",
+    "SplitRows",
     "Metrics",
     "EpochEvent",
     "JobInfo",
@@ -114,6 +115,39 @@ class DatasetInfo:
     has_ground_truth: bool
     created_at: str
     seed: int
+
+
+@dataclass(frozen=True, eq=False)
+class SplitRows:
+    """Rows ``[offset, offset + N)`` of one split of a stored data set (``Client.read_split``).
+
+    Attributes
+    ----------
+    dataset_id : str
+    split : str
+        "train", "valid" or "test".
+    offset : int
+        Index in the split of the first row.
+    one_hot : np.ndarray, shape (N, L, 4), float32
+        Channels A, C, G, T (all zero at N); read-only.
+    labels : np.ndarray, shape (N, T), float32
+        Read-only.
+    ground_truth : np.ndarray or None, shape (N, L, 4), float32
+        Ground-truth base probabilities of a synthetic task when asked for; read-only.
+    names : tuple of str
+        The rows' record names (e.g. FASTA ids) when the data set stores them; else empty.
+    """
+
+    dataset_id: str
+    split: str
+    offset: int
+    one_hot: np.ndarray
+    labels: np.ndarray
+    ground_truth: np.ndarray | None = None
+    names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.one_hot.shape[0])
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -508,9 +508,11 @@ class ErrorInterceptor(_HandlerInterceptor):
 
 #: ``send(message)`` sends one response of a thread-free stream; ``send(None)`` ends it with OK.
 SendResponse = Callable[[Any], None]
+#: A thread-free stream handler: ``(request, context, send)``, or a method taking ``self`` first.
+_StreamHandler = TypeVar("_StreamHandler", bound=Callable[..., None])
 
 
-def watch_handler(behavior: Callable[[Any, grpc.ServicerContext, SendResponse], None]):
+def watch_handler(behavior: _StreamHandler) -> _StreamHandler:
     """Mark a servicer method as a thread-free response stream.
 
     grpc's sync server calls such a method as ``behavior(request, context, send)`` on a

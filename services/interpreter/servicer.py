@@ -1,7 +1,7 @@
 """InterpreterService: proto → core types → motiflens calls → proto.
 
 Models come from the bounded :class:`ModelCache`; stored data sets from
-:func:`services.trainer.datasets.load_dataset` (cached per process). Attribution and
+:func:`services.common.datasets.load_dataset` (cached per process). Attribution and
 scans stream in chunks of ``chunk_size`` sequences; integrated gradients and
 DeepSHAP draw references per sequence index, so chunking never changes a result.
 
@@ -30,12 +30,13 @@ from motiflens_client.wire.vocabulary import METHOD_BY_NAME, OUTPUT_BY_NAME, REF
 
 from motiflens.attribution import StopCheck, attribute
 from motiflens.errors import FailedPreconditionError, InvalidInputError
-from motiflens.evaluation import interpretability_scores, localisation_auroc, pwm_scans
+from motiflens.evaluation import interpretability_scores, localization_auroc, pwm_scans
 from motiflens.filters import filter_pwms, pwm_logo
 from motiflens.motifs import write_meme
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
+from services.common.datasets import load_dataset
 from services.common.errors import from_wire, invalid
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, check_id
@@ -58,7 +59,6 @@ from services.interpreter.requests import (
     pass_rows,
     scan_bytes,
 )
-from services.trainer.datasets import load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -383,7 +383,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
                 yield pb.ScanFiltersChunk(offset=start, scans=array_to_tensor(scans))
 
     def Localize(self, request, context):  # noqa: N802 (gRPC method name)
-        """Localisation AUROC of first-layer scans (and optionally the PWM baseline)."""
+        """Localization AUROC of first-layer scans (and optionally the PWM baseline)."""
         loaded = self.models.get(request.model_id)
         padding = check_range(request.padding, "padding", 1, loaded.input_length, zero=str(DEFAULT_PADDING))
         padding = padding or DEFAULT_PADDING
@@ -395,7 +395,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             _, task = load_dataset(self.store, request.sequences.dataset_id)
             if task is None:
                 raise FailedPreconditionError("include_pwm_baseline: the data set has no motif pool")
-        # Scans and the localisation's per-position arrays; the PWM baseline's scans (N, L, M).
+        # Scans and the localization's per-position arrays; the PWM baseline's scans (N, L, M).
         need = 2 * scan_bytes(loaded, len(X)) + 4 * onehot_bytes(len(X), loaded.input_length)
         if task is not None:
             need += 2 * len(X) * loaded.input_length * len(task.motifs) * FLOAT32
@@ -403,12 +403,12 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             with holding(loaded.lock, stop, "Localize"):
                 scans = loaded.scans(X, stop)
             response = pb.LocalizeResponse()
-            localisation = localisation_auroc(scans, ground_truth, padding=padding, should_stop=stop)
-            response.filters.CopyFrom(_localisation(localisation))
+            localization = localization_auroc(scans, ground_truth, padding=padding, should_stop=stop)
+            response.filters.CopyFrom(_localization(localization))
             if task is not None:
                 baseline_scans = pwm_scans(X, task.motifs, should_stop=stop)
-                baseline = localisation_auroc(baseline_scans, ground_truth, padding=padding, should_stop=stop)
-                response.pwm_baseline.CopyFrom(_localisation(baseline))
+                baseline = localization_auroc(baseline_scans, ground_truth, padding=padding, should_stop=stop)
+                response.pwm_baseline.CopyFrom(_localization(baseline))
         return response
 
     def ScoreInterpretability(self, request, context):  # noqa: N802 (gRPC method name)
@@ -491,7 +491,7 @@ def _parameters(options: dict, **extra: int) -> str:
     return f" ({', '.join(f'{name} {value}' for name, value in sizes.items())})" if sizes else ""
 
 
-def _localisation(scores) -> pb.LocalizationScore:
+def _localization(scores) -> pb.LocalizationScore:
     summary = scores.summary()
     return pb.LocalizationScore(
         auroc=summary["auroc"],

@@ -1,31 +1,22 @@
-"""Data sets in the artifact store: create (synthetic, HDF5, FASTA), describe, load.
+"""Data sets in the artifact store, the write side: create (synthetic, HDF5, FASTA).
 
-A data set is an artifact of kind ``"dataset"`` (ids ``ds-<32 hex>``) holding one
-object, ``data.h5``, in the paper's HDF5 layout (X as (N, 4, L), Y as (N, T),
-``model_<split>`` for ground-truth sequence models). Synthetic tasks are written by
-:meth:`motiflens.synthetic.SyntheticTask.save`, so their motif pool and implant tables
-travel with the data and :func:`load_dataset` gives the :class:`SyntheticTask` back.
-Imports are validated by the core loaders and re-saved in the normalised layout, so
-every stored ``data.h5`` reads the same way whatever the upload looked like.
+Synthetic tasks are written by :meth:`motiflens.synthetic.SyntheticTask.save`, so
+their motif pool and implant tables travel with the data. Imports are validated by
+the core loaders and re-saved in the normalised layout, so every stored ``data.h5``
+reads the same way whatever the upload looked like. The manifest's ``metadata`` holds
+the :class:`DatasetInfo` fields (what ``GetDataset`` returns) and its ``provenance``
+the generator or import settings and the code version.
 
-The manifest's ``metadata`` holds the :class:`DatasetInfo` fields (what
-``GetDataset`` returns) and its ``provenance`` the generator or import settings and
-the code version.
+The read side (describe, list, load, the layout constants, the scratch folders) lives
+in :mod:`services.common.datasets`, which every service may import; its public names
+are re-exported here for the trainer's callers.
 """
 
 from __future__ import annotations
 
-import errno
 import io
 import logging
-import os
-import shutil
-import tempfile
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +33,52 @@ from motiflens.synthetic import (
     make_task3,
 )
 from services.common.budget import MemoryBudget
-from services.common.store import ArtifactStore, Manifest, check_id
+from services.common.datasets import (
+    DATA_OBJECT,
+    DATASET_CACHE_SIZE,
+    DATASET_ID_PREFIX,
+    DATASET_KIND,
+    UPLOAD_DIR_PREFIX,
+    DatasetInfo,
+    clear_dataset_cache,
+    disk_errors,
+    get_dataset_info,
+    list_datasets,
+    load_dataset,
+    load_split,
+    remove_stale_uploads,
+    scratch_directory,
+)
+from services.common.store import ArtifactStore
+
+__all__ = [
+    # the write side
+    "SYNTHETIC_TASKS",
+    "DEFAULT_SEQUENCE_LENGTH",
+    "MAX_SYNTHETIC_BASES",
+    "MAX_IMPORT_BYTES",
+    "MIN_FASTA_RECORDS",
+    "UPLOAD_FIELD",
+    "create_synthetic",
+    "import_hdf5",
+    "import_fasta",
+    "write_upload",
+    # re-exported from services.common.datasets
+    "DATA_OBJECT",
+    "DATASET_CACHE_SIZE",
+    "DATASET_ID_PREFIX",
+    "DATASET_KIND",
+    "UPLOAD_DIR_PREFIX",
+    "DatasetInfo",
+    "clear_dataset_cache",
+    "get_dataset_info",
+    "list_datasets",
+    "load_dataset",
+    "load_split",
+    "remove_stale_uploads",
+]
 
 logger = logging.getLogger(__name__)
-
-DATASET_KIND = "dataset"
-DATASET_ID_PREFIX = "ds"
-DATA_OBJECT = "data.h5"
 
 #: Synthetic generators by task name, with their default number of sequences.
 SYNTHETIC_TASKS = {"task1": (make_task1, 30000), "task3": (make_task3, 20000)}
@@ -61,125 +91,16 @@ MAX_SYNTHETIC_BASES = 40_000_000
 MAX_IMPORT_BYTES = 4 * 1024**3
 #: Smallest FASTA import that gives every split (0.7/0.1/0.2) at least one record.
 MIN_FASTA_RECORDS = 10
-#: Data sets kept loaded per process by :func:`load_dataset`.
-DATASET_CACHE_SIZE = 2
 #: How messages name an uploaded HDF5 file.
 UPLOAD_FIELD = "hdf5.content"
 #: The extra keys of a file written by :meth:`SyntheticTask.save`.
 SYNTHETIC_KEYS = ("motif_pwms", "motif_widths", "motif_labels")
-#: Prefix of this module's temporary folders; the pid after it lets a restarted
-#: trainer remove the folders of a process that was killed mid-import.
-UPLOAD_DIR_PREFIX = "motiflens-ds-"
-
-
-@contextmanager
-def upload_directory() -> Iterator[Path]:
-    """A temporary folder for one import, removed afterwards (see :func:`remove_stale_uploads`)."""
-    with disk_errors("upload"):
-        tmp = tempfile.mkdtemp(prefix=f"{UPLOAD_DIR_PREFIX}{os.getpid()}-")
-    try:
-        yield Path(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def remove_stale_uploads(directory: str | None = None) -> int:
-    """Remove the temporary folders of dead processes (killed mid-import); returns how many."""
-    root = Path(directory or tempfile.gettempdir())
-    removed = 0
-    for entry in root.glob(f"{UPLOAD_DIR_PREFIX}*-*"):
-        pid_text = entry.name[len(UPLOAD_DIR_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or _process_alive(int(pid_text)):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-@contextmanager
-def disk_errors(field_name: str) -> Iterator[None]:
-    """A full disk (or quota) while writing becomes RESOURCE_EXHAUSTED naming ``field_name``."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise ResourceExhaustedError(
-                f"{field_name}: the server's disk is full; nothing was stored "
-                "(retry later or ask the operator)"
-            ) from None
-        raise
 
 
 def write_upload(path: Path, content: bytes) -> None:
     """Write an upload's bytes to ``path`` (disk full -> ResourceExhaustedError)."""
     with disk_errors(UPLOAD_FIELD):
         path.write_bytes(content)
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Description of a stored data set (the manifest's metadata plus id and time).
-
-    Attributes
-    ----------
-    dataset_id : str
-        ``ds-<32 hex>``.
-    name : str
-        Human-readable name given at creation ("" when none).
-    kind : str
-        "task1", "task3", "hdf5" or "fasta".
-    num_train, num_valid, num_test : int
-        Sequences per split (train counts reverse-complement copies when augmented).
-    sequence_length : int
-        L, nt per sequence.
-    num_targets : int
-        T, labels per sequence.
-    label_names : list of str
-        Names of the T labels (empty when unknown).
-    has_ground_truth : bool
-        Ground-truth sequence models are stored (synthetic tasks).
-    seed : int
-        Seed used to generate or split the data (0 for HDF5 imports).
-    created_at : str
-        RFC 3339 UTC.
-    synthetic_task : bool
-        ``data.h5`` is a full synthetic task (motif pool and implant tables), readable
-        with :func:`motiflens.synthetic.load_synthetic`.
-    reverse_complement : bool
-        The training split was augmented with reverse complements.
-    """
-
-    dataset_id: str
-    name: str
-    kind: str
-    num_train: int
-    num_valid: int
-    num_test: int
-    sequence_length: int
-    num_targets: int
-    label_names: list[str] = field(default_factory=list)
-    has_ground_truth: bool = False
-    seed: int = 0
-    created_at: str = ""
-    synthetic_task: bool = False
-    reverse_complement: bool = False
-
-    @classmethod
-    def from_manifest(cls, manifest: Manifest) -> DatasetInfo:
-        """Build from a data set artifact's manifest."""
-        known = set(cls.__dataclass_fields__) - {"dataset_id", "created_at"}
-        fields = {key: value for key, value in manifest.metadata.items() if key in known}
-        return cls(dataset_id=manifest.artifact_id, created_at=manifest.created_at, **fields)
 
 
 def _metadata(
@@ -331,7 +252,7 @@ def _generate_and_store(
     except InvalidInputError as exc:
         raise InvalidInputError(f"synthetic.{exc}") from None
     _check_stop(should_stop, f"synthetic {task}")
-    with upload_directory() as tmp:
+    with scratch_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
         with disk_errors("synthetic"):
             generated.save(path)
@@ -405,7 +326,7 @@ def import_hdf5(
     if not content:
         raise InvalidInputError("hdf5.content: empty; expected the bytes of an HDF5 file")
     budget = budget or MemoryBudget(2 * MAX_IMPORT_BYTES)
-    with upload_directory() as tmp:
+    with scratch_directory() as tmp:
         upload = Path(tmp) / "upload.h5"
         write_upload(upload, content)
         need = _import_memory(upload, reverse_complement=reverse_complement) + len(content)
@@ -609,11 +530,11 @@ def _import_fasta(
         X_train = np.concatenate([train.X, reverse_complement_one_hot(train.X)])
         splits["train"] = Split(X=X_train, y=np.concatenate([train.y, train.y]))
         train_rows = np.concatenate([train_rows, train_rows])
-    dataset = Dataset(**splits)
+    dataset = Dataset(train=splits["train"], valid=splits["valid"], test=splits["test"])
     extra = {"record_index_train": train_rows} | {
         f"record_index_{split}": indices[split] for split in ("valid", "test")
     }
-    with upload_directory() as tmp:
+    with scratch_directory() as tmp:
         path = Path(tmp) / DATA_OBJECT
         with disk_errors("fasta"):
             save_hdf5(path, dataset, extra_datasets={key: v.astype(np.int64) for key, v in extra.items()})
@@ -634,164 +555,3 @@ def _import_fasta(
             "reverse_complement": reverse_complement,
         }
         return _store_file(store, path, metadata=metadata, provenance=provenance)
-
-
-# --------------------------------------------------------------------------- describe and load
-
-
-def get_dataset_info(store: ArtifactStore, dataset_id: str, *, field_name: str = "dataset_id") -> DatasetInfo:
-    """Describe a stored data set.
-
-    Raises
-    ------
-    InvalidInputError
-        Malformed id.
-    NotFoundError
-        No data set with that id.
-    """
-    check_id(dataset_id, field_name=field_name, prefix=DATASET_ID_PREFIX)
-    try:
-        manifest = store.get_manifest(dataset_id, kind=DATASET_KIND)
-    except NotFoundError:
-        raise NotFoundError(f"{field_name}: no data set {dataset_id!r}") from None
-    return DatasetInfo.from_manifest(manifest)
-
-
-def list_datasets(store: ArtifactStore) -> list[DatasetInfo]:
-    """Every stored data set, newest first."""
-    return [DatasetInfo.from_manifest(manifest) for manifest in store.list_artifacts(DATASET_KIND)]
-
-
-class _LoadedCache:
-    """A small thread-safe LRU of loaded data sets, keyed by (store, data set id).
-
-    Artifacts are immutable, so an entry never goes stale.
-    """
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[str, str], tuple[Dataset, SyntheticTask | None]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> tuple[Dataset, SyntheticTask | None] | None:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-            return None
-
-    def put(self, key: tuple[str, str], value: tuple[Dataset, SyntheticTask | None]) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_CACHE = _LoadedCache(DATASET_CACHE_SIZE)
-
-
-def load_dataset(store: ArtifactStore, dataset_id: str) -> tuple[Dataset, SyntheticTask | None]:
-    """Load a stored data set's splits (and its synthetic task, when it is one).
-
-    Results are kept in a per-process LRU of :data:`DATASET_CACHE_SIZE` entries keyed
-    by the store (its repr: root directory, or bucket, prefix and endpoint) and the id
-    (artifacts are immutable, so entries never go stale).
-    Callers must not modify the returned arrays.
-
-    Parameters
-    ----------
-    store : ArtifactStore
-    dataset_id : str
-
-    Returns
-    -------
-    (Dataset, SyntheticTask or None)
-        X as (N, L, 4) float32 and y as (N, T) float32 per split; the task (motif pool,
-        implant tables, label names) for synthetic data sets, else None. For a
-        synthetic task, ``task.dataset`` is the returned Dataset.
-
-    Raises
-    ------
-    InvalidInputError
-        Malformed id.
-    NotFoundError
-        Unknown data set.
-    """
-    check_id(dataset_id, field_name="dataset_id", prefix=DATASET_ID_PREFIX)
-    key = (repr(store), dataset_id)
-    # Data sets are immutable: a cached one is served without touching the store, so
-    # a store outage does not break calls on data sets already loaded.
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
-    info = get_dataset_info(store, dataset_id)
-    with upload_directory() as tmp:
-        path = Path(tmp) / DATA_OBJECT
-        with disk_errors("dataset_id"):
-            path.write_bytes(store.read_object(dataset_id, DATA_OBJECT))
-        if info.synthetic_task:
-            task = load_synthetic(path)
-            loaded = (task.dataset, task)
-        else:
-            loaded = (load_hdf5(path), None)
-    _CACHE.put(key, loaded)
-    return loaded
-
-
-def clear_dataset_cache() -> None:
-    """Forget every data set kept by :func:`load_dataset` (tests; memory pressure)."""
-    _CACHE.clear()
-
-
-def load_split(
-    store: ArtifactStore,
-    dataset_id: str,
-    split: str,
-    offset: int = 0,
-    limit: int = 0,
-    *,
-    field: str = "dataset_split",
-) -> np.ndarray:
-    """Rows [offset, offset + limit) of one split's one-hot X (the ``load_split`` hook of convert.py).
-
-    Parameters
-    ----------
-    store : ArtifactStore
-    dataset_id : str
-    split : {"train", "valid", "test"}
-    offset : int, default 0
-        First row.
-    limit : int, default 0
-        Number of rows; 0 = every row from ``offset`` on.
-    field : str, default "dataset_split"
-        Request path used in error messages.
-
-    Returns
-    -------
-    np.ndarray, shape (N, L, 4), float32
-        A read-only view into the cached data set.
-
-    Raises
-    ------
-    InvalidInputError
-        Malformed id, unknown split, negative numbers, or ``offset`` past the end.
-    NotFoundError
-        Unknown data set.
-    """
-    dataset, _ = load_dataset(store, dataset_id)
-    X = dataset.split(split).X
-    if offset < 0 or limit < 0:
-        raise InvalidInputError(f"{field}: expected offset >= 0 and limit >= 0, got {offset} and {limit}")
-    if offset >= X.shape[0]:
-        raise InvalidInputError(
-            f"{field}.offset: the {split} split of {dataset_id!r} has {X.shape[0]} rows, got offset {offset}"
-        )
-    view = X[offset : offset + limit] if limit else X[offset:]
-    view = view.view()
-    view.flags.writeable = False
-    return view

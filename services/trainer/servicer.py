@@ -1,8 +1,9 @@
 """TrainerService: proto -> core types -> data set / job calls -> proto.
 
-Validation and state live in :mod:`services.trainer.datasets` and
-:mod:`services.trainer.jobs`; this module only translates messages. Errors are core
-exceptions, mapped to status codes by the server's error interceptor:
+Validation and state live in :mod:`services.trainer.datasets` (the read side in
+:mod:`services.common.datasets`) and :mod:`services.trainer.jobs`; this module only
+translates messages. Errors are core exceptions, mapped to status codes by the server's
+error interceptor:
 
 ============== =====================================================================
 RPC            codes besides OK
@@ -44,18 +45,19 @@ from collections.abc import Mapping
 
 import grpc
 import numpy as np
-from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
+from motiflens_client.wire import pb
+from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import InvalidInputError
 from motiflens.models import ModelConfig
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
+from services.common.datasets import DatasetInfo, get_dataset_info, list_datasets
 from services.common.limits import check_count, check_name
 from services.common.server import SendResponse, end_stream_with_error, watch_handler, when_call_ends
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets
-from services.trainer.datasets import DatasetInfo
 from services.trainer.jobs import JobManager, JobState, list_models, read_job
 from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
@@ -155,14 +157,12 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def GetDataset(self, request, context):  # noqa: N802
         """Describe one data set."""
         return pb.GetDatasetResponse(
-            dataset=dataset_to_proto(datasets.get_dataset_info(self.store, request.dataset_id))
+            dataset=dataset_to_proto(get_dataset_info(self.store, request.dataset_id))
         )
 
     def ListDatasets(self, request, context):  # noqa: N802
         """Every data set, newest first."""
-        return pb.ListDatasetsResponse(
-            datasets=[dataset_to_proto(i) for i in datasets.list_datasets(self.store)]
-        )
+        return pb.ListDatasetsResponse(datasets=[dataset_to_proto(i) for i in list_datasets(self.store)])
 
     def ReadSplit(self, request, context):  # noqa: N802
         """Stream rows of a stored split (see services/trainer/split_rows.py)."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from motiflens_client._proto.motiflens.v1 import trainer_pb2 as pb
+from motiflens_client.wire import pb
 
 from motiflens.errors import FailedPreconditionError, InvalidInputError
+from services.common import datasets
 from services.common.convert import SPLIT_NAMES, array_to_tensor
 from services.common.store import ArtifactStore
-from services.trainer import datasets
 
 #: Upper bound on the arrays of one SplitRows message (one-hot + labels + ground truth).
 CHUNK_BYTES = 4 * 1024 * 1024

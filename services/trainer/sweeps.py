@@ -1,7 +1,7 @@
 """Sweeps: a grid of training configurations, run by one of two executors.
 
 A sweep request names a data set and the axes architectures × activations ×
-initialisers × seeds (plus options shared by every configuration). :class:`SweepManager`
+initializers × seeds (plus options shared by every configuration). :class:`SweepManager`
 validates the whole grid before anything is written, then writes one ordinary job
 record per configuration (``jobs/<job_id>``, PENDING, with ``sweep_id`` and
 ``sweep_index``) and the sweep record (``sweeps/<sweep_id>``: the grid, the job ids
@@ -31,6 +31,7 @@ is left PENDING that no one will run.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import time
@@ -47,9 +48,9 @@ from motiflens.errors import (
 )
 from motiflens.models import ModelConfig
 from services.common.config import ConfigError, parse_int_setting
+from services.common.datasets import get_dataset_info
 from services.common.store import check_id, new_id, utc_now
 from services.trainer import kube
-from services.trainer.datasets import get_dataset_info
 from services.trainer.jobs import (
     JobManager,
     JobState,
@@ -208,7 +209,7 @@ def expand_grid(
 ) -> list[dict]:
     """Validate a sweep request and list its configurations in grid order.
 
-    Order: architecture, then activation, then initialiser, then seed (innermost), so
+    Order: architecture, then activation, then initializer, then seed (innermost), so
     consecutive indices are the seeds of one model.
 
     Parameters
@@ -247,15 +248,16 @@ def expand_grid(
     activations = [(name, dict(params or {})) for name, params in request.activations]
     seeds = [int(s) for s in request.seeds] or [0]
     initializers = list(request.initializers) or ["glorot_uniform"]
-    for axis, values in (("architectures", architectures), ("activations", activations)):
-        if not values:
+    axes: dict[str, Sequence[object]] = {
+        "architectures": architectures,
+        "activations": activations,
+        "seeds": seeds,
+        "initializers": initializers,
+    }
+    for axis in ("architectures", "activations"):
+        if not axes[axis]:
             raise InvalidInputError(f"{axis}: expected at least one, got none")
-    for axis, values in (
-        ("architectures", architectures),
-        ("activations", activations),
-        ("seeds", seeds),
-        ("initializers", initializers),
-    ):
+    for axis, values in axes.items():
         repeated = _duplicates(values)
         if repeated:
             raise InvalidInputError(f"{axis}: each value once; repeated: {repeated[0]!r}")
@@ -443,7 +445,7 @@ class SweepManager:
             "created_time": time.time(),
         }
         if kubernetes:
-            record["kubernetes_job"] = f"{self.cluster.namespace}/{kube.sweep_job_name(sweep_id)}"
+            record["kubernetes_job"] = f"{self._kubernetes().namespace}/{kube.sweep_job_name(sweep_id)}"
         try:
             self.store.put_record(SWEEPS_NAMESPACE, sweep_id, record)
         except Exception as exc:  # noqa: BLE001 - no sweep record: its jobs must not stay PENDING
@@ -457,13 +459,13 @@ class SweepManager:
                 sweep_id,
                 completions=len(job_ids),
                 parallelism=parallelism,
-                namespace=self.cluster.namespace,
+                namespace=self._kubernetes().namespace,
                 image=image,
                 gpu=request.gpu,
                 resources=self.settings.resources,
             )
             try:
-                self.cluster.create_job(manifest)
+                self._kubernetes().create_job(manifest)
             except MotiflensError as exc:
                 error = f"could not create the Kubernetes Job: {exc}"
                 record["error"] = error
@@ -532,14 +534,33 @@ class SweepManager:
         return summary
 
     # ---- internals
-    def _reconcile(self, record: Mapping, jobs: list[dict]) -> tuple[list[dict], dict | None]:
+    def _kubernetes(self) -> kube.KubernetesJobs:
+        """The Kubernetes API this manager launches sweeps through.
+
+        Raises
+        ------
+        FailedPreconditionError
+            This trainer runs sweeps locally (no cluster configured), e.g. a Kubernetes
+            sweep's record read by a local trainer sharing the store.
+        """
+        if self.cluster is None:
+            raise FailedPreconditionError(
+                f"this trainer has no Kubernetes executor ({EXECUTOR_ENV}=local); read Kubernetes "
+                f"sweeps through a trainer started with {EXECUTOR_ENV}=kubernetes"
+            )
+        return self.cluster
+
+    def _reconcile(
+        self, record: Mapping, jobs: builtins.list[dict]
+    ) -> tuple[builtins.list[dict], dict | None]:
         """Mark FAILED the jobs Kubernetes will not run any more; return jobs and Job status."""
+        cluster = self._kubernetes()
         name = record["kubernetes_job"].split("/", 1)[1]
-        status = self.cluster.job_status(name)
+        status = cluster.job_status(name)
         unfinished = [i for i, job in enumerate(jobs) if not is_terminal(job["state"])]
         if not unfinished:
             return jobs, status
-        where = f"kubectl -n {self.cluster.namespace} logs job/{name}"
+        where = f"kubectl -n {cluster.namespace} logs job/{name}"
         if status is None:
             reasons = dict.fromkeys(
                 unfinished, f"the Kubernetes Job {record['kubernetes_job']} no longer exists (deleted?)"

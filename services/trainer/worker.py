@@ -109,7 +109,7 @@ _notice_address: str | None = None
 def init_pool_worker(
     notice_address: str | None, log_level: int = logging.INFO, parent_pid: int | None = None
 ) -> None:
-    """Initialise a worker process of the trainer's pool (its ``initializer``).
+    """Initialize a worker process of the trainer's pool (its ``initializer``).
 
     Parameters
     ----------
@@ -175,7 +175,7 @@ def _enable_gpu_memory_growth() -> None:
     try:
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:  # devices already initialised in this process
+    except RuntimeError:  # devices already initialized in this process
         pass
 
 
@@ -365,7 +365,7 @@ def _train(store: ArtifactStore, record: dict, checkpoint: TrainingState | None 
     # Heavy imports here, so that importing this module (the job manager does) stays cheap.
     from motiflens.models import ModelConfig, build_model
     from motiflens.training import TrainConfig, train
-    from services.trainer.datasets import load_dataset
+    from services.common.datasets import load_dataset
 
     _enable_gpu_memory_growth()
     job_id = record["job_id"]

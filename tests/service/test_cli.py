@@ -195,13 +195,22 @@ def trained(stack) -> Trained:
 
 @pytest.fixture(scope="module")
 def fasta_and_hdf5(tmp_path_factory) -> tuple[list[str], Path, Path, Path]:
-    """The same 5 random sequences as FASTA, as X_valid (N, 4, L) and as X_test (N, L, 4)."""
+    """The same 5 random sequences as FASTA, as X_valid (N, 4, L) and as X_test (N, L, 4).
+
+    The HDF5 files have the paper's full layout (``--hdf5`` uploads them as data sets);
+    the other splits hold other sequences.
+    """
     folder = tmp_path_factory.mktemp("cli-inputs")
     sequences = random_sequences(5, seed=11)
     X = one_hot(sequences)
+    other = one_hot(random_sequences(6, seed=12))
     fasta = write_fasta(folder / "seqs.fa", sequences)
-    authors = write_hdf5(folder / "authors.h5", {"valid": X}, transpose=True)
-    ours = write_hdf5(folder / "ours.h5", {"test": X}, transpose=False)
+    authors = write_hdf5(
+        folder / "authors.h5", {"train": other[:4], "valid": X, "test": other[4:]}, transpose=True
+    )
+    ours = write_hdf5(
+        folder / "ours.h5", {"train": other[:4], "valid": other[4:], "test": X}, transpose=False
+    )
     return sequences, fasta, authors, ours
 
 
@@ -469,6 +478,16 @@ def test_attribute_same_scores_from_fasta_and_both_hdf5_layouts(cli, trained, fa
             "attribute", trained.model_id, *source, "--method", "saliency", "--target", "3", "--out", str(out)
         )
         assert result.code == 0, result.err
+        if name == "fasta":
+            assert result.err == ""
+        else:  # the file was uploaded as a data set, which the note names
+            uploaded = re.fullmatch(
+                r"motiflens: (\S+) is stored as data set (ds-[0-9a-f]{32}); "
+                r"pass --dataset \2 to skip the upload\n",
+                result.err,
+            )
+            assert uploaded and uploaded.group(1) == source[1], result.err
+            assert json.loads(cli("dataset", "get", uploaded.group(2), "--json").out)["kind"] == "hdf5"
         with np.load(out) as npz:
             scores[name] = npz["scores"]
             assert npz["scores"].shape == (5, LENGTH, 4) and npz["scores"].dtype == np.float32
@@ -664,10 +683,6 @@ def test_bad_fasta_exits_2_naming_the_line(tmp_path, text, expected):
         (["tomtom", "{tmp}/not.meme"], "not a MEME motif file"),
         (["predict", "m", "--hdf5", "{tmp}/not.meme"], "not a readable HDF5 file"),
         (
-            ["predict", "m", "--hdf5", "{tmp}/ok.h5", "--split", "train"],
-            "no 'X_train' in the file (found: X_test",
-        ),
-        (
             ["predict", "m", "--fasta", "{tmp}/ok.fa", "--split", "test"],
             "--split applies to --dataset and --hdf5",
         ),
@@ -675,11 +690,22 @@ def test_bad_fasta_exits_2_naming_the_line(tmp_path, text, expected):
 )
 def test_bad_input_files_exit_2(tmp_path, argv, expected):
     (tmp_path / "not.meme").write_text("hello\n")
-    write_hdf5(tmp_path / "ok.h5", {"test": one_hot(random_sequences(2, seed=1))}, transpose=False)
     write_fasta(tmp_path / "ok.fa", random_sequences(2, seed=1))
     result = run_cli("--address", "127.0.0.1:1", *(arg.format(tmp=tmp_path) for arg in argv))
     assert result.code == 2
     assert expected.format(tmp=tmp_path) in result.error_line()
+
+
+def test_hdf5_input_refused_by_the_trainer_exits_3_naming_the_trainer(cli, stack, tmp_path):
+    # --hdf5 uploads the file as a data set; one without the paper's full layout is refused.
+    path = write_hdf5(
+        tmp_path / "test-only.h5", {"test": one_hot(random_sequences(2, seed=1))}, transpose=False
+    )
+    result = cli("predict", UNKNOWN_MODEL, "--hdf5", str(path), "--split", "test")
+    assert result.code == 3
+    line = result.error_line()
+    assert line.startswith("motiflens: error: INVALID_ARGUMENT: ") and "missing key 'X_train'" in line
+    assert f"(trainer at {stack.address})" in line
 
 
 def test_wrong_or_missing_token_exits_3(tmp_path, max_meme):

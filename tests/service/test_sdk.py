@@ -281,7 +281,7 @@ def test_wait_progress_goes_to_stderr(job1, model1, capsys, monkeypatch):
     assert "\r" not in captured.err and len(lines) == 3
     assert "epoch 1/2" in lines[0] and "epoch 2/2" in lines[1] and "val AUPR" in lines[0]
     assert f"{job1.job_id} SUCCEEDED after 2 epochs" in lines[2]
-    monkeypatch.setattr(sdk, "_is_tty", lambda stream: True)
+    monkeypatch.setattr(sdk.handles, "_is_tty", lambda stream: True)
     job1.wait(progress=True)
     assert "\r" in capsys.readouterr().err  # a terminal gets the updating bar
     monkeypatch.undo()
@@ -291,7 +291,7 @@ def test_wait_progress_goes_to_stderr(job1, model1, capsys, monkeypatch):
 
 
 def test_wait_in_a_notebook_prints_one_line_per_epoch(job1, model1, capsys, monkeypatch):
-    monkeypatch.setattr(sdk, "_in_notebook", lambda: True)
+    monkeypatch.setattr(sdk.handles, "_in_notebook", lambda: True)
     job1.wait()
     lines = capsys.readouterr().err.splitlines()
     assert "\r" not in "".join(lines) and len(lines) == 3

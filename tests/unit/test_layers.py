@@ -31,6 +31,7 @@ HEAVY_FOR_CLIENT = ("tensorflow", "keras", "h5py")
 #: Client modules that are applications (layer 4), by module-name prefix.
 CLIENT_APPLICATIONS = (
     "motiflens_client.cli",
+    "motiflens_client.demo",
     "motiflens_client.experiments",
     "motiflens_client.experiment",
     "motiflens_client.report",
@@ -60,15 +61,6 @@ ALLOWED_BREACHES: frozenset[tuple[str, str]] = frozenset(
         ("bench.sweep_submit", "services.trainer.jobs"),
         ("bench.sweep_submit", "services.trainer.servicer"),
         ("bench.sweep_submit", "services.trainer.sweeps"),
-        ("motiflens.demo", "motiflens_client"),
-        ("motiflens.demo", "motiflens_client.experiment"),
-        ("motiflens.demo", "motiflens_client.report"),
-        ("motiflens_client.cli", "h5py"),
-        ("motiflens_client.cli", "services"),
-        ("motiflens_client.experiment", "h5py"),
-        ("motiflens_client.sdk", "services"),
-        ("services.interpreter.servicer", "services.trainer.datasets"),
-        ("services.trainer.servicer", "motiflens_client.api"),
     }
 )
 

@@ -121,288 +121,79 @@ Known differences from MEME Tomtom 5.5
   MEME warns for fewer than 50 targets; here the warning is logged.
 - The TSV trailer names motiflens and memelite instead of the MEME version, and
   has no "format described at" line.
+
+Where things live
+-----------------
+This package holds the comparison itself (:func:`tomtom_table`, :func:`tomtom`,
+:data:`QUERY_BLOCK`, :data:`MIN_TARGETS`); its modules hold the parts:
+
+- :mod:`~motiflens.tomtom.scoring`: distances (:data:`DISTANCES`,
+  :data:`DEFAULT_DISTANCE`), MEME's pseudocount (:func:`with_pseudocount`) and the
+  columns handed to memelite, with the Pearson embedding.
+- :mod:`~motiflens.tomtom.results`: :class:`TomtomTable`, :class:`TomtomHit`,
+  :func:`best_hits`.
+- :mod:`~motiflens.tomtom.tsv`: MEME's ``tomtom.tsv`` (:func:`format_tomtom_tsv`,
+  :func:`write_tomtom_tsv`).
+- :mod:`~motiflens.tomtom.cli`: :func:`main`, behind ``python -m motiflens.tomtom``.
+
+Import from ``motiflens.tomtom``; the modules are its parts.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import io
 import logging
-import math
-import numbers
-import os
-import shlex
-import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from importlib import metadata
-from typing import TextIO
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from motiflens.errors import CancelledError, InvalidInputError, MotiflensError
-from motiflens.motifs import Motif, MotifDatabase, motif_database, read_meme
+from motiflens.errors import CancelledError, InvalidInputError
+from motiflens.motifs import Motif, MotifDatabase
+from motiflens.tomtom.cli import main
+from motiflens.tomtom.results import TomtomHit, TomtomTable, _check_thresholds, best_hits
+from motiflens.tomtom.scoring import (
+    BACKGROUND,
+    DEFAULT_DISTANCE,
+    DEFAULT_NSITES,
+    DISTANCES,
+    MOTIF_PSEUDOCOUNT,
+    _columns,
+    _target_columns,
+    check_distance,
+    with_pseudocount,
+)
+from motiflens.tomtom.tsv import TSV_COLUMNS, format_tomtom_tsv, write_tomtom_tsv
+
+__all__ = [
+    "BACKGROUND",
+    "DEFAULT_DISTANCE",
+    "DEFAULT_NSITES",
+    "DISTANCES",
+    "MIN_TARGETS",
+    "MOTIF_PSEUDOCOUNT",
+    "QUERY_BLOCK",
+    "TSV_COLUMNS",
+    "TomtomHit",
+    "TomtomTable",
+    "best_hits",
+    "check_distance",
+    "format_tomtom_tsv",
+    "main",
+    "tomtom",
+    "tomtom_table",
+    "with_pseudocount",
+    "write_tomtom_tsv",
+]
 
 logger = logging.getLogger(__name__)
-
-TSV_COLUMNS = (
-    "Query_ID",
-    "Target_ID",
-    "Optimal_offset",
-    "p-value",
-    "E-value",
-    "q-value",
-    "Overlap",
-    "Query_consensus",
-    "Target_consensus",
-    "Orientation",
-)
 
 # MEME warns below this many target motifs: the null of each query column is
 # built from the target columns, so a small database gives unstable p-values.
 MIN_TARGETS = 50
-#: MEME's ``-dist`` values implemented: Euclidean distance and Pearson correlation.
-DISTANCES = ("ed", "pearson")
-#: MEME 5's default (``tomtom`` without ``-dist``), as the paper ran it.
-DEFAULT_DISTANCE = "ed"
-#: MEME's ``-motif-pseudo`` default, added to query and target motifs.
-MOTIF_PSEUDOCOUNT = 0.1
-#: Sites MEME assumes for a motif without ``nsites=`` (``DEFAULT_SITE_COUNT``).
-DEFAULT_NSITES = 20
-#: Background of the pseudocount: uniform (MEME uses the query file's, symmetrised).
-BACKGROUND = np.full(4, 0.25)
 #: Queries compared per memelite call; the caller's ``should_stop`` is asked between blocks.
 QUERY_BLOCK = 64
-
-# Embedding constant K (see the module docstring); memelite's running minima start
-# at +-9999999.9, so scores of about -K must stay well inside that.
-_K = 1e4
-_A = math.sqrt(_K * _K - 2 * _K) / 2
-_E = np.full(4, 0.5)
-# Four equal values: placed at distance K from every unit-vector column (r = 0).
-_FLAT_QUERY = math.sqrt(_K * _K - _K) - _A
-_FLAT_TARGET = _A - math.sqrt(_K * _K - _K)
+# memelite's bins for each query column's median (the docstring's "Known differences").
 _MEDIAN_BINS = 10_000
-
-
-@dataclass(frozen=True)
-class TomtomHit:
-    """One query-target match, as one row of MEME Tomtom's TSV.
-
-    Attributes
-    ----------
-    query_id, target_id, target_name : str
-        Ids of the two motifs and the target's name.
-    offset : int
-        Column of the target (reverse-complemented when ``orientation == "-"``)
-        facing the query's first column; negative when the query starts left of it.
-    p_value : float
-        Probability that a random target of this width matches at least as well
-        on either strand.
-    e_value : float
-        ``p_value`` times the number of target motifs.
-    q_value : float
-        Benjamini-Hochberg over the query's 2N strand entries.
-    overlap : int
-        Number of aligned columns.
-    query_consensus, target_consensus : str
-        Most probable base per column; the target in the reported orientation.
-    orientation : str
-        ``"+"`` or ``"-"``.
-    """
-
-    query_id: str
-    target_id: str
-    target_name: str
-    offset: int
-    p_value: float
-    e_value: float
-    q_value: float
-    overlap: int
-    query_consensus: str
-    target_consensus: str
-    orientation: str
-
-
-@dataclass(frozen=True, eq=False)
-class TomtomTable:
-    """Every query against every target: the full statistics before thresholding.
-
-    Attributes
-    ----------
-    queries : tuple of Motif
-        Length Q, in input order.
-    database : MotifDatabase
-        The N targets.
-    distance : str
-        The column score used, ``"ed"`` or ``"pearson"``.
-    strand_p_values : np.ndarray, shape (Q, N, 2), float64
-        MEME's per-entry p-values, ``[..., 0]`` for ``+`` and ``[..., 1]`` for ``-``,
-        each already the probability over alignments on both strands.
-    p_values, e_values, q_values : np.ndarray, shape (Q, N), float64
-        Of the better strand; ``e_values = p_values * N``.
-    offsets, overlaps : np.ndarray, shape (Q, N), int64
-        Of the better strand's best alignment.
-    orientations : np.ndarray, shape (Q, N), '<U1'
-        ``"+"`` or ``"-"``.
-    """
-
-    queries: tuple[Motif, ...]
-    database: MotifDatabase
-    distance: str
-    strand_p_values: np.ndarray
-    p_values: np.ndarray
-    e_values: np.ndarray
-    q_values: np.ndarray
-    offsets: np.ndarray
-    overlaps: np.ndarray
-    orientations: np.ndarray
-
-    def hits(
-        self, *, evalue_threshold: float = 0.1, qvalue_threshold: float | None = None
-    ) -> list[TomtomHit]:
-        """The significant matches, grouped by query in input order, best first.
-
-        See :func:`tomtom` for the parameters and the order.
-        """
-        _check_thresholds(evalue_threshold, qvalue_threshold)
-        statistic, limit = (
-            (self.e_values, evalue_threshold)
-            if qvalue_threshold is None
-            else (self.q_values, qvalue_threshold)
-        )
-        targets = self.database.motifs
-        hits: list[TomtomHit] = []
-        for row, query in enumerate(self.queries):
-            passing = np.flatnonzero(statistic[row] <= limit)
-            # MEME's order: p-value, larger overlap, then the strand-prefixed id.
-            order = sorted(
-                passing,
-                key=lambda j: (
-                    self.p_values[row, j],
-                    -self.overlaps[row, j],
-                    self.orientations[row, j] + targets[j].motif_id,
-                ),
-            )
-            query_consensus = query.consensus
-            for j in order:
-                target = targets[j]
-                orientation = str(self.orientations[row, j])
-                aligned = target if orientation == "+" else target.reverse_complement()
-                hits.append(
-                    TomtomHit(
-                        query_id=query.motif_id,
-                        target_id=target.motif_id,
-                        target_name=target.name,
-                        offset=int(self.offsets[row, j]),
-                        p_value=float(self.p_values[row, j]),
-                        e_value=float(self.e_values[row, j]),
-                        q_value=float(self.q_values[row, j]),
-                        overlap=int(self.overlaps[row, j]),
-                        query_consensus=query_consensus,
-                        target_consensus=aligned.consensus,
-                        orientation=orientation,
-                    )
-                )
-        return hits
-
-
-def _check_thresholds(evalue_threshold: float, qvalue_threshold: float | None) -> None:
-    if not isinstance(evalue_threshold, numbers.Real) or not evalue_threshold >= 0:
-        raise InvalidInputError(
-            f"evalue_threshold: expected a number >= 0, got {evalue_threshold!r}", field="evalue_threshold"
-        )
-    if qvalue_threshold is not None and (
-        not isinstance(qvalue_threshold, numbers.Real) or not 0 <= qvalue_threshold <= 1
-    ):
-        raise InvalidInputError(
-            f"qvalue_threshold: expected a number in [0, 1] or None, got {qvalue_threshold!r}",
-            field="qvalue_threshold",
-        )
-
-
-def _embed(pwm: np.ndarray, *, query: bool) -> np.ndarray:
-    """Columns placed so that memelite's -Euclidean distance is Pearson r minus K.
-
-    Parameters
-    ----------
-    pwm : np.ndarray, shape (W, 4)
-        Probabilities, rows summing to 1.
-    query : bool
-        Query columns get ``+a e``, target columns ``-a e``.
-
-    Returns
-    -------
-    np.ndarray, shape (4, W), float64, C-contiguous
-        memelite's layout (letters first).
-    """
-    centred = pwm - 0.25
-    norms = np.sqrt((centred**2).sum(axis=1))
-    # Below this the column is uniform up to round-off; MEME's Pearson is 0 there.
-    flat = norms < 1e-9
-    units = np.zeros_like(centred)
-    units[~flat] = centred[~flat] / norms[~flat, None]
-    sign = 1.0 if query else -1.0
-    columns = math.sqrt(_K) * units + sign * _A * _E
-    columns[flat] = (_FLAT_QUERY if query else _FLAT_TARGET) * _E
-    return np.ascontiguousarray(columns.T)
-
-
-def with_pseudocount(motif: Motif, pseudocount: float = MOTIF_PSEUDOCOUNT) -> np.ndarray:
-    """The motif's probabilities as MEME Tomtom scores them: ``-motif-pseudo`` added.
-
-    MEME (``apply_pseudocount_to_motif``) turns each probability ``p`` back into a
-    count with ``n`` sites and adds ``pseudocount`` times the background:
-    ``(p n + pseudocount / 4) / (n + pseudocount)`` under the uniform background,
-    with ``n = int(nsites)``, or 20 when the motif's nsites is unknown (0).
-
-    Returns
-    -------
-    np.ndarray, shape (W, 4), float64
-    """
-    sites = int(motif.nsites) if motif.nsites > 0 else DEFAULT_NSITES
-    return (motif.pwm * sites + pseudocount * BACKGROUND) / (sites + pseudocount)
-
-
-def _columns(motif: Motif, distance: str, *, query: bool) -> np.ndarray:
-    """A motif's columns as memelite takes them for ``distance``.
-
-    Parameters
-    ----------
-    motif : Motif
-    distance : {"ed", "pearson"}
-    query : bool
-        Which side of the comparison (matters for the Pearson embedding only).
-
-    Returns
-    -------
-    np.ndarray, shape (4, W), float64, C-contiguous
-        ``"ed"``: the probabilities with MEME's pseudocount (memelite's native score
-        is MEME's negative Euclidean distance); ``"pearson"``: :func:`_embed` (the
-        pseudocount is an affine change of each column, which Pearson ignores).
-    """
-    if distance == "pearson":
-        return _embed(motif.pwm, query=query)
-    return np.ascontiguousarray(with_pseudocount(motif).T)
-
-
-@functools.lru_cache(maxsize=8)
-def _target_columns(database: MotifDatabase, distance: str) -> tuple[np.ndarray, ...]:
-    """Targets as memelite columns, forward strands then reverse complements (2N arrays)."""
-    strands = [*database, *(motif.reverse_complement() for motif in database)]
-    return tuple(_columns(motif, distance, query=False) for motif in strands)
-
-
-def check_distance(distance: str) -> str:
-    """Return ``distance`` if it is one of :data:`DISTANCES`, else raise InvalidInputError."""
-    if distance not in DISTANCES:
-        raise InvalidInputError(
-            f"distance: expected one of {', '.join(DISTANCES)} (MEME's -dist; default ed), got {distance!r}",
-            field="distance",
-        )
-    return distance
 
 
 def _as_queries(queries: Iterable[Motif]) -> tuple[Motif, ...]:
@@ -600,159 +391,3 @@ def tomtom(
     _check_thresholds(evalue_threshold, qvalue_threshold)
     table = tomtom_table(queries, database, distance=distance, should_stop=should_stop)
     return table.hits(evalue_threshold=evalue_threshold, qvalue_threshold=qvalue_threshold)
-
-
-def best_hits(hits: Iterable[TomtomHit]) -> dict[str, TomtomHit]:
-    """The best hit of each query that has one.
-
-    Parameters
-    ----------
-    hits : iterable of TomtomHit
-        As returned by :func:`tomtom` (best first within a query).
-
-    Returns
-    -------
-    dict of str to TomtomHit
-        Query id to its first hit, in query order; queries without hits are absent.
-    """
-    best: dict[str, TomtomHit] = {}
-    for hit in hits:
-        best.setdefault(hit.query_id, hit)
-    return best
-
-
-def _number(value: float) -> str:
-    # MEME stores p, E and q as C floats and prints them with %g.
-    return f"{float(np.float32(value)):g}"
-
-
-def format_tomtom_tsv(
-    hits: Iterable[TomtomHit], *, command_line: str | None = None, distance: str = DEFAULT_DISTANCE
-) -> str:
-    """MEME Tomtom's ``tomtom.tsv`` text for these hits.
-
-    A header with MEME 5.x's ten columns (:data:`TSV_COLUMNS`), one row per hit,
-    then a blank line and ``#`` comment lines (program and command line) at the
-    end, as MEME writes them. Numbers are printed like MEME's: p, E and q with
-    ``%g`` after rounding to single precision, e.g. ``1.92502e-12``.
-
-    Parameters
-    ----------
-    hits : iterable of TomtomHit
-    command_line : str, optional
-        Recorded in the last comment line; default names the Python API.
-    distance : {"ed", "pearson"}, default "ed"
-        The distance the hits were computed with (named in the trailer).
-
-    Returns
-    -------
-    str
-    """
-    out = io.StringIO()
-    out.write("\t".join(TSV_COLUMNS) + "\n")
-    for hit in hits:
-        fields = (
-            hit.query_id,
-            hit.target_id,
-            str(hit.offset),
-            _number(hit.p_value),
-            _number(hit.e_value),
-            _number(hit.q_value),
-            str(hit.overlap),
-            hit.query_consensus,
-            hit.target_consensus,
-            hit.orientation,
-        )
-        out.write("\t".join(fields) + "\n")
-    from motiflens import __version__
-
-    try:
-        memelite_version = metadata.version("memelite")
-    except metadata.PackageNotFoundError:
-        memelite_version = "unknown"
-    out.write(
-        f"\n# Tomtom (Motif Comparison Tool): motiflens {__version__} with memelite {memelite_version} "
-        f"(MEME Tomtom 5.5 statistics, -dist {check_distance(distance)} -min-overlap 1, both strands)\n"
-    )
-    out.write(f"# {command_line or 'motiflens.tomtom.tomtom (Python API)'}\n")
-    return out.getvalue()
-
-
-def write_tomtom_tsv(
-    hits: Iterable[TomtomHit],
-    path_or_stream: str | os.PathLike | TextIO,
-    *,
-    command_line: str | None = None,
-    distance: str = DEFAULT_DISTANCE,
-) -> None:
-    """Write :func:`format_tomtom_tsv` to a file (overwritten) or an open text stream."""
-    text = format_tomtom_tsv(hits, command_line=command_line, distance=distance)
-    if isinstance(path_or_stream, (str, os.PathLike)):
-        with open(path_or_stream, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        path_or_stream.write(text)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m motiflens.tomtom QUERIES.meme TARGET``, TSV on stdout.
-
-    Returns
-    -------
-    int
-        0 on success, 2 on bad input (with one ``error: ...`` line on stderr).
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m motiflens.tomtom",
-        description=(
-            "Compare query motifs with a motif database the way MEME Tomtom 5.5 does with "
-            "'-evalue' and its defaults (-dist ed -min-overlap 1, both strands), and print tomtom.tsv."
-        ),
-    )
-    parser.add_argument("queries", help="MEME motif file of query motifs")
-    parser.add_argument(
-        "target",
-        help="MEME (or JASPAR-format) motif file, or a JASPAR release name such as JASPAR2016",
-    )
-    parser.add_argument(
-        "--thresh", type=float, default=0.1, help="report hits with E-value (or q-value) <= this; default 0.1"
-    )
-    parser.add_argument(
-        "--qvalue", action="store_true", help="apply --thresh to q-values instead of E-values"
-    )
-    parser.add_argument(
-        "--dist",
-        choices=DISTANCES,
-        default=DEFAULT_DISTANCE,
-        help="column distance, as MEME's -dist: ed (Euclidean, MEME 5's default) or pearson; default ed",
-    )
-    parser.add_argument("--collection", default="CORE", help="JASPAR collection for a release; default CORE")
-    parser.add_argument(
-        "--taxon", default="vertebrates", help="JASPAR tax group for a release, or 'all'; default vertebrates"
-    )
-    args = parser.parse_args(argv)
-    try:
-        queries = read_meme(args.queries)
-        tax_group = None if args.taxon == "all" else args.taxon
-        database = motif_database(args.target, collection=args.collection, tax_group=tax_group)
-        if args.qvalue:
-            hits = tomtom(queries, database, qvalue_threshold=args.thresh, distance=args.dist)
-        else:
-            hits = tomtom(queries, database, evalue_threshold=args.thresh, distance=args.dist)
-    except (MotiflensError, OSError) as error:
-        message = " ".join(str(error).split())
-        sys.stderr.write(f"error: {message}\n")
-        return 2
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    sys.stdout.write(
-        format_tomtom_tsv(
-            hits,
-            command_line=shlex.join(["python", "-m", "motiflens.tomtom", *arguments]),
-            distance=args.dist,
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

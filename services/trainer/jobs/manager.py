@@ -1,99 +1,24 @@
-"""Training jobs: validation, a queue, worker processes, and job state kept in the store.
+"""The job manager: accepts jobs, hands them to worker processes, adopts orphans.
 
-Process model
--------------
-``Train`` validates the request in the RPC thread (data set exists; the model builds
-for the data set's L and T; the training settings are valid), writes a PENDING job
-record and puts the job on this manager's queue; it never trains in an RPC thread.
-A supervisor thread hands queued jobs to a :class:`concurrent.futures.ProcessPoolExecutor`
-('spawn' context, ``concurrency`` worker processes) as worker slots free up, so a
-queued job stays PENDING (and is cancelled at once) until a process takes it. The
-worker runs :func:`services.trainer.worker.run_training_job` — the same entrypoint a
-Kubernetes Job will call — which loads the data set, trains, stores the model artifact
-and records every step in the store. At most ``queue_limit`` jobs may be pending or
-running in one manager; beyond that ``Train`` raises ResourceExhaustedError.
-
-State records
--------------
-Everything about a job lives in the store, so a restarted trainer and other replicas
-see it:
-
-- ``jobs/<job_id>``: state, the resolved ModelConfig and TrainConfig, dataset id,
-  name, timestamps (RFC 3339 ``created_at``/``started_at``/``finished_at``),
-  ``epochs_done``, ``model_id``, ``test_metrics``, ``error``, ``owner`` (the id of the
-  manager that accepted or adopted it) and ``worker`` (host, pid and attempt token of
-  the process running it); ``resumes`` (how often it was re-queued after an
-  interruption), ``resumed_from_epoch`` (the checkpoint epoch its latest worker
-  started from) and ``last_interruption`` (what interrupted it); ``executor``
-  ("local", or "kubernetes" for a job a sweep's pod runs; such jobs have no owner and
-  the orphan sweep leaves them to GetSweep's reconciliation), and for a sweep's jobs
-  ``sweep_id`` and ``sweep_index`` (see :mod:`services.trainer.sweeps`);
-- ``blobs/job_checkpoints/<job_id>``: the latest epoch's checkpoint (weights,
-  optimiser state, plateau controller, best weights, history), overwritten each
-  epoch before the events and the record, deleted when the job finishes;
-- ``job_events/<job_id>``: ``{"events": [EpochEvent dicts]}``, rewritten after each
-  epoch before the job record, so a reader of the job record then the events never
-  misses an epoch the record counts;
-- ``job_cancels/<job_id>``: present once cancellation of a running job was requested.
-  It is a separate record so that the worker's per-epoch writes and a cancel request
-  never overwrite each other; the worker checks it after every epoch;
-- ``trainers/<manager_id>``: a heartbeat (host, pid and pid namespace, interval,
-  time) written every ``heartbeat_seconds`` by each live manager and marked stopped
-  on close.
-
-Records are checksummed (see :mod:`services.common.store`): a corrupt job record
-makes GetJob of that id FAILED_PRECONDITION naming it, and every listing (ListJobs,
-the orphan sweep, the metrics) skips it, so the other jobs go on.
-
-State changes: the manager writes PENDING (accepted, or re-queued to resume),
-RUNNING (handed to a worker), CANCELLED (cancelled while queued) and FAILED (past
-the resume limit, or a worker error); the worker writes RUNNING with its pid, each
-epoch, and the final SUCCEEDED, FAILED or CANCELLED.
-
-Restart choice: resume from the last checkpoint
------------------------------------------------
-A job interrupted before it finished continues from its last completed epoch instead
-of failing: every epoch is checkpointed with the whole training state (weights, Adam
-state, the plateau schedule, best weights and best value, the early-stopping count),
-so the resumed run follows the paper's recipe as if uninterrupted (only the
-mini-batch order differs). Interruptions and what happens:
-
-- the worker process dies (killed, out of memory) or gives up on an unreachable
-  store (its calls retry for ``store_retry_seconds`` first): the manager re-queues
-  the job at the head of its queue;
-- the trainer is closed (SIGTERM): its queued and running jobs are left PENDING with
-  its heartbeat marked stopped, for the next trainer to adopt;
-- the trainer dies (SIGKILL, node loss; its workers die with it): on start-up and
-  every ``orphan_sweep_seconds`` each manager adopts the PENDING or RUNNING jobs
-  whose owner is gone (no heartbeat, a stopped one, a dead pid on this host, or
-  silent for three of its heartbeat intervals while this manager could reach the
-  store all along, so an outage that silenced everyone convicts no one).
-
-A job re-queued while it was RUNNING counts one resume (jobs a closing trainer left
-PENDING do not: an orderly restart is not the job's fault); past ``max_resumes``
-(default 3) it is FAILED with the last interruption and "gave up after N resume(s)",
-since a job that keeps dying (e.g. out of memory) must stop somewhere. The worker that
-resumes writes ``resumed_from_epoch``, rewrites the event history from the
-checkpoint (every epoch appears once) and trains the remaining epochs. A job owned
-by another live replica is left alone; a worker that finds its job taken over by
-another worker (or finished) stops at its next epoch without writing.
+:class:`JobManager` holds this trainer's queue and worker pool; a supervisor thread
+dispatches queued jobs, reaps finished workers (re-queueing interrupted jobs, failing
+broken ones), heartbeats and sweeps for jobs of trainers that are gone. The process
+model and the restart choice are described in :mod:`services.trainer.jobs`.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 import multiprocessing
 import os
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from motiflens.errors import (
     InvalidInputError,
@@ -101,280 +26,32 @@ from motiflens.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
-from motiflens.models import INITIALIZERS, ModelConfig, check_model
-from motiflens.training import TrainConfig
-from services.common.config import parse_int_setting
-from services.common.store import (
-    ArtifactStore,
-    CorruptRecordError,
-    Manifest,
-    check_id,
-    new_id,
-    open_store,
-    utc_now,
-)
+from services.common.datasets import get_dataset_info
+from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
 from services.trainer import worker
-from services.trainer.datasets import get_dataset_info
-from services.trainer.notices import NoticeListener
-from services.trainer.watchers import JobWatchers
-from services.trainer.worker import (  # noqa: F401  (cancel_requested is part of this module's API)
+from services.trainer.jobs.liveness import heartbeat_record, process_gone
+from services.trainer.jobs.records import (
+    CANCELLED_QUEUED,
     CANCELS_NAMESPACE,
     CHECKPOINTS_NAMESPACE,
-    EVENTS_NAMESPACE,
+    INTERRUPTED_ERROR,
+    JOB_ID_PREFIX,
     JOBS_NAMESPACE,
-    MODEL_KIND,
-    cancel_requested,
+    SHUTDOWN_ERROR,
+    SHUTDOWN_NOTE,
+    TRAINERS_NAMESPACE,
+    WORKER_DIED,
+    JobState,
+    is_terminal,
+    read_events,
+    read_job,
 )
+from services.trainer.jobs.settings import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
+from services.trainer.jobs.specs import model_config_from_spec, train_config_from_spec
+from services.trainer.notices import NoticeListener
+from services.trainer.watchers import JobWatchers
 
 logger = logging.getLogger(__name__)
-
-TRAINERS_NAMESPACE = "trainers"
-JOB_ID_PREFIX = "job"
-
-#: ``last_interruption`` of a job adopted from a trainer that is gone.
-INTERRUPTED_ERROR = "interrupted: the trainer that ran it stopped or died before the job finished"
-#: ``last_interruption`` of the jobs a closing trainer leaves for the next one.
-SHUTDOWN_NOTE = "interrupted: the trainer shut down before the job finished; it resumes when a trainer starts"
-#: ``error`` of a job accepted while the trainer was closing (the caller got UNAVAILABLE).
-SHUTDOWN_ERROR = "interrupted: the trainer shut down while accepting the job; start it again"
-WORKER_DIED = "the worker process died (killed, out of memory or crashed)"
-CANCELLED_QUEUED = "cancelled by request before it started"
-
-#: Environment variables of :class:`JobSettings` and their defaults.
-CONCURRENCY_ENV = "MOTIFLENS_TRAINER_CONCURRENCY"
-QUEUE_ENV = "MOTIFLENS_TRAINER_QUEUE"
-STORE_RETRY_ENV = "MOTIFLENS_STORE_RETRY_SECONDS"
-MAX_RESUMES_ENV = "MOTIFLENS_TRAINER_MAX_RESUMES"
-DEFAULT_CONCURRENCY = 1
-DEFAULT_QUEUE_LIMIT = 16
-DEFAULT_STORE_RETRY_SECONDS = int(worker.DEFAULT_STORE_RETRY_SECONDS)
-DEFAULT_MAX_RESUMES = 3
-
-# Paper defaults for TrainingSpec fields left at 0.
-_TRAIN_DEFAULTS = TrainConfig()
-
-
-class JobState(enum.StrEnum):
-    """Job lifecycle; the values are the proto names without the ``JOB_STATE_`` prefix."""
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-
-
-def is_terminal(state: str) -> bool:
-    """Whether a job in ``state`` is finished (SUCCEEDED, FAILED or CANCELLED)."""
-    return state in TERMINAL_STATES
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """Settings of the job manager.
-
-    Attributes
-    ----------
-    concurrency : int
-        Worker processes, i.e. jobs trained at once (``MOTIFLENS_TRAINER_CONCURRENCY``,
-        default 1, 1-64).
-    queue_limit : int
-        Most jobs pending or running in this manager (``MOTIFLENS_TRAINER_QUEUE``,
-        default 16, 1-10000); ``Train`` beyond it is RESOURCE_EXHAUSTED.
-    heartbeat_seconds : float
-        Interval of the manager's heartbeat record (default 5); a manager silent for
-        three intervals counts as gone.
-    orphan_sweep_seconds : float
-        Interval of the check for jobs of gone managers (default 60; also at start).
-    poll_seconds : float
-        How often open WatchJob streams re-read the store when no notification arrives
-        (default 0.3; one read per watched job, however many streams watch it).
-    store_retry_seconds : float
-        How long a worker's store calls retry through an outage before the worker gives
-        up and the job is re-queued (``MOTIFLENS_STORE_RETRY_SECONDS``, default 120, 0-3600).
-    max_resumes : int
-        How often one job may be re-queued after an interruption before it is FAILED
-        (``MOTIFLENS_TRAINER_MAX_RESUMES``, default 3, 0-100).
-    """
-
-    concurrency: int = DEFAULT_CONCURRENCY
-    queue_limit: int = DEFAULT_QUEUE_LIMIT
-    heartbeat_seconds: float = 5.0
-    orphan_sweep_seconds: float = 60.0
-    poll_seconds: float = 0.3
-    store_retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
-    max_resumes: int = DEFAULT_MAX_RESUMES
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> JobSettings:
-        """Read the settings from ``MOTIFLENS_TRAINER_*`` and ``MOTIFLENS_STORE_RETRY_SECONDS``.
-
-        Raises
-        ------
-        ValueError
-            A value that is not an integer in range (the message names the variable).
-        """
-        env = os.environ if environ is None else environ
-        return cls(
-            concurrency=_env_int(env, CONCURRENCY_ENV, DEFAULT_CONCURRENCY, 1, 64),
-            queue_limit=_env_int(env, QUEUE_ENV, DEFAULT_QUEUE_LIMIT, 1, 10000),
-            store_retry_seconds=float(_env_int(env, STORE_RETRY_ENV, DEFAULT_STORE_RETRY_SECONDS, 0, 3600)),
-            max_resumes=_env_int(env, MAX_RESUMES_ENV, DEFAULT_MAX_RESUMES, 0, 100),
-        )
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    return parse_int_setting((env.get(name) or "").strip() or None, name, default, low, high)
-
-
-# --------------------------------------------------------------------------- request -> configs
-
-
-def model_config_from_spec(spec: Mapping, *, input_length: int, num_outputs: int) -> ModelConfig:
-    """Resolve an API model spec (0 / "" = default) into a validated ModelConfig.
-
-    Parameters
-    ----------
-    spec : mapping
-        ``architecture``, ``activation`` ("" = relu), ``activation_params``,
-        ``initializer`` ("" = glorot_uniform), ``initializer_std`` (0 = unset),
-        ``width_multiplier`` (0 = 1), ``seed``, ``first_layer_l2`` (None or absent =
-        the activation's default).
-    input_length, num_outputs : int
-        L and T of the data set.
-
-    Raises
-    ------
-    InvalidInputError
-        Unknown architecture, activation or initialiser (the message lists the known
-        names), bad activation parameters, a negative seed, or a sequence length too
-        short for the architecture's pooling.
-    """
-    seed = int(spec.get("seed", 0))
-    if seed < 0:
-        raise InvalidInputError(f"model.seed: expected a non-negative integer, got {seed}")
-    width = int(spec.get("width_multiplier", 0))
-    if width < 0:
-        raise InvalidInputError(f"model.width_multiplier: expected >= 1 (0 = 1), got {width}")
-    initializer = spec.get("initializer") or "glorot_uniform"
-    if initializer not in INITIALIZERS:
-        raise InvalidInputError(
-            f"model.initializer: unknown name {initializer!r}; known: {', '.join(INITIALIZERS)}"
-        )
-    std = float(spec.get("initializer_std", 0.0))
-    first_layer_l2 = spec.get("first_layer_l2")
-    config = ModelConfig(
-        architecture=spec.get("architecture", ""),
-        input_length=int(input_length),
-        num_outputs=int(num_outputs),
-        activation=spec.get("activation") or "relu",
-        activation_params={str(k): float(v) for k, v in dict(spec.get("activation_params") or {}).items()},
-        initializer=initializer,
-        initializer_std=std if std else None,
-        width_multiplier=width or 1,
-        seed=seed,
-        first_layer_l2=None if first_layer_l2 is None else float(first_layer_l2),
-    )
-    try:
-        # Building the width-1 model is the one complete check (names, parameters,
-        # pooling vs length) and bounds the wide one's size; the worker builds that.
-        check_model(config)
-    except (InvalidInputError, ResourceExhaustedError) as exc:
-        raise type(exc)(f"model.{exc}") from None
-    return config
-
-
-def train_config_from_spec(spec: Mapping, *, seed: int) -> TrainConfig:
-    """Resolve an API training spec (0 = paper default) into a validated TrainConfig.
-
-    Parameters
-    ----------
-    spec : mapping
-        ``epochs`` (0: 100), ``batch_size`` (0: 100), ``learning_rate`` (0: 1e-3),
-        ``patience`` (0: 20, negative: no early stopping), ``lr_patience`` (0: 5),
-        ``lr_decay_factor`` (0: 0.3).
-    seed : int
-        The model seed, also used for training.
-
-    Raises
-    ------
-    InvalidInputError
-        A negative or otherwise invalid value (the message names the field).
-    """
-    patience = int(spec.get("patience", 0))
-    config = TrainConfig(
-        epochs=int(spec.get("epochs", 0)) or _TRAIN_DEFAULTS.epochs,
-        batch_size=int(spec.get("batch_size", 0)) or _TRAIN_DEFAULTS.batch_size,
-        learning_rate=float(spec.get("learning_rate", 0.0)) or _TRAIN_DEFAULTS.learning_rate,
-        lr_decay_factor=float(spec.get("lr_decay_factor", 0.0)) or _TRAIN_DEFAULTS.lr_decay_factor,
-        lr_patience=int(spec.get("lr_patience", 0)) or _TRAIN_DEFAULTS.lr_patience,
-        early_stopping_patience=None
-        if patience < 0
-        else (patience or _TRAIN_DEFAULTS.early_stopping_patience),
-        seed=seed,
-    )
-    try:
-        config.validate()
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"training.{exc}") from None
-    return config
-
-
-# --------------------------------------------------------------------------- store access
-
-
-def check_job_id(job_id: str) -> str:
-    """Return ``job_id`` if well formed ("job-<32 hex>"), else raise InvalidInputError."""
-    return check_id(job_id, field_name="job_id", prefix=JOB_ID_PREFIX)
-
-
-def read_job(store: ArtifactStore, job_id: str) -> dict:
-    """The job record.
-
-    Raises
-    ------
-    InvalidInputError, NotFoundError
-        Malformed or unknown id.
-    CorruptRecordError
-        The stored record is damaged (FAILED_PRECONDITION over gRPC; the message names the id).
-    """
-    check_job_id(job_id)
-    try:
-        return store.get_record(JOBS_NAMESPACE, job_id)
-    except NotFoundError:
-        raise NotFoundError(f"job_id: no job {job_id!r}") from None
-    except CorruptRecordError as exc:
-        raise CorruptRecordError(f"job_id: the record of job {job_id!r} is unreadable: {exc}") from None
-
-
-def read_events(store: ArtifactStore, job_id: str) -> list[dict]:
-    """The job's epoch events so far (EpochEvent dicts, epoch order); [] before the first."""
-    try:
-        return list(store.get_record(EVENTS_NAMESPACE, job_id).get("events", []))
-    except NotFoundError:
-        return []
-
-
-def list_models(store: ArtifactStore, dataset_id: str = "") -> list[Manifest]:
-    """Manifests of trained models, newest first, optionally only those of one data set.
-
-    Raises
-    ------
-    InvalidInputError, NotFoundError
-        ``dataset_id`` given but malformed or unknown.
-    """
-    if dataset_id:
-        get_dataset_info(store, dataset_id)
-    models = store.list_artifacts(MODEL_KIND)
-    if dataset_id:
-        models = [m for m in models if m.metadata.get("dataset_id") == dataset_id]
-    return models
-
-
-# --------------------------------------------------------------------------- the manager
 
 
 def _outcome(error: BaseException | None) -> tuple[str, str]:
@@ -386,36 +63,6 @@ def _outcome(error: BaseException | None) -> tuple[str, str]:
     if isinstance(error, UnavailableError):  # the worker retried for store_retry_seconds first
         return "resume", str(error)
     return "fail", f"{type(error).__name__}: {error}"
-
-
-def _pid_namespace() -> str:
-    """The pid namespace of this process ("pid:[4026531836]" on Linux, "" elsewhere)."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def _process_gone(beat: Mapping) -> bool:
-    """Whether the heartbeat's process is known dead: it ran here and its pid is free.
-
-    "Here" is the same host name and pid namespace: containers may share a host name
-    while the same pid means different processes in each.
-    """
-    pid = beat.get("pid")
-    if beat.get("host") != socket.gethostname() or beat.get("pid_namespace") != _pid_namespace():
-        return False
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if pid == os.getpid():
-        return False  # another manager of this process
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 class JobManager:
@@ -971,20 +618,8 @@ class JobManager:
             logger.exception("job %s: could not record FAILED", job_id, extra={"job_id": job_id})
 
     def _write_heartbeat(self, *, stopped: bool = False) -> None:
-        self.store.put_record(
-            TRAINERS_NAMESPACE,
-            self.manager_id,
-            {
-                "manager_id": self.manager_id,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "pid_namespace": _pid_namespace(),
-                "heartbeat_time": time.time(),
-                "heartbeat_at": utc_now(),
-                "heartbeat_seconds": self.settings.heartbeat_seconds,
-                "stopped": stopped,
-            },
-        )
+        record = heartbeat_record(self.manager_id, self.settings.heartbeat_seconds, stopped=stopped)
+        self.store.put_record(TRAINERS_NAMESPACE, self.manager_id, record)
 
     def _owner_alive(self, record: Mapping) -> bool:
         """Whether the manager that owns the job may still run it (see the module docstring)."""
@@ -1007,7 +642,7 @@ class JobManager:
 
     def _gone(self, beat: Mapping) -> bool:
         """Whether the manager of heartbeat record ``beat`` is really gone."""
-        if beat.get("stopped", False) or _process_gone(beat):
+        if beat.get("stopped", False) or process_gone(beat):
             return True
         interval = float(beat.get("heartbeat_seconds") or self.settings.heartbeat_seconds)
         age = time.time() - float(beat.get("heartbeat_time", 0.0))

@@ -9,7 +9,10 @@ comparison and writes an HTML report (with ``results.json``/``results.csv``) to
 that are already up (``make up``, or a Kubernetes deployment behind
 ``kubectl port-forward``); that store then keeps the data set and models.
 
-Run ``python -m motiflens.demo --help`` for the options.
+An application of the client (layer 4): it uses the SDK, the experiment runner and
+the report only, so it never loads TensorFlow (the services run in their own processes).
+
+Run ``python -m motiflens_client.demo --help`` for the options.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+from motiflens_client import Client, MotiflensClientError
+from motiflens_client.experiment import Experiment
+from motiflens_client.report import write_report
 
 #: Defaults sized for a 2-core machine (about 15 minutes); the paper: 30,000 sequences, 100 epochs.
 DEFAULT_NUM_SEQUENCES = 30_000
@@ -28,7 +35,9 @@ ARCHITECTURE = "cnn_deep"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of the demo."""
-    parser = argparse.ArgumentParser(prog="python -m motiflens.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m motiflens_client.demo", description=__doc__.split("\n")[0]
+    )
     parser.add_argument(
         "--num-sequences",
         type=int,
@@ -112,8 +121,8 @@ def kubernetes_hint() -> str:
         "  kubectl port-forward -n motiflens svc/trainer 50051 &\n"
         "  kubectl port-forward -n motiflens svc/interpreter 50052 &\n"
         "  kubectl port-forward -n motiflens svc/motifmatch 50053 &\n"
-        "  python -m motiflens.demo --address 127.0.0.1:50051        # this demo\n"
-        "  motiflens --address 127.0.0.1:50051 ...                   # or the CLI, step by step\n"
+        "  python -m motiflens_client.demo --address 127.0.0.1:50051   # this demo\n"
+        "  motiflens --address 127.0.0.1:50051 ...                      # or the CLI, step by step\n"
         "The cluster's store then keeps the data set and models; the report is written locally."
     )
 
@@ -121,11 +130,6 @@ def kubernetes_hint() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the process exit code (0 ok, 2 on a service or input error)."""
     args = parse_args(argv)
-    # The SDK only: the services run in their own processes, so this one never loads TensorFlow.
-    from motiflens_client import Client, MotiflensClientError
-    from motiflens_client.experiment import Experiment
-    from motiflens_client.report import write_report
-
     activations = [name.strip() for name in args.activations.split(",") if name.strip()]
     if not activations:
         print("error: --activations: expected at least one name", file=sys.stderr)

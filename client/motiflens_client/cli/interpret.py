@@ -1,0 +1,210 @@
+"""``motiflens filters``, ``attribute`` and ``predict``: the interpreter on stored or local sequences."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from motiflens_client.cli._args import (
+    EXIT_OK,
+    CliError,
+    Commands,
+    command,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+)
+from motiflens_client.cli._inputs import (
+    add_sequence_source,
+    sequences,
+    write_bytes,
+    write_npz,
+    write_text,
+)
+from motiflens_client.cli._output import out, print_table
+from motiflens_client.sdk import Client
+from motiflens_client.wire import vocabulary
+
+METHODS = vocabulary.METHOD_NAMES
+OUTPUTS = vocabulary.OUTPUT_NAMES
+REFERENCES = vocabulary.REFERENCE_NAMES
+
+
+def register_filters(commands: Commands) -> None:
+    """The ``filters`` command."""
+    parser = command(
+        commands,
+        "filters",
+        _filters,
+        "first-layer filters as PWMs (MEME file, PNG logos)",
+        description=(
+            "First-layer filters as PWMs, by aligning the sequence windows where each filter\n"
+            "activates above --threshold of its maximum (the paper used the test split).\n"
+            "Without --meme the MEME text goes to stdout; with it, a summary table does."
+        ),
+    )
+    parser.add_argument("model_id", metavar="MODEL_ID")
+    add_sequence_source(parser)
+    parser.add_argument(
+        "--threshold",
+        type=non_negative_float,
+        default=0.0,
+        help="fraction of a filter's maximum a site must exceed (default 0: 0.5)",
+    )
+    parser.add_argument("--window", type=non_negative_int, default=0, help="nt (default 0: the filter width)")
+    parser.add_argument(
+        "--meme", type=output_file, metavar="OUT.meme", help="write the filters in MEME format"
+    )
+    parser.add_argument(
+        "--logos", type=output_dir, metavar="DIR", help="write DIR/filter<i>.png logos (created if missing)"
+    )
+
+
+def _filters(args: argparse.Namespace, client: Client) -> int:
+    chosen = sequences(args, client)
+    result = client.filters(
+        args.model_id,
+        chosen.value,
+        threshold=args.threshold,
+        window=args.window,
+        logos=args.logos is not None,
+    )
+    if args.logos is not None:
+        try:
+            args.logos.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CliError(f"cannot create {args.logos}: {error.strerror or error}") from None
+        for motif in result.filters:
+            if motif.logo_png:
+                write_bytes(args.logos / f"{motif.motif_id}.png", motif.logo_png)
+    if args.meme is None:
+        sys.stdout.write(result.meme)
+        chosen.report_upload()
+        return EXIT_OK
+    write_text(args.meme, result.meme)
+    print_table(
+        ("FILTER", "SITES", "MAX_ACTIVATION", "CONSENSUS"),
+        [
+            (m.motif_id, m.num_sites, m.max_activation, consensus(m.pwm) if m.num_sites else "-")
+            for m in result.filters
+        ],
+    )
+    chosen.report_upload()
+    return EXIT_OK
+
+
+def consensus(pwm: np.ndarray) -> str:
+    """The most likely base of each position of a PWM of shape (L, 4)."""
+    return "".join("ACGT"[i] for i in np.argmax(np.asarray(pwm), axis=1))
+
+
+def register_attribute(commands: Commands) -> None:
+    """The ``attribute`` command."""
+    parser = command(
+        commands,
+        "attribute",
+        _attribute,
+        "attribution maps to an NPZ file (scores (N, L, 4) + settings)",
+        description=(
+            "Attribution maps of one output unit. OUT.npz holds `scores` (N, L, 4) float32 and the\n"
+            "settings (model_id, method, target, output, reference, num_references, num_steps, seed,\n"
+            "times_input, source), plus `ids` for FASTA input."
+        ),
+    )
+    parser.add_argument("model_id", metavar="MODEL_ID")
+    add_sequence_source(parser)
+    parser.add_argument("--method", choices=METHODS, required=True)
+    parser.add_argument("--target", type=non_negative_int, default=0, help="output unit (default 0)")
+    parser.add_argument("--output", choices=OUTPUTS, default="logit", help="default %(default)s")
+    parser.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default="shuffle",
+        help="references of integrated_gradients/deepshap (default %(default)s: position shuffle)",
+    )
+    parser.add_argument("--num-references", type=non_negative_int, default=0, help="default 0: 10")
+    parser.add_argument("--num-steps", type=non_negative_int, default=0, help="integrated gradients (0: 20)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the references (default 0)")
+    parser.add_argument("--times-input", action="store_true", help="multiply saliency by the input")
+    parser.add_argument("--out", type=output_file, required=True, metavar="OUT.npz")
+
+
+def _attribute(args: argparse.Namespace, client: Client) -> int:
+    chosen = sequences(args, client)
+    scores = client.attribute(
+        args.model_id,
+        chosen.value,
+        method=args.method,
+        target=args.target,
+        output=args.output,
+        reference=args.reference,
+        num_references=args.num_references,
+        num_steps=args.num_steps,
+        seed=args.seed,
+        times_input=args.times_input,
+    )
+    arrays = {
+        "scores": np.asarray(scores, dtype=np.float32),
+        "model_id": np.array(args.model_id),
+        "method": np.array(args.method),
+        "target": np.array(args.target),
+        "output": np.array(args.output),
+        "reference": np.array(args.reference),
+        "num_references": np.array(args.num_references),
+        "num_steps": np.array(args.num_steps),
+        "seed": np.array(args.seed),
+        "times_input": np.array(args.times_input),
+        "source": np.array(chosen.source),
+    }
+    if chosen.ids is not None:
+        arrays["ids"] = np.array(chosen.ids)
+    write_npz(args.out, arrays)
+    out(f"{args.out}  scores {tuple(arrays['scores'].shape)}")
+    chosen.report_upload()
+    return EXIT_OK
+
+
+def register_predict(commands: Commands) -> None:
+    """The ``predict`` command."""
+    parser = command(
+        commands,
+        "predict",
+        _predict,
+        "model predictions (N, T), to an NPZ file or as TSV on stdout",
+    )
+    parser.add_argument("model_id", metavar="MODEL_ID")
+    add_sequence_source(parser)
+    parser.add_argument("--output", choices=OUTPUTS, default="probability", help="default %(default)s")
+    parser.add_argument(
+        "--out",
+        type=output_file,
+        metavar="OUT.npz",
+        help="`predictions` (N, T) + settings; default TSV on stdout",
+    )
+
+
+def _predict(args: argparse.Namespace, client: Client) -> int:
+    chosen = sequences(args, client)
+    predictions = np.asarray(client.predict(args.model_id, chosen.value, output=args.output))
+    if args.out is None:
+        ids = chosen.ids or tuple(str(args.offset + i) for i in range(predictions.shape[0]))
+        out("\t".join(["id", *(f"target_{j}" for j in range(predictions.shape[1]))]))
+        for name, row in zip(ids, predictions, strict=True):
+            out("\t".join([name, *(f"{value:.6g}" for value in row)]))
+        chosen.report_upload()
+        return EXIT_OK
+    arrays = {
+        "predictions": predictions.astype(np.float32),
+        "model_id": np.array(args.model_id),
+        "output": np.array(args.output),
+        "source": np.array(chosen.source),
+    }
+    if chosen.ids is not None:
+        arrays["ids"] = np.array(chosen.ids)
+    write_npz(args.out, arrays)
+    out(f"{args.out}  predictions {tuple(predictions.shape)}")
+    chosen.report_upload()
+    return EXIT_OK

@@ -1,0 +1,324 @@
+"""Handles on long-running work: :class:`Job` (events, wait with progress, cancel) and :class:`Sweep`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
+
+from motiflens_client import _convert
+from motiflens_client.errors import (
+    DeadlineExceeded,
+    JobFailed,
+    MotiflensClientError,
+)
+from motiflens_client.types import (
+    EpochEvent,
+    JobInfo,
+    SweepInfo,
+)
+from motiflens_client.wire import pb
+
+if TYPE_CHECKING:
+    from motiflens_client.sdk._calls import ClientBase
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter/IPython kernel (not a terminal IPython)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 - a broken IPython only means "not a notebook"
+        return False
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progress:
+    """A text progress display of a job on a stream: a carriage-return bar, or one line per epoch."""
+
+    width = 24
+
+    def __init__(self, job_id: str, total_epochs: int, stream: TextIO, *, lines: bool) -> None:
+        self.job_id = job_id
+        self.total = total_epochs
+        self.stream = stream
+        self.lines = lines
+        self.shown = False
+
+    def update(self, event: EpochEvent) -> None:
+        total = max(self.total, event.epoch)
+        filled = round(self.width * event.epoch / total) if total else self.width
+        bar = "#" * filled + "-" * (self.width - filled)
+        text = (
+            f"{self.job_id} epoch {event.epoch}/{total} [{bar}] loss {event.loss:.4f} "
+            f"val AUPR {event.val_aupr:.3f} AUROC {event.val_auroc:.3f}"
+        )
+        self.stream.write(text + "\n" if self.lines else f"\r{text}")
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self, info: JobInfo) -> None:
+        end = "\n" if self.shown and not self.lines else ""
+        text = f"{info.job_id} {info.state} after {info.epochs_done} epochs"
+        if info.test_metrics is not None:
+            text += f": test AUROC {info.test_metrics.auroc:.3f} AUPR {info.test_metrics.aupr:.3f}"
+        elif info.error:
+            text += f": {info.error}"
+        self.stream.write(f"{end}{text}\n")
+        self.stream.flush()
+
+
+class Job:
+    """A training job on the trainer service.
+
+    Parameters
+    ----------
+    client : Client
+    job_id : str
+
+    Attributes
+    ----------
+    job_id : str
+    last_info : JobInfo or None
+        The final state, once :meth:`events` has run to the end.
+    """
+
+    def __init__(self, client: ClientBase, job_id: str) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.last_info: JobInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"Job({self.job_id!r})"
+
+    def _get(self) -> pb.Job:
+        client = self.client
+        return client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=self.job_id)).job
+
+    def info(self) -> JobInfo:
+        """The job's current state.
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown job id.
+        """
+        return _convert.job_info(self._get())
+
+    def events(self, *, timeout: float | None = None) -> Iterator[EpochEvent]:
+        """Finished epochs: past ones first, then live ones; stops when the job ends.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds for the whole stream; default: no limit.
+
+        Yields
+        ------
+        EpochEvent
+            Epochs 1, 2, ... in order (a stream restarted after UNAVAILABLE does not
+            repeat epochs). After the last one, ``last_info`` holds the final JobInfo.
+
+        Raises
+        ------
+        NotFound, InvalidArgument
+            Unknown or malformed job id.
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        client = self.client
+        request = pb.WatchJobRequest(job_id=self.job_id)
+        last_epoch = 0
+
+        def ended() -> bool:
+            # While the stream is refused (the server's stream limit), a unary GetJob
+            # still tells whether the job has finished meanwhile.
+            try:
+                info = self.info()
+            except MotiflensClientError:
+                return False
+            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                self.last_info = info
+                return True
+            return False
+
+        self.last_info = None
+        for event in client._stream(
+            client._trainer, "WatchJob", request, timeout=timeout, patient=True, give_up=ended
+        ):
+            payload = event.WhichOneof("payload")
+            if payload == "epoch":
+                if event.epoch.epoch <= last_epoch:
+                    continue
+                last_epoch = event.epoch.epoch
+                yield _convert.epoch_event(event.epoch)
+            elif payload == "final":
+                self.last_info = _convert.job_info(event.final)
+                return
+        if self.last_info is None:  # the stream ended without a final event (not expected)
+            self.last_info = self.info()
+
+    def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> JobInfo:
+        """Follow the job until it ends.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
+        progress : bool, optional
+            Show progress on stderr: a carriage-return-updated bar with epoch, loss and
+            validation AUPR/AUROC (one line per epoch in a notebook). None (default):
+            only when stderr is a terminal or inside a notebook.
+
+        Returns
+        -------
+        JobInfo
+            State SUCCEEDED, with ``model_id`` and ``test_metrics``.
+
+        Raises
+        ------
+        JobFailed
+            The job ended FAILED or CANCELLED (``.job`` is its final JobInfo).
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        stream = sys.stderr
+        notebook = _in_notebook()
+        show = progress if progress is not None else (notebook or _is_tty(stream))
+        display = None
+        if show:
+            # A carriage-return bar only on a terminal; notebooks and log files get one line per epoch.
+            lines = notebook or not _is_tty(stream)
+            display = _Progress(self.job_id, self._get().training.epochs, stream, lines=lines)
+        for event in self.events(timeout=timeout):
+            if display is not None:
+                display.update(event)
+        info = self.last_info or self.info()
+        if display is not None:
+            display.finish(info)
+        if info.state in ("FAILED", "CANCELLED"):
+            raise JobFailed(info)
+        return info
+
+    def cancel(self) -> JobInfo:
+        """Cancel the job: a queued one at once, a running one after its current epoch.
+
+        Returns
+        -------
+        JobInfo
+            CANCELLED for a queued job, still RUNNING for a running one (``wait`` then
+            raises JobFailed), unchanged for a finished one.
+        """
+        client = self.client
+        response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
+        return _convert.job_info(response.job)
+
+
+class Sweep:
+    """A sweep on the trainer service: a grid of ordinary training jobs.
+
+    Parameters
+    ----------
+    client : Client
+    sweep_id : str
+    """
+
+    def __init__(self, client: ClientBase, sweep_id: str) -> None:
+        self.client = client
+        self.sweep_id = sweep_id
+
+    def __repr__(self) -> str:
+        return f"Sweep({self.sweep_id!r})"
+
+    def _get(self, include_jobs: bool) -> pb.GetSweepResponse:
+        client = self.client
+        request = pb.GetSweepRequest(sweep_id=self.sweep_id, include_jobs=include_jobs)
+        return client._unary(client._trainer, "GetSweep", request)
+
+    def info(self) -> SweepInfo:
+        """Progress now (in a cluster also the Kubernetes Job's status).
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown sweep id.
+        """
+        return _convert.sweep_info(self._get(False).sweep)
+
+    def jobs(self) -> list[JobInfo]:
+        """Every job of the sweep, in grid order."""
+        return [_convert.job_info(job) for job in self._get(True).jobs]
+
+    def job(self, index: int) -> Job:
+        """The job of configuration ``index`` (grid order)."""
+        return Job(self.client, self.info().job_ids[index])
+
+    def wait(
+        self, *, timeout: float | None = None, poll: float = 2.0, progress: bool | None = None
+    ) -> SweepInfo:
+        """Poll until every job has finished; return the final SweepInfo.
+
+        A sweep in which some jobs failed is still returned (state FAILED, with
+        ``failed`` > 0; :meth:`jobs` gives each one's ``error``) rather than raised:
+        the other configurations' models are usable.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
+        poll : float, default 2.0
+            Seconds between GetSweep calls.
+        progress : bool, optional
+            One line on stderr whenever the counts change (default: when stderr is a
+            terminal or in a notebook).
+
+        Raises
+        ------
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        show = progress if progress is not None else (_in_notebook() or _is_tty(sys.stderr))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = None
+        while True:
+            info = self.info()
+            counts = (info.pending, info.running, info.succeeded, info.failed, info.cancelled)
+            if show and counts != last:
+                print(
+                    f"{self.sweep_id}: {info.succeeded + info.failed + info.cancelled}/{info.total} done "
+                    f"({info.running} running, {info.succeeded} succeeded, {info.failed} failed, "
+                    f"{info.cancelled} cancelled)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last = counts
+            if info.done:
+                return info
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"sweep {self.sweep_id} still {info.state} after {timeout} s "
+                    f"({info.succeeded + info.failed + info.cancelled}/{info.total} done)"
+                )
+            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+    def model_ids(self) -> list[str]:
+        """Model ids of the succeeded configurations, in grid order."""
+        return [job.model_id for job in self.jobs() if job.state == "SUCCEEDED"]
+
+    def cancel(self) -> SweepInfo:
+        """Cancel every unfinished job (queued ones at once, running ones after their epoch)."""
+        client = self.client
+        response = client._unary(
+            client._trainer, "CancelSweep", pb.CancelSweepRequest(sweep_id=self.sweep_id)
+        )
+        return _convert.sweep_info(response.sweep)

@@ -1,0 +1,296 @@
+"""InterpreterService calls: predictions, filter motifs, attribution, scans, localisation, scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from motiflens_client import _convert
+from motiflens_client._tensors import (
+    reassemble,
+    sequences_to_proto,
+    split_ref,
+    tensor_to_array,
+)
+from motiflens_client.sdk._calls import (
+    _METHODS,
+    _OUTPUTS,
+    _REFERENCES,
+    ClientBase,
+    _choice,
+)
+from motiflens_client.types import (
+    DatasetSplit,
+    Filters,
+    Interpretability,
+    LocalizeResult,
+)
+from motiflens_client.wire import pb
+
+
+class InterpreterCalls(ClientBase):
+    """The InterpreterService methods of :class:`~motiflens_client.sdk.Client`."""
+
+    def predict(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        output: str = "probability",
+    ) -> np.ndarray:
+        """Model outputs for sequences.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+            DNA strings (A, C, G, T, N; one length), one-hot ``X`` or stored sequences.
+        output : str, default "probability"
+            "probability" (sigmoid) or "logit".
+
+        Returns
+        -------
+        np.ndarray, shape (N, T), float32
+
+        Raises
+        ------
+        InvalidArgument
+            Bad bases or lengths (the message names ``sequences...[i]``), a wrong shape.
+        NotFound
+            Unknown model.
+        """
+        request = pb.PredictRequest(
+            model_id=model_id,
+            sequences=sequences_to_proto(sequences),
+            output=_choice(_OUTPUTS, output, "output"),
+        )
+        response = self._unary(self._interpreter, "Predict", request)
+        return tensor_to_array(response.predictions, field="predictions")
+
+    def filters(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        threshold: float = 0.0,
+        window: int = 0,
+        logos: bool = False,
+    ) -> Filters:
+        """First-layer filters as PWMs, by aligning the sites that activate them.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+            Sequences to scan (the paper used the test split).
+        threshold : float, default 0.0 (0.5)
+            Fraction of each filter's maximum a site must exceed.
+        window : int, default 0 (the filter width)
+            Site window in nt.
+        logos : bool, default False
+            Also render a PNG logo per filter (``FilterMotif.logo_png``).
+
+        Returns
+        -------
+        Filters
+            F filters, PWMs of shape (window, 4), and their MEME text.
+        """
+        request = pb.FilterMotifsRequest(
+            model_id=model_id,
+            sequences=sequences_to_proto(sequences),
+            threshold=threshold,
+            window=window,
+            include_logos=logos,
+        )
+        return _convert.filters(self._unary(self._interpreter, "FilterMotifs", request))
+
+    def attribute(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        method: str = "saliency",
+        target: int = 0,
+        output: str = "logit",
+        reference: str = "shuffle",
+        num_references: int = 0,
+        num_steps: int = 0,
+        seed: int = 0,
+        times_input: bool = False,
+        chunk_size: int = 0,
+        timeout: float | None = None,
+    ) -> np.ndarray:
+        """Attribution maps, streamed in chunks and reassembled by offset.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+        method : str, default "saliency"
+            "saliency", "ism", "integrated_gradients" or "deepshap".
+        target : int, default 0
+            Output unit.
+        output : str, default "logit"
+            "logit" or "probability".
+        reference : str, default "shuffle"
+            References of integrated gradients and DeepSHAP: "shuffle" or "dinucleotide".
+        num_references : int, default 0 (10)
+        num_steps : int, default 0 (20)
+            Integration steps.
+        seed : int, default 0
+        times_input : bool, default False
+            Multiply saliency by the input.
+        chunk_size : int, default 0 (64)
+            Sequences per streamed chunk; never changes the result.
+        timeout : float, optional
+            Seconds for the whole stream (default: the client's timeout).
+
+        Returns
+        -------
+        X_attr : np.ndarray, shape (N, L, 4), float32
+        """
+        request = pb.AttributeRequest(
+            model_id=model_id,
+            sequences=sequences_to_proto(sequences),
+            method=_choice(_METHODS, method, "method"),
+            target=target,
+            output=_choice(_OUTPUTS, output, "output"),
+            reference=_choice(_REFERENCES, reference, "reference"),
+            num_references=num_references,
+            num_steps=num_steps,
+            seed=seed,
+            times_input=times_input,
+            chunk_size=chunk_size,
+        )
+        chunks = {
+            chunk.offset: tensor_to_array(chunk.scores, field="scores")
+            for chunk in self._stream(
+                self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
+            )
+        }
+        return reassemble(chunks, field="scores")
+
+    def scan_filters(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        chunk_size: int = 0,
+        timeout: float | None = None,
+    ) -> np.ndarray:
+        """Post-activation first-layer scans, streamed in chunks and reassembled.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+        chunk_size : int, default 0 (64)
+        timeout : float, optional
+            Seconds for the whole stream (default: the client's timeout).
+
+        Returns
+        -------
+        np.ndarray, shape (N, L, F), float32
+        """
+        request = pb.ScanFiltersRequest(
+            model_id=model_id, sequences=sequences_to_proto(sequences), chunk_size=chunk_size
+        )
+        chunks = {
+            chunk.offset: tensor_to_array(chunk.scans, field="scans")
+            for chunk in self._stream(
+                self._interpreter,
+                "ScanFilters",
+                request,
+                timeout=self.timeout if timeout is None else timeout,
+            )
+        }
+        return reassemble(chunks, field="scans")
+
+    def localize(
+        self, model_id: str, dataset: DatasetSplit | str, *, padding: int = 0, pwm_baseline: bool = False
+    ) -> LocalizeResult:
+        """Motif localisation AUROC of the first-layer scans against a synthetic ground truth.
+
+        Parameters
+        ----------
+        model_id : str
+        dataset : DatasetSplit or str
+            Stored sequences of a synthetic data set; a data set id means its test split.
+        padding : int, default 0 (10)
+            Padding of motif regions in nt.
+        pwm_baseline : bool, default False
+            Also score the ground-truth PWM scan baseline.
+
+        Returns
+        -------
+        LocalizeResult
+
+        Raises
+        ------
+        FailedPrecondition
+            The data set has no ground truth.
+        """
+        request = pb.LocalizeRequest(
+            model_id=model_id,
+            sequences=split_ref(dataset),
+            padding=padding,
+            include_pwm_baseline=pwm_baseline,
+        )
+        return _convert.localize_result(self._unary(self._interpreter, "Localize", request))
+
+    def interpretability(
+        self,
+        model_id: str,
+        dataset: DatasetSplit | str,
+        *,
+        method: str = "saliency",
+        target: int = 0,
+        output: str = "logit",
+        reference: str = "shuffle",
+        num_references: int = 0,
+        num_steps: int = 0,
+        seed: int = 0,
+        positives_only: bool = True,
+        timeout: float | None = None,
+    ) -> Interpretability:
+        """Interpretability AUROC/AUPR of an attribution method against a synthetic ground truth.
+
+        Parameters
+        ----------
+        model_id : str
+        dataset : DatasetSplit or str
+            Stored sequences of a synthetic data set; a data set id means its test split.
+        method, target, output, reference, num_references, num_steps, seed
+            As for :meth:`attribute`.
+        positives_only : bool, default True
+            Score only sequences whose label ``target`` is positive (the paper's choice).
+        timeout : float, optional
+            Seconds (default: the client's timeout).
+
+        Returns
+        -------
+        Interpretability
+            Per-sequence arrays of shape (n,), n the sequences scored.
+
+        Raises
+        ------
+        FailedPrecondition
+            The data set has no ground truth.
+        InvalidArgument
+            No sequence selected.
+        """
+        request = pb.ScoreInterpretabilityRequest(
+            model_id=model_id,
+            sequences=split_ref(dataset),
+            method=_choice(_METHODS, method, "method"),
+            target=target,
+            output=_choice(_OUTPUTS, output, "output"),
+            reference=_choice(_REFERENCES, reference, "reference"),
+            num_references=num_references,
+            num_steps=num_steps,
+            seed=seed,
+            positives_only=positives_only,
+        )
+        response = self._unary(self._interpreter, "ScoreInterpretability", request, timeout=timeout)
+        return _convert.interpretability(response, method=method)

@@ -1,0 +1,520 @@
+"""TrainerService calls: data sets, ReadSplit, training jobs, sweeps, results."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+import numpy as np
+
+from motiflens_client import _convert
+from motiflens_client._tensors import (
+    array_to_tensor,
+    reassemble,
+    split_ref,
+    tensor_to_array,
+)
+from motiflens_client.errors import (
+    InvalidArgument,
+    MotiflensClientError,
+)
+from motiflens_client.sdk._calls import (
+    _TASKS,
+    ClientBase,
+    _text_or_file,
+)
+from motiflens_client.sdk.handles import Job, Sweep
+from motiflens_client.types import (
+    DatasetInfo,
+    DatasetSplit,
+    JobInfo,
+    ModelInfo,
+    SplitRows,
+    SweepInfo,
+)
+from motiflens_client.wire import pb
+
+
+class TrainerCalls(ClientBase):
+    """The TrainerService methods of :class:`~motiflens_client.sdk.Client`."""
+
+    def create_task(
+        self, task: int, *, num_sequences: int = 0, seed: int = 0, sequence_length: int = 0, name: str = ""
+    ) -> DatasetInfo:
+        """Generate one of the paper's synthetic tasks and store it.
+
+        Parameters
+        ----------
+        task : int
+            1 (12 TF motifs, multi-label) or 3 (regulatory code, binary).
+        num_sequences : int, default 0
+            Total sequences, split 0.7/0.1/0.2 (0: 30,000 for Task 1, 20,000 for Task 3).
+        seed : int, default 0
+        sequence_length : int, default 0
+            nt per sequence (0: 200).
+        name : str, default ""
+            Display name.
+
+        Returns
+        -------
+        DatasetInfo
+
+        Raises
+        ------
+        InvalidArgument
+            Another task number or bad sizes.
+        ResourceExhausted
+            Over the server's size limit.
+        """
+        if task not in _TASKS:
+            raise InvalidArgument(f"task: expected 1 or 3, got {task!r}")
+        request = pb.CreateDatasetRequest(
+            name=name,
+            synthetic=pb.SyntheticSpec(
+                task=cast(Any, _TASKS[task]),  # a SyntheticTask value
+                num_sequences=num_sequences,
+                seed=seed,
+                sequence_length=sequence_length,
+            ),
+        )
+        return _convert.dataset_info(self._unary(self._trainer, "CreateDataset", request).dataset)
+
+    def import_hdf5(
+        self, path: str | os.PathLike, *, reverse_complement: bool = False, name: str = ""
+    ) -> DatasetInfo:
+        """Upload an HDF5 file in the paper's layout (X_train, Y_train, ..., X as (N, 4, L) or (N, L, 4)).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; sent whole (bounded by the server's maximum message size).
+        reverse_complement : bool, default False
+            Augment the training split with reverse complements.
+        name : str, default ""
+
+        Returns
+        -------
+        DatasetInfo
+
+        Raises
+        ------
+        OSError
+            The file cannot be read.
+        InvalidArgument
+            Malformed HDF5 (the message names the dataset inside the file).
+        """
+        content = Path(path).expanduser().read_bytes()
+        request = pb.CreateDatasetRequest(
+            name=name, hdf5=pb.Hdf5Import(content=content, reverse_complement=reverse_complement)
+        )
+        return _convert.dataset_info(self._unary(self._trainer, "CreateDataset", request).dataset)
+
+    def import_fasta(
+        self,
+        fasta: str | os.PathLike,
+        labels: np.ndarray,
+        *,
+        seed: int = 0,
+        reverse_complement: bool = False,
+        name: str = "",
+    ) -> DatasetInfo:
+        """Upload FASTA sequences with labels; the server splits them 0.7/0.1/0.2.
+
+        Parameters
+        ----------
+        fasta : str or os.PathLike
+            A path when it names an existing file, else FASTA text. All records of one length.
+        labels : np.ndarray, shape (N, T) or (N,)
+            One row per record; int8 is sent as is, anything else as float32. (N,) means T = 1.
+        seed : int, default 0
+            Seed of the random split.
+        reverse_complement : bool, default False
+            Augment the training split with reverse complements.
+        name : str, default ""
+
+        Returns
+        -------
+        DatasetInfo
+
+        Raises
+        ------
+        InvalidArgument
+            Bad bases (the message gives the line), unequal lengths, fewer than 10
+            records, or labels whose row count differs from the records'.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim == 1:
+            labels = labels.reshape(-1, 1)
+        if labels.dtype != np.int8:
+            labels = labels.astype(np.float32)
+        request = pb.CreateDatasetRequest(
+            name=name,
+            fasta=pb.FastaImport(
+                fasta=_text_or_file(fasta),
+                labels=array_to_tensor(labels, field="labels"),
+                seed=seed,
+                reverse_complement=reverse_complement,
+            ),
+        )
+        return _convert.dataset_info(self._unary(self._trainer, "CreateDataset", request).dataset)
+
+    def get_dataset(self, dataset_id: str) -> DatasetInfo:
+        """Describe a stored data set.
+
+        Raises
+        ------
+        InvalidArgument
+            Malformed id.
+        NotFound
+            Unknown id.
+        """
+        request = pb.GetDatasetRequest(dataset_id=dataset_id)
+        return _convert.dataset_info(self._unary(self._trainer, "GetDataset", request).dataset)
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Every stored data set, newest first."""
+        response = self._unary(self._trainer, "ListDatasets", pb.ListDatasetsRequest())
+        return [_convert.dataset_info(message) for message in response.datasets]
+
+    def read_split(
+        self,
+        dataset_id: str,
+        split: str = "test",
+        *,
+        offset: int = 0,
+        limit: int = 0,
+        ground_truth: bool = False,
+        rows_per_chunk: int = 0,
+        timeout: float | None = None,
+    ) -> SplitRows:
+        """Rows of a stored split (``TrainerService.ReadSplit``), streamed in chunks and reassembled.
+
+        Parameters
+        ----------
+        dataset_id : str
+        split : str, default "test"
+            "train", "valid" or "test".
+        offset : int, default 0
+            First row.
+        limit : int, default 0
+            Number of rows; 0 = every row from ``offset`` on.
+        ground_truth : bool, default False
+            Also read each row's ground-truth sequence model (synthetic tasks only).
+        rows_per_chunk : int, default 0
+            Rows per streamed message (0: the server's choice, about 4 MiB); never changes the result.
+        timeout : float, optional
+            Seconds for the whole stream (default: the client's timeout).
+
+        Returns
+        -------
+        SplitRows
+            ``one_hot`` (N, L, 4) float32, ``labels`` (N, T) float32, ``ground_truth``
+            (N, L, 4) float32 or None, ``names`` (N record names, or empty).
+
+        Raises
+        ------
+        InvalidArgument
+            Malformed id, unknown split, negative offset, limit or rows_per_chunk, an
+            offset past the end of the split.
+        NotFound
+            Unknown data set.
+        FailedPrecondition
+            ``ground_truth`` asked of a data set that stores none.
+        """
+        if rows_per_chunk < 0:
+            raise InvalidArgument(
+                f"rows_per_chunk: expected >= 0 (0 = the server's default), got {rows_per_chunk}"
+            )
+        ref = split_ref(DatasetSplit(dataset_id, split, offset, limit), field="rows")
+        request = pb.ReadSplitRequest(rows=ref, ground_truth=ground_truth, rows_per_chunk=rows_per_chunk)
+        one_hot: dict[int, np.ndarray] = {}
+        labels: dict[int, np.ndarray] = {}
+        truth: dict[int, np.ndarray] = {}
+        names: dict[int, list[str]] = {}
+        total = 0
+        for chunk in self._stream(
+            self._trainer, "ReadSplit", request, timeout=self.timeout if timeout is None else timeout
+        ):
+            # Keyed by the row within the answer; a restarted stream's repeats overwrite their twins.
+            start = int(chunk.offset) - int(ref.offset)
+            one_hot[start] = tensor_to_array(chunk.one_hot, field="one_hot")
+            labels[start] = tensor_to_array(chunk.labels, field="labels")
+            if chunk.HasField("ground_truth"):
+                truth[start] = tensor_to_array(chunk.ground_truth, field="ground_truth")
+            names[start] = list(chunk.names)
+            total = int(chunk.total_rows)
+        X = reassemble(one_hot, field="one_hot")
+        y = reassemble(labels, field="labels")
+        model = reassemble(truth, field="ground_truth") if truth else None
+        if X.shape[0] != total or y.shape[0] != total or (model is not None and model.shape[0] != total):
+            raise MotiflensClientError(
+                grpc.StatusCode.DATA_LOSS,
+                f"ReadSplit: chunks hold {X.shape[0]} rows, the server announced {total}",
+            )
+        if ground_truth and model is None:
+            raise MotiflensClientError(grpc.StatusCode.DATA_LOSS, "ReadSplit: ground_truth asked, none sent")
+        record_names = [name for first in sorted(names) for name in names[first]]
+        if record_names and len(record_names) != total:
+            raise MotiflensClientError(
+                grpc.StatusCode.DATA_LOSS, f"ReadSplit: {len(record_names)} names for {total} rows"
+            )
+        X, y = X.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+        for array in (X, y, model):
+            if array is not None:
+                array.setflags(write=False)
+        return SplitRows(
+            dataset_id=dataset_id,
+            split=split,
+            offset=int(ref.offset),
+            one_hot=X,
+            labels=y,
+            ground_truth=model,
+            names=tuple(record_names),
+        )
+
+    def train(
+        self,
+        dataset_id: str,
+        *,
+        architecture: str = "cnn_deep",
+        activation: str = "relu",
+        activation_params: Mapping[str, float] | None = None,
+        initializer: str = "",
+        initializer_std: float = 0.0,
+        width_multiplier: int = 0,
+        seed: int = 0,
+        first_layer_l2: float | None = None,
+        epochs: int = 0,
+        batch_size: int = 0,
+        learning_rate: float = 0.0,
+        patience: int = 0,
+        name: str = "",
+    ) -> Job:
+        """Queue a training job; returns at once.
+
+        Parameters
+        ----------
+        dataset_id : str
+        architecture : str, default "cnn_deep"
+            cnn_2, cnn_50, cnn_deep, cnn_local, cnn_dist, basset or residualbind.
+        activation : str, default "relu"
+            First-layer activation, e.g. "exponential".
+        activation_params : mapping of str to float, optional
+            E.g. ``{"scale": 2.0}``.
+        initializer : str, default "" (glorot_uniform)
+        initializer_std : float, default 0.0
+            Standard deviation for random_normal.
+        width_multiplier : int, default 0 (1)
+        seed : int, default 0
+        first_layer_l2 : float, optional
+            L2 strength on the first-layer kernel (default: the activation's own, 0.2 for
+            log_relu, else 1e-6); e.g. 0.2 with relu for the paper's log_relu control.
+        epochs : int, default 0 (100)
+        batch_size : int, default 0 (100)
+        learning_rate : float, default 0.0 (1e-3)
+        patience : int, default 0 (20; negative: no early stopping)
+        name : str, default ""
+            Name of the resulting model.
+
+        Returns
+        -------
+        Job
+
+        Raises
+        ------
+        InvalidArgument
+            Unknown architecture, activation or initializer; bad parameters.
+        NotFound
+            Unknown data set.
+        ResourceExhausted
+            The job queue is full.
+        """
+        request = pb.TrainRequest(
+            dataset_id=dataset_id,
+            model=pb.ModelSpec(
+                architecture=architecture,
+                activation=activation,
+                activation_params={str(k): float(v) for k, v in (activation_params or {}).items()},
+                initializer=initializer,
+                initializer_std=initializer_std,
+                width_multiplier=width_multiplier,
+                seed=seed,
+                first_layer_l2=first_layer_l2,
+            ),
+            training=pb.TrainingSpec(
+                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience
+            ),
+            name=name,
+        )
+        return Job(self, self._unary(self._trainer, "Train", request).job_id)
+
+    def job(self, job_id: str) -> Job:
+        """A handle on an existing job (checked with one GetJob call).
+
+        Raises
+        ------
+        InvalidArgument
+            Malformed id.
+        NotFound
+            Unknown id.
+        """
+        job = Job(self, job_id)
+        job.info()
+        return job
+
+    def list_jobs(self) -> list[JobInfo]:
+        """Every job, newest first."""
+        response = self._unary(self._trainer, "ListJobs", pb.ListJobsRequest())
+        return [_convert.job_info(message) for message in response.jobs]
+
+    def list_models(self, dataset_id: str = "") -> list[ModelInfo]:
+        """Trained models, newest first; only those of ``dataset_id`` when given.
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown ``dataset_id``.
+        """
+        response = self._unary(self._trainer, "ListModels", pb.ListModelsRequest(dataset_id=dataset_id))
+        return [_convert.model_info(message) for message in response.models]
+
+    def sweep(
+        self,
+        dataset_id: str,
+        *,
+        architectures: Sequence[str],
+        activations: Sequence[str | tuple[str, Mapping[str, float]]],
+        seeds: Sequence[int] = (),
+        initializers: Sequence[str] = (),
+        initializer_std: float = 0.0,
+        width_multiplier: int = 0,
+        first_layer_l2: float | None = None,
+        epochs: int = 0,
+        batch_size: int = 0,
+        learning_rate: float = 0.0,
+        patience: int = 0,
+        name: str = "",
+        parallelism: int = 0,
+        gpu: bool = False,
+    ) -> Sweep:
+        """Start a sweep: one training job per (architecture, activation, initializer, seed).
+
+        Out of a cluster the trainer's worker processes run the jobs; in a cluster the
+        trainer creates one Kubernetes Indexed Job (one pod per configuration). Returns
+        at once.
+
+        Parameters
+        ----------
+        dataset_id : str
+        architectures : sequence of str
+            E.g. ``["cnn_2", "cnn_50", "cnn_deep"]``.
+        activations : sequence of str or (str, mapping)
+            Names, or (name, parameters) pairs such as ``("scaled_exponential", {"scale": 2})``.
+        seeds : sequence of int, default () ([0])
+        initializers : sequence of str, default () (["glorot_uniform"])
+        initializer_std, width_multiplier, first_layer_l2
+            Shared by every configuration (see :meth:`train`).
+        epochs, batch_size, learning_rate, patience
+            Shared training settings (0: the paper's defaults).
+        name : str, default ""
+            Prefix of the model names ("<name>/<architecture>/<activation>/<initializer>/seed<seed>").
+        parallelism : int, default 0
+            Pods at once in a cluster (0: the server's default).
+        gpu : bool, default False
+            In a cluster: GPU nodes and the GPU image.
+
+        Returns
+        -------
+        Sweep
+
+        Raises
+        ------
+        InvalidArgument
+            An empty or repeated axis, or any value ``train`` would reject.
+        NotFound
+            Unknown data set.
+        ResourceExhausted
+            More configurations than the server accepts in one sweep.
+        FailedPrecondition
+            ``gpu`` without a GPU image, or the cluster refused the Job.
+        """
+        choices = []
+        for item in activations:
+            activation, params = (item, {}) if isinstance(item, str) else item
+            choices.append(
+                pb.ActivationChoice(
+                    name=activation, params={str(k): float(v) for k, v in dict(params or {}).items()}
+                )
+            )
+        request = pb.SweepRequest(
+            dataset_id=dataset_id,
+            architectures=list(architectures),
+            activations=choices,
+            seeds=[int(seed) for seed in seeds],
+            initializers=list(initializers),
+            base_model=pb.ModelSpec(
+                initializer_std=initializer_std,
+                width_multiplier=width_multiplier,
+                first_layer_l2=first_layer_l2,
+            ),
+            training=pb.TrainingSpec(
+                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience
+            ),
+            name=name,
+            parallelism=parallelism,
+            gpu=gpu,
+        )
+        response = self._unary(self._trainer, "Sweep", request)
+        return Sweep(self, response.sweep.sweep_id)
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        """A handle on an existing sweep (checked with one GetSweep call).
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown id.
+        """
+        sweep = Sweep(self, sweep_id)
+        sweep.info()
+        return sweep
+
+    def list_sweeps(self) -> list[SweepInfo]:
+        """Every sweep, newest first."""
+        response = self._unary(self._trainer, "ListSweeps", pb.ListSweepsRequest())
+        return [_convert.sweep_info(message) for message in response.sweeps]
+
+    def save_result(self, name: str, result: dict) -> str:
+        """Store a JSON-serialisable result (e.g. an experiment's) in the artifact store.
+
+        Returns
+        -------
+        str
+            The result id (``result-...``), for :meth:`get_result`.
+
+        Raises
+        ------
+        InvalidArgument
+            Not JSON-serialisable, empty or larger than 16 MiB.
+        """
+        try:
+            text = json.dumps(result, allow_nan=True)
+        except (TypeError, ValueError) as error:
+            raise InvalidArgument(f"result: not JSON-serialisable ({error})") from None
+        response = self._unary(self._trainer, "PutResult", pb.PutResultRequest(name=name, json=text))
+        return response.result_id
+
+    def get_result(self, result_id: str) -> dict:
+        """A result stored with :meth:`save_result`, as the dict it was saved from.
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown ``result_id``.
+        """
+        response = self._unary(self._trainer, "GetResult", pb.GetResultRequest(result_id=result_id))
+        return json.loads(response.json)

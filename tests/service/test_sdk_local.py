@@ -1,0 +1,74 @@
+"""``Client.local()``: the stack as one launcher subprocess, stopped with its whole process group."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from motiflens_client import Client, FailedPrecondition, InvalidArgument, Unavailable
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def live_members(group: int) -> list[int]:
+    """Pids of the not-yet-dead (non-zombie) processes in process group ``group`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        state, _, pgrp = text[text.rindex(")") + 2 :].split()[:3]
+        if int(pgrp) == group and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_sdk_never_imports_services():
+    code = (
+        "import json, sys, motiflens_client, motiflens_client.sdk; "
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'services' or m.startswith('services.'))))"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "client"), str(REPO)]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_without_the_services_package_it_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    with pytest.raises(FailedPrecondition, match=r"full motiflens installation .*Client\(address\)"):
+        Client.local(store=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []  # nothing was started or written
+
+
+def test_a_bad_timeout_is_rejected_before_anything_starts(tmp_path):
+    with pytest.raises(InvalidArgument, match="timeout"):
+        Client.local(store=str(tmp_path), timeout=0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
+def test_local_stack_answers_then_leaves_no_process(tmp_path):
+    client = Client.local(store=str(tmp_path / "store"), timeout=180)
+    process = client._local_stack.peek()[2][0]  # the launcher's Popen
+    try:
+        assert process.poll() is None and os.getpgid(process.pid) == process.pid  # own group
+        assert client.list_datasets() == []
+        assert "JASPAR2016" in {database.database_id for database in client.databases()}
+        assert (tmp_path / "store").is_dir()
+    finally:
+        client.close()
+    assert process.returncode == 0  # the launcher stopped gracefully
+    # No process of its group survives (the services and their workers; zombies await reaping).
+    deadline = time.monotonic() + 10
+    while live_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live_members(process.pid) == []
+    client.close()  # idempotent
+    with Client(client.address, retries=0, timeout=5) as probe, pytest.raises(Unavailable):
+        probe.list_datasets()
