@@ -37,7 +37,7 @@ format: install ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install lint ## Install if needed, lint, run the fast test suite
+test: install lint type ## Install if needed, lint, type-check, run the fast test suite
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: install ## Run the slow tests (minutes; none are marked yet)

@@ -357,8 +357,6 @@ class Reproduction:
         The output folder (experiments are saved under ``experiments/``).
     irf1 : Path or None
         The Task 6 HDF5 file.
-    store : Path or None
-        The local store folder (lets Task 3 read ground truth for its example logo).
     progress : bool
         Per-step and per-epoch progress on stderr.
     """
@@ -370,14 +368,12 @@ class Reproduction:
         output: Path,
         *,
         irf1: Path | None,
-        store: Path | None,
         progress: bool,
     ) -> None:
         self.client = client
         self.budget = budget
         self.output = output
         self.irf1 = irf1
-        self.store = store
         self.progress = progress
         self.figures: dict[str, dict] = {}
         self.steps: dict[str, dict] = {}
@@ -455,7 +451,6 @@ class Reproduction:
                 epochs=budget.task1_epochs,
                 patience=budget.task1_patience,
                 dataset_id=dataset_id,
-                store=self.store,
                 name=f"reproduce-task1-{model}",
             )
             result = experiment.run(self.client, progress=self.progress)
@@ -521,7 +516,6 @@ class Reproduction:
             epochs=budget.task1_epochs,
             patience=budget.task1_patience,
             dataset_id=self.task1_dataset(),
-            store=self.store,
             name="reproduce-modified",
         )
         result = experiment.run(self.client, progress=self.progress)
@@ -552,7 +546,6 @@ class Reproduction:
             epochs=budget.task1_epochs,
             patience=budget.task1_patience,
             dataset_id=self.task1_dataset(),
-            store=self.store,
             name="reproduce-scaling",
         )
         result = experiment.run(self.client, progress=self.progress)
@@ -578,7 +571,6 @@ class Reproduction:
                 patience=budget.task3_patience,
                 interpretability_limit=budget.interpretability_positives,
                 dataset_id=info.dataset_id,
-                store=self.store,
                 name=f"reproduce-task3-{model}",
             )
             result = experiment.run(self.client, progress=self.progress)
@@ -1124,7 +1116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    store = None
     if args.address:
         client = Client(args.address, token=args.token, timeout=LONG_CALL_TIMEOUT)
     else:
@@ -1135,9 +1126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and FilterMotifs on it can take minutes on 2 cores.
         client.timeout = LONG_CALL_TIMEOUT
     with client:
-        reproduction = Reproduction(
-            client, budget, output, irf1=args.irf1, store=store, progress=not args.quiet
-        )
+        reproduction = Reproduction(client, budget, output, irf1=args.irf1, progress=not args.quiet)
 
         def checkpoint() -> None:
             # After every step, so a crash or an interrupt keeps what was measured.

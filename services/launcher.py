@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (_Stop, KeyboardInterrupt):
         return 0
+    except RuntimeError as error:  # a service exited or never became healthy; the rest are stopped
+        sys.stderr.write(f"motiflens: the stack did not start: {error}\n")
+        return 3
     if args.ready_file:
         write_ready_file(args.ready_file, running, args.host, args.base_port)
     if not args.quiet:

@@ -569,9 +569,6 @@ class Experiment:
         Label of the experiment; prefixes job names and the data set name.
     data_seed : int, default 0
         Seed of the generated data set.
-    store : str or path-like, optional
-        Not used: kept so that callers passing it keep working. Test rows and ground
-        truth are read through the API (``Client.read_split``) from any store.
     first_layer_l2 : float, optional
         L2 strength on every model's first-layer kernel (default: each activation's
         own, 0.2 for log_relu, else 1e-6); 0.2 with relu is the paper's log_relu control.
@@ -597,7 +594,6 @@ class Experiment:
     dataset_id: str | None = None
     name: str = ""
     data_seed: int = 0
-    store: str | os.PathLike | None = None
     first_layer_l2: float | None = None
 
     def __post_init__(self) -> None:

@@ -180,8 +180,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         """One job's state."""
         return pb.GetJobResponse(job=job_to_proto(self.jobs.get_job(request.job_id)))
 
+    # watch_handler turns this into the generated (request, context) signature, hence the ignore.
     @watch_handler
-    def WatchJob(self, request, context, send: SendResponse) -> None:  # noqa: N802
+    def WatchJob(self, request, context, send: SendResponse) -> None:  # type: ignore[override]  # noqa: N802
         """Past and live epoch events, then the final job; holds no thread while the job runs.
 
         The id is checked (and the job looked up) here, so a bad or unknown id fails the
@@ -350,8 +351,9 @@ def _enum_name(value: int) -> str:
         return str(value)
 
 
-def _state(state: str) -> int:
-    return pb.JobState.Value(f"JOB_STATE_{JobState(state).value}")
+def _state(state: str) -> str:
+    """The wire enum name of a record's state (protobuf takes enum fields by name)."""
+    return f"JOB_STATE_{JobState(state).value}"
 
 
 def dataset_to_proto(info: DatasetInfo) -> pb.DatasetInfo:

@@ -71,7 +71,6 @@ def task3(client, store_dir: Path) -> ExperimentResult:
         epochs=2,
         attribution_methods=("saliency", "ism"),
         interpretability_limit=15,
-        store=store_dir,
         name="t3",
     )
     return experiment.run(client, progress=False)

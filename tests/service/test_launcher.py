@@ -54,3 +54,23 @@ def test_suite_starts_answers_and_stops_gracefully(tmp_path, monkeypatch):
     finally:
         stop_suite(running)
     assert [service.process.returncode for service in running] == [0, 0, 0]
+
+
+def test_a_stack_that_cannot_start_exits_3_with_one_line_and_nothing_left(tmp_path):
+    """A bad store URL: every service exits 2; the launcher says so in one line, no traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "services.launcher", "--store", "ftp://nowhere", "--quiet"]
+        + ["--base-port", str(free_base_port()), "--timeout", "120"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "motiflens: the stack did not start: service at 127.0.0.1:" in result.stderr
+    assert "exited with code 2" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -105,9 +105,7 @@ def test_subsample_and_read_the_papers_layout(tmp_path: Path):
 
 def test_a_missing_irf1_file_skips_task6_and_says_where_it_looked(tmp_path: Path):
     missing = tmp_path / "nowhere" / "IRF1_400_h3k27ac.h5"
-    run = reproduce.Reproduction(
-        None, reproduce.BUDGETS["tiny"], tmp_path, irf1=missing, store=None, progress=False
-    )
+    run = reproduce.Reproduction(None, reproduce.BUDGETS["tiny"], tmp_path, irf1=missing, progress=False)
     run._step("task6", run.task6)
     assert run.steps["task6"]["status"] == "skipped"
     assert str(missing) in run.steps["task6"]["reason"] and "--irf1" in run.steps["task6"]["reason"]
@@ -115,9 +113,7 @@ def test_a_missing_irf1_file_skips_task6_and_says_where_it_looked(tmp_path: Path
 
 
 def test_a_failing_step_is_recorded_and_the_next_one_still_runs(tmp_path: Path):
-    run = reproduce.Reproduction(
-        None, reproduce.BUDGETS["tiny"], tmp_path, irf1=None, store=None, progress=False
-    )
+    run = reproduce.Reproduction(None, reproduce.BUDGETS["tiny"], tmp_path, irf1=None, progress=False)
     ended = []
     run.on_step_end = lambda: ended.append(dict(run.steps))
 

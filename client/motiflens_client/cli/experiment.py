@@ -55,11 +55,6 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--data-seed", type=non_negative_int, default=0, help="seed of the generated data set"
     )
-    parser.add_argument(
-        "--store",
-        default=None,
-        help="the stack's file store (URL or folder), read for Task 3's ground-truth example logo",
-    )
     parser.add_argument("--name", default="", help="prefix of the job and data set names")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--out", type=output_dir, required=True, metavar="DIR", help="created if missing")
@@ -86,7 +81,6 @@ def _experiment(args: argparse.Namespace, client: Client) -> int:
             dataset_id=args.dataset,
             name=args.name,
             data_seed=args.data_seed,
-            store=args.store,
         )
     except ValueError as error:
         raise CliError(str(error)) from None
