@@ -312,11 +312,6 @@ def localization_auroc(
     return LocalizationScores(per_sequence=per_sequence, pooled=pooled)
 
 
-#: The British spelling, kept while services/interpreter/servicer.py still imports it; use
-#: :func:`localization_auroc` (the protos' spelling).
-localisation_auroc = localization_auroc
-
-
 def pwm_scans(
     X: np.ndarray,
     motifs: Sequence[Motif],

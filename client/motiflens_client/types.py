@@ -97,7 +97,7 @@ class DatasetInfo:
     label_names : tuple of str
         Length T (empty when unknown).
     has_ground_truth : bool
-        True for synthetic tasks (localisation and interpretability need it).
+        True for synthetic tasks (localization and interpretability need it).
     created_at : str
         RFC 3339 UTC.
     seed : int
@@ -230,7 +230,7 @@ class JobInfo:
     created_at, started_at, finished_at : str
         RFC 3339 UTC; "" until reached.
     initializer : str
-        Resolved initialiser name.
+        Resolved initializer name.
     sweep_id : str
         The sweep the job belongs to ("" for a job started by ``train``).
     sweep_index : int
@@ -498,7 +498,7 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class Localization:
-    """Motif localisation AUROC summary.
+    """Motif localization AUROC summary.
 
     Attributes
     ----------
@@ -517,7 +517,7 @@ class Localization:
 
 @dataclass(frozen=True)
 class LocalizeResult:
-    """Localisation of a model's first-layer scans, with the optional PWM-scan baseline.
+    """Localization of a model's first-layer scans, with the optional PWM-scan baseline.
 
     Attributes
     ----------

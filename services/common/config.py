@@ -51,6 +51,34 @@ MOTIFLENS_S3_SECRET_KEY                                    (:func:`s3_credential
                                                            neither, else AWS_ACCESS_KEY_ID /
                                                            AWS_SECRET_ACCESS_KEY, else anonymous
 ================================== ======================= ====================================
+
+The trainer alone also reads these (:class:`JobSettings`, :class:`SweepSettings`,
+:func:`sweep_index_from_env`):
+
+================================== ======================= ====================================
+variable                           default                 meaning
+================================== ======================= ====================================
+MOTIFLENS_TRAINER_CONCURRENCY      1                       worker processes, i.e. jobs trained
+                                                           at once (1-64)
+MOTIFLENS_TRAINER_QUEUE            16                      jobs pending or running at once;
+                                                           more Train calls get
+                                                           RESOURCE_EXHAUSTED (1-10000)
+MOTIFLENS_STORE_RETRY_SECONDS      120                     how long a worker's store calls retry
+                                                           through an outage (0-3600)
+MOTIFLENS_TRAINER_MAX_RESUMES      3                       re-queues of one interrupted job
+                                                           before it is FAILED (0-100)
+MOTIFLENS_SWEEP_EXECUTOR           local                   local (worker processes) or
+                                                           kubernetes (an Indexed Job per sweep)
+MOTIFLENS_SWEEP_IMAGE              empty                   trainer image of sweep pods; required
+                                                           by the kubernetes executor
+MOTIFLENS_SWEEP_GPU_IMAGE          empty                   image of ``gpu`` sweeps' pods
+MOTIFLENS_SWEEP_NAMESPACE          the pod's own           namespace of the sweeps' Jobs
+MOTIFLENS_SWEEP_PARALLELISM        4                       sweep pods at once when a request
+                                                           leaves it 0 (1-1000)
+MOTIFLENS_SWEEP_MAX_CONFIGS        1000                    largest grid one Sweep may hold
+                                                           (1-100000; the paper's Task 1 is 510)
+JOB_COMPLETION_INDEX               set by Kubernetes       a sweep pod's configuration index
+================================== ======================= ====================================
 """
 
 from __future__ import annotations
@@ -399,3 +427,158 @@ def _path(raw: str | None, name: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"{name}: expected a readable PEM file, got {raw!r} (no such file)")
     return path
+
+
+# --------------------------------------------------------------------------- trainer jobs and sweeps
+
+CONCURRENCY_ENV = "MOTIFLENS_TRAINER_CONCURRENCY"
+QUEUE_ENV = "MOTIFLENS_TRAINER_QUEUE"
+STORE_RETRY_ENV = "MOTIFLENS_STORE_RETRY_SECONDS"
+MAX_RESUMES_ENV = "MOTIFLENS_TRAINER_MAX_RESUMES"
+DEFAULT_CONCURRENCY = 1
+DEFAULT_QUEUE_LIMIT = 16
+#: Seconds a worker's store calls keep retrying through an outage, unless told otherwise.
+DEFAULT_STORE_RETRY_SECONDS = 120
+DEFAULT_MAX_RESUMES = 3
+
+EXECUTORS = ("local", "kubernetes")
+EXECUTOR_ENV = "MOTIFLENS_SWEEP_EXECUTOR"
+IMAGE_ENV = "MOTIFLENS_SWEEP_IMAGE"
+GPU_IMAGE_ENV = "MOTIFLENS_SWEEP_GPU_IMAGE"
+NAMESPACE_ENV = "MOTIFLENS_SWEEP_NAMESPACE"
+PARALLELISM_ENV = "MOTIFLENS_SWEEP_PARALLELISM"
+MAX_CONFIGS_ENV = "MOTIFLENS_SWEEP_MAX_CONFIGS"
+DEFAULT_PARALLELISM = 4
+DEFAULT_MAX_CONFIGS = 1000
+MAX_PARALLELISM = 1000
+#: Set by Kubernetes in each pod of an Indexed Job: the pod's configuration index.
+INDEX_ENV = "JOB_COMPLETION_INDEX"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Settings of the trainer's job manager.
+
+    Attributes
+    ----------
+    concurrency : int
+        Worker processes, i.e. jobs trained at once (``MOTIFLENS_TRAINER_CONCURRENCY``,
+        default 1, 1-64).
+    queue_limit : int
+        Most jobs pending or running in this manager (``MOTIFLENS_TRAINER_QUEUE``,
+        default 16, 1-10000); ``Train`` beyond it is RESOURCE_EXHAUSTED.
+    heartbeat_seconds : float
+        Interval of the manager's heartbeat record (default 5); a manager silent for
+        three intervals counts as gone.
+    orphan_sweep_seconds : float
+        Interval of the check for jobs of gone managers (default 60; also at start).
+    poll_seconds : float
+        How often open WatchJob streams re-read the store when no notification arrives
+        (default 0.3; one read per watched job, however many streams watch it).
+    store_retry_seconds : float
+        How long a worker's store calls retry through an outage before the worker gives
+        up and the job is re-queued (``MOTIFLENS_STORE_RETRY_SECONDS``, default 120, 0-3600).
+    max_resumes : int
+        How often one job may be re-queued after an interruption before it is FAILED
+        (``MOTIFLENS_TRAINER_MAX_RESUMES``, default 3, 0-100).
+    """
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    queue_limit: int = DEFAULT_QUEUE_LIMIT
+    heartbeat_seconds: float = 5.0
+    orphan_sweep_seconds: float = 60.0
+    poll_seconds: float = 0.3
+    store_retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
+    max_resumes: int = DEFAULT_MAX_RESUMES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> JobSettings:
+        """Read ``MOTIFLENS_TRAINER_*`` and ``MOTIFLENS_STORE_RETRY_SECONDS``.
+
+        Raises
+        ------
+        ConfigError
+            A value that is not an integer in range (the message names the variable).
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            concurrency=_int_variable(env, CONCURRENCY_ENV, DEFAULT_CONCURRENCY, 1, 64),
+            queue_limit=_int_variable(env, QUEUE_ENV, DEFAULT_QUEUE_LIMIT, 1, 10000),
+            store_retry_seconds=float(
+                _int_variable(env, STORE_RETRY_ENV, DEFAULT_STORE_RETRY_SECONDS, 0, 3600)
+            ),
+            max_resumes=_int_variable(env, MAX_RESUMES_ENV, DEFAULT_MAX_RESUMES, 0, 100),
+        )
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How the trainer runs sweeps.
+
+    Attributes
+    ----------
+    executor : str
+        "local" (the trainer's worker processes) or "kubernetes" (an Indexed Job per
+        sweep) — ``MOTIFLENS_SWEEP_EXECUTOR``, default local.
+    image, gpu_image : str
+        Trainer images for sweep pods (``MOTIFLENS_SWEEP_IMAGE``, required for the
+        kubernetes executor; ``MOTIFLENS_SWEEP_GPU_IMAGE``, needed for ``gpu`` sweeps).
+    namespace : str
+        Namespace of the Jobs (``MOTIFLENS_SWEEP_NAMESPACE``, default the pod's own).
+    parallelism : int
+        Pods at once when a request leaves it 0 (``MOTIFLENS_SWEEP_PARALLELISM``, default 4).
+    max_configs : int
+        Largest grid accepted (``MOTIFLENS_SWEEP_MAX_CONFIGS``, default 1000; the paper's
+        Task 1 sweep is 510).
+    """
+
+    executor: str = "local"
+    image: str = ""
+    gpu_image: str = ""
+    namespace: str = ""
+    parallelism: int = DEFAULT_PARALLELISM
+    max_configs: int = DEFAULT_MAX_CONFIGS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SweepSettings:
+        """Read the ``MOTIFLENS_SWEEP_*`` variables.
+
+        Raises
+        ------
+        ConfigError
+            Unknown executor, kubernetes without an image, or a number out of range.
+        """
+        env = os.environ if environ is None else environ
+        executor = (env.get(EXECUTOR_ENV) or "local").strip().lower()
+        if executor not in EXECUTORS:
+            raise ConfigError(f"{EXECUTOR_ENV}: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
+        image = (env.get(IMAGE_ENV) or "").strip()
+        if executor == "kubernetes" and not image:
+            raise ConfigError(f"{IMAGE_ENV}: required when {EXECUTOR_ENV}=kubernetes (the trainer image)")
+        return cls(
+            executor=executor,
+            image=image,
+            gpu_image=(env.get(GPU_IMAGE_ENV) or "").strip(),
+            namespace=(env.get(NAMESPACE_ENV) or "").strip(),
+            parallelism=_int_variable(env, PARALLELISM_ENV, DEFAULT_PARALLELISM, 1, MAX_PARALLELISM),
+            max_configs=_int_variable(env, MAX_CONFIGS_ENV, DEFAULT_MAX_CONFIGS, 1, 100_000),
+        )
+
+
+def sweep_index_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """A sweep pod's configuration index, from ``JOB_COMPLETION_INDEX``.
+
+    Raises
+    ------
+    ConfigError
+        Unset, or not a non-negative integer.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(INDEX_ENV, "")
+    if not raw.strip().isdigit():
+        raise ConfigError(f"{INDEX_ENV}: expected a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def _int_variable(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return parse_int_setting((env.get(name) or "").strip() or None, name, default, low, high)

@@ -56,31 +56,11 @@ def tensor_to_array(
     ndim: int | None = None,
     finite: bool = False,
 ) -> np.ndarray:
-    """Decode a Tensor message into a numpy array, validated (the wire codec, errors as InvalidInputError).
+    """Decode a Tensor message: the wire codec, its errors as :class:`InvalidInputError`.
 
-    Parameters
-    ----------
-    tensor : pb.Tensor
-    field : str
-        Path of the tensor in the request, used in error messages.
-    dtypes : sequence of dtype, optional
-        Accepted element types (default: every DType).
-    ndim : int, optional
-        Required number of axes.
-    finite : bool, default False
-        Reject NaN and infinities (float types only).
-
-    Returns
-    -------
-    np.ndarray
-        Native byte order, shape ``tuple(tensor.shape)``; a read-only view of the
-        message bytes.
-
-    Raises
-    ------
-    InvalidInputError
-        What the wire codec rejects, with its message and field (``<field>.dtype``,
-        ``<field>.shape`` or ``<field>.data``).
+    Parameters, shape and view as :func:`motiflens_client.wire.tensors.tensor_to_array`; a
+    :class:`WireError` becomes an InvalidInputError with the same message and field
+    (``<field>.dtype``, ``<field>.shape`` or ``<field>.data``).
     """
     try:
         return tensors.tensor_to_array(tensor, field=field, dtypes=dtypes, ndim=ndim, finite=finite)

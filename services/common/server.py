@@ -81,6 +81,7 @@ __all__ = [
     "RequestIdFilter",
     "SendResponse",
     "Server",
+    "caller_gone",
     "configure_logging",
     "create_server",
     "current_request_id",
@@ -240,6 +241,11 @@ class Server:
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         """Block until the server stops (or ``timeout`` seconds pass); True if it stopped."""
         return self.grpc_server.wait_for_termination(timeout)
+
+
+def caller_gone(context: grpc.ServicerContext) -> Callable[[], bool]:
+    """A ``should_stop`` for long handlers: True once the caller cancelled or its deadline passed."""
+    return lambda: not context.is_active() or context.time_remaining() <= 0
 
 
 def create_server(

@@ -12,7 +12,7 @@
 - Work: integrated gradients and DeepSHAP cost N x references x steps (x 2 for a
   DeepSHAP pair) model evaluations; past :data:`MAX_EVALUATIONS` a call is
   RESOURCE_EXHAUSTED saying how to split it.
-- Stopping: :func:`caller_gone` is the ``should_stop`` the core functions ask
+- Stopping: :func:`services.common.server.caller_gone` is the ``should_stop`` the core functions ask
   between passes, so a call whose caller cancelled or whose deadline passed
   stops computing (CancelledError -> CANCELLED).
 """
@@ -23,8 +23,6 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import grpc
 
 from motiflens.attribution import DEFAULT_BATCH_SIZE
 from motiflens.errors import CancelledError, InvalidInputError, ResourceExhaustedError
@@ -68,11 +66,6 @@ def check_finite(value: float, field: str) -> float:
     if not math.isfinite(value):
         raise InvalidInputError(f"{field}: expected a finite number, got {value}", field=field)
     return float(value)
-
-
-def caller_gone(context: grpc.ServicerContext) -> Callable[[], bool]:
-    """True once the caller cancelled or its deadline passed: the work can stop."""
-    return lambda: not context.is_active() or context.time_remaining() <= 0
 
 
 @contextmanager

@@ -10,7 +10,7 @@ integer parameters have ranges and floats must be finite (INVALID_ARGUMENT); the
 bytes it will hold, estimated from the declared sizes, are reserved from the
 process's memory budget before the sequences are decoded (RESOURCE_EXHAUSTED when
 they can never fit); the reference methods have a limit on model evaluations. Long
-loops ask :func:`~services.interpreter.requests.caller_gone` between passes and
+loops ask :func:`~services.common.server.caller_gone` between passes and
 chunks, so a call whose caller cancelled or whose deadline passed stops computing
 (CancelledError, recorded as CANCELLED) and frees the model and the budget.
 """
@@ -39,6 +39,7 @@ from services.common.convert import array_to_tensor, motif_to_proto, sequences_t
 from services.common.datasets import load_dataset
 from services.common.errors import from_wire, invalid
 from services.common.metrics import ServiceMetrics
+from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
 from services.interpreter.requests import (
@@ -49,7 +50,6 @@ from services.interpreter.requests import (
     MAX_NUM_REFERENCES,
     MAX_NUM_STEPS,
     attribution_bytes,
-    caller_gone,
     check_finite,
     check_range,
     check_work,

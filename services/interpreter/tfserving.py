@@ -30,8 +30,9 @@ from motiflens.errors import InvalidInputError
 from motiflens.sequences import one_hot
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB
+from services.common.server import caller_gone
 from services.interpreter.model_cache import LoadedModel, ModelCache
-from services.interpreter.requests import caller_gone, holding
+from services.interpreter.requests import holding
 
 SIGNATURE = "serving_default"
 #: Input dtypes accepted for the one-hot input.

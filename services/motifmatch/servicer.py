@@ -49,6 +49,7 @@ from motiflens.tomtom import format_tomtom_tsv, tomtom
 from services.common.budget import ComputeSlots
 from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
 from services.common.metrics import ServiceMetrics
+from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     evalue_threshold=evalue_threshold,
                     qvalue_threshold=qvalue_threshold,
                     distance=distance,
-                    should_stop=_caller_gone(context),
+                    should_stop=caller_gone(context),
                 )
         return pb.CompareResponse(
             hits=[tomtom_hit_to_proto(hit) for hit in hits],
@@ -224,7 +225,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                     database,
                     evalue_threshold=evalue_threshold,
                     distance=distance,
-                    should_stop=_caller_gone(context),
+                    should_stop=caller_gone(context),
                 )
         statistics = match_statistics(hits_by_filter(hits), num_filters, ground_truth=ground_truth)
         response = pb.MatchFiltersResponse(
@@ -360,11 +361,6 @@ def _query_field(request, position: int) -> str:
     if request.WhichOneof("queries") == "motifs":
         return f"motifs[{position}]"
     return f"meme (motif {position + 1})"
-
-
-def _caller_gone(context) -> Callable[[], bool]:
-    """True once the caller cancelled or its deadline passed: the work can stop."""
-    return lambda: not context.is_active() or context.time_remaining() <= 0
 
 
 def _queries(request) -> list[Motif]:

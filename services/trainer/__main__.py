@@ -2,12 +2,12 @@
 
 Settings come from the environment: the shared ones of
 :class:`services.common.config.Settings` (``MOTIFLENS_TRAINER_PORT``, ``MOTIFLENS_STORE``,
-...) and the job manager's :class:`services.trainer.jobs.JobSettings`
+...) and the job manager's :class:`services.common.config.JobSettings`
 (``MOTIFLENS_TRAINER_CONCURRENCY``, default 1 worker process;
 ``MOTIFLENS_TRAINER_QUEUE``, default 16 pending or running jobs;
 ``MOTIFLENS_TRAINER_MAX_RESUMES``, default 3; ``MOTIFLENS_STORE_RETRY_SECONDS``, default
 120) and the sweeps'
-:class:`services.trainer.sweeps.SweepSettings` (``MOTIFLENS_SWEEP_EXECUTOR`` local or
+:class:`services.common.config.SweepSettings` (``MOTIFLENS_SWEEP_EXECUTOR`` local or
 kubernetes, ``MOTIFLENS_SWEEP_IMAGE``, ...). Exit status 2 on a bad setting.
 """
 

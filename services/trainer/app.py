@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from services.common.app import App
 from services.common.budget import MemoryBudget
-from services.common.config import Settings
+from services.common.config import JobSettings, Settings, SweepSettings
 from services.common.datasets import remove_stale_uploads
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
-from services.trainer.jobs import JobManager, JobSettings
+from services.trainer.jobs import JobManager
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
-from services.trainer.sweeps import SweepManager, SweepSettings
+from services.trainer.sweeps import SweepManager
 
 
 def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> App:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,13 @@ from motiflens.errors import (
     ResourceExhaustedError,
 )
 from motiflens.models import ModelConfig
-from services.common.config import ConfigError, parse_int_setting
+from services.common.config import (
+    EXECUTOR_ENV,
+    GPU_IMAGE_ENV,
+    MAX_CONFIGS_ENV,
+    MAX_PARALLELISM,
+    SweepSettings,
+)
 from services.common.datasets import get_dataset_info
 from services.common.store import check_id, new_id, utc_now
 from services.trainer import kube
@@ -63,86 +68,6 @@ from services.trainer.worker import SWEEPS_NAMESPACE
 logger = logging.getLogger(__name__)
 
 SWEEP_ID_PREFIX = "sweep"
-EXECUTORS = ("local", "kubernetes")
-
-EXECUTOR_ENV = "MOTIFLENS_SWEEP_EXECUTOR"
-IMAGE_ENV = "MOTIFLENS_SWEEP_IMAGE"
-GPU_IMAGE_ENV = "MOTIFLENS_SWEEP_GPU_IMAGE"
-NAMESPACE_ENV = "MOTIFLENS_SWEEP_NAMESPACE"
-PARALLELISM_ENV = "MOTIFLENS_SWEEP_PARALLELISM"
-MAX_CONFIGS_ENV = "MOTIFLENS_SWEEP_MAX_CONFIGS"
-DEFAULT_PARALLELISM = 4
-DEFAULT_MAX_CONFIGS = 1000
-MAX_PARALLELISM = 1000
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    """How sweeps run.
-
-    Attributes
-    ----------
-    executor : str
-        "local" (the trainer's worker processes) or "kubernetes" (an Indexed Job per
-        sweep) — ``MOTIFLENS_SWEEP_EXECUTOR``, default local.
-    image, gpu_image : str
-        Trainer images for sweep pods (``MOTIFLENS_SWEEP_IMAGE``, required for the
-        kubernetes executor; ``MOTIFLENS_SWEEP_GPU_IMAGE``, needed for ``gpu`` sweeps).
-    namespace : str
-        Namespace of the Jobs (``MOTIFLENS_SWEEP_NAMESPACE``, default the pod's own).
-    parallelism : int
-        Pods at once when a request leaves it 0 (``MOTIFLENS_SWEEP_PARALLELISM``, default 4).
-    max_configs : int
-        Largest grid accepted (``MOTIFLENS_SWEEP_MAX_CONFIGS``, default 1000; the paper's
-        Task 1 sweep is 510).
-    resources : kube.PodResources
-        Requests and limits of each sweep pod.
-    """
-
-    executor: str = "local"
-    image: str = ""
-    gpu_image: str = ""
-    namespace: str = ""
-    parallelism: int = DEFAULT_PARALLELISM
-    max_configs: int = DEFAULT_MAX_CONFIGS
-    resources: kube.PodResources = field(default_factory=kube.PodResources)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SweepSettings:
-        """Read the ``MOTIFLENS_SWEEP_*`` variables.
-
-        Raises
-        ------
-        ConfigError
-            Unknown executor, kubernetes without an image, or a number out of range.
-        """
-        env = os.environ if environ is None else environ
-        executor = (env.get(EXECUTOR_ENV) or "local").strip().lower()
-        if executor not in EXECUTORS:
-            raise ConfigError(f"{EXECUTOR_ENV}: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
-        image = (env.get(IMAGE_ENV) or "").strip()
-        if executor == "kubernetes" and not image:
-            raise ConfigError(f"{IMAGE_ENV}: required when {EXECUTOR_ENV}=kubernetes (the trainer image)")
-        return cls(
-            executor=executor,
-            image=image,
-            gpu_image=(env.get(GPU_IMAGE_ENV) or "").strip(),
-            namespace=(env.get(NAMESPACE_ENV) or "").strip(),
-            parallelism=parse_int_setting(
-                (env.get(PARALLELISM_ENV) or "").strip() or None,
-                PARALLELISM_ENV,
-                DEFAULT_PARALLELISM,
-                1,
-                MAX_PARALLELISM,
-            ),
-            max_configs=parse_int_setting(
-                (env.get(MAX_CONFIGS_ENV) or "").strip() or None,
-                MAX_CONFIGS_ENV,
-                DEFAULT_MAX_CONFIGS,
-                1,
-                100_000,
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -373,8 +298,10 @@ class SweepManager:
         settings: SweepSettings | None = None,
         *,
         cluster: kube.KubernetesJobs | None = None,
+        resources: kube.PodResources | None = None,
     ):
         self.jobs = jobs
+        self.resources = resources or kube.PodResources()
         self.store = jobs.store
         self.settings = settings or SweepSettings()
         if cluster is None and self.settings.executor == "kubernetes":
@@ -462,7 +389,7 @@ class SweepManager:
                 namespace=self._kubernetes().namespace,
                 image=image,
                 gpu=request.gpu,
-                resources=self.settings.resources,
+                resources=self.resources,
             )
             try:
                 self._kubernetes().create_job(manifest)

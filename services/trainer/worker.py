@@ -70,6 +70,7 @@ from motiflens.errors import (
     UnavailableError,
 )
 from motiflens.training import EpochEvent, TrainingCallback, TrainingState
+from services.common.config import DEFAULT_STORE_RETRY_SECONDS, INDEX_ENV
 from services.common.store import (
     ArtifactStore,
     CorruptRecordError,
@@ -88,14 +89,11 @@ EVENTS_NAMESPACE = "job_events"
 CANCELS_NAMESPACE = "job_cancels"
 CHECKPOINTS_NAMESPACE = "job_checkpoints"
 SWEEPS_NAMESPACE = "sweeps"
-INDEX_ENV = "JOB_COMPLETION_INDEX"
 MODEL_KIND = "model"
 MODEL_ID_PREFIX = "model"
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 RUN_FILES = ("model.keras", "model_config.json", "train_config.json", "history.json", "metrics.json")
 MAX_ERROR_CHARS = 2000
-#: Seconds a worker's store calls keep retrying through an outage, unless told otherwise.
-DEFAULT_STORE_RETRY_SECONDS = 120.0
 #: How often the watchdog compares the parent pid, seconds.
 PARENT_POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -277,7 +275,7 @@ def load_checkpoint(store: ArtifactStore, job_id: str) -> TrainingState | None:
 
 
 def run_training_job(
-    store_url: str, job_id: str, *, retry_seconds: float = DEFAULT_STORE_RETRY_SECONDS
+    store_url: str, job_id: str, *, retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
 ) -> None:
     """Train the job ``job_id`` recorded in the store at ``store_url``; record the outcome.
 
@@ -468,7 +466,7 @@ def sweep_job_id(store: ArtifactStore, sweep_id: str, index: int) -> str:
 
 
 def run_sweep_index(
-    store_url: str, sweep_id: str, index: int, *, retry_seconds: float = DEFAULT_STORE_RETRY_SECONDS
+    store_url: str, sweep_id: str, index: int, *, retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
 ) -> str:
     """Train configuration ``index`` of sweep ``sweep_id``; return its job id.
 
@@ -490,9 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
 
-    from services.common.config import ConfigError, Settings
+    from services.common.config import ConfigError, JobSettings, Settings, sweep_index_from_env
     from services.common.server import configure_logging
-    from services.trainer.jobs import JobSettings
 
     parser = argparse.ArgumentParser(
         prog="python -m services.trainer.worker",
@@ -508,10 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     index = args.index
     if index is None:
-        raw = os.environ.get(INDEX_ENV, "")
-        if not raw.strip().isdigit():
-            parser.error(f"--index not given and {INDEX_ENV} is {raw!r}; expected a non-negative integer")
-        index = int(raw)
+        try:
+            index = sweep_index_from_env()
+        except ConfigError as exc:
+            parser.error(f"--index not given, and {exc}")
     try:
         settings = Settings.from_env("trainer")
         job_settings = JobSettings.from_env()

@@ -9,6 +9,7 @@ import numpy as np
 from helpers import make_settings, running_server
 from motiflens_client.api import interpreter_pb2_grpc, motifmatch_pb2_grpc, pb, trainer_pb2_grpc
 
+from services.common.config import JobSettings
 from services.common.convert import tensor_to_array
 from services.common.metrics import ServiceMetrics
 from services.common.store import open_store
@@ -16,7 +17,7 @@ from services.interpreter.app import SERVICE_NAMES as INTERPRETER_NAMES
 from services.interpreter.app import build_register
 from services.motifmatch.servicer import SERVICE_NAME as MOTIFMATCH_NAME
 from services.motifmatch.servicer import MotifMatchServicer, add_to_server
-from services.trainer.jobs import JobManager, JobSettings
+from services.trainer.jobs import JobManager
 from services.trainer.servicer import SERVICE_NAME as TRAINER_NAME
 from services.trainer.servicer import TrainerServicer
 

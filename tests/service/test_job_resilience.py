@@ -29,6 +29,7 @@ from motiflens_client.api import pb, trainer_pb2, trainer_pb2_grpc
 from motiflens.errors import NotFoundError
 from motiflens.models import ModelConfig
 from motiflens.training import TrainConfig
+from services.common.config import JobSettings
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
 from services.trainer.datasets import create_synthetic
 from services.trainer.jobs import (
@@ -37,7 +38,6 @@ from services.trainer.jobs import (
     JOBS_NAMESPACE,
     WORKER_DIED,
     JobManager,
-    JobSettings,
 )
 from services.trainer.servicer import SERVICE_NAME
 from services.trainer.worker import CHECKPOINTS_NAMESPACE, WORKER_NICENESS

@@ -139,7 +139,7 @@ def test_every_expected_figure_is_there_with_per_seed_values(results):
     assert figures["task1/cnn_deep/relu/test_auroc"]["paper"] is None
 
 
-def test_localisation_scans_the_whole_test_set_and_the_pwm_baseline_localises(results):
+def test_localization_scans_the_whole_test_set_and_the_pwm_baseline_localizes(results):
     figures = results["figures"]
     for key in (
         "localization/cnn_deep/exponential/auroc",
@@ -148,7 +148,7 @@ def test_localisation_scans_the_whole_test_set_and_the_pwm_baseline_localises(re
     ):
         assert figures[key]["num_sequences"] == 60  # 20% of 300
         assert 0.0 <= figures[key]["per_sequence_sd"][0] <= 0.5
-    # The ground-truth PWM scan needs no training: it must localise even at this size.
+    # The ground-truth PWM scan needs no training: it must localize even at this size.
     assert figures["localization/pwm_baseline/auroc"]["mean"] > 0.85
 
 

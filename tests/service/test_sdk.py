@@ -398,7 +398,7 @@ def test_localize_with_pwm_baseline(client, model1, task1):
     result = client.localize(model1, task1.dataset_id, pwm_baseline=True)
     assert result.filters.num_sequences == 120 == result.pwm_baseline.num_sequences
     assert 0 <= result.filters.auroc <= 1 and 0 <= result.filters.pooled_auroc <= 1
-    assert result.pwm_baseline.auroc > 0.85  # ground-truth PWM scans localise the motifs
+    assert result.pwm_baseline.auroc > 0.85  # ground-truth PWM scans localize the motifs
     part = client.localize(model1, DatasetSplit(task1.dataset_id, limit=30))
     assert part.filters.num_sequences == 30 and part.pwm_baseline is None
 

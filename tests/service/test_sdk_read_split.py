@@ -13,9 +13,10 @@ from motiflens_client import Client, FailedPrecondition, InvalidArgument, NotFou
 from motiflens_client.types import SplitRows
 
 from motiflens.synthetic import make_task1
+from services.common.config import JobSettings
 from services.common.metrics import ServiceMetrics
 from services.common.store import open_store
-from services.trainer.jobs import JobManager, JobSettings
+from services.trainer.jobs import JobManager
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
 from tests.service.test_trainer import write_dataset
 

@@ -28,12 +28,13 @@ from test_cli import run_cli
 from test_manifests_run import documents, resolved_env
 
 from motiflens.errors import FailedPreconditionError
+from services.common.config import JobSettings, SweepSettings
 from services.common.metrics import ServiceMetrics
 from services.common.store import open_store
 from services.trainer import worker
-from services.trainer.jobs import CANCELS_NAMESPACE, JobManager, JobSettings
+from services.trainer.jobs import CANCELS_NAMESPACE, JobManager
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
-from services.trainer.sweeps import SweepManager, SweepSettings
+from services.trainer.sweeps import SweepManager
 from services.trainer.worker import RUN_FILES
 from tests.service.helpers import make_settings, running_server
 

@@ -28,7 +28,7 @@ from motiflens.models import ModelConfig, load_model
 from motiflens.sequences import Dataset, Split, decode, save_hdf5
 from motiflens.synthetic import make_task1
 from motiflens.training import EpochEvent, TrainConfig
-from services.common.config import Settings
+from services.common.config import JobSettings, Settings
 from services.common.convert import array_to_tensor
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore, new_id, open_store, utc_now
@@ -42,7 +42,6 @@ from services.trainer.jobs import (
     TRAINERS_NAMESPACE,
     WORKER_DIED,
     JobManager,
-    JobSettings,
 )
 from services.trainer.servicer import SERVICE_NAME, TrainerServicer
 from services.trainer.worker import JobAbandoned, _StoreReporter, run_training_job

@@ -56,11 +56,6 @@ ALLOWED_BREACHES: frozenset[tuple[str, str]] = frozenset(
     {
         ("bench.reproduce", "motiflens_client.experiment"),
         ("bench.reproduce_report", "motiflens_client.report"),
-        ("bench.sweep_submit", "services.common.store"),
-        ("bench.sweep_submit", "services.trainer"),
-        ("bench.sweep_submit", "services.trainer.jobs"),
-        ("bench.sweep_submit", "services.trainer.servicer"),
-        ("bench.sweep_submit", "services.trainer.sweeps"),
     }
 )
 

@@ -24,7 +24,7 @@ from services.common.store import (
     RetryingStore,
     open_store,
 )
-from services.common.store_file import FileStore
+from services.common.store.file import FileStore
 
 JOB = {
     "job_id": "job-1",

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from motiflens.errors import InvalidInputError, ResourceExhaustedError
-from services.common.config import ConfigError
+from services.common.config import ConfigError, SweepSettings
 from services.trainer import kube
-from services.trainer.sweeps import SweepRequest, SweepSettings, expand_grid, summarise
+from services.trainer.sweeps import SweepRequest, expand_grid, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.33"

@@ -1,4 +1,4 @@
-"""InterpreterService calls: predictions, filter motifs, attribution, scans, localisation, scores."""
+"""InterpreterService calls: predictions, filter motifs, attribution, scans, localization, scores."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ class InterpreterCalls(ClientBase):
     def localize(
         self, model_id: str, dataset: DatasetSplit | str, *, padding: int = 0, pwm_baseline: bool = False
     ) -> LocalizeResult:
-        """Motif localisation AUROC of the first-layer scans against a synthetic ground truth.
+        """Motif localization AUROC of the first-layer scans against a synthetic ground truth.
 
         Parameters
         ----------

@@ -80,7 +80,7 @@ another worker (or finished) stops at its next epoch without writing.
 
 Modules
 -------
-- :mod:`.settings` — :class:`JobSettings` and its environment variables;
+- settings: :class:`services.common.config.JobSettings` (with every other variable);
 - :mod:`.specs` — API model / training specs -> validated ModelConfig / TrainConfig;
 - :mod:`.records` — :class:`JobState`, record namespaces and messages, :func:`read_job`,
   :func:`read_events`, :func:`list_models`;
@@ -114,43 +114,23 @@ from services.trainer.jobs.records import (
     read_events,
     read_job,
 )
-from services.trainer.jobs.settings import (
-    CONCURRENCY_ENV,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_RESUMES,
-    DEFAULT_QUEUE_LIMIT,
-    DEFAULT_STORE_RETRY_SECONDS,
-    MAX_RESUMES_ENV,
-    QUEUE_ENV,
-    STORE_RETRY_ENV,
-    JobSettings,
-)
 from services.trainer.jobs.specs import model_config_from_spec, train_config_from_spec
 
 __all__ = [
     "CANCELLED_QUEUED",
     "CANCELS_NAMESPACE",
     "CHECKPOINTS_NAMESPACE",
-    "CONCURRENCY_ENV",
-    "DEFAULT_CONCURRENCY",
-    "DEFAULT_MAX_RESUMES",
-    "DEFAULT_QUEUE_LIMIT",
-    "DEFAULT_STORE_RETRY_SECONDS",
     "EVENTS_NAMESPACE",
     "INTERRUPTED_ERROR",
     "JOB_ID_PREFIX",
     "JOBS_NAMESPACE",
-    "MAX_RESUMES_ENV",
     "MODEL_KIND",
-    "QUEUE_ENV",
     "SHUTDOWN_ERROR",
     "SHUTDOWN_NOTE",
-    "STORE_RETRY_ENV",
     "TERMINAL_STATES",
     "TRAINERS_NAMESPACE",
     "WORKER_DIED",
     "JobManager",
-    "JobSettings",
     "JobState",
     "cancel_requested",
     "check_job_id",

@@ -3,11 +3,13 @@
 Each live manager writes ``trainers/<manager_id>`` every ``heartbeat_seconds``
 (:func:`heartbeat_record`); :func:`process_gone` tells a heartbeat whose process ran
 on this host (same host name and pid namespace) and has exited. The manager's
-orphan sweep (:meth:`JobManager.sweep_orphans`) combines them with the heartbeat's age.
+orphan sweep (:meth:`JobManager.sweep_orphans`) asks :func:`heartbeat_gone`, which
+combines them with the heartbeat's age.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -58,3 +60,24 @@ def process_gone(beat: Mapping) -> bool:
     except PermissionError:  # alive, another user's
         return False
     return False
+
+
+def heartbeat_gone(beat: Mapping, *, default_interval: float, store_trouble_at: float) -> bool:
+    """Whether the manager of heartbeat record ``beat`` is really gone.
+
+    Gone: it marked itself stopped, its process is known dead (:func:`process_gone`),
+    or its heartbeat is three intervals old while the asking manager's own store calls
+    have worked for that long (``store_trouble_at``: ``time.monotonic()`` of its last
+    failed store call) — a heartbeat write that failed is not a dead manager, and when
+    the asker could not reach the store lately either, the owner was likely cut off
+    the same way.
+    """
+    if beat.get("stopped", False) or process_gone(beat):
+        return True
+    interval = float(beat.get("heartbeat_seconds") or default_interval)
+    age = time.time() - float(beat.get("heartbeat_time", 0.0))
+    if not math.isfinite(age) or not math.isfinite(interval):
+        return True
+    if age < 3 * interval:
+        return False
+    return time.monotonic() - store_trouble_at >= 3 * interval

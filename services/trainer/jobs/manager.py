@@ -26,10 +26,11 @@ from motiflens.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
+from services.common.config import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
 from services.common.datasets import get_dataset_info
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
 from services.trainer import worker
-from services.trainer.jobs.liveness import heartbeat_record, process_gone
+from services.trainer.jobs.liveness import heartbeat_gone, heartbeat_record
 from services.trainer.jobs.records import (
     CANCELLED_QUEUED,
     CANCELS_NAMESPACE,
@@ -42,11 +43,12 @@ from services.trainer.jobs.records import (
     TRAINERS_NAMESPACE,
     WORKER_DIED,
     JobState,
+    count_by_state,
     is_terminal,
+    new_job_record,
     read_events,
     read_job,
 )
-from services.trainer.jobs.settings import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
 from services.trainer.jobs.specs import model_config_from_spec, train_config_from_spec
 from services.trainer.notices import NoticeListener
 from services.trainer.watchers import JobWatchers
@@ -198,7 +200,9 @@ class JobManager:
             job_id = new_id(JOB_ID_PREFIX)
             self._accepting.add(job_id)
         try:
-            record = self._new_record(job_id, dataset_id, asdict(model_config), asdict(train_config), name)
+            record = new_job_record(
+                job_id, dataset_id, asdict(model_config), asdict(train_config), name, owner=self.manager_id
+            )
             self.store.put_record(JOBS_NAMESPACE, job_id, record)
             with self._lock:
                 closing = self._closing.is_set()
@@ -222,44 +226,6 @@ class JobManager:
         self._wake.set()
         self._notify_changed()
         return record
-
-    def _new_record(
-        self,
-        job_id: str,
-        dataset_id: str,
-        model_config: dict,
-        train_config: dict,
-        name: str,
-        *,
-        sweep_id: str = "",
-        sweep_index: int = 0,
-        executor: str = "local",
-    ) -> dict:
-        """A PENDING job record (see the module docstring for the fields)."""
-        return {
-            "job_id": job_id,
-            "state": JobState.PENDING.value,
-            "dataset_id": dataset_id,
-            "name": name,
-            "model_config": model_config,
-            "train_config": train_config,
-            "epochs_done": 0,
-            "best_epoch": 0,
-            "stopped_by": "",
-            "model_id": "",
-            "test_metrics": None,
-            "error": "",
-            "created_at": utc_now(),
-            "created_time": time.time(),
-            "started_at": "",
-            "finished_at": "",
-            # A kubernetes job has no manager owner: its pods run it, GetSweep reconciles it.
-            "owner": self.manager_id if executor == "local" else "",
-            "executor": executor,
-            "sweep_id": sweep_id,
-            "sweep_index": sweep_index,
-            "worker": None,
-        }
 
     def create_sweep_jobs(
         self, dataset_id: str, configs: list[dict], *, sweep_id: str, executor: str
@@ -291,12 +257,14 @@ class JobManager:
         job_ids = []
         for index, config in enumerate(configs):
             job_id = new_id(JOB_ID_PREFIX)
-            record = self._new_record(
+            record = new_job_record(
                 job_id,
                 dataset_id,
                 config["model_config"],
                 config["train_config"],
                 config["name"],
+                # A kubernetes job has no manager owner: its pods run it, GetSweep reconciles it.
+                owner=self.manager_id if executor == "local" else "",
                 sweep_id=sweep_id,
                 sweep_index=index,
                 executor=executor,
@@ -360,11 +328,7 @@ class JobManager:
         if record.get("executor") == "kubernetes":
             # Its pod checks the cancel record before it starts and after every epoch; a
             # job no pod has started yet is CANCELLED now (the pod then exits at once).
-            self.store.put_record(
-                CANCELS_NAMESPACE,
-                job_id,
-                {"job_id": job_id, "requested_at": utc_now(), "by": self.manager_id},
-            )
+            self._request_cancel(job_id)
             if record["state"] == JobState.PENDING.value:
                 record = self._finish(record, JobState.CANCELLED, CANCELLED_QUEUED)
             self._metrics_stale = True
@@ -380,16 +344,17 @@ class JobManager:
                 record, JobState.CANCELLED, CANCELLED_QUEUED if queued else "cancelled by request"
             )
         else:
-            self.store.put_record(
-                CANCELS_NAMESPACE,
-                job_id,
-                {"job_id": job_id, "requested_at": utc_now(), "by": self.manager_id},
-            )
+            self._request_cancel(job_id)
             logger.info("job %s: cancellation requested", job_id, extra={"job_id": job_id})
         self._metrics_stale = True
         self._notify_changed()
         self._wake.set()
         return record
+
+    def _request_cancel(self, job_id: str) -> None:
+        """Write the cancel record its worker (or pod) checks after every epoch."""
+        record = {"job_id": job_id, "requested_at": utc_now(), "by": self.manager_id}
+        self.store.put_record(CANCELS_NAMESPACE, job_id, record)
 
     # ---- reading
     def get_job(self, job_id: str) -> dict:
@@ -638,21 +603,9 @@ class JobManager:
             return False
         except CorruptRecordError:
             return True  # unknown; its owner rewrites it every few seconds, judge it then
-        return not self._gone(beat)
-
-    def _gone(self, beat: Mapping) -> bool:
-        """Whether the manager of heartbeat record ``beat`` is really gone."""
-        if beat.get("stopped", False) or process_gone(beat):
-            return True
-        interval = float(beat.get("heartbeat_seconds") or self.settings.heartbeat_seconds)
-        age = time.time() - float(beat.get("heartbeat_time", 0.0))
-        if not math.isfinite(age) or not math.isfinite(interval):
-            return True
-        if age < 3 * interval:
-            return False
-        # A heartbeat write that failed is not a dead manager: when this manager could
-        # not reach the store lately either, the owner was likely cut off the same way.
-        return time.monotonic() - self._store_trouble_at >= 3 * interval
+        return not heartbeat_gone(
+            beat, default_interval=self.settings.heartbeat_seconds, store_trouble_at=self._store_trouble_at
+        )
 
     def sweep_orphans(self) -> int:
         """Adopt every PENDING or RUNNING local job whose owner is gone; return how many.
@@ -681,11 +634,7 @@ class JobManager:
         if set_jobs is None:
             return
         try:
-            counts = dict.fromkeys((state.value for state in JobState), 0)
-            for record in self.store.list_records(JOBS_NAMESPACE):
-                if record.get("state") in counts:
-                    counts[record["state"]] += 1
-            set_jobs(counts)
+            set_jobs(count_by_state(self.store))
         except Exception:  # noqa: BLE001 - metrics never break a request
             logger.warning("could not update the jobs gauge", exc_info=True)
 

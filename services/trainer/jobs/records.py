@@ -4,16 +4,18 @@
 ``job_events``, ``job_cancels``, ``job_checkpoints`` from :mod:`services.trainer.worker`,
 which writes them too, and ``trainers`` for heartbeats); the fixed ``error`` /
 ``last_interruption`` texts; and the readers :func:`read_job`, :func:`read_events`
-and :func:`list_models`. The record fields are described in :mod:`services.trainer.jobs`.
+and :func:`list_models`; :func:`new_job_record` and :func:`count_by_state`. The
+record fields are described in :mod:`services.trainer.jobs`.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 
 from motiflens.errors import NotFoundError
 from services.common.datasets import get_dataset_info
-from services.common.store import ArtifactStore, CorruptRecordError, Manifest, check_id
+from services.common.store import ArtifactStore, CorruptRecordError, Manifest, check_id, utc_now
 from services.trainer.worker import (  # noqa: F401  (cancel_requested is part of the jobs API)
     CANCELS_NAMESPACE,
     CHECKPOINTS_NAMESPACE,
@@ -100,3 +102,54 @@ def list_models(store: ArtifactStore, dataset_id: str = "") -> list[Manifest]:
     if dataset_id:
         models = [m for m in models if m.metadata.get("dataset_id") == dataset_id]
     return models
+
+
+def new_job_record(
+    job_id: str,
+    dataset_id: str,
+    model_config: dict,
+    train_config: dict,
+    name: str,
+    *,
+    owner: str,
+    sweep_id: str = "",
+    sweep_index: int = 0,
+    executor: str = "local",
+) -> dict:
+    """A PENDING job record (the fields are described in :mod:`services.trainer.jobs`).
+
+    ``owner`` is the id of the manager that runs it; "" for a kubernetes job (its pods
+    run it, GetSweep reconciles it).
+    """
+    return {
+        "job_id": job_id,
+        "state": JobState.PENDING.value,
+        "dataset_id": dataset_id,
+        "name": name,
+        "model_config": model_config,
+        "train_config": train_config,
+        "epochs_done": 0,
+        "best_epoch": 0,
+        "stopped_by": "",
+        "model_id": "",
+        "test_metrics": None,
+        "error": "",
+        "created_at": utc_now(),
+        "created_time": time.time(),
+        "started_at": "",
+        "finished_at": "",
+        "owner": owner,
+        "executor": executor,
+        "sweep_id": sweep_id,
+        "sweep_index": sweep_index,
+        "worker": None,
+    }
+
+
+def count_by_state(store: ArtifactStore) -> dict[str, int]:
+    """Number of job records in ``store`` per state value (every state present, 0 when none)."""
+    counts = dict.fromkeys((state.value for state in JobState), 0)
+    for record in store.list_records(JOBS_NAMESPACE):
+        if record.get("state") in counts:
+            counts[record["state"]] += 1
+    return counts

@@ -94,7 +94,7 @@ class InterpreterServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Localize(self, request, context):
-        """Motif localisation AUROC of the first-layer scans against a synthetic data set's ground truth.
+        """Motif localization AUROC of the first-layer scans against a synthetic data set's ground truth.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
