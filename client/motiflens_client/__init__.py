@@ -35,6 +35,7 @@ from motiflens_client.types import (
     FilterMotif,
     Filters,
     Interpretability,
+    IntervalsDataset,
     JobInfo,
     Localization,
     LocalizeResult,
@@ -43,6 +44,8 @@ from motiflens_client.types import (
     ModelInfo,
     SweepInfo,
     TomtomHit,
+    UploadInfo,
+    WindowCounts,
 )
 
 __version__ = "0.1.0"
@@ -83,4 +86,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "from_rpc_error",
+    "IntervalsDataset",
+    "UploadInfo",
+    "WindowCounts",
 ]

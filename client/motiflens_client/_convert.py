@@ -21,6 +21,8 @@ from motiflens_client.types import (
     ModelInfo,
     SweepInfo,
     TomtomHit,
+    UploadInfo,
+    WindowCounts,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import DISTANCE_NAMES, METHOD_BY_NAME, state_name
@@ -49,6 +51,31 @@ def dataset_info(message: pb.DatasetInfo) -> DatasetInfo:
         has_ground_truth=message.has_ground_truth,
         created_at=message.created_at,
         seed=message.seed,
+    )
+
+
+def upload_info(message: pb.UploadInfo) -> UploadInfo:
+    """UploadInfo from its message."""
+    return UploadInfo(
+        upload_id=message.upload_id,
+        name=message.name,
+        size=message.size,
+        sha256=message.sha256,
+        created_at=message.created_at,
+    )
+
+
+def window_counts(message: pb.WindowCounts) -> WindowCounts:
+    """WindowCounts from its message."""
+    return WindowCounts(
+        requested=message.requested,
+        kept=message.kept,
+        off_chromosome_end=message.off_chromosome_end,
+        too_many_n=message.too_many_n,
+        negatives_requested=message.negatives_requested,
+        negatives_made=message.negatives_made,
+        negatives=message.negatives,
+        split=message.split,
     )
 
 

@@ -87,7 +87,7 @@ class DatasetInfo:
     dataset_id : str
     name : str
     kind : str
-        "task1", "task3", "hdf5" or "fasta".
+        "task1", "task3", "hdf5", "fasta" or "intervals".
     num_train, num_valid, num_test : int
         Sequences per split.
     sequence_length : int
@@ -115,6 +115,65 @@ class DatasetInfo:
     has_ground_truth: bool
     created_at: str
     seed: int
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    """A file stored by ``Client.upload`` (a genome FASTA, a BED file, ...).
+
+    Attributes
+    ----------
+    upload_id : str
+    name : str
+        The file's name as uploaded.
+    size : int
+        Bytes.
+    sha256 : str
+    created_at : str
+        RFC 3339 UTC.
+    """
+
+    upload_id: str
+    name: str
+    size: int
+    sha256: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """What a genome-intervals import did with its windows.
+
+    Attributes
+    ----------
+    requested, kept : int
+        Peak windows asked for (peaks that share a window merged) and kept.
+    off_chromosome_end, too_many_n : int
+        Peak windows dropped: running off a chromosome end; more N than allowed.
+    negatives_requested, negatives_made : int
+        Negative windows asked for and made.
+    negatives : str
+        "background", "gc_matched", "shuffled" or "none".
+    split : str
+        "chromosomes" (hold-out) or "random".
+    """
+
+    requested: int
+    kept: int
+    off_chromosome_end: int
+    too_many_n: int
+    negatives_requested: int
+    negatives_made: int
+    negatives: str
+    split: str
+
+
+@dataclass(frozen=True)
+class IntervalsDataset:
+    """The result of ``Client.import_intervals``: the stored data set and its window counts."""
+
+    dataset: DatasetInfo
+    windows: WindowCounts
 
 
 @dataclass(frozen=True, eq=False)

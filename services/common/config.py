@@ -53,7 +53,7 @@ MOTIFLENS_S3_SECRET_KEY                                    (:func:`s3_credential
 ================================== ======================= ====================================
 
 The trainer alone also reads these (:class:`JobSettings`, :class:`SweepSettings`,
-:func:`sweep_index_from_env`):
+:func:`max_upload_bytes_from_env`, :func:`sweep_index_from_env`):
 
 ================================== ======================= ====================================
 variable                           default                 meaning
@@ -77,6 +77,9 @@ MOTIFLENS_SWEEP_PARALLELISM        4                       sweep pods at once wh
                                                            leaves it 0 (1-1000)
 MOTIFLENS_SWEEP_MAX_CONFIGS        1000                    largest grid one Sweep may hold
                                                            (1-100000; the paper's Task 1 is 510)
+MOTIFLENS_MAX_UPLOAD_MB            16384                   largest file one Upload may send, MiB
+                                                           (1-1048576; streamed to disk, never
+                                                           held in memory)
 JOB_COMPLETION_INDEX               set by Kubernetes       a sweep pod's configuration index
 ================================== ======================= ====================================
 """
@@ -451,6 +454,9 @@ MAX_CONFIGS_ENV = "MOTIFLENS_SWEEP_MAX_CONFIGS"
 DEFAULT_PARALLELISM = 4
 DEFAULT_MAX_CONFIGS = 1000
 MAX_PARALLELISM = 1000
+MAX_UPLOAD_ENV = "MOTIFLENS_MAX_UPLOAD_MB"
+#: 16 GiB: an uncompressed human genome (3.1 GB) with room to spare.
+DEFAULT_MAX_UPLOAD_MB = 16384
 #: Set by Kubernetes in each pod of an Indexed Job: the pod's configuration index.
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 
@@ -563,6 +569,18 @@ class SweepSettings:
             parallelism=_int_variable(env, PARALLELISM_ENV, DEFAULT_PARALLELISM, 1, MAX_PARALLELISM),
             max_configs=_int_variable(env, MAX_CONFIGS_ENV, DEFAULT_MAX_CONFIGS, 1, 100_000),
         )
+
+
+def max_upload_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """The largest file one ``Upload`` may send, bytes (``MOTIFLENS_MAX_UPLOAD_MB``).
+
+    Raises
+    ------
+    ConfigError
+        Not an integer from 1 to 1048576.
+    """
+    env = os.environ if environ is None else environ
+    return _int_variable(env, MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB, 1, 1024 * 1024) * 1024 * 1024
 
 
 def sweep_index_from_env(environ: Mapping[str, str] | None = None) -> int:

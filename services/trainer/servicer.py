@@ -32,6 +32,10 @@ Sweep          INVALID_ARGUMENT (empty or repeated axis, axis set in base_model,
 GetSweep       INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
 ListSweeps     none
 CancelSweep    as GetSweep
+Upload         INVALID_ARGUMENT (no header first, bad name/size/sha256, a chunk over
+               4 MiB, bytes that do not add up to the header), RESOURCE_EXHAUSTED (over
+               MOTIFLENS_MAX_UPLOAD_MB, disk full), CANCELLED (the caller left)
+ListUploads    none
 ============== =====================================================================
 
 (Any call may also be UNAVAILABLE when the artifact store cannot be reached.)
@@ -51,13 +55,19 @@ from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 from motiflens.errors import InvalidInputError
 from motiflens.models import ModelConfig
 from services.common.budget import MemoryBudget
-from services.common.config import DEFAULT_MEMORY_BUDGET_MB
+from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
 from services.common.datasets import DatasetInfo, get_dataset_info, list_datasets
 from services.common.limits import check_count, check_name
-from services.common.server import SendResponse, end_stream_with_error, watch_handler, when_call_ends
+from services.common.server import (
+    SendResponse,
+    caller_gone,
+    end_stream_with_error,
+    watch_handler,
+    when_call_ends,
+)
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import datasets
+from services.trainer import datasets, uploads
 from services.trainer.jobs import JobManager, JobState, list_models, read_job
 from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
@@ -85,6 +95,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     budget : MemoryBudget, optional
         Memory that data set imports and generations reserve before they allocate
         (default: the trainer's default ``MOTIFLENS_MEMORY_BUDGET_MB``).
+    max_upload_bytes : int, optional
+        Largest Upload (default ``MOTIFLENS_MAX_UPLOAD_MB``'s default, 16 GiB).
     """
 
     def __init__(
@@ -94,7 +106,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         sweeps: SweepManager | None = None,
         *,
         budget: MemoryBudget | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
     ) -> None:
+        self.max_upload_bytes = max_upload_bytes
         self.store = store
         self.jobs = jobs
         self.sweeps = sweeps or SweepManager(jobs)
@@ -163,6 +177,18 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def ListDatasets(self, request, context):  # noqa: N802
         """Every data set, newest first."""
         return pb.ListDatasetsResponse(datasets=[dataset_to_proto(i) for i in list_datasets(self.store)])
+
+    def Upload(self, request_iterator, context):  # noqa: N802
+        """Store a file sent in chunks (see services/trainer/uploads.py)."""
+        manifest = uploads.receive_upload(
+            self.store, request_iterator, max_bytes=self.max_upload_bytes, should_stop=caller_gone(context)
+        )
+        return pb.UploadResponse(upload=pb.UploadInfo(**uploads.upload_info(manifest)))
+
+    def ListUploads(self, request, context):  # noqa: N802
+        """Every upload, newest first."""
+        manifests = self.store.list_artifacts(uploads.UPLOAD_KIND)
+        return pb.ListUploadsResponse(uploads=[pb.UploadInfo(**uploads.upload_info(m)) for m in manifests])
 
     def ReadSplit(self, request, context):  # noqa: N802
         """Stream rows of a stored split (see services/trainer/split_rows.py)."""

@@ -36,6 +36,7 @@ from motiflens_client.sdk._calls import (
     DEFAULT_DATABASE,
     PATIENT_BACKOFF_CAP_SECONDS,
 )
+from motiflens_client.sdk.genome import GenomeCalls
 from motiflens_client.sdk.handles import Job, Sweep
 from motiflens_client.sdk.interpreter import InterpreterCalls
 from motiflens_client.sdk.local import LOCAL_STOP_GRACE_SECONDS
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 
-class Client(TrainerCalls, InterpreterCalls, MotifMatchCalls):
+class Client(TrainerCalls, GenomeCalls, InterpreterCalls, MotifMatchCalls):
     """Client of the trainer, interpreter and motifmatch services.
 
     Parameters

@@ -317,6 +317,29 @@ class ClientBase:
             time.sleep(delay)
             attempt += 1
 
+    def _client_stream(
+        self,
+        stub: Any,
+        method: str,
+        make_requests: Callable[[], Iterator[Any]],
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """One call of a client-streaming RPC; a retry sends a fresh ``make_requests()`` stream."""
+        rpc = getattr(stub, method)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        attempt = 0
+        while True:
+            try:
+                remaining = max(deadline - time.monotonic(), 0.0)
+                return rpc(make_requests(), timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as error:
+                delay = self._retry_delay(error, attempt, deadline, method)
+                if delay is None:
+                    raise from_rpc_error(error) from None
+            time.sleep(delay)
+            attempt += 1
+
     def _stream(
         self,
         stub: Any,

@@ -77,6 +77,21 @@ DISTANCE_NAMES: dict[int, str] = {
     pb.DISTANCE_PEARSON: "pearson",
 }
 
+#: Where genome-interval windows are centred -> WindowCentre ("auto": the summit where the
+#: peak file gives one, else the midpoint).
+CENTRE_BY_NAME: dict[str, int] = {
+    "auto": pb.WINDOW_CENTRE_UNSPECIFIED,
+    "summit": pb.WINDOW_CENTRE_SUMMIT,
+    "midpoint": pb.WINDOW_CENTRE_MIDPOINT,
+}
+#: How a genome-interval import makes negatives -> Negatives ("none": peak windows only).
+NEGATIVES_BY_NAME: dict[str, int] = {
+    "none": pb.NEGATIVES_UNSPECIFIED,
+    "background": pb.NEGATIVES_BACKGROUND,
+    "gc_matched": pb.NEGATIVES_GC_MATCHED,
+    "shuffled": pb.NEGATIVES_SHUFFLED,
+}
+
 #: Job states without the ``JOB_STATE_`` prefix, in lifecycle order.
 JOB_STATES: tuple[str, ...] = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 #: States a job never leaves.
@@ -110,6 +125,20 @@ def split_name(value: int, *, field: str = "split") -> str:
     name = _name_of(SPLIT_BY_NAME, value, "")
     if not name:
         raise WireError(field, f"unknown value {value}")
+    return name
+
+
+def enum_name(table: Mapping[str, int], value: int, *, field: str) -> str:
+    """The name of enum ``value`` in ``table`` (name -> value).
+
+    Raises
+    ------
+    WireError
+        A value ``table`` does not hold.
+    """
+    name = _name_of(table, value, "")
+    if not name:
+        raise WireError(field, f"unknown value {value}; expected one of {', '.join(table)}")
     return name
 
 

@@ -113,6 +113,21 @@ class Manifest:
         return cls(**raw)
 
 
+#: Bytes read at a time when a file is hashed or copied (memory stays at this, whatever the size).
+FILE_CHUNK_BYTES = 1024 * 1024
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of a local file, read in FILE_CHUNK_BYTES pieces."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(FILE_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 of bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -248,9 +263,14 @@ class ArtifactStore(abc.ABC):
         try:
             for name in names:
                 content = objects[name]
-                data = Path(content).read_bytes() if isinstance(content, Path) else bytes(content)
-                self._put(artifact_path(artifact_id, name), data)
-                infos[name] = ObjectInfo(sha256=sha256_hex(data), size=len(data))
+                if isinstance(content, Path):  # streamed: a file of any size costs one chunk of memory
+                    digest, size = sha256_file(content)
+                    self._put_file(artifact_path(artifact_id, name), content)
+                    infos[name] = ObjectInfo(sha256=digest, size=size)
+                else:
+                    data = bytes(content)
+                    self._put(artifact_path(artifact_id, name), data)
+                    infos[name] = ObjectInfo(sha256=sha256_hex(data), size=len(data))
             manifest = Manifest(
                 artifact_id=artifact_id,
                 kind=kind,
@@ -319,13 +339,33 @@ class ArtifactStore(abc.ABC):
         return data
 
     def fetch_artifact(self, artifact_id: str, directory: Path) -> Manifest:
-        """Copy every object of an artifact into ``directory`` (created), verified."""
+        """Copy every object of an artifact into ``directory`` (created), verified.
+
+        Objects are streamed to disk (memory: one chunk, whatever their size) and checked
+        against the manifest's sha256 and size afterwards.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown artifact, or an object missing from the store.
+        CorruptArtifactError
+            An object's bytes do not match its manifest entry (the copy is removed).
+        """
         manifest = self.get_manifest(artifact_id)
         for name in manifest.objects:  # names come from the stored manifest: check before use
             check_key(name, field_name="object name")
         directory.mkdir(parents=True, exist_ok=True)
-        for name in manifest.objects:
-            (directory / name).write_bytes(self.read_object(artifact_id, name))
+        for name, info in manifest.objects.items():
+            local = directory / name
+            self._get_file(
+                artifact_path(artifact_id, name), local, missing=f"object {name!r} of {artifact_id!r}"
+            )
+            if sha256_file(local) != (info.sha256, info.size):
+                local.unlink(missing_ok=True)
+                raise CorruptArtifactError(
+                    f"artifact {artifact_id!r}: object {name!r} does not match the sha256 in its manifest; "
+                    "the stored copy is corrupt"
+                )
         return manifest
 
     def list_artifacts(self, kind: str | None = None) -> list[Manifest]:
@@ -451,6 +491,14 @@ class ArtifactStore(abc.ABC):
     def _get(self, path: str, *, missing: str) -> bytes:
         """Read one object; NotFoundError mentioning ``missing`` when absent."""
 
+    def _put_file(self, path: str, local: Path) -> None:
+        """Write one object from a local file atomically; backends stream it (this fallback reads it)."""
+        self._put(path, local.read_bytes())
+
+    def _get_file(self, path: str, local: Path, *, missing: str) -> None:
+        """Copy one object into a local file; backends stream it (this fallback holds it in memory)."""
+        local.write_bytes(self._get(path, missing=missing))
+
     @abc.abstractmethod
     def _exists(self, path: str) -> bool:
         """Whether an object exists."""
@@ -539,6 +587,12 @@ class RetryingStore(ArtifactStore):
 
     def _get(self, path: str, *, missing: str) -> bytes:
         return self._retry(lambda: self.inner._get(path, missing=missing), f"reading {path}")
+
+    def _put_file(self, path: str, local: Path) -> None:
+        self._retry(lambda: self.inner._put_file(path, local), f"writing {path}")
+
+    def _get_file(self, path: str, local: Path, *, missing: str) -> None:
+        self._retry(lambda: self.inner._get_file(path, local, missing=missing), f"reading {path}")
 
     def _exists(self, path: str) -> bool:
         return self._retry(lambda: self.inner._exists(path), f"checking {path}")

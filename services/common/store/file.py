@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError, UnavailableError
-from services.common.store.base import ArtifactStore
+from services.common.store.base import FILE_CHUNK_BYTES, ArtifactStore
 
 
 class FileStore(ArtifactStore):
@@ -76,13 +79,36 @@ class FileStore(ArtifactStore):
             raise UnavailableError(f"artifact store {self.url} is unavailable: the directory is not writable")
 
     def _put(self, path: str, data: bytes) -> None:
+        self._write(path, lambda handle: handle.write(data))
+
+    def _put_file(self, path: str, local: Path) -> None:
+        def copy(handle) -> None:
+            with open(local, "rb") as source:
+                shutil.copyfileobj(source, handle, FILE_CHUNK_BYTES)
+
+        self._write(path, copy)
+
+    def _get_file(self, path: str, local: Path, *, missing: str) -> None:
+        source = self._path(path)
+        try:
+            with open(source, "rb") as handle, open(local, "wb") as out:
+                shutil.copyfileobj(handle, out, FILE_CHUNK_BYTES)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            local.unlink(missing_ok=True)
+            raise NotFoundError(f"{missing} does not exist") from exc
+        except OSError as exc:
+            local.unlink(missing_ok=True)
+            raise self._unavailable(exc) from exc
+
+    def _write(self, path: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Write ``path`` atomically: ``fill`` writes a temporary file, renamed into place once synced."""
         target = self._path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    fill(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp_name, target)

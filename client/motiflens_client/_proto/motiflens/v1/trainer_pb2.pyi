@@ -15,6 +15,19 @@ class SyntheticTask(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SYNTHETIC_TASK_1: _ClassVar[SyntheticTask]
     SYNTHETIC_TASK_3: _ClassVar[SyntheticTask]
 
+class WindowCentre(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WINDOW_CENTRE_UNSPECIFIED: _ClassVar[WindowCentre]
+    WINDOW_CENTRE_SUMMIT: _ClassVar[WindowCentre]
+    WINDOW_CENTRE_MIDPOINT: _ClassVar[WindowCentre]
+
+class Negatives(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NEGATIVES_UNSPECIFIED: _ClassVar[Negatives]
+    NEGATIVES_BACKGROUND: _ClassVar[Negatives]
+    NEGATIVES_GC_MATCHED: _ClassVar[Negatives]
+    NEGATIVES_SHUFFLED: _ClassVar[Negatives]
+
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
@@ -26,6 +39,13 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 SYNTHETIC_TASK_UNSPECIFIED: SyntheticTask
 SYNTHETIC_TASK_1: SyntheticTask
 SYNTHETIC_TASK_3: SyntheticTask
+WINDOW_CENTRE_UNSPECIFIED: WindowCentre
+WINDOW_CENTRE_SUMMIT: WindowCentre
+WINDOW_CENTRE_MIDPOINT: WindowCentre
+NEGATIVES_UNSPECIFIED: Negatives
+NEGATIVES_BACKGROUND: Negatives
+NEGATIVES_GC_MATCHED: Negatives
+NEGATIVES_SHUFFLED: Negatives
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
@@ -65,17 +85,77 @@ class FastaImport(_message.Message):
     reverse_complement: bool
     def __init__(self, fasta: _Optional[str] = ..., labels: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., seed: _Optional[int] = ..., reverse_complement: _Optional[bool] = ...) -> None: ...
 
+class BedSource(_message.Message):
+    __slots__ = ("name", "text", "upload_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    text: str
+    upload_id: str
+    def __init__(self, name: _Optional[str] = ..., text: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class GenomeIntervalsImport(_message.Message):
+    __slots__ = ("genome_upload_id", "peaks", "negatives", "background", "negative_ratio", "window_length", "centre", "max_n_fraction", "valid_chroms", "test_chroms", "seed", "reverse_complement")
+    GENOME_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PEAKS_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CENTRE_FIELD_NUMBER: _ClassVar[int]
+    MAX_N_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    VALID_CHROMS_FIELD_NUMBER: _ClassVar[int]
+    TEST_CHROMS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_COMPLEMENT_FIELD_NUMBER: _ClassVar[int]
+    genome_upload_id: str
+    peaks: _containers.RepeatedCompositeFieldContainer[BedSource]
+    negatives: Negatives
+    background: BedSource
+    negative_ratio: float
+    window_length: int
+    centre: WindowCentre
+    max_n_fraction: float
+    valid_chroms: _containers.RepeatedScalarFieldContainer[str]
+    test_chroms: _containers.RepeatedScalarFieldContainer[str]
+    seed: int
+    reverse_complement: bool
+    def __init__(self, genome_upload_id: _Optional[str] = ..., peaks: _Optional[_Iterable[_Union[BedSource, _Mapping]]] = ..., negatives: _Optional[_Union[Negatives, str]] = ..., background: _Optional[_Union[BedSource, _Mapping]] = ..., negative_ratio: _Optional[float] = ..., window_length: _Optional[int] = ..., centre: _Optional[_Union[WindowCentre, str]] = ..., max_n_fraction: _Optional[float] = ..., valid_chroms: _Optional[_Iterable[str]] = ..., test_chroms: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., reverse_complement: _Optional[bool] = ...) -> None: ...
+
 class CreateDatasetRequest(_message.Message):
-    __slots__ = ("name", "synthetic", "hdf5", "fasta")
+    __slots__ = ("name", "synthetic", "hdf5", "fasta", "intervals")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
     HDF5_FIELD_NUMBER: _ClassVar[int]
     FASTA_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
     name: str
     synthetic: SyntheticSpec
     hdf5: Hdf5Import
     fasta: FastaImport
-    def __init__(self, name: _Optional[str] = ..., synthetic: _Optional[_Union[SyntheticSpec, _Mapping]] = ..., hdf5: _Optional[_Union[Hdf5Import, _Mapping]] = ..., fasta: _Optional[_Union[FastaImport, _Mapping]] = ...) -> None: ...
+    intervals: GenomeIntervalsImport
+    def __init__(self, name: _Optional[str] = ..., synthetic: _Optional[_Union[SyntheticSpec, _Mapping]] = ..., hdf5: _Optional[_Union[Hdf5Import, _Mapping]] = ..., fasta: _Optional[_Union[FastaImport, _Mapping]] = ..., intervals: _Optional[_Union[GenomeIntervalsImport, _Mapping]] = ...) -> None: ...
+
+class WindowCounts(_message.Message):
+    __slots__ = ("requested", "kept", "off_chromosome_end", "too_many_n", "negatives_requested", "negatives_made", "negatives", "split")
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    OFF_CHROMOSOME_END_FIELD_NUMBER: _ClassVar[int]
+    TOO_MANY_N_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_MADE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    requested: int
+    kept: int
+    off_chromosome_end: int
+    too_many_n: int
+    negatives_requested: int
+    negatives_made: int
+    negatives: str
+    split: str
+    def __init__(self, requested: _Optional[int] = ..., kept: _Optional[int] = ..., off_chromosome_end: _Optional[int] = ..., too_many_n: _Optional[int] = ..., negatives_requested: _Optional[int] = ..., negatives_made: _Optional[int] = ..., negatives: _Optional[str] = ..., split: _Optional[str] = ...) -> None: ...
 
 class DatasetInfo(_message.Message):
     __slots__ = ("dataset_id", "name", "kind", "num_train", "num_valid", "num_test", "sequence_length", "num_targets", "label_names", "has_ground_truth", "created_at", "seed")
@@ -106,10 +186,60 @@ class DatasetInfo(_message.Message):
     def __init__(self, dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., num_train: _Optional[int] = ..., num_valid: _Optional[int] = ..., num_test: _Optional[int] = ..., sequence_length: _Optional[int] = ..., num_targets: _Optional[int] = ..., label_names: _Optional[_Iterable[str]] = ..., has_ground_truth: _Optional[bool] = ..., created_at: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class CreateDatasetResponse(_message.Message):
-    __slots__ = ("dataset",)
+    __slots__ = ("dataset", "windows")
     DATASET_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
     dataset: DatasetInfo
-    def __init__(self, dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ...) -> None: ...
+    windows: WindowCounts
+    def __init__(self, dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., windows: _Optional[_Union[WindowCounts, _Mapping]] = ...) -> None: ...
+
+class UploadHeader(_message.Message):
+    __slots__ = ("name", "size", "sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    sha256: str
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class UploadChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: UploadHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class UploadInfo(_message.Message):
+    __slots__ = ("upload_id", "name", "size", "sha256", "created_at")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    name: str
+    size: int
+    sha256: str
+    created_at: str
+    def __init__(self, upload_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class UploadResponse(_message.Message):
+    __slots__ = ("upload",)
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadInfo
+    def __init__(self, upload: _Optional[_Union[UploadInfo, _Mapping]] = ...) -> None: ...
+
+class ListUploadsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUploadsResponse(_message.Message):
+    __slots__ = ("uploads",)
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    uploads: _containers.RepeatedCompositeFieldContainer[UploadInfo]
+    def __init__(self, uploads: _Optional[_Iterable[_Union[UploadInfo, _Mapping]]] = ...) -> None: ...
 
 class GetDatasetRequest(_message.Message):
     __slots__ = ("dataset_id",)

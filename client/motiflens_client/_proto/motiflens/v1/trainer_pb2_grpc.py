@@ -41,6 +41,16 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.CreateDatasetRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.CreateDatasetResponse.FromString,
                 _registered_method=True)
+        self.Upload = channel.stream_unary(
+                '/motiflens.v1.TrainerService/Upload',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.UploadChunk.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.UploadResponse.FromString,
+                _registered_method=True)
+        self.ListUploads = channel.unary_unary(
+                '/motiflens.v1.TrainerService/ListUploads',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.FromString,
+                _registered_method=True)
         self.GetDataset = channel.unary_unary(
                 '/motiflens.v1.TrainerService/GetDataset',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetDatasetRequest.SerializeToString,
@@ -123,7 +133,26 @@ class TrainerServiceServicer:
     """
 
     def CreateDataset(self, request, context):
-        """Generates a synthetic task or imports an HDF5/FASTA data set; stores it and returns its id.
+        """Generates a synthetic task or imports an HDF5/FASTA data set or genome intervals;
+        stores it and returns its id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Upload(self, request_iterator, context):
+        """Uploads a file (a reference genome FASTA, a BED file, ...) as a stream of chunks:
+        an UploadHeader first, then the bytes. Stored as an "upload" artifact, referenced by
+        its id (e.g. GenomeIntervalsImport.genome_upload_id). INVALID_ARGUMENT when the bytes
+        do not add up to the header's size or sha256; RESOURCE_EXHAUSTED past the server's
+        upload limit or when its disk is full. Nothing is stored unless the whole file arrived.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUploads(self, request, context):
+        """Lists stored uploads, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,6 +279,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.CreateDatasetRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.CreateDatasetResponse.SerializeToString,
             ),
+            'Upload': grpc.stream_unary_rpc_method_handler(
+                    servicer.Upload,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.UploadChunk.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.UploadResponse.SerializeToString,
+            ),
+            'ListUploads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUploads,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.SerializeToString,
+            ),
             'GetDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDataset,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.GetDatasetRequest.FromString,
@@ -354,6 +393,60 @@ class TrainerService:
             '/motiflens.v1.TrainerService/CreateDataset',
             motiflens_dot_v1_dot_trainer__pb2.CreateDatasetRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.CreateDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Upload(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/motiflens.v1.TrainerService/Upload',
+            motiflens_dot_v1_dot_trainer__pb2.UploadChunk.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.UploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUploads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ListUploads',
+            motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.FromString,
             options,
             channel_credentials,
             insecure,
