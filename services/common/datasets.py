@@ -16,6 +16,7 @@ the interpreter) imports them from here; the write side (create, import) lives i
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ import numpy as np
 from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
 from motiflens.sequences import Dataset, load_hdf5
 from motiflens.synthetic import SyntheticTask, load_synthetic
-from services.common.store import ArtifactStore, Manifest, check_id
+from services.common.store import ArtifactStore, CorruptArtifactError, Manifest, check_id
 
 __all__ = [
     "DATASET_KIND",
@@ -53,6 +54,9 @@ __all__ = [
 DATASET_KIND = "dataset"
 DATASET_ID_PREFIX = "ds"
 DATA_OBJECT = "data.h5"
+#: Optional object of a data set: each split's row names, JSON {"train": [...], "valid": [...],
+#: "test": [...]} in row order (FASTA record ids, genome windows "chrom:start-end").
+ROW_NAMES_OBJECT = "row_names.json"
 #: Data sets kept loaded per process by :func:`load_dataset`.
 DATASET_CACHE_SIZE = 2
 #: Prefix of the scratch folders; the pid after it lets a restarted service remove the
@@ -278,6 +282,42 @@ def load_dataset(store: ArtifactStore, dataset_id: str) -> tuple[Dataset, Synthe
 def clear_dataset_cache() -> None:
     """Forget every data set kept by :func:`load_dataset` (tests; memory pressure)."""
     _CACHE.clear()
+    _NAMES_CACHE.clear()
+
+
+_NAMES_CACHE: OrderedDict[tuple[str, str], dict[str, list[str]] | None] = OrderedDict()
+_NAMES_LOCK = threading.Lock()
+
+
+def load_row_names(store: ArtifactStore, dataset_id: str) -> dict[str, list[str]] | None:
+    """Each split's row names, or None when the data set stores none (synthetic, HDF5).
+
+    Kept in a small LRU beside :func:`load_dataset`'s (artifacts are immutable).
+
+    Raises
+    ------
+    CorruptArtifactError
+        The stored names are not a JSON object of three string lists matching the splits.
+    """
+    key = (repr(store), dataset_id)
+    with _NAMES_LOCK:
+        if key in _NAMES_CACHE:
+            return _NAMES_CACHE[key]
+    manifest = store.get_manifest(dataset_id)
+    names = None
+    if ROW_NAMES_OBJECT in manifest.objects:
+        try:
+            raw = json.loads(store.read_object(dataset_id, ROW_NAMES_OBJECT))
+            names = {split: [str(name) for name in raw[split]] for split in ("train", "valid", "test")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptArtifactError(
+                f"data set {dataset_id!r}: {ROW_NAMES_OBJECT} is unreadable ({exc})"
+            ) from exc
+    with _NAMES_LOCK:
+        _NAMES_CACHE[key] = names
+        while len(_NAMES_CACHE) > 4 * DATASET_CACHE_SIZE:
+            _NAMES_CACHE.popitem(last=False)
+    return names
 
 
 def load_split(

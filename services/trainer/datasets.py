@@ -15,15 +15,16 @@ are re-exported here for the trainer's callers.
 from __future__ import annotations
 
 import io
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 import motiflens
 from motiflens.errors import CancelledError, InvalidInputError, NotFoundError, ResourceExhaustedError
-from motiflens.sequences import Dataset, Split, load_hdf5, one_hot, read_fasta, save_hdf5
+from motiflens.sequences import SPLITS, Dataset, Split, load_hdf5, one_hot, read_fasta, save_hdf5
 from motiflens.sequences import reverse_complement as reverse_complement_one_hot
 from motiflens.synthetic import (
     DEFAULT_SPLIT_FRACTIONS,
@@ -38,6 +39,7 @@ from services.common.datasets import (
     DATASET_CACHE_SIZE,
     DATASET_ID_PREFIX,
     DATASET_KIND,
+    ROW_NAMES_OBJECT,
     UPLOAD_DIR_PREFIX,
     DatasetInfo,
     clear_dataset_cache,
@@ -129,11 +131,22 @@ def _metadata(
     }
 
 
-def _store_file(store: ArtifactStore, path: Path, *, metadata: dict, provenance: dict) -> DatasetInfo:
+def _store_file(
+    store: ArtifactStore,
+    path: Path,
+    *,
+    metadata: dict,
+    provenance: dict,
+    row_names: Mapping[str, Sequence[str]] | None = None,
+) -> DatasetInfo:
+    """Store ``data.h5`` (and each split's row names, when given) as one data-set artifact."""
     provenance = {**provenance, "code_version": motiflens.__version__}
+    objects: dict[str, bytes | Path] = {DATA_OBJECT: path}
+    if row_names is not None:
+        objects[ROW_NAMES_OBJECT] = json.dumps({split: list(row_names[split]) for split in SPLITS}).encode()
     manifest = store.put_artifact(
         DATASET_KIND,
-        {DATA_OBJECT: path},
+        objects,
         provenance=provenance,
         metadata=metadata,
         id_prefix=DATASET_ID_PREFIX,
@@ -554,4 +567,7 @@ def _import_fasta(
             "seed": int(seed),
             "reverse_complement": reverse_complement,
         }
-        return _store_file(store, path, metadata=metadata, provenance=provenance)
+        # Record ids per row (the training split's reverse complements repeat their record's).
+        rows = {"train": train_rows, "valid": indices["valid"], "test": indices["test"]}
+        row_names = {split: [records.names[row] for row in rows[split]] for split in SPLITS}
+        return _store_file(store, path, metadata=metadata, provenance=provenance, row_names=row_names)

@@ -41,8 +41,8 @@ def split_chunks(
     Yields
     ------
     pb.SplitRows
-        ``one_hot`` (n, L, 4) float32, ``labels`` (n, T) float32, ``ground_truth`` (n, L, 4)
-        float32 when asked for.
+        ``one_hot`` (n, L, 4) float32, ``labels`` (n, T) float32, ``names`` (n record
+        names) when the data set stores them, ``ground_truth`` (n, L, 4) float32 when asked for.
 
     Raises
     ------
@@ -76,6 +76,8 @@ def split_chunks(
                 "(only the synthetic tasks do); ask without ground_truth"
             )
         truth = part.model[first : first + X.shape[0]]
+    names = datasets.load_row_names(store, ref.dataset_id)
+    split_names = names[split][first : first + X.shape[0]] if names is not None else None
     row_bytes = 4 * (X.shape[1] * 4 * (2 if truth is not None else 1) + y.reshape(len(y), -1).shape[1])
     step = rows_per_chunk(request.rows_per_chunk, row_bytes)
     total = int(X.shape[0])
@@ -89,6 +91,8 @@ def split_chunks(
             labels=array_to_tensor(np.ascontiguousarray(y[start:stop], dtype=np.float32)),
             total_rows=total,
         )
+        if split_names is not None:
+            message.names.extend(split_names[start:stop])
         if truth is not None:
             message.ground_truth.CopyFrom(
                 array_to_tensor(np.ascontiguousarray(truth[start:stop], np.float32))

@@ -101,3 +101,26 @@ def test_errors_map_to_the_sdk_classes(client: Client, uploaded):
         client.read_split(dataset_id, "holdout")  # checked before any call
     with pytest.raises(InvalidArgument, match="rows_per_chunk"):
         client.read_split(dataset_id, rows_per_chunk=-1)
+
+
+def test_fasta_record_names_come_back_with_their_rows(client: Client):
+    rng = np.random.default_rng(4)
+    sequences = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(20)]
+    fasta = "".join(f">rec{i} some description\n{s}\n" for i, s in enumerate(sequences))
+    labels = (np.arange(20) % 2).astype(np.float32)
+    info = client.import_fasta(fasta, labels, seed=2, reverse_complement=True)
+    seen = []
+    for split, count in (("train", info.num_train), ("valid", info.num_valid), ("test", info.num_test)):
+        rows = client.read_split(info.dataset_id, split, rows_per_chunk=3)
+        assert len(rows.names) == len(rows) == count
+        for name, one_hot, label in zip(rows.names, rows.one_hot, rows.labels, strict=True):
+            index = int(name.split()[0].removeprefix("rec"))  # the header, description included
+            assert name == f"rec{index} some description"
+            assert label[0] == labels[index]
+            if split != "train" or one_hot.argmax(-1).tolist() == ["ACGT".index(c) for c in sequences[index]]:
+                seen.append((split, index))
+    # Every record sits in exactly one split; train also holds each one's reverse complement.
+    assert sorted(index for _, index in seen) == list(range(20))
+    assert client.read_split(info.dataset_id, "train", offset=4, limit=3).names == tuple(
+        client.read_split(info.dataset_id, "train").names[4:7]
+    )
