@@ -47,7 +47,7 @@ up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=file
 	$(PY) -m services.launcher $(if $(STORE),--store '$(STORE)')
 
 demo: install ## Install, then run the end-to-end example (see README)
-	$(PY) -m motiflens_client.demo
+	$(PY) -m motiflens_client.experiments.demo
 
 reproduce: install ## Reproduce the paper through the services: BUDGET=small|paper|tiny, OUTPUT, IRF1, ADDRESS
 	$(PY) bench/reproduce.py --budget $(BUDGET) --output $(OUTPUT) --irf1 $(IRF1) $(if $(ADDRESS),--address $(ADDRESS))

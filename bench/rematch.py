@@ -1,6 +1,6 @@
 """Recompute the Tomtom-dependent figures of saved experiment results with a chosen distance.
 
-Every run in an experiment's ``results.json`` (``motiflens_client.experiment``) keeps
+Every run in an experiment's ``results.json`` (``motiflens_client.experiments``) keeps
 its first-layer filter PWMs and site counts, so the match fractions can be computed
 again without retraining: trim each filter as MatchFilters does (0.5 bits, 3 columns
 of padding), run :func:`motiflens.tomtom.tomtom` against the experiment's database
@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from motiflens_client.experiment import TASK3_GROUND_TRUTH
+from motiflens_client.experiments import TASK3_GROUND_TRUTH
 
 from motiflens.matching import (  # trimmed as MatchFilters does
     TASK1_GROUND_TRUTH,

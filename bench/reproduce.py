@@ -438,7 +438,7 @@ class Reproduction:
 
     def task1(self) -> None:
         """Task 1 grid: one Experiment per architecture (keeps each stored result under 16 MiB)."""
-        from motiflens_client.experiment import Experiment
+        from motiflens_client.experiments import Experiment
 
         budget = self.budget
         dataset_id = self.task1_dataset()
@@ -505,7 +505,7 @@ class Reproduction:
 
     def modified(self) -> None:
         """Modified activations on CNN-deep, same Task 1 data set."""
-        from motiflens_client.experiment import Experiment
+        from motiflens_client.experiments import Experiment
 
         budget = self.budget
         experiment = Experiment(
@@ -535,7 +535,7 @@ class Reproduction:
 
     def scaling(self) -> None:
         """exp(s·x) on CNN-deep: ``scaled_exponential`` with its ``scale`` parameter, one per s."""
-        from motiflens_client.experiment import Experiment
+        from motiflens_client.experiments import Experiment
 
         budget = self.budget
         experiment = Experiment(
@@ -554,7 +554,7 @@ class Reproduction:
 
     def task3(self) -> None:
         """Task 3: one Experiment per architecture on one generated data set."""
-        from motiflens_client.experiment import Experiment
+        from motiflens_client.experiments import Experiment
 
         budget = self.budget
         info = self.client.create_task(
@@ -668,12 +668,12 @@ class Reproduction:
 
     def _task6_run(self, activation, seed, info, dataset_id, X_test, y_test, X_positive) -> dict:
         from motiflens_client import DatasetSplit
-        from motiflens_client.experiment import _filter_set
+        from motiflens_client.experiments import filter_set_from_match
 
         client = self.client
         filters = client.filters(info.model_id, DatasetSplit(dataset_id, "test"))
         match = client.match_filters(filters, num_filters=len(filters.filters))
-        filter_set = _filter_set(filters, match)
+        filter_set = filter_set_from_match(filters, match)
         irf_names = [
             tuple(sorted(set(_irf_names(match.hits, index)))) for index in range(filter_set.num_filters)
         ]

@@ -4,7 +4,7 @@
 assembles and the per-experiment results it saved under ``experiments/``, and
 writes ``reproduce.html`` plus ``figures/*.png`` into the output folder. The page
 is viewable offline (relative image paths, inline CSS, no JavaScript). The plots
-reuse the experiment report's helpers (:mod:`motiflens_client.report`): match
+reuse the experiment report's helpers (:mod:`motiflens_client.experiments.figures`): match
 fraction box plots, filter logos, attribution logos and interpretability scatter
 plots; the localisation chart and the Task 6 saliency panel are drawn here.
 """
@@ -18,21 +18,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from motiflens_client.experiment import ExperimentResult, FilterSet, RunResult
-from motiflens_client.report import (
-    _CSS,
-    _activation_colours,
-    _figure,
-    _first_seed_runs,
-    _logo,
-    _metrics_tables,
-    _plot_activations,
-    _plot_attribution,
-    _plot_filters,
-    _plot_interpretability,
-    _plot_match_fractions,
-    _save,
-    _slug,
+from motiflens_client.experiments import ExperimentResult, FilterSet, RunResult
+from motiflens_client.experiments.figures import (
+    CSS,
+    activation_colours,
+    draw_logo,
+    first_seed_runs,
+    metrics_tables,
+    new_figure,
+    plot_activations,
+    plot_attribution,
+    plot_filters,
+    plot_interpretability,
+    plot_match_fractions,
+    save_figure,
+    slug,
 )
 from reproduce_claims import PAPER_REFERENCES, REFERENCES, THRESHOLDS, format_figure
 
@@ -72,7 +72,7 @@ def write_report(results: Mapping, output: str | Path) -> Path:
     experiments = {step: _load(output, paths) for step, paths in results.get("experiments", {}).items()}
     task1 = _merge(experiments.get("task1", []))
     page.heading(2, "Activation functions (Fig. 1a)")
-    _plot_activations(figures / "activations.png")
+    plot_activations(figures / "activations.png")
     page.figure(
         "activations.png", "Activation functions", "The first-layer activations of Fig. 1a on [-3, 3]."
     )
@@ -130,7 +130,7 @@ class _Page:
         title = f"motiflens: reproduction of Koo & Ploenzke (2021), {budget} budget"
         return (
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<h1>{html.escape(title)}</h1>\n" + "\n".join(self.parts) + "\n</body>\n</html>\n"
         )
 
@@ -253,8 +253,8 @@ def _task1(results: Mapping, task1: ExperimentResult | None, figures: Path, page
     if task1 is None:
         page.paragraph(_step_text(results, "task1"), "note")
         return
-    colours = _activation_colours(task1)
-    _plot_match_fractions(task1, colours, figures / "task1_match_fraction.png")
+    colours = activation_colours(task1)
+    plot_match_fractions(task1, colours, figures / "task1_match_fraction.png")
     page.figure(
         "task1_match_fraction.png",
         "Task 1 match fractions",
@@ -262,11 +262,11 @@ def _task1(results: Mapping, task1: ExperimentResult | None, figures: Path, page
         "ground-truth motif (left) and any motif (right, Gmeb1 discounted), one point per seed "
         "(paper: Fig. 1c).",
     )
-    for run in _first_seed_runs(task1):
+    for run in first_seed_runs(task1):
         if run.activation not in ("exponential", "relu") or run.filters is None:
             continue
-        name = f"task1_filters_{_slug(run.model)}_{_slug(run.activation)}.png"
-        _plot_filters(_brief(run, brief), figures / name)
+        name = f"task1_filters_{slug(run.model)}_{slug(run.activation)}.png"
+        plot_filters(_brief(run, brief), figures / name)
         page.heading(3, f"{run.model}, {run.activation} (seed {run.seed})")
         page.figure(
             name,
@@ -278,7 +278,7 @@ def _task1(results: Mapping, task1: ExperimentResult | None, figures: Path, page
             ),
         )
     page.heading(3, "Classification and match fractions")
-    page.raw(_metrics_tables(task1))
+    page.raw(metrics_tables(task1))
 
 
 def _localization(results: Mapping, figures: Path, page: _Page) -> None:
@@ -295,7 +295,7 @@ def _localization(results: Mapping, figures: Path, page: _Page) -> None:
     if not any(key in data for _, key, _, _ in entries):
         page.paragraph(_step_text(results, "localization"), "note")
         return
-    figure = _figure(7.0, 3.3)
+    figure = new_figure(7.0, 3.3)
     axis = figure.subplots()
     for row, (_, key, paper, paper_sd) in enumerate(entries):
         entry = data.get(key)
@@ -330,7 +330,7 @@ def _localization(results: Mapping, figures: Path, page: _Page) -> None:
     # Below the axes: inside, it would cover the relu row.
     figure.legend(fontsize=8, frameon=False, loc="lower center", ncol=2)
     figure.tight_layout(rect=(0, 0.1, 1, 1))
-    _save(figure, figures / "localization.png")
+    save_figure(figure, figures / "localization.png")
     page.figure(
         "localization.png",
         "Localisation AUROC",
@@ -366,23 +366,23 @@ def _modified(
         return
     reference = [run for run in (task1.runs if task1 else []) if run.model == "cnn_deep"]
     combined = _merge([_subset(task1, reference), modified]) if reference else modified
-    _plot_match_fractions(combined, _activation_colours(combined), figures / "modified_match_fraction.png")
+    plot_match_fractions(combined, activation_colours(combined), figures / "modified_match_fraction.png")
     page.figure(
         "modified_match_fraction.png",
         "Modified activations",
         "Ground-truth and any-motif match fractions of CNN-deep with modified first-layer activations, "
         "beside the Task 1 exponential and relu models.",
     )
-    for run in _first_seed_runs(modified):
+    for run in first_seed_runs(modified):
         if run.filters is None:
             continue
-        name = f"modified_filters_{_slug(run.activation)}.png"
-        _plot_filters(_brief(run, brief), figures / name)
+        name = f"modified_filters_{slug(run.activation)}.png"
+        plot_filters(_brief(run, brief), figures / name)
         page.heading(3, f"cnn_deep, {run.activation} (seed {run.seed})")
         page.figure(
             name, f"Filters with {run.activation}", html.escape(f"Match fraction {run.match_fraction:.2f}.")
         )
-    page.raw(_metrics_tables(combined))
+    page.raw(metrics_tables(combined))
 
 
 def _task3(
@@ -393,11 +393,11 @@ def _task3(
     if merged is None:
         page.paragraph(_step_text(results, "task3"), "note")
         return
-    colours = _activation_colours(merged)
+    colours = activation_colours(merged)
     methods = list(merged.attribution_methods)
     for kind, label in (("auroc", "AUROC"), ("aupr", "AUPR")):
         name = f"task3_interpretability_{kind}.png"
-        _plot_interpretability(merged, methods, kind, colours, figures / name)
+        plot_interpretability(merged, methods, kind, colours, figures / name)
         page.figure(
             name,
             f"Interpretability {label}",
@@ -407,7 +407,7 @@ def _task3(
                 f"point per run."
             ),
         )
-    _plot_match_fractions(merged, colours, figures / "task3_match_fraction.png")
+    plot_match_fractions(merged, colours, figures / "task3_match_fraction.png")
     page.figure(
         "task3_match_fraction.png",
         "Task 3 match fractions",
@@ -417,11 +417,11 @@ def _task3(
         example = experiment.example
         if example is None:
             continue
-        for run in _first_seed_runs(experiment):
+        for run in first_seed_runs(experiment):
             if not run.attributions or (brief and run.activation != "exponential"):
                 continue
-            name = f"task3_attribution_{_slug(run.model)}_{_slug(run.activation)}.png"
-            _plot_attribution(run, example, figures / name)
+            name = f"task3_attribution_{slug(run.model)}_{slug(run.activation)}.png"
+            plot_attribution(run, example, figures / name)
             page.heading(3, f"{run.model}, {run.activation} (seed {run.seed})")
             page.figure(
                 name,
@@ -432,7 +432,7 @@ def _task3(
                     + ("; top row: the ground truth." if example.ground_truth is not None else ".")
                 ),
             )
-    page.raw(_metrics_tables(merged))
+    page.raw(metrics_tables(merged))
 
 
 def _task6(results: Mapping, output: Path, figures: Path, page: _Page, brief: bool) -> None:
@@ -514,8 +514,8 @@ def _task6(results: Mapping, output: Path, figures: Path, page: _Page, brief: bo
             covered_tfs=(),
             filters=filter_set,
         )
-        name = f"task6_filters_{_slug(run['activation'])}.png"
-        _plot_filters(_brief(result_run, brief), figures / name)
+        name = f"task6_filters_{slug(run['activation'])}.png"
+        plot_filters(_brief(result_run, brief), figures / name)
         page.heading(3, f"residualbind, {run['activation']} (seed {run['seed']})")
         page.figure(
             name,
@@ -537,7 +537,7 @@ def _task6(results: Mapping, output: Path, figures: Path, page: _Page, brief: bo
 
 
 def _plot_task6_saliency(runs: Sequence[Mapping], window: int, path: Path) -> None:
-    figure = _figure(16, 1.6 * len(runs) + 0.3)
+    figure = new_figure(16, 1.6 * len(runs) + 0.3)
     axes = np.atleast_1d(figure.subplots(len(runs), 1, squeeze=False)).ravel()
     for axis, run in zip(axes, runs, strict=True):
         example = run["example"]
@@ -545,7 +545,7 @@ def _plot_task6_saliency(runs: Sequence[Mapping], window: int, path: Path) -> No
         start = example["window_start"]
         # A panel around the window: the whole 400 nt at this width would be unreadable.
         left = int(np.clip(start + window // 2 - SALIENCY_SPAN // 2, 0, max(0, len(scores) - SALIENCY_SPAN)))
-        _logo(axis, scores[left : left + SALIENCY_SPAN])
+        draw_logo(axis, scores[left : left + SALIENCY_SPAN])
         axis.axvspan(start - left - 0.5, start - left + window - 0.5, color="#f0b400", alpha=0.25)
         ticks = list(range(0, min(SALIENCY_SPAN, len(scores)), 10))
         axis.set_xticks(ticks)
@@ -553,7 +553,7 @@ def _plot_task6_saliency(runs: Sequence[Mapping], window: int, path: Path) -> No
         axis.set_title(f"{run['activation']} (positive {example['positive']})", fontsize=9, loc="left")
         axis.tick_params(labelsize=7)
     figure.tight_layout(pad=0.4)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _scaling(results: Mapping, scaling: ExperimentResult | None, figures: Path, page: _Page) -> None:
@@ -561,13 +561,13 @@ def _scaling(results: Mapping, scaling: ExperimentResult | None, figures: Path, 
     if scaling is None:
         page.paragraph(_step_text(results, "scaling"), "note")
         return
-    _plot_match_fractions(scaling, _activation_colours(scaling), figures / "scaling_match_fraction.png")
+    plot_match_fractions(scaling, activation_colours(scaling), figures / "scaling_match_fraction.png")
     page.figure(
         "scaling_match_fraction.png",
         "Scaling study",
         "Match fractions of CNN-deep with exp(s·x) first layers, one point per seed.",
     )
-    page.raw(_metrics_tables(scaling))
+    page.raw(metrics_tables(scaling))
 
 
 def _all_figures(results: Mapping, page: _Page) -> None:

@@ -352,6 +352,8 @@ def dinucleotide_counts(X: np.ndarray) -> np.ndarray:
         ``counts[n, a, b]`` is how often base a is followed by base b in sequence n.
     """
     X = check_one_hot(X, allow_empty=True, finite=False)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.int64)  # einsum sums in the input's dtype: uint8 windows would wrap at 256
     return np.einsum("nla,nlb->nab", X[:, :-1], X[:, 1:]).round().astype(np.int64)
 
 

@@ -10,12 +10,14 @@ the checks here only give early, local messages for mistakes the client can see.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import grpc
 import numpy as np
 
 from motiflens_client.errors import InvalidArgument, MotiflensClientError
+from motiflens_client.sdk import inputs
 from motiflens_client.types import DatasetSplit
 from motiflens_client.wire import WireError, pb
 from motiflens_client.wire import sequences as wire_sequences
@@ -99,16 +101,17 @@ def _wire_ref(dataset: DatasetSplit) -> wire_sequences.SplitRef:
 
 
 def sequences_to_proto(
-    sequences: Sequence[str] | np.ndarray | DatasetSplit, *, field: str = "sequences"
+    sequences: Sequence[str] | np.ndarray | DatasetSplit | str | os.PathLike, *, field: str = "sequences"
 ) -> pb.Sequences:
     """A Sequences message from any of the SDK's three sequence forms.
 
     Parameters
     ----------
-    sequences : list of str, np.ndarray or DatasetSplit
+    sequences : list of str, np.ndarray, DatasetSplit or path
         DNA strings over A, C, G, T, N (either case; one length — the server checks
         bases and lengths); one-hot ``X``, shape (N, L, 4), channels A, C, G, T
-        (sent as float32); or a reference to stored sequences.
+        (sent as float32); a reference to stored sequences; or a FASTA file (plain
+        or gzip, read by :func:`motiflens_client.sdk.inputs.read_fasta`).
     field : str, default "sequences"
         Name used in error messages.
 
@@ -124,6 +127,10 @@ def sequences_to_proto(
     """
     if isinstance(sequences, DatasetSplit):
         return pb.Sequences(dataset_split=split_ref(sequences, field=field))
+    if isinstance(sequences, str | os.PathLike) and inputs.is_file(sequences):
+        sequences = list(inputs.read_fasta(sequences).sequences)  # a FASTA file, as the CLI takes
+    elif isinstance(sequences, os.PathLike):
+        raise InvalidArgument(f"{field}: no such FASTA file: {os.fspath(sequences)!r}")
     try:
         return wire_sequences.encode(sequences, field=field)
     except WireError as error:

@@ -147,7 +147,7 @@ class WindowCounts:
     Attributes
     ----------
     requested, kept : int
-        Peak windows asked for (peaks that share a window merged) and kept.
+        Peak intervals read (all files) and distinct windows kept.
     off_chromosome_end, too_many_n : int
         Peak windows dropped: running off a chromosome end; more N than allowed.
     negatives_requested, negatives_made : int

@@ -165,6 +165,36 @@ def _store_file(
     return info
 
 
+def store_dataset_file(
+    store: ArtifactStore,
+    path: Path,
+    dataset: Dataset,
+    *,
+    name: str,
+    kind: str,
+    label_names: list[str],
+    seed: int,
+    reverse_complement: bool,
+    provenance: dict,
+    row_names: Mapping[str, Sequence[str]] | None = None,
+) -> DatasetInfo:
+    """Store an imported (not synthetic) data set written to ``path`` as ``data.h5``.
+
+    ``dataset`` is what ``path`` holds (its sizes go into the manifest); ``row_names``
+    each split's row names, in row order.
+    """
+    metadata = _metadata(
+        dataset,
+        name=name,
+        kind=kind,
+        label_names=label_names,
+        seed=seed,
+        synthetic_task=False,
+        reverse_complement=reverse_complement,
+    )
+    return _store_file(store, path, metadata=metadata, provenance=provenance, row_names=row_names)
+
+
 # --------------------------------------------------------------------------- create
 
 
@@ -460,6 +490,7 @@ def import_fasta(
     reverse_complement: bool = False,
     name: str = "",
     budget: MemoryBudget | None = None,
+    label_names: Sequence[str] = (),
 ) -> DatasetInfo:
     """One-hot encode FASTA records, split them 0.7/0.1/0.2 at random and store them.
 
@@ -475,12 +506,16 @@ def import_fasta(
     reverse_complement : bool, default False
         Augment the training split with reverse complements.
     name : str, default ""
+    budget : MemoryBudget, optional
+    label_names : sequence of str, optional
+        T names of the label columns (empty: none).
 
     Returns
     -------
     DatasetInfo
         Kind "fasta". ``data.h5`` also holds ``record_index_<split>`` (int64): the
-        0-based FASTA record number of each row.
+        0-based FASTA record number of each row; ``row_names.json`` each row's record id
+        (the first word of its header).
 
     Raises
     ------
@@ -494,12 +529,25 @@ def import_fasta(
     need = len(fasta) * 48 + labels.nbytes * 3
     with (budget or MemoryBudget(need + 1)).reserve(need, "fasta.fasta"):
         return _import_fasta(
-            store, fasta, labels, seed=seed, reverse_complement=reverse_complement, name=name
+            store,
+            fasta,
+            labels,
+            seed=seed,
+            reverse_complement=reverse_complement,
+            name=name,
+            label_names=list(label_names),
         )
 
 
 def _import_fasta(
-    store: ArtifactStore, fasta: str, labels: np.ndarray, *, seed: int, reverse_complement: bool, name: str
+    store: ArtifactStore,
+    fasta: str,
+    labels: np.ndarray,
+    *,
+    seed: int,
+    reverse_complement: bool,
+    name: str,
+    label_names: list[str],
 ) -> DatasetInfo:
     if isinstance(seed, bool) or int(seed) < 0:
         raise InvalidInputError(f"fasta.seed: expected a non-negative integer, got {seed!r}")
@@ -529,6 +577,11 @@ def _import_fasta(
     labels = labels.astype(np.float32)
     if not np.all(np.isfinite(labels)) or labels.min() < 0 or labels.max() > 1:
         raise InvalidInputError("fasta.labels: expected finite values in [0, 1] (binary targets)")
+    if label_names and len(label_names) != labels.shape[1]:
+        raise InvalidInputError(
+            f"fasta.label_names: {len(label_names)} names for {labels.shape[1]} label columns; "
+            "give one per column or none"
+        )
     if num_records < MIN_FASTA_RECORDS:
         raise InvalidInputError(
             f"fasta: expected at least {MIN_FASTA_RECORDS} records so that every split "
@@ -555,7 +608,7 @@ def _import_fasta(
             dataset,
             name=name,
             kind="fasta",
-            label_names=[],
+            label_names=label_names,
             seed=int(seed),
             synthetic_task=False,
             reverse_complement=reverse_complement,
@@ -569,5 +622,6 @@ def _import_fasta(
         }
         # Record ids per row (the training split's reverse complements repeat their record's).
         rows = {"train": train_rows, "valid": indices["valid"], "test": indices["test"]}
-        row_names = {split: [records.names[row] for row in rows[split]] for split in SPLITS}
+        ids = [header.split()[0] if header.split() else f"seq{i}" for i, header in enumerate(records.names)]
+        row_names = {split: [ids[row] for row in rows[split]] for split in SPLITS}
         return _store_file(store, path, metadata=metadata, provenance=provenance, row_names=row_names)

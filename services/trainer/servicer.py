@@ -9,8 +9,11 @@ error interceptor:
 RPC            codes besides OK
 ============== =====================================================================
 CreateDataset  INVALID_ARGUMENT (no source, unset/unknown task, bad numbers, malformed
-               HDF5, bad FASTA base with its line, labels of the wrong shape),
-               RESOURCE_EXHAUSTED (generated or imported arrays over the size limits)
+               HDF5, bad FASTA base with its line, labels of the wrong shape; for
+               intervals: a malformed BED with its line, a contig missing from the
+               genome, a window longer than a chromosome, a plain-gzip or corrupt
+               genome, an empty split), NOT_FOUND (unknown upload), RESOURCE_EXHAUSTED
+               (generated or imported arrays over the size or memory limits)
 GetDataset     INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
 ListDatasets   none
 Train          INVALID_ARGUMENT (malformed id, unknown architecture/activation/initializer,
@@ -49,7 +52,7 @@ from collections.abc import Mapping
 
 import grpc
 import numpy as np
-from motiflens_client.wire import pb
+from motiflens_client.wire import WireError, pb, vocabulary
 from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import InvalidInputError
@@ -58,6 +61,7 @@ from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
 from services.common.datasets import DatasetInfo, get_dataset_info, list_datasets
+from services.common.errors import from_wire
 from services.common.limits import check_count, check_name
 from services.common.server import (
     SendResponse,
@@ -67,7 +71,7 @@ from services.common.server import (
     when_call_ends,
 )
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import datasets, uploads
+from services.trainer import datasets, intervals, uploads
 from services.trainer.jobs import JobManager, JobState, list_models, read_job
 from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
@@ -163,9 +167,32 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 reverse_complement=fasta.reverse_complement,
                 name=request.name,
                 budget=self.budget,
+                label_names=[
+                    check_name(n, f"fasta.label_names[{i}]") for i, n in enumerate(fasta.label_names)
+                ],
+            )
+        elif source == "intervals":
+            info, counts = intervals.import_intervals(
+                self.store,
+                _intervals_request(request.intervals, request.name),
+                budget=self.budget,
+                should_stop=caller_gone(context),
+            )
+            return pb.CreateDatasetResponse(
+                dataset=dataset_to_proto(info),
+                windows=pb.WindowCounts(
+                    requested=counts.requested,
+                    kept=counts.kept,
+                    off_chromosome_end=counts.off_chromosome_end,
+                    too_many_n=counts.too_many_n,
+                    negatives_requested=counts.negatives_requested,
+                    negatives_made=counts.negatives_made,
+                    negatives=counts.negatives,
+                    split=counts.split,
+                ),
             )
         else:
-            raise InvalidInputError("source: unset; expected one of synthetic, hdf5 or fasta")
+            raise InvalidInputError("source: unset; expected one of synthetic, hdf5, fasta or intervals")
         return pb.CreateDatasetResponse(dataset=dataset_to_proto(info))
 
     def GetDataset(self, request, context):  # noqa: N802
@@ -315,6 +342,51 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
 
 # --------------------------------------------------------------------------- core -> proto
+
+
+def _bed_input(source: pb.BedSource, field: str) -> intervals.BedInput:
+    form = source.WhichOneof("content")
+    return intervals.BedInput(
+        field=field,
+        name=source.name,
+        text=source.text if form == "text" else None,
+        upload_id=source.upload_id if form == "upload_id" else None,
+    )
+
+
+def _intervals_request(spec: pb.GenomeIntervalsImport, name: str) -> intervals.IntervalsRequest:
+    """The core request of a GenomeIntervalsImport (enums by name; unknown values refused)."""
+    try:
+        negatives = vocabulary.enum_name(
+            vocabulary.NEGATIVES_BY_NAME, spec.negatives, field="intervals.negatives"
+        )
+        centre = vocabulary.enum_name(vocabulary.CENTRE_BY_NAME, spec.centre, field="intervals.centre")
+    except WireError as error:
+        raise from_wire(error) from None
+    if len(spec.peaks) > intervals.MAX_PEAK_FILES:
+        raise InvalidInputError(
+            f"intervals.peaks: at most {intervals.MAX_PEAK_FILES} peak files, got {len(spec.peaks)}",
+            field="intervals.peaks",
+        )
+    return intervals.IntervalsRequest(
+        genome_upload_id=spec.genome_upload_id,
+        peaks=[_bed_input(bed, f"intervals.peaks[{i}]") for i, bed in enumerate(spec.peaks)],
+        negatives=negatives,
+        background=_bed_input(spec.background, "intervals.background")
+        if spec.HasField("background")
+        else None,
+        negative_ratio=spec.negative_ratio,
+        window_length=spec.window_length,
+        centre=centre,
+        max_n_fraction=spec.max_n_fraction
+        if spec.HasField("max_n_fraction")
+        else intervals.DEFAULT_MAX_N_FRACTION,
+        valid_chroms=list(spec.valid_chroms),
+        test_chroms=list(spec.test_chroms),
+        seed=spec.seed,
+        reverse_complement=spec.reverse_complement,
+        name=name,
+    )
 
 
 def _finite(value: float, field_name: str) -> float:

@@ -16,14 +16,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from motiflens_client import Client, demo
-from motiflens_client.experiment import (
+from motiflens_client import Client
+from motiflens_client.experiments import (
     NOISE_MOTIF_IDS,
     TASK3_GROUND_TRUTH,
     Experiment,
     ExperimentResult,
+    demo,
+    write_report,
 )
-from motiflens_client.report import write_report
 
 TASK1_TFS = {
     "Arid3a",

@@ -22,14 +22,14 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("logomaker")
 
-from motiflens_client.experiment import (  # noqa: E402
+from motiflens_client.experiments import (  # noqa: E402
     ExampleSequence,
     ExperimentResult,
     FilterSet,
     InterpretabilityScore,
     RunResult,
+    write_report,
 )
-from motiflens_client.report import write_report  # noqa: E402
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 

@@ -42,7 +42,8 @@ def test_localization_is_out_of_budget_without_the_cnn_deep_pair():
 
 
 def test_scaled_activations_are_labelled_like_the_trainers_sweep_models():
-    from motiflens_client.experiment import Experiment, activation_label
+    from motiflens_client.experiments import Experiment
+    from motiflens_client.wire.vocabulary import activation_label
 
     assert reproduce.scaled_activation(0.25) == ("scaled_exponential", {"scale": 0.25})
     assert activation_label(*reproduce.scaled_activation(1.0)) == "scaled_exponential(scale=1)"

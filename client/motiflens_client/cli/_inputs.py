@@ -22,127 +22,31 @@ from motiflens_client.cli._args import (
     non_negative_int,
 )
 from motiflens_client.cli._output import note
-from motiflens_client.errors import MotiflensClientError
-from motiflens_client.sdk import Client
+from motiflens_client.errors import InvalidArgument, MotiflensClientError
+from motiflens_client.sdk import Client, inputs
+from motiflens_client.sdk.inputs import FastaRecords
 from motiflens_client.types import DatasetSplit
 from motiflens_client.wire import vocabulary
-from motiflens_client.wire.sequences import ACCEPTED_BASES
 
 SPLITS = vocabulary.SPLIT_NAMES
-_BASES = re.compile(r"[^ACGTNacgtn]")
 #: The HDF5 format signature; the superblock sits at byte 0, 512, 1024, 2048, ...
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-@dataclasses.dataclass(frozen=True)
-class FastaRecords:
-    """Records of a FASTA file: ``ids[i]`` names ``sequences[i]`` (upper case)."""
-
-    ids: tuple[str, ...]
-    sequences: tuple[str, ...]
-
-    def to_text(self) -> str:
-        """The records as FASTA text, one sequence line per record."""
-        return "".join(
-            f">{name}\n{sequence}\n" for name, sequence in zip(self.ids, self.sequences, strict=True)
-        )
-
-
 def read_fasta(path: Path) -> FastaRecords:
-    """Read a FASTA file of DNA sequences, all of one length.
-
-    Multi-line records and blank lines are allowed; a record's id is the first word
-    of its header.
-
-    Parameters
-    ----------
-    path : Path
-
-    Returns
-    -------
-    FastaRecords
-
-    Raises
-    ------
-    CliError
-        ``FILE:LINE: ...`` for text before the first header, a record without
-        sequence, a character outside A, C, G, T, N, or a length differing from
-        the first record's; ``FILE: ...`` for an unreadable or empty file.
-    """
+    """:func:`motiflens_client.sdk.inputs.read_fasta` of a file, its errors as :class:`CliError`."""
     try:
-        text = path.read_text(encoding="ascii", errors="replace")
-    except OSError as error:
-        raise CliError(f"{path}: cannot read: {error.strerror or error}") from None
-    ids: list[str] = []
-    chunks: list[list[str]] = []
-    header_lines: list[int] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            if chunks and not chunks[-1]:
-                raise CliError(f"{path}:{header_lines[-1]}: record {ids[-1]!r} has no sequence")
-            words = line[1:].split()
-            ids.append(words[0] if words else f"seq{len(ids)}")
-            chunks.append([])
-            header_lines.append(number)
-            continue
-        if not ids:
-            raise CliError(
-                f"{path}:{number}: sequence text before the first '>' header; "
-                "a FASTA record starts with a line '>name'"
-            )
-        bad = _BASES.search(line)
-        if bad:
-            raise CliError(
-                f"{path}:{number}: invalid character {bad.group()!r} at column {bad.start() + 1} "
-                f"in record {ids[-1]!r}; accepted: {ACCEPTED_BASES}"
-            )
-        chunks[-1].append(line.upper())
-    if not ids:
-        raise CliError(f"{path}: no FASTA record found (expected lines starting with '>')")
-    if not chunks[-1]:
-        raise CliError(f"{path}:{header_lines[-1]}: record {ids[-1]!r} has no sequence")
-    sequences = ["".join(chunk) for chunk in chunks]
-    for index, sequence in enumerate(sequences):
-        if len(sequence) != len(sequences[0]):
-            raise CliError(
-                f"{path}:{header_lines[index]}: record {ids[index]!r} has {len(sequence)} nt; "
-                f"all records must have the length of the first ({len(sequences[0])} nt)"
-            )
-    return FastaRecords(ids=tuple(ids), sequences=tuple(sequences))
+        return inputs.read_fasta(path)
+    except InvalidArgument as error:
+        raise CliError(error.message) from None
 
 
-def read_labels(path: Path) -> np.ndarray:
-    """Labels for a FASTA import: ``.npy`` or whitespace/comma-separated text (one row per record).
-
-    Returns
-    -------
-    np.ndarray, shape (N, T), float32
-        A 1-D file becomes (N, 1).
-
-    Raises
-    ------
-    CliError
-        Unreadable, non-numeric or not 1-D/2-D.
-    """
+def read_labels(path: Path, ids: Sequence[str] | None = None) -> inputs.Labels:
+    """:func:`motiflens_client.sdk.inputs.read_labels` of a file, its errors as :class:`CliError`."""
     try:
-        if path.suffix == ".npy":
-            labels = np.load(path, allow_pickle=False)
-        else:
-            labels = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
-        labels = np.asarray(labels, dtype=np.float32)
-    except (OSError, ValueError) as error:
-        raise CliError(
-            f"{path}: cannot read labels ({error}); accepted: a .npy array or a text file with "
-            "one row of numbers per FASTA record"
-        ) from None
-    if labels.ndim == 1:
-        labels = labels[:, None]
-    if labels.ndim != 2:
-        raise CliError(f"{path}: labels must have shape (N,) or (N, T), got {labels.shape}")
-    return labels
+        return inputs.read_labels(path, ids=ids)
+    except InvalidArgument as error:
+        raise CliError(error.message) from None
 
 
 def check_hdf5_signature(path: Path) -> None:

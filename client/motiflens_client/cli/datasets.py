@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from motiflens_client.cli._args import (
     EXIT_OK,
-    CliError,
     Commands,
     command,
     group,
@@ -14,13 +14,14 @@ from motiflens_client.cli._args import (
     non_negative_int,
 )
 from motiflens_client.cli._inputs import read_fasta, read_labels
-from motiflens_client.cli._output import out, print_fields, print_json, print_table
+from motiflens_client.cli._output import note, out, print_fields, print_json, print_table
 from motiflens_client.sdk import Client
 from motiflens_client.types import DatasetInfo
+from motiflens_client.wire.vocabulary import CENTRE_BY_NAME, NEGATIVES_BY_NAME
 
 
 def register(commands: Commands) -> None:
-    """The ``dataset`` group: create, import-hdf5, import-fasta, get, list."""
+    """The ``dataset`` group: create, import-hdf5, import-fasta, import-intervals, get, list."""
     sub = group(commands, "dataset", "create, import and list data sets (trainer)")
 
     parser = command(sub, "create", _create, "generate the paper's synthetic Task 1 or Task 3")
@@ -53,18 +54,71 @@ def register(commands: Commands) -> None:
         _import_fasta,
         "upload FASTA sequences with labels; the server splits them 0.7/0.1/0.2",
     )
-    parser.add_argument("fasta", type=input_file, metavar="FASTA", help="all records of one length")
+    parser.add_argument(
+        "fasta", type=input_file, metavar="FASTA", help="plain or gzip; all records of one length"
+    )
     parser.add_argument(
         "--labels",
         type=input_file,
         required=True,
         metavar="FILE",
-        help="LABELS.npy, or .txt/.csv with one row of numbers per record; shape (N,) or (N, T)",
+        help=(
+            "LABELS.npy, or a .tsv/.csv/.txt table (gzip too): one row of numbers per record in FASTA "
+            "order, or keyed by record id in the first column; a header line names the label columns"
+        ),
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split (default 0)")
     parser.add_argument("--reverse-complement", action="store_true", help="augment the training split")
     parser.add_argument("--name", default="")
     parser.add_argument("--json", action="store_true", help="print the data set as JSON instead of its id")
+
+    parser = command(
+        sub,
+        "import-intervals",
+        _import_intervals,
+        "build a data set from peak files (BED/narrowPeak) in a reference genome, one task per file",
+    )
+    parser.add_argument(
+        "--genome",
+        required=True,
+        metavar="FASTA|UPLOAD_ID",
+        help="reference genome FASTA (plain or bgzip; uploaded in chunks), or an earlier upload's id",
+    )
+    parser.add_argument(
+        "peaks", nargs="+", metavar="PEAKS", help="BED3+ or narrowPeak files (gzip too), one task each"
+    )
+    parser.add_argument("--window-length", type=non_negative_int, default=200, help="nt (default 200)")
+    parser.add_argument(
+        "--centre",
+        choices=tuple(CENTRE_BY_NAME),
+        default="auto",
+        help="auto: summit where given, else midpoint",
+    )
+    parser.add_argument(
+        "--negatives",
+        choices=tuple(NEGATIVES_BY_NAME),
+        default="none",
+        help="none (needs two or more peak files), background (--background), gc_matched, shuffled",
+    )
+    parser.add_argument("--background", metavar="BED", help="background intervals for --negatives background")
+    parser.add_argument(
+        "--negative-ratio",
+        type=float,
+        default=0.0,
+        help="negatives per peak window (gc_matched: 1; at most 10)",
+    )
+    parser.add_argument("--max-n-fraction", type=float, default=0.1, help="most N in a kept window (0.1)")
+    parser.add_argument("--valid-chroms", default="", metavar="C1,C2", help="chromosomes of the valid split")
+    parser.add_argument("--test-chroms", default="", metavar="C1,C2", help="chromosomes of the test split")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of negatives and a random split"
+    )
+    parser.add_argument(
+        "--task-names", default="", metavar="N1,N2", help="one per peak file (default file names)"
+    )
+    parser.add_argument("--reverse-complement", action="store_true", help="augment the training split")
+    parser.add_argument("--name", default="")
+    parser.add_argument("--json", action="store_true", help="print the data set and window counts as JSON")
 
     parser = command(sub, "get", _get, "describe a data set")
     parser.add_argument("dataset_id", metavar="ID")
@@ -100,12 +154,7 @@ def _import_hdf5(args: argparse.Namespace, client: Client) -> int:
 
 def _import_fasta(args: argparse.Namespace, client: Client) -> int:
     records = read_fasta(args.fasta)
-    labels = read_labels(args.labels)
-    if labels.shape[0] != len(records.ids):
-        raise CliError(
-            f"{args.labels}: {labels.shape[0]} label rows but {args.fasta} has {len(records.ids)} records; "
-            "give one row per record, in FASTA order"
-        )
+    labels = read_labels(args.labels, ids=records.ids)
     info = client.import_fasta(
         records.to_text(),
         labels,
@@ -114,6 +163,39 @@ def _import_fasta(args: argparse.Namespace, client: Client) -> int:
         name=args.name,
     )
     return _print_dataset_id(args, info)
+
+
+def _import_intervals(args: argparse.Namespace, client: Client) -> int:
+    def names(text: str) -> list[str]:
+        return [name.strip() for name in text.split(",") if name.strip()]
+
+    result = client.import_intervals(
+        args.genome,
+        [Path(peaks) if Path(peaks).is_file() else peaks for peaks in args.peaks],
+        window_length=args.window_length,
+        centre=args.centre,
+        negatives=args.negatives,
+        background=args.background,
+        negative_ratio=args.negative_ratio,
+        max_n_fraction=args.max_n_fraction,
+        valid_chroms=names(args.valid_chroms),
+        test_chroms=names(args.test_chroms),
+        seed=args.seed,
+        reverse_complement=args.reverse_complement,
+        task_names=names(args.task_names) or [Path(peaks).name for peaks in args.peaks],
+        name=args.name,
+    )
+    if args.json:
+        print_json(result)
+        return EXIT_OK
+    windows = result.windows
+    note(
+        f"{windows.kept} of {windows.requested} peak windows kept ({windows.off_chromosome_end} off a "
+        f"chromosome end, {windows.too_many_n} with too many N); {windows.negatives_made} "
+        f"{windows.negatives} negatives; {windows.split} split"
+    )
+    out(result.dataset.dataset_id)
+    return EXIT_OK
 
 
 def _get(args: argparse.Namespace, client: Client) -> int:

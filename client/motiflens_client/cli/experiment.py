@@ -66,7 +66,7 @@ def register(commands: Commands) -> None:
 
 
 def _experiment(args: argparse.Namespace, client: Client) -> int:
-    from motiflens_client.experiment import Experiment
+    from motiflens_client.experiments import Experiment
 
     try:
         grid = Experiment(
@@ -97,12 +97,12 @@ def _experiment(args: argparse.Namespace, client: Client) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from motiflens_client.experiment import RESULTS_JSON, ExperimentResult
+    from motiflens_client.experiments.results import RESULTS_JSON, ExperimentResult
 
     try:
-        from motiflens_client.report import write_report
+        from motiflens_client.experiments.report import write_report
     except ImportError as error:
-        raise CliError(f"report needs motiflens_client.report ({error})") from None
+        raise CliError(f"report needs motiflens_client.experiments.report ({error})") from None
     if not (args.directory / RESULTS_JSON).is_file():
         raise CliError(f"{args.directory}: no {RESULTS_JSON}; give the --out folder of `{PROG} experiment`")
     try:

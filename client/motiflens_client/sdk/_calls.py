@@ -107,20 +107,6 @@ def _channel_credentials(tls: bool | str | os.PathLike | None) -> grpc.ChannelCr
     return grpc.ssl_channel_credentials(root_certificates=root)
 
 
-def _text_or_file(value: str | os.PathLike) -> str:
-    """The text of ``value``: a path's content when it names an existing file, else ``value`` itself."""
-    if isinstance(value, os.PathLike):
-        return Path(value).read_text()
-    if "\n" not in value and len(value) < 4096:
-        path = Path(value).expanduser()
-        try:
-            if path.is_file():
-                return path.read_text()
-        except OSError:
-            pass
-    return value
-
-
 class ClientBase:
     """Channels, stubs, deadlines and retries shared by the per-service calls; see :class:`Client`."""
 

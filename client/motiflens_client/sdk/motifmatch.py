@@ -15,10 +15,10 @@ from motiflens_client._tensors import (
 from motiflens_client.errors import (
     InvalidArgument,
 )
+from motiflens_client.sdk import inputs
 from motiflens_client.sdk._calls import (
     DEFAULT_DATABASE,
     ClientBase,
-    _text_or_file,
 )
 from motiflens_client.types import (
     CompareResult,
@@ -170,7 +170,7 @@ class MotifMatchCalls(ClientBase):
         InvalidArgument
             Unparseable MEME text or a bad name.
         """
-        request = pb.UploadDatabaseRequest(name=name, meme=_text_or_file(meme))
+        request = pb.UploadDatabaseRequest(name=name, meme=inputs.text_of(meme))
         return _convert.database_info(self._unary(self._motifmatch, "UploadDatabase", request).database)
 
 

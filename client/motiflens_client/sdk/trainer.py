@@ -22,10 +22,10 @@ from motiflens_client.errors import (
     InvalidArgument,
     MotiflensClientError,
 )
+from motiflens_client.sdk import inputs
 from motiflens_client.sdk._calls import (
     _TASKS,
     ClientBase,
-    _text_or_file,
 )
 from motiflens_client.sdk.handles import Job, Sweep
 from motiflens_client.types import (
@@ -116,7 +116,7 @@ class TrainerCalls(ClientBase):
     def import_fasta(
         self,
         fasta: str | os.PathLike,
-        labels: np.ndarray,
+        labels: np.ndarray | str | os.PathLike | inputs.Labels,
         *,
         seed: int = 0,
         reverse_complement: bool = False,
@@ -127,9 +127,14 @@ class TrainerCalls(ClientBase):
         Parameters
         ----------
         fasta : str or os.PathLike
-            A path when it names an existing file, else FASTA text. All records of one length.
-        labels : np.ndarray, shape (N, T) or (N,)
-            One row per record; int8 is sent as is, anything else as float32. (N,) means T = 1.
+            A path (plain or gzip) when it names an existing file, else FASTA text. All
+            records of one length; a record's name is the first word of its header
+            (returned by :meth:`read_split`).
+        labels : np.ndarray, path or Labels
+            An array (N, T) or (N,) in record order (int8 is sent as is, anything else
+            as float32); or a file (``.npy``, or a TSV/CSV table, rows in record order or
+            keyed by record id in the first column, an optional header naming the
+            columns): see :mod:`motiflens_client.sdk.inputs`.
         seed : int, default 0
             Seed of the random split.
         reverse_complement : bool, default False
@@ -139,25 +144,30 @@ class TrainerCalls(ClientBase):
         Returns
         -------
         DatasetInfo
+            ``label_names`` from a table's header.
 
         Raises
         ------
         InvalidArgument
-            Bad bases (the message gives the line), unequal lengths, fewer than 10
-            records, or labels whose row count differs from the records'.
+            Bad bases (the message gives the file and line), unequal lengths, fewer than
+            10 records, labels whose rows do not match the records, an unreadable file.
         """
-        labels = np.asarray(labels)
-        if labels.ndim == 1:
-            labels = labels.reshape(-1, 1)
-        if labels.dtype != np.int8:
-            labels = labels.astype(np.float32)
+        records = inputs.read_fasta(fasta)
+        if not isinstance(labels, inputs.Labels):
+            raw = labels
+            as_int8 = isinstance(raw, np.ndarray) and raw.dtype == np.int8
+            labels = inputs.read_labels(raw, ids=records.ids)
+            values = labels.values.astype(np.int8) if as_int8 else labels.values
+        else:
+            values = labels.values
         request = pb.CreateDatasetRequest(
             name=name,
             fasta=pb.FastaImport(
-                fasta=_text_or_file(fasta),
-                labels=array_to_tensor(labels, field="labels"),
+                fasta=records.to_text(),
+                labels=array_to_tensor(values, field="labels"),
                 seed=seed,
                 reverse_complement=reverse_complement,
+                label_names=list(labels.names),
             ),
         )
         return _convert.dataset_info(self._unary(self._trainer, "CreateDataset", request).dataset)

@@ -12,7 +12,7 @@ that are already up (``make up``, or a Kubernetes deployment behind
 An application of the client (layer 4): it uses the SDK, the experiment runner and
 the report only, so it never loads TensorFlow (the services run in their own processes).
 
-Run ``python -m motiflens_client.demo --help`` for the options.
+Run ``python -m motiflens_client.experiments.demo --help`` for the options.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from motiflens_client import Client, MotiflensClientError
-from motiflens_client.experiment import Experiment
-from motiflens_client.report import write_report
+from motiflens_client.experiments.report import write_report
+from motiflens_client.experiments.runner import Experiment
 
 #: Defaults sized for a 2-core machine (about 15 minutes); the paper: 30,000 sequences, 100 epochs.
 DEFAULT_NUM_SEQUENCES = 30_000
@@ -36,7 +36,7 @@ ARCHITECTURE = "cnn_deep"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of the demo."""
     parser = argparse.ArgumentParser(
-        prog="python -m motiflens_client.demo", description=__doc__.split("\n")[0]
+        prog="python -m motiflens_client.experiments.demo", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--num-sequences",
@@ -90,7 +90,7 @@ def comparison_table(result) -> str:
 
     Parameters
     ----------
-    result : motiflens_client.experiment.ExperimentResult
+    result : motiflens_client.experiments.ExperimentResult
 
     Returns
     -------
@@ -121,8 +121,9 @@ def kubernetes_hint() -> str:
         "  kubectl port-forward -n motiflens svc/trainer 50051 &\n"
         "  kubectl port-forward -n motiflens svc/interpreter 50052 &\n"
         "  kubectl port-forward -n motiflens svc/motifmatch 50053 &\n"
-        "  python -m motiflens_client.demo --address 127.0.0.1:50051   # this demo\n"
-        "  motiflens --address 127.0.0.1:50051 ...                      # or the CLI, step by step\n"
+        "  python -m motiflens_client.experiments.demo --address 127.0.0.1:50051   # this demo\n"
+        "  motiflens --address 127.0.0.1:50051 ...                                  "
+        "# or the CLI, step by step\n"
         "The cluster's store then keeps the data set and models; the report is written locally."
     )
 
