@@ -6,7 +6,7 @@ Usage::
 
 The grid is the paper's Task 1 sweep: CNN-2, CNN-50 and CNN-deep × the 17 first-layer
 activations of Supplementary Table 2/5 × ``--seeds`` seeds (510 configurations for 10).
-Everything goes through the SDK against a stack on loopback (``Client.local()``: the
+Everything goes through the SDK against a stack on loopback (``Client.local(temporary=True)``: the
 three services as subprocesses, file store, local executor), on one data set, in one run:
 
 - ``Train RPC per configuration`` (the baseline): what a lab's script pays without
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from motiflens_client import Client
 
-    with Client.local(timeout=600) as client:
+    with Client.local(temporary=True, timeout=600) as client:
         client.timeout = 600
         info = client.create_task(1, num_sequences=600, seed=0, name="bench")
         # Warm-up: the trainer's first model build pays Keras start-up once, before either timing.

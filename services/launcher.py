@@ -12,7 +12,7 @@ base + 1, base + 2; default 50051), ``--timeout`` (seconds to wait for SERVING).
 
 For a program that starts the suite (``Client.local()`` in the SDK):
 ``--ready-file PATH`` writes one JSON object there once every service is healthy
-(``{"pid": ..., "host": ..., "base_port": ..., "addresses": {"trainer": "host:port", ...}}``,
+(``{"pid": ..., "host": ..., "base_port": ..., "store": URL, "addresses": {"trainer": "host:port", ...}}``,
 written atomically, so its appearance is the readiness signal); ``--quiet`` leaves
 out the banner; ``--exit-with-parent`` stops the suite when the process that
 started the launcher is gone (so a killed notebook leaves no servers behind).
@@ -105,12 +105,15 @@ class _Stop(BaseException):
     """SIGTERM while the services are still starting: start_suite stops what it started."""
 
 
-def write_ready_file(path: str, running: list[RunningService], host: str, base_port: int) -> None:
+def write_ready_file(
+    path: str, running: list[RunningService], host: str, base_port: int, store: str = ""
+) -> None:
     """Write the readiness record (one JSON object) to ``path`` atomically."""
     record = {
         "pid": os.getpid(),
         "host": host,
         "base_port": base_port,
+        "store": store,
         "addresses": {service.name: service.address for service in running},
     }
     temporary = f"{path}.{os.getpid()}.tmp"
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"motiflens: the stack did not start: {error}\n")
         return 3
     if args.ready_file:
-        write_ready_file(args.ready_file, running, args.host, args.base_port)
+        write_ready_file(args.ready_file, running, args.host, args.base_port, args.store)
     if not args.quiet:
         sys.stdout.write(f"motiflens suite up (store {args.store}):\n")
         for service in running:

@@ -53,16 +53,18 @@ def test_a_bad_timeout_is_rejected_before_anything_starts(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
-def test_local_stack_answers_then_leaves_no_process(tmp_path):
-    client = Client.local(store=str(tmp_path / "store"), timeout=180)
+def test_local_stack_answers_then_leaves_no_process_nor_its_temporary_store(tmp_path):
+    client = Client.local(temporary=True, timeout=180)
     process = client._local_stack.peek()[2][0]  # the launcher's Popen
+    folder = Path(client.store_url.removeprefix("file://"))
     try:
         assert process.poll() is None and os.getpgid(process.pid) == process.pid  # own group
         assert client.list_datasets() == []
         assert "JASPAR2016" in {database.database_id for database in client.databases()}
-        assert (tmp_path / "store").is_dir()
+        assert folder.is_dir() and folder.name.startswith("motiflens-store-")
     finally:
         client.close()
+    assert not folder.exists()  # a temporary store goes with its client
     assert process.returncode == 0  # the launcher stopped gracefully
     # No process of its group survives (the services and their workers; zombies await reaping).
     deadline = time.monotonic() + 10
@@ -72,3 +74,18 @@ def test_local_stack_answers_then_leaves_no_process(tmp_path):
     client.close()  # idempotent
     with Client(client.address, retries=0, timeout=5) as probe, pytest.raises(Unavailable):
         probe.list_datasets()
+
+
+def test_the_default_store_outlives_the_client_and_a_temporary_one_does_not(monkeypatch, tmp_path):
+    # The default is the stack's own (MOTIFLENS_STORE, else ~/.motiflens/store): models survive.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MOTIFLENS_STORE", raising=False)
+    expected = (tmp_path / ".motiflens" / "store").as_uri()
+    with Client.local(timeout=180) as client:
+        assert client.store_url == expected
+        made = client.create_task(1, num_sequences=60, name="kept")
+    with Client.local(timeout=180) as client:
+        assert made.dataset_id in {info.dataset_id for info in client.list_datasets()}
+    assert (tmp_path / ".motiflens" / "store").is_dir()
+    with pytest.raises(InvalidArgument, match="temporary"):
+        Client.local(temporary=True, store=str(tmp_path))

@@ -146,11 +146,20 @@ class ClientBase:
         )
         self._motifmatch = motifmatch_pb2_grpc.MotifMatchServiceStub(self._channels[self.motifmatch_address])
         self._local_stack: weakref.finalize | None = None
+        #: The artifact store of a :meth:`local` stack ("" for a client of remote services).
+        self.store_url = ""
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def local(cls, *, store: str | None = None, base_port: int | None = None, timeout: float = 180.0) -> Self:
+    def local(
+        cls,
+        *,
+        store: str | None = None,
+        temporary: bool = False,
+        base_port: int | None = None,
+        timeout: float = 180.0,
+    ) -> Self:
         """Start trainer, interpreter and motifmatch on loopback and connect to them.
 
         The stack runs as a subprocess, ``python -m services.launcher`` with this
@@ -164,7 +173,12 @@ class ClientBase:
         ----------
         store : str, optional
             Artifact store: a ``file://`` or ``s3://`` URL, or a directory path. Default:
-            a new temporary directory, deleted on close.
+            the stack's own default, which ``motiflens up`` uses too — ``MOTIFLENS_STORE``
+            when set, else ``~/.motiflens/store`` — so data sets and models outlive the
+            client (``client.store_url`` says where they are).
+        temporary : bool, default False
+            Use a new temporary directory instead, deleted on close (a warning says
+            where it is and that it goes). Not with ``store``.
         base_port : int, optional
             Trainer port; interpreter and motifmatch take the next two. Default: three
             free consecutive ports.
@@ -190,10 +204,18 @@ class ClientBase:
         root = _services_root()
         if not timeout > 0:
             raise InvalidArgument(f"timeout: expected seconds > 0, got {timeout}")
+        if temporary and store is not None:
+            raise InvalidArgument("temporary: a temporary store is a new directory; leave store unset")
         store_dir = None
-        if store is None:
+        store_url: str | None = None
+        if temporary:
             store_dir = tempfile.mkdtemp(prefix="motiflens-store-")
             store_url = Path(store_dir).as_uri()
+            logger.warning(
+                "Client.local: temporary store %s; it is deleted when this client closes", store_dir
+            )
+        elif store is None:
+            store_url = None  # the launcher's default (MOTIFLENS_STORE or ~/.motiflens/store)
         elif "://" in store:
             store_url = store
         else:
@@ -213,8 +235,7 @@ class ClientBase:
             sys.executable,
             "-m",
             "services.launcher",
-            "--store",
-            store_url,
+            *(["--store", store_url] if store_url is not None else []),
             "--host",
             host,
             "--base-port",
@@ -246,7 +267,8 @@ class ClientBase:
             motifmatch_address=addresses.get("motifmatch"),
         )
         client._local_stack = weakref.finalize(client, _stop_local_stack, process, ready_dir, store_dir)
-        logger.info("local motiflens stack on %s:%d-%d, store %s", host, base, base + 2, store_url)
+        client.store_url = str(ready.get("store") or store_url or "")
+        logger.info("local motiflens stack on %s:%d-%d, store %s", host, base, base + 2, client.store_url)
         return client
 
     def close(self) -> None:
