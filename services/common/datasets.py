@@ -226,6 +226,10 @@ class _LoadedCache:
         with self._lock:
             self._entries.clear()
 
+    def pop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
 
 _CACHE = _LoadedCache(DATASET_CACHE_SIZE)
 
@@ -283,6 +287,14 @@ def clear_dataset_cache() -> None:
     """Forget every data set kept by :func:`load_dataset` (tests; memory pressure)."""
     _CACHE.clear()
     _NAMES_CACHE.clear()
+
+
+def forget_dataset(store: ArtifactStore, dataset_id: str) -> None:
+    """Drop one data set from this process's caches (after it was deleted)."""
+    key = (repr(store), dataset_id)
+    _CACHE.pop(key)
+    with _NAMES_LOCK:
+        _NAMES_CACHE.pop(key, None)
 
 
 _NAMES_CACHE: OrderedDict[tuple[str, str], dict[str, list[str]] | None] = OrderedDict()

@@ -55,12 +55,19 @@ import numpy as np
 from motiflens_client.wire import WireError, pb, vocabulary
 from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 
-from motiflens.errors import InvalidInputError
+from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.models import ModelConfig
+from services.common import pages
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
-from services.common.datasets import DatasetInfo, get_dataset_info, list_datasets
+from services.common.datasets import (
+    DATASET_KIND,
+    DatasetInfo,
+    forget_dataset,
+    get_dataset_info,
+    list_datasets,
+)
 from services.common.errors import from_wire
 from services.common.limits import check_count, check_name
 from services.common.server import (
@@ -72,7 +79,7 @@ from services.common.server import (
 )
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer import datasets, intervals, uploads
-from services.trainer.jobs import JobManager, JobState, list_models, read_job
+from services.trainer.jobs import JobManager, JobState, is_terminal, list_models, read_job
 from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
 
@@ -203,7 +210,13 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def ListDatasets(self, request, context):  # noqa: N802
         """Every data set, newest first."""
-        return pb.ListDatasetsResponse(datasets=[dataset_to_proto(i) for i in list_datasets(self.store)])
+        chosen, token = pages.page(
+            list_datasets(self.store),
+            lambda i: (i.created_at, i.dataset_id),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListDatasetsResponse(datasets=[dataset_to_proto(i) for i in chosen], next_page_token=token)
 
     def Upload(self, request_iterator, context):  # noqa: N802
         """Store a file sent in chunks (see services/trainer/uploads.py)."""
@@ -214,8 +227,49 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def ListUploads(self, request, context):  # noqa: N802
         """Every upload, newest first."""
-        manifests = self.store.list_artifacts(uploads.UPLOAD_KIND)
-        return pb.ListUploadsResponse(uploads=[pb.UploadInfo(**uploads.upload_info(m)) for m in manifests])
+        chosen, token = pages.page(
+            self.store.list_artifacts(uploads.UPLOAD_KIND),
+            _manifest_key,
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListUploadsResponse(
+            uploads=[pb.UploadInfo(**uploads.upload_info(m)) for m in chosen], next_page_token=token
+        )
+
+    def DeleteDataset(self, request, context):  # noqa: N802
+        """Delete a data set unless a pending or running job trains on it."""
+        check_id(request.id, field_name="id", prefix="ds")
+        users = [
+            record["job_id"]
+            for record in self.jobs.list_jobs()
+            if record.get("dataset_id") == request.id and not is_terminal(str(record.get("state", "")))
+        ]
+        if users:
+            shown = ", ".join(users[:5]) + (" ..." if len(users) > 5 else "")
+            raise FailedPreconditionError(
+                f"id: data set {request.id} is used by {len(users)} pending or running job(s): {shown}; "
+                "cancel them (or wait) first"
+            )
+        return self._delete(request.id, DATASET_KIND)
+
+    def DeleteModel(self, request, context):  # noqa: N802
+        """Delete a model artifact."""
+        return self._delete(request.id, "model")
+
+    def DeleteResult(self, request, context):  # noqa: N802
+        """Delete a stored result."""
+        return self._delete(request.id, RESULT_KIND)
+
+    def DeleteUpload(self, request, context):  # noqa: N802
+        """Delete an upload (data sets made from it keep their own copy of the rows)."""
+        return self._delete(request.id, uploads.UPLOAD_KIND)
+
+    def _delete(self, artifact_id: str, kind: str) -> pb.DeleteResponse:
+        check_id(artifact_id, field_name="id")
+        manifest = self.store.delete_artifact(artifact_id, kind=kind)
+        forget_dataset(self.store, artifact_id)
+        return pb.DeleteResponse(id=manifest.artifact_id, kind=manifest.kind)
 
     def ReadSplit(self, request, context):  # noqa: N802
         """Stream rows of a stored split (see services/trainer/split_rows.py)."""
@@ -264,12 +318,20 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def ListJobs(self, request, context):  # noqa: N802
         """Every job, newest first."""
-        return pb.ListJobsResponse(jobs=[job_to_proto(record) for record in self.jobs.list_jobs()])
+        chosen, token = pages.page(
+            self.jobs.list_jobs(),
+            lambda r: (str(r.get("created_at", "")), str(r.get("job_id", ""))),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListJobsResponse(jobs=[job_to_proto(record) for record in chosen], next_page_token=token)
 
     def ListModels(self, request, context):  # noqa: N802
         """Trained models, newest first, optionally of one data set."""
-        models = list_models(self.store, request.dataset_id)
-        return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in models])
+        chosen, token = pages.page(
+            list_models(self.store, request.dataset_id), _manifest_key, request.page_size, request.page_token
+        )
+        return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in chosen], next_page_token=token)
 
     # ---- sweeps
     def Sweep(self, request, context):  # noqa: N802
@@ -306,7 +368,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def ListSweeps(self, request, context):  # noqa: N802
         """Every sweep, newest first."""
-        return pb.ListSweepsResponse(sweeps=[sweep_to_proto(s) for s in self.sweeps.list()])
+        summaries, token = self.sweeps.list(request.page_size, request.page_token)
+        return pb.ListSweepsResponse(sweeps=[sweep_to_proto(s) for s in summaries], next_page_token=token)
 
     def CancelSweep(self, request, context):  # noqa: N802
         """Cancel every unfinished job of a sweep."""
@@ -342,6 +405,10 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
 
 # --------------------------------------------------------------------------- core -> proto
+
+
+def _manifest_key(manifest: Manifest) -> tuple[str, str]:
+    return manifest.created_at, manifest.artifact_id
 
 
 def _bed_input(source: pb.BedSource, field: str) -> intervals.BedInput:

@@ -46,6 +46,7 @@ from motiflens.errors import (
     ResourceExhaustedError,
 )
 from motiflens.models import ModelConfig
+from services.common import pages
 from services.common.config import (
     EXECUTOR_ENV,
     GPU_IMAGE_ENV,
@@ -433,12 +434,16 @@ class SweepManager:
             kubernetes_status = kube.describe_status(status)
         return self._summary(record, jobs, kubernetes_status), jobs
 
-    def list(self) -> list[dict]:
-        """Every sweep's summary, newest first (Kubernetes status not queried)."""
-        records = sorted(
-            self.store.list_records(SWEEPS_NAMESPACE),
-            key=lambda r: (r.get("created_time", 0.0), r.get("sweep_id", "")),
-            reverse=True,
+    def list(self, page_size: int = 0, page_token: str = "") -> tuple[list[dict], str]:
+        """One page of sweep summaries, newest first, and the next page's token.
+
+        Only the page's sweeps have their job records read (Kubernetes status not queried).
+        """
+        records, next_token = pages.page(
+            [r for r in self.store.list_records(SWEEPS_NAMESPACE) if "sweep_id" in r],
+            lambda r: (str(r.get("created_at", "")), str(r["sweep_id"])),
+            page_size,
+            page_token,
         )
         summaries = []
         for record in records:
@@ -449,7 +454,7 @@ class SweepManager:
                 except NotFoundError:
                     continue
             summaries.append(self._summary(record, jobs))
-        return summaries
+        return summaries, next_token
 
     def cancel(self, sweep_id: str) -> dict:
         """Cancel every unfinished job of the sweep; return the summary afterwards."""

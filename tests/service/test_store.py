@@ -525,3 +525,21 @@ def test_fetch_refuses_an_object_changed_underneath(store: ArtifactStore, s3, tm
     with pytest.raises(CorruptArtifactError, match="does not match the sha256"):
         store.fetch_artifact(manifest.artifact_id, tmp_path / "out")
     assert not (tmp_path / "out" / "content").exists()  # no corrupt copy left behind
+
+
+def test_a_deleted_artifact_is_gone_for_every_reader(store: ArtifactStore, tmp_path: Path) -> None:
+    kept = store.put_artifact("model", {"w": b"kept"})
+    doomed = store.put_artifact("model", {"w": payload(100, seed=8), "config.json": b"{}"})
+    assert store.delete_artifact(doomed.artifact_id, kind="model").objects.keys() == {"w", "config.json"}
+    for read in (
+        lambda: store.get_manifest(doomed.artifact_id),
+        lambda: store.read_object(doomed.artifact_id, "w"),
+        lambda: store.fetch_artifact(doomed.artifact_id, tmp_path / "out"),
+        lambda: store.delete_artifact(doomed.artifact_id),
+    ):
+        with pytest.raises(NotFoundError):
+            read()
+    assert [m.artifact_id for m in store.list_artifacts("model")] == [kept.artifact_id]
+    with pytest.raises(NotFoundError, match="not a dataset"):
+        store.delete_artifact(kept.artifact_id, kind="dataset")
+    assert store.read_object(kept.artifact_id, "w") == b"kept"

@@ -21,7 +21,7 @@ from motiflens_client.wire.vocabulary import CENTRE_BY_NAME, NEGATIVES_BY_NAME
 
 
 def register(commands: Commands) -> None:
-    """The ``dataset`` group: create, import-hdf5, import-fasta, import-intervals, get, list."""
+    """The ``dataset`` group: create, import-hdf5, import-fasta, import-intervals, get, delete, list."""
     sub = group(commands, "dataset", "create, import and list data sets (trainer)")
 
     parser = command(sub, "create", _create, "generate the paper's synthetic Task 1 or Task 3")
@@ -124,6 +124,9 @@ def register(commands: Commands) -> None:
     parser.add_argument("dataset_id", metavar="ID")
     parser.add_argument("--json", action="store_true")
 
+    parser = command(sub, "delete", _delete, "delete a data set (refused while a job trains on it)")
+    parser.add_argument("dataset_id", metavar="ID")
+
     parser = command(sub, "list", _list_datasets, "list data sets, newest first")
     parser.add_argument("--json", action="store_true")
 
@@ -195,6 +198,12 @@ def _import_intervals(args: argparse.Namespace, client: Client) -> int:
         f"{windows.negatives} negatives; {windows.split} split"
     )
     out(result.dataset.dataset_id)
+    return EXIT_OK
+
+
+def _delete(args: argparse.Namespace, client: Client) -> int:
+    client.delete_dataset(args.dataset_id)
+    note(f"deleted data set {args.dataset_id}")
     return EXIT_OK
 
 

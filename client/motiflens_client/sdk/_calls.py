@@ -107,6 +107,10 @@ def _channel_credentials(tls: bool | str | os.PathLike | None) -> grpc.ChannelCr
     return grpc.ssl_channel_credentials(root_certificates=root)
 
 
+#: Items asked per page by the SDK's list calls (the server allows up to 1000).
+LIST_PAGE_SIZE = 500
+
+
 class ClientBase:
     """Channels, stubs, deadlines and retries shared by the per-service calls; see :class:`Client`."""
 
@@ -324,6 +328,17 @@ class ClientBase:
                     raise from_rpc_error(error) from None
             time.sleep(delay)
             attempt += 1
+
+    def _all_pages(self, stub: Any, method: str, request: Any, field: str) -> list[Any]:
+        """Every item of a paged List call, following ``next_page_token`` (one call per page)."""
+        items: list[Any] = []
+        request.page_size = LIST_PAGE_SIZE
+        while True:
+            response = self._unary(stub, method, request)
+            items.extend(getattr(response, field))
+            if not response.next_page_token:
+                return items
+            request.page_token = response.next_page_token
 
     def _client_stream(
         self,

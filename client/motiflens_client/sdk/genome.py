@@ -76,8 +76,12 @@ class GenomeCalls(ClientBase):
 
     def list_uploads(self) -> list[UploadInfo]:
         """Stored uploads, newest first."""
-        response = self._unary(self._trainer, "ListUploads", pb.ListUploadsRequest())
-        return [_convert.upload_info(message) for message in response.uploads]
+        messages = self._all_pages(self._trainer, "ListUploads", pb.ListUploadsRequest(), "uploads")
+        return [_convert.upload_info(message) for message in messages]
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Delete an upload (data sets made from it keep their rows; NotFound when there is none)."""
+        self._unary(self._trainer, "DeleteUpload", pb.DeleteRequest(id=upload_id))
 
     def import_intervals(
         self,

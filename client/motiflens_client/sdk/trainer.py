@@ -187,8 +187,28 @@ class TrainerCalls(ClientBase):
 
     def list_datasets(self) -> list[DatasetInfo]:
         """Every stored data set, newest first."""
-        response = self._unary(self._trainer, "ListDatasets", pb.ListDatasetsRequest())
-        return [_convert.dataset_info(message) for message in response.datasets]
+        messages = self._all_pages(self._trainer, "ListDatasets", pb.ListDatasetsRequest(), "datasets")
+        return [_convert.dataset_info(message) for message in messages]
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a stored data set (its models stay).
+
+        Raises
+        ------
+        FailedPrecondition
+            A pending or running job trains on it (the message names the jobs).
+        NotFound
+            No such data set.
+        """
+        self._unary(self._trainer, "DeleteDataset", pb.DeleteRequest(id=dataset_id))
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete a model (NotFound when there is none)."""
+        self._unary(self._trainer, "DeleteModel", pb.DeleteRequest(id=model_id))
+
+    def delete_result(self, result_id: str) -> None:
+        """Delete a stored result (NotFound when there is none)."""
+        self._unary(self._trainer, "DeleteResult", pb.DeleteRequest(id=result_id))
 
     def read_split(
         self,
@@ -378,8 +398,8 @@ class TrainerCalls(ClientBase):
 
     def list_jobs(self) -> list[JobInfo]:
         """Every job, newest first."""
-        response = self._unary(self._trainer, "ListJobs", pb.ListJobsRequest())
-        return [_convert.job_info(message) for message in response.jobs]
+        messages = self._all_pages(self._trainer, "ListJobs", pb.ListJobsRequest(), "jobs")
+        return [_convert.job_info(message) for message in messages]
 
     def list_models(self, dataset_id: str = "") -> list[ModelInfo]:
         """Trained models, newest first; only those of ``dataset_id`` when given.
@@ -389,8 +409,10 @@ class TrainerCalls(ClientBase):
         InvalidArgument, NotFound
             Malformed or unknown ``dataset_id``.
         """
-        response = self._unary(self._trainer, "ListModels", pb.ListModelsRequest(dataset_id=dataset_id))
-        return [_convert.model_info(message) for message in response.models]
+        request = pb.ListModelsRequest(dataset_id=dataset_id)
+        return [
+            _convert.model_info(m) for m in self._all_pages(self._trainer, "ListModels", request, "models")
+        ]
 
     def sweep(
         self,
@@ -495,8 +517,8 @@ class TrainerCalls(ClientBase):
 
     def list_sweeps(self) -> list[SweepInfo]:
         """Every sweep, newest first."""
-        response = self._unary(self._trainer, "ListSweeps", pb.ListSweepsRequest())
-        return [_convert.sweep_info(message) for message in response.sweeps]
+        messages = self._all_pages(self._trainer, "ListSweeps", pb.ListSweepsRequest(), "sweeps")
+        return [_convert.sweep_info(message) for message in messages]
 
     def save_result(self, name: str, result: dict) -> str:
         """Store a JSON-serialisable result (e.g. an experiment's) in the artifact store.

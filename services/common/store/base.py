@@ -128,6 +128,11 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article ("a model", "an upload")."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 of bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -309,7 +314,7 @@ class ArtifactStore(abc.ABC):
                 f"artifact {artifact_id!r}: manifest names another artifact ({manifest.artifact_id!r})"
             )
         if kind is not None and manifest.kind != kind:
-            raise NotFoundError(f"artifact {artifact_id!r} is a {manifest.kind}, not a {kind}")
+            raise NotFoundError(f"artifact {artifact_id!r} is {_a(manifest.kind)}, not {_a(kind)}")
         return manifest
 
     def read_object(self, artifact_id: str, name: str) -> bytes:
@@ -366,6 +371,34 @@ class ArtifactStore(abc.ABC):
                     f"artifact {artifact_id!r}: object {name!r} does not match the sha256 in its manifest; "
                     "the stored copy is corrupt"
                 )
+        return manifest
+
+    def delete_artifact(self, artifact_id: str, *, kind: str | None = None) -> Manifest:
+        """Remove an artifact: its manifest first (readers then see nothing), then its objects.
+
+        A failure after the manifest is gone leaves only objects no reader looks at (the
+        layout treats an artifact without a manifest as absent).
+
+        Returns
+        -------
+        Manifest
+            The manifest it had.
+
+        Raises
+        ------
+        InvalidInputError
+            Malformed id.
+        NotFoundError
+            No such artifact (or not of ``kind``).
+        """
+        manifest = self.get_manifest(artifact_id, kind=kind)
+        self._delete(artifact_path(artifact_id))
+        for name in manifest.objects:
+            check_key(name, field_name="object name")
+            try:
+                self._delete(artifact_path(artifact_id, name))
+            except Exception:  # noqa: BLE001 - invisible without the manifest; the space is the cost
+                logger.warning("could not remove %s/%s of a deleted artifact", artifact_id, name)
         return manifest
 
     def list_artifacts(self, kind: str | None = None) -> list[Manifest]:

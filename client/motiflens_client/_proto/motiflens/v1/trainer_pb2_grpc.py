@@ -51,6 +51,26 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.FromString,
                 _registered_method=True)
+        self.DeleteDataset = channel.unary_unary(
+                '/motiflens.v1.TrainerService/DeleteDataset',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/motiflens.v1.TrainerService/DeleteModel',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.DeleteResult = channel.unary_unary(
+                '/motiflens.v1.TrainerService/DeleteResult',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.DeleteUpload = channel.unary_unary(
+                '/motiflens.v1.TrainerService/DeleteUpload',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+                _registered_method=True)
         self.GetDataset = channel.unary_unary(
                 '/motiflens.v1.TrainerService/GetDataset',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetDatasetRequest.SerializeToString,
@@ -154,6 +174,34 @@ class TrainerServiceServicer:
     def ListUploads(self, request, context):
         """Lists stored uploads, newest first.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDataset(self, request, context):
+        """Delete a stored artifact: a data set (FAILED_PRECONDITION while a pending or running
+        job trains on it; the message names the jobs), a model, a result or an upload.
+        NOT_FOUND for an unknown id or one of another kind. Readers see the artifact whole
+        until the call, and nothing after it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteResult(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -288,6 +336,26 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.ListUploads,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.SerializeToString,
+            ),
+            'DeleteDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDataset,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
+            ),
+            'DeleteResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteResult,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
+            ),
+            'DeleteUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUpload,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
             ),
             'GetDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDataset,
@@ -447,6 +515,114 @@ class TrainerService:
             '/motiflens.v1.TrainerService/ListUploads',
             motiflens_dot_v1_dot_trainer__pb2.ListUploadsRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.ListUploadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/DeleteDataset',
+            motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/DeleteModel',
+            motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/DeleteResult',
+            motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/DeleteUpload',
+            motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,
