@@ -51,6 +51,7 @@ def dataset_info(message: pb.DatasetInfo) -> DatasetInfo:
         has_ground_truth=message.has_ground_truth,
         created_at=message.created_at,
         seed=message.seed,
+        labels=dict(message.labels),
     )
 
 
@@ -177,6 +178,7 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         num_outputs=message.num_outputs,
         created_at=message.created_at,
         first_layer_l2=_first_layer_l2(message.model),
+        labels=dict(message.labels),
     )
 
 

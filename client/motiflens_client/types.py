@@ -7,6 +7,7 @@ compare by identity (``eq=False``) and hold read-only arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +102,8 @@ class DatasetInfo:
     created_at : str
         RFC 3339 UTC.
     seed : int
+    labels : mapping of str to str
+        Its key=value labels (``Client.set_labels``).
     """
 
     dataset_id: str
@@ -115,6 +118,7 @@ class DatasetInfo:
     has_ground_truth: bool
     created_at: str
     seed: int
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,9 @@ class ModelInfo:
         T.
     created_at : str
         RFC 3339 UTC.
+    first_layer_l2 : float or None
+    labels : mapping of str to str
+        Its key=value labels (``train(labels=...)``, ``Client.set_labels``).
     """
 
     model_id: str
@@ -423,6 +430,7 @@ class ModelInfo:
     num_outputs: int
     created_at: str
     first_layer_l2: float | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

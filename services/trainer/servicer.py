@@ -57,7 +57,7 @@ from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 
 from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.models import ModelConfig
-from services.common import pages
+from services.common import labels, pages
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB
 from services.common.convert import tensor_to_array
@@ -131,7 +131,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     # ---- data sets
     def CreateDataset(self, request, context):  # noqa: N802 - gRPC method name
-        """Generate or import a data set."""
+        """Generate or import a data set (labels, when given, are set once it is stored)."""
+        given = labels.check_labels(request.labels)
+        response = self._create_dataset(request, context)
+        if given:
+            labels.set_labels(self.store, response.dataset.dataset_id, given)
+            response.dataset.labels.update(given)
+        return response
+
+    def _create_dataset(self, request, context) -> pb.CreateDatasetResponse:
         check_name(request.name, "name")
         source = request.WhichOneof("source")
         if source == "synthetic":
@@ -204,19 +212,22 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def GetDataset(self, request, context):  # noqa: N802
         """Describe one data set."""
+        info = get_dataset_info(self.store, request.dataset_id)
         return pb.GetDatasetResponse(
-            dataset=dataset_to_proto(get_dataset_info(self.store, request.dataset_id))
+            dataset=dataset_to_proto(info, labels.labels_of(self.store, info.dataset_id))
         )
 
     def ListDatasets(self, request, context):  # noqa: N802
         """Every data set, newest first."""
+        wanted = labels.parse_selector(request.label_selector)
+        known = labels.all_labels(self.store)
+        found = [i for i in list_datasets(self.store) if labels.matches(known.get(i.dataset_id, {}), wanted)]
         chosen, token = pages.page(
-            list_datasets(self.store),
-            lambda i: (i.created_at, i.dataset_id),
-            request.page_size,
-            request.page_token,
+            found, lambda i: (i.created_at, i.dataset_id), request.page_size, request.page_token
         )
-        return pb.ListDatasetsResponse(datasets=[dataset_to_proto(i) for i in chosen], next_page_token=token)
+        return pb.ListDatasetsResponse(
+            datasets=[dataset_to_proto(i, known.get(i.dataset_id, {})) for i in chosen], next_page_token=token
+        )
 
     def Upload(self, request_iterator, context):  # noqa: N802
         """Store a file sent in chunks (see services/trainer/uploads.py)."""
@@ -268,8 +279,17 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def _delete(self, artifact_id: str, kind: str) -> pb.DeleteResponse:
         check_id(artifact_id, field_name="id")
         manifest = self.store.delete_artifact(artifact_id, kind=kind)
+        labels.forget_labels(self.store, artifact_id)
         forget_dataset(self.store, artifact_id)
         return pb.DeleteResponse(id=manifest.artifact_id, kind=manifest.kind)
+
+    def SetLabels(self, request, context):  # noqa: N802
+        """Replace the labels of any stored artifact."""
+        check_id(request.id, field_name="id")
+        given = labels.check_labels(request.labels)
+        self.store.get_manifest(request.id)  # NOT_FOUND for an unknown artifact
+        labels.set_labels(self.store, request.id, given)
+        return pb.SetLabelsResponse(id=request.id, labels=given)
 
     def ReadSplit(self, request, context):  # noqa: N802
         """Stream rows of a stored split (see services/trainer/split_rows.py)."""
@@ -280,7 +300,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         """Validate and queue a training job."""
         check_name(request.name, "name")
         model, training = _model_spec(request.model), _training_spec(request.training)
-        record = self.jobs.submit(request.dataset_id, model, training, name=request.name)
+        record = self.jobs.submit(
+            request.dataset_id, model, training, name=request.name, labels=labels.check_labels(request.labels)
+        )
         return pb.TrainResponse(job_id=record["job_id"], state=_state(record["state"]))
 
     def GetJob(self, request, context):  # noqa: N802
@@ -327,11 +349,19 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.ListJobsResponse(jobs=[job_to_proto(record) for record in chosen], next_page_token=token)
 
     def ListModels(self, request, context):  # noqa: N802
-        """Trained models, newest first, optionally of one data set."""
-        chosen, token = pages.page(
-            list_models(self.store, request.dataset_id), _manifest_key, request.page_size, request.page_token
+        """Trained models, newest first, optionally of one data set and with given labels."""
+        wanted = labels.parse_selector(request.label_selector)
+        known = labels.all_labels(self.store)
+        found = [
+            m
+            for m in list_models(self.store, request.dataset_id)
+            if labels.matches(known.get(m.artifact_id, {}), wanted)
+        ]
+        chosen, token = pages.page(found, _manifest_key, request.page_size, request.page_token)
+        return pb.ListModelsResponse(
+            models=[model_info_to_proto(m, known.get(m.artifact_id, {})) for m in chosen],
+            next_page_token=token,
         )
-        return pb.ListModelsResponse(models=[model_info_to_proto(m) for m in chosen], next_page_token=token)
 
     # ---- sweeps
     def Sweep(self, request, context):  # noqa: N802
@@ -521,9 +551,10 @@ def _state(state: str) -> str:
     return f"JOB_STATE_{JobState(state).value}"
 
 
-def dataset_to_proto(info: DatasetInfo) -> pb.DatasetInfo:
-    """DatasetInfo message from the core description."""
+def dataset_to_proto(info: DatasetInfo, artifact_labels: Mapping[str, str] | None = None) -> pb.DatasetInfo:
+    """DatasetInfo message from the core description (and its labels)."""
     return pb.DatasetInfo(
+        labels=dict(artifact_labels or {}),
         dataset_id=info.dataset_id,
         name=info.name,
         kind=info.kind,
@@ -643,10 +674,11 @@ def sweep_to_proto(summary: Mapping) -> pb.Sweep:
     )
 
 
-def model_info_to_proto(manifest: Manifest) -> pb.ModelInfo:
-    """ModelInfo message from a model artifact's manifest."""
+def model_info_to_proto(manifest: Manifest, artifact_labels: Mapping[str, str] | None = None) -> pb.ModelInfo:
+    """ModelInfo message from a model artifact's manifest (and its labels)."""
     meta = manifest.metadata
     return pb.ModelInfo(
+        labels=dict(artifact_labels or {}),
         model_id=manifest.artifact_id,
         job_id=meta.get("job_id", ""),
         dataset_id=meta.get("dataset_id", ""),

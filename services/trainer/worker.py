@@ -71,6 +71,7 @@ from motiflens.errors import (
 )
 from motiflens.training import EpochEvent, TrainingCallback, TrainingState
 from services.common.config import DEFAULT_STORE_RETRY_SECONDS, INDEX_ENV
+from services.common.labels import set_labels
 from services.common.store import (
     ArtifactStore,
     CorruptRecordError,
@@ -402,6 +403,14 @@ def _train(store: ArtifactStore, record: dict, checkpoint: TrainingState | None 
 
 
 def _store_model(store: ArtifactStore, record: dict, result) -> Manifest:
+    """Store the trained model (see :func:`_put_model`), then give it the job's labels."""
+    manifest = _put_model(store, record, result)
+    if record.get("labels"):
+        set_labels(store, manifest.artifact_id, record["labels"])
+    return manifest
+
+
+def _put_model(store: ArtifactStore, record: dict, result) -> Manifest:
     """Store the trained model as the job's artifact, or return the one an earlier attempt stored."""
     from motiflens.training import write_run
 

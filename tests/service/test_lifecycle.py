@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from helpers import make_settings, running_server
-from motiflens_client import Client, FailedPrecondition, NotFound
+from motiflens_client import Client, FailedPrecondition, InvalidArgument, NotFound
 from motiflens_client.wire import pb
 from motiflens_client.wire.pb import trainer_pb2_grpc
 from test_cli import run_cli
@@ -119,3 +119,65 @@ def test_each_delete_takes_only_its_own_kind(served, tmp_path):
     with pytest.raises(NotFound):
         client.get_result(result)
     assert upload not in {u.upload_id for u in client.list_uploads()}
+
+
+def test_labels_are_set_changed_filtered_and_go_with_their_artifact(served):
+    client, stub, _ = served
+    first = client.create_task(1, num_sequences=200, seed=4, name="a")
+    second = client.create_task(1, num_sequences=200, seed=5, name="b")
+    assert client.set_labels(first.dataset_id, {"lab": "koo", "cell": "k562"}) == {
+        "lab": "koo",
+        "cell": "k562",
+    }
+    client.set_labels(second.dataset_id, {"lab": "koo"})
+    assert [d.dataset_id for d in client.list_datasets(labels={"lab": "koo", "cell": "k562"})] == [
+        first.dataset_id
+    ]
+    assert {d.dataset_id for d in client.list_datasets(labels={"lab": "koo"})} == {
+        first.dataset_id,
+        second.dataset_id,
+    }
+    assert client.get_dataset(first.dataset_id).labels == {"lab": "koo", "cell": "k562"}
+    # Through the API a data set can be labelled when it is made.
+    made = stub.CreateDataset(
+        pb.CreateDatasetRequest(
+            name="c",
+            synthetic=pb.SyntheticSpec(task=pb.SYNTHETIC_TASK_1, num_sequences=200),
+            labels={"lab": "x"},
+        ),
+        timeout=120,
+    )
+    assert dict(made.dataset.labels) == {"lab": "x"}
+    assert [d.dataset_id for d in client.list_datasets(labels={"lab": "x"})] == [made.dataset.dataset_id]
+    # A model gets its job's labels.
+    job = client.train(first.dataset_id, architecture="cnn_2", epochs=1, labels={"run": "smoke"})
+    info = job.wait(timeout=300)
+    assert info.state == "SUCCEEDED", info.error
+    assert [m.model_id for m in client.list_models(labels={"run": "smoke"})] == [info.model_id]
+    assert client.list_models(labels={"run": "smoke"})[0].labels == {"run": "smoke"}
+    # Replace, clear, and gone with the artifact.
+    client.set_labels(second.dataset_id, {})
+    assert client.get_dataset(second.dataset_id).labels == {}
+    client.delete_dataset(second.dataset_id)
+    assert second.dataset_id not in {d.dataset_id for d in client.list_datasets(labels={"lab": "koo"})}
+
+
+@pytest.mark.parametrize(
+    "labels, text",
+    [
+        ({"Lab": "x"}, "key 'Lab'"),
+        ({"lab": "x" * 129}, "at most 128 printable characters"),
+        ({"lab": "a\nb"}, "printable"),
+        ({f"k{i}": "v" for i in range(33)}, "at most 32"),
+    ],
+    ids=["upper-key", "long-value", "newline", "too-many"],
+)
+def test_bad_labels_are_refused(served, labels, text):
+    client, _, _ = served
+    data = client.list_datasets()[0]
+    with pytest.raises(InvalidArgument, match=text):
+        client.set_labels(data.dataset_id, labels)
+    with pytest.raises(InvalidArgument, match="label_selector: term 'lab' is not key=value"):
+        client._unary(client._trainer, "ListDatasets", pb.ListDatasetsRequest(label_selector="lab"))
+    with pytest.raises(NotFound):
+        client.set_labels("ds-" + "0" * 32, {"a": "b"})

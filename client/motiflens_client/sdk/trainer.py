@@ -185,9 +185,10 @@ class TrainerCalls(ClientBase):
         request = pb.GetDatasetRequest(dataset_id=dataset_id)
         return _convert.dataset_info(self._unary(self._trainer, "GetDataset", request).dataset)
 
-    def list_datasets(self) -> list[DatasetInfo]:
-        """Every stored data set, newest first."""
-        messages = self._all_pages(self._trainer, "ListDatasets", pb.ListDatasetsRequest(), "datasets")
+    def list_datasets(self, *, labels: Mapping[str, str] | None = None) -> list[DatasetInfo]:
+        """Every stored data set, newest first; only those carrying all of ``labels`` when given."""
+        request = pb.ListDatasetsRequest(label_selector=_selector(labels))
+        messages = self._all_pages(self._trainer, "ListDatasets", request, "datasets")
         return [_convert.dataset_info(message) for message in messages]
 
     def delete_dataset(self, dataset_id: str) -> None:
@@ -201,6 +202,19 @@ class TrainerCalls(ClientBase):
             No such data set.
         """
         self._unary(self._trainer, "DeleteDataset", pb.DeleteRequest(id=dataset_id))
+
+    def set_labels(self, artifact_id: str, labels: Mapping[str, str]) -> dict[str, str]:
+        """Replace the key=value labels of a data set, model, result or upload ({} clears them).
+
+        Raises
+        ------
+        InvalidArgument
+            A key outside ``[a-z0-9][a-z0-9_.-]{0,62}``, a value over 128 characters, over 32 labels.
+        NotFound
+            No such artifact.
+        """
+        request = pb.SetLabelsRequest(id=artifact_id, labels={str(k): str(v) for k, v in labels.items()})
+        return dict(self._unary(self._trainer, "SetLabels", request).labels)
 
     def delete_model(self, model_id: str) -> None:
         """Delete a model (NotFound when there is none)."""
@@ -323,6 +337,7 @@ class TrainerCalls(ClientBase):
         learning_rate: float = 0.0,
         patience: int = 0,
         name: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> Job:
         """Queue a training job; returns at once.
 
@@ -349,6 +364,8 @@ class TrainerCalls(ClientBase):
         patience : int, default 0 (20; negative: no early stopping)
         name : str, default ""
             Name of the resulting model.
+        labels : mapping of str to str, optional
+            Key=value labels the resulting model gets (``list_models(labels=...)`` finds it).
 
         Returns
         -------
@@ -364,6 +381,7 @@ class TrainerCalls(ClientBase):
             The job queue is full.
         """
         request = pb.TrainRequest(
+            labels={str(k): str(v) for k, v in (labels or {}).items()},
             dataset_id=dataset_id,
             model=pb.ModelSpec(
                 architecture=architecture,
@@ -401,15 +419,17 @@ class TrainerCalls(ClientBase):
         messages = self._all_pages(self._trainer, "ListJobs", pb.ListJobsRequest(), "jobs")
         return [_convert.job_info(message) for message in messages]
 
-    def list_models(self, dataset_id: str = "") -> list[ModelInfo]:
-        """Trained models, newest first; only those of ``dataset_id`` when given.
+    def list_models(
+        self, dataset_id: str = "", *, labels: Mapping[str, str] | None = None
+    ) -> list[ModelInfo]:
+        """Trained models, newest first; only those of ``dataset_id`` and carrying all ``labels`` when given.
 
         Raises
         ------
         InvalidArgument, NotFound
             Malformed or unknown ``dataset_id``.
         """
-        request = pb.ListModelsRequest(dataset_id=dataset_id)
+        request = pb.ListModelsRequest(dataset_id=dataset_id, label_selector=_selector(labels))
         return [
             _convert.model_info(m) for m in self._all_pages(self._trainer, "ListModels", request, "models")
         ]
@@ -550,3 +570,8 @@ class TrainerCalls(ClientBase):
         """
         response = self._unary(self._trainer, "GetResult", pb.GetResultRequest(result_id=result_id))
         return json.loads(response.json)
+
+
+def _selector(labels: Mapping[str, str] | None) -> str:
+    """A label selector "k=v,k2=v2" (the server checks keys and values)."""
+    return ",".join(f"{key}={value}" for key, value in (labels or {}).items())

@@ -437,6 +437,12 @@ class ArtifactStore(abc.ABC):
         check_key(key)
         self._put(record_path(namespace, key), encode_record(record))
 
+    def delete_record(self, namespace: str, key: str) -> None:
+        """Remove a record; no error when it does not exist."""
+        check_key(namespace, field_name="namespace")
+        check_key(key)
+        self._delete(record_path(namespace, key))
+
     def get_record(self, namespace: str, key: str) -> dict:
         """Read a record, verified against its checksum.
 

@@ -13,7 +13,8 @@ name, so ``../`` can never reach outside the store. The store's paths are:
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
+import time
 
 from motiflens.errors import InvalidInputError
 from services.common.limits import quote
@@ -26,10 +27,15 @@ ARTIFACTS = "artifacts/"
 
 
 def new_id(prefix: str) -> str:
-    """A fresh id ``<prefix>-<32 hex>``; prefix is a short lower-case word such as "ds" or "model"."""
+    """A fresh id ``<prefix>-<32 hex>``; prefix is a short lower-case word such as "ds" or "model".
+
+    The hex is 12 digits of the creation time in milliseconds, then 20 random ones (80
+    bits), so ids of one kind sort in creation order: List pages (newest first, by
+    creation second and then id) keep their boundaries while new items arrive.
+    """
     if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", prefix):
         raise InvalidInputError(f"id prefix: expected 1-16 lower-case letters/digits, got {prefix!r}")
-    return f"{prefix}-{uuid.uuid4().hex}"
+    return f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def check_id(artifact_id: str, *, field_name: str = "id", prefix: str | None = None) -> str:

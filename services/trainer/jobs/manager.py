@@ -154,7 +154,15 @@ class JobManager:
         )
 
     # ---- accepting and cancelling
-    def submit(self, dataset_id: str, model: Mapping, training: Mapping, *, name: str = "") -> dict:
+    def submit(
+        self,
+        dataset_id: str,
+        model: Mapping,
+        training: Mapping,
+        *,
+        name: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> dict:
         """Validate a training request and queue it.
 
         Parameters
@@ -166,6 +174,8 @@ class JobManager:
             API training spec, see :func:`train_config_from_spec`.
         name : str, default ""
             Name of the resulting model.
+        labels : mapping, optional
+            Labels the resulting model gets (checked by the caller).
 
         Returns
         -------
@@ -201,7 +211,13 @@ class JobManager:
             self._accepting.add(job_id)
         try:
             record = new_job_record(
-                job_id, dataset_id, asdict(model_config), asdict(train_config), name, owner=self.manager_id
+                job_id,
+                dataset_id,
+                asdict(model_config),
+                asdict(train_config),
+                name,
+                owner=self.manager_id,
+                labels=dict(labels or {}),
             )
             self.store.put_record(JOBS_NAMESPACE, job_id, record)
             with self._lock:

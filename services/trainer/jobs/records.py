@@ -115,6 +115,7 @@ def new_job_record(
     sweep_id: str = "",
     sweep_index: int = 0,
     executor: str = "local",
+    labels: dict[str, str] | None = None,
 ) -> dict:
     """A PENDING job record (the fields are described in :mod:`services.trainer.jobs`).
 
@@ -143,6 +144,7 @@ def new_job_record(
         "sweep_id": sweep_id,
         "sweep_index": sweep_index,
         "worker": None,
+        "labels": dict(labels or {}),
     }
 
 

@@ -126,18 +126,27 @@ class GenomeIntervalsImport(_message.Message):
     def __init__(self, genome_upload_id: _Optional[str] = ..., peaks: _Optional[_Iterable[_Union[BedSource, _Mapping]]] = ..., negatives: _Optional[_Union[Negatives, str]] = ..., background: _Optional[_Union[BedSource, _Mapping]] = ..., negative_ratio: _Optional[float] = ..., window_length: _Optional[int] = ..., centre: _Optional[_Union[WindowCentre, str]] = ..., max_n_fraction: _Optional[float] = ..., valid_chroms: _Optional[_Iterable[str]] = ..., test_chroms: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., reverse_complement: _Optional[bool] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
-    __slots__ = ("name", "synthetic", "hdf5", "fasta", "intervals")
+    __slots__ = ("name", "synthetic", "hdf5", "fasta", "intervals", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
     HDF5_FIELD_NUMBER: _ClassVar[int]
     FASTA_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     synthetic: SyntheticSpec
     hdf5: Hdf5Import
     fasta: FastaImport
     intervals: GenomeIntervalsImport
-    def __init__(self, name: _Optional[str] = ..., synthetic: _Optional[_Union[SyntheticSpec, _Mapping]] = ..., hdf5: _Optional[_Union[Hdf5Import, _Mapping]] = ..., fasta: _Optional[_Union[FastaImport, _Mapping]] = ..., intervals: _Optional[_Union[GenomeIntervalsImport, _Mapping]] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., synthetic: _Optional[_Union[SyntheticSpec, _Mapping]] = ..., hdf5: _Optional[_Union[Hdf5Import, _Mapping]] = ..., fasta: _Optional[_Union[FastaImport, _Mapping]] = ..., intervals: _Optional[_Union[GenomeIntervalsImport, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class WindowCounts(_message.Message):
     __slots__ = ("requested", "kept", "off_chromosome_end", "too_many_n", "negatives_requested", "negatives_made", "negatives", "split")
@@ -160,7 +169,14 @@ class WindowCounts(_message.Message):
     def __init__(self, requested: _Optional[int] = ..., kept: _Optional[int] = ..., off_chromosome_end: _Optional[int] = ..., too_many_n: _Optional[int] = ..., negatives_requested: _Optional[int] = ..., negatives_made: _Optional[int] = ..., negatives: _Optional[str] = ..., split: _Optional[str] = ...) -> None: ...
 
 class DatasetInfo(_message.Message):
-    __slots__ = ("dataset_id", "name", "kind", "num_train", "num_valid", "num_test", "sequence_length", "num_targets", "label_names", "has_ground_truth", "created_at", "seed")
+    __slots__ = ("dataset_id", "name", "kind", "num_train", "num_valid", "num_test", "sequence_length", "num_targets", "label_names", "has_ground_truth", "created_at", "seed", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +189,7 @@ class DatasetInfo(_message.Message):
     HAS_GROUND_TRUTH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     name: str
     kind: str
@@ -185,7 +202,8 @@ class DatasetInfo(_message.Message):
     has_ground_truth: bool
     created_at: str
     seed: int
-    def __init__(self, dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., num_train: _Optional[int] = ..., num_valid: _Optional[int] = ..., num_test: _Optional[int] = ..., sequence_length: _Optional[int] = ..., num_targets: _Optional[int] = ..., label_names: _Optional[_Iterable[str]] = ..., has_ground_truth: _Optional[bool] = ..., created_at: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., num_train: _Optional[int] = ..., num_valid: _Optional[int] = ..., num_test: _Optional[int] = ..., sequence_length: _Optional[int] = ..., num_targets: _Optional[int] = ..., label_names: _Optional[_Iterable[str]] = ..., has_ground_truth: _Optional[bool] = ..., created_at: _Optional[str] = ..., seed: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateDatasetResponse(_message.Message):
     __slots__ = ("dataset", "windows")
@@ -233,6 +251,36 @@ class UploadResponse(_message.Message):
     upload: UploadInfo
     def __init__(self, upload: _Optional[_Union[UploadInfo, _Mapping]] = ...) -> None: ...
 
+class SetLabelsRequest(_message.Message):
+    __slots__ = ("id", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SetLabelsResponse(_message.Message):
+    __slots__ = ("id", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class DeleteRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -276,12 +324,14 @@ class GetDatasetResponse(_message.Message):
     def __init__(self, dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ...) -> None: ...
 
 class ListDatasetsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "label_selector")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    label_selector: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ...) -> None: ...
 
 class ReadSplitRequest(_message.Message):
     __slots__ = ("rows", "ground_truth", "rows_per_chunk")
@@ -361,16 +411,25 @@ class TrainingSpec(_message.Message):
     def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., patience: _Optional[int] = ..., lr_patience: _Optional[int] = ..., lr_decay_factor: _Optional[float] = ...) -> None: ...
 
 class TrainRequest(_message.Message):
-    __slots__ = ("dataset_id", "model", "training", "name")
+    __slots__ = ("dataset_id", "model", "training", "name", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     model: ModelSpec
     training: TrainingSpec
     name: str
-    def __init__(self, dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EpochMetrics(_message.Message):
     __slots__ = ("epoch", "loss", "val_loss", "val_auroc", "val_aupr", "learning_rate", "improved", "seconds")
@@ -497,17 +556,26 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
-    __slots__ = ("dataset_id", "page_size", "page_token")
+    __slots__ = ("dataset_id", "page_size", "page_token", "label_selector")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     page_size: int
     page_token: str
-    def __init__(self, dataset_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    label_selector: str
+    def __init__(self, dataset_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("model_id", "job_id", "dataset_id", "name", "model", "test_metrics", "input_length", "num_outputs", "created_at")
+    __slots__ = ("model_id", "job_id", "dataset_id", "name", "model", "test_metrics", "input_length", "num_outputs", "created_at", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -517,6 +585,7 @@ class ModelInfo(_message.Message):
     INPUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     NUM_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     job_id: str
     dataset_id: str
@@ -526,7 +595,8 @@ class ModelInfo(_message.Message):
     input_length: int
     num_outputs: int
     created_at: str
-    def __init__(self, model_id: _Optional[str] = ..., job_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., input_length: _Optional[int] = ..., num_outputs: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, model_id: _Optional[str] = ..., job_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., input_length: _Optional[int] = ..., num_outputs: _Optional[int] = ..., created_at: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "next_page_token")

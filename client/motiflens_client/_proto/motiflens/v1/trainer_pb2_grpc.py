@@ -71,6 +71,11 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.SetLabels = channel.unary_unary(
+                '/motiflens.v1.TrainerService/SetLabels',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.SetLabelsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.SetLabelsResponse.FromString,
+                _registered_method=True)
         self.GetDataset = channel.unary_unary(
                 '/motiflens.v1.TrainerService/GetDataset',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.GetDatasetRequest.SerializeToString,
@@ -202,6 +207,14 @@ class TrainerServiceServicer:
 
     def DeleteUpload(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLabels(self, request, context):
+        """Replace the labels of a data set, model, result or upload (an empty map clears them).
+        NOT_FOUND for an unknown id; INVALID_ARGUMENT for a bad key or value.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -356,6 +369,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.DeleteUpload,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
+            ),
+            'SetLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLabels,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.SetLabelsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.SetLabelsResponse.SerializeToString,
             ),
             'GetDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDataset,
@@ -623,6 +641,33 @@ class TrainerService:
             '/motiflens.v1.TrainerService/DeleteUpload',
             motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/SetLabels',
+            motiflens_dot_v1_dot_trainer__pb2.SetLabelsRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.SetLabelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
