@@ -54,6 +54,7 @@ from services.common.datasets import (
 from services.common.store import ArtifactStore
 
 __all__ = [
+    "HeldOut",
     # the write side
     "SYNTHETIC_TASKS",
     "DEFAULT_SEQUENCE_LENGTH",
@@ -469,6 +470,54 @@ def _import_memory(path: Path, *, reverse_complement: bool) -> int:
     return total + 2 * max(sizes.values(), default=0) + (train if reverse_complement else 0)
 
 
+#: How a FASTA import holds records out: (valid ids, test ids, valid chromosomes, test chromosomes).
+HeldOut = tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]]
+
+
+def _held_out_indices(ids: Sequence[str], held_out: HeldOut) -> dict[str, np.ndarray]:
+    """Rows per split when records are held out by id or by chromosome (the rest train).
+
+    A record's chromosome is its id up to the first ":" (``chr8:1200-1400``). Every split
+    must get a record, and every id named must exist.
+
+    Raises
+    ------
+    InvalidInputError
+        An id named twice or missing, a chromosome held out twice, or an empty split.
+    """
+    valid_ids, test_ids, valid_chroms, test_chroms = (set(part) for part in held_out)
+    for name, left, right in (("ids", valid_ids, test_ids), ("chroms", valid_chroms, test_chroms)):
+        both = sorted(left & right)
+        if both:
+            raise InvalidInputError(
+                f"fasta.valid_{name}, fasta.test_{name}: {both[0]!r} is in both; hold each out once",
+                field=f"fasta.test_{name}",
+            )
+    missing = sorted((valid_ids | test_ids) - set(ids))
+    if missing:
+        raise InvalidInputError(
+            f"fasta.valid_ids/test_ids: no record {missing[0]!r} in the FASTA ({len(missing)} missing)",
+            field="fasta.test_ids",
+        )
+    assignment = []
+    for record in ids:
+        chrom = record.split(":", 1)[0]
+        if record in test_ids or chrom in test_chroms:
+            assignment.append("test")
+        elif record in valid_ids or chrom in valid_chroms:
+            assignment.append("valid")
+        else:
+            assignment.append("train")
+    indices = {split: np.flatnonzero(np.asarray(assignment) == split) for split in SPLITS}
+    empty = [split for split, rows in indices.items() if rows.size == 0]
+    if empty:
+        raise InvalidInputError(
+            f"fasta: the {empty[0]} split gets no record; hold out other records or chromosomes",
+            field="fasta.test_ids",
+        )
+    return indices
+
+
 def _split_indices(num_records: int, seed: int) -> dict[str, np.ndarray]:
     """Random 0.7/0.1/0.2 split of ``num_records`` rows (train and valid rounded, test the rest)."""
     order = np.random.default_rng(seed).permutation(num_records)
@@ -491,6 +540,7 @@ def import_fasta(
     name: str = "",
     budget: MemoryBudget | None = None,
     label_names: Sequence[str] = (),
+    held_out: HeldOut | None = None,
 ) -> DatasetInfo:
     """One-hot encode FASTA records, split them 0.7/0.1/0.2 at random and store them.
 
@@ -509,6 +559,9 @@ def import_fasta(
     budget : MemoryBudget, optional
     label_names : sequence of str, optional
         T names of the label columns (empty: none).
+    held_out : (valid_ids, test_ids, valid_chroms, test_chroms), optional
+        Records held out by id, or by chromosome (the id up to its first ":"), instead of
+        the random split; the rest train.
 
     Returns
     -------
@@ -536,6 +589,7 @@ def import_fasta(
             reverse_complement=reverse_complement,
             name=name,
             label_names=list(label_names),
+            held_out=held_out if held_out and any(held_out) else None,
         )
 
 
@@ -548,6 +602,7 @@ def _import_fasta(
     reverse_complement: bool,
     name: str,
     label_names: list[str],
+    held_out: HeldOut | None,
 ) -> DatasetInfo:
     if isinstance(seed, bool) or int(seed) < 0:
         raise InvalidInputError(f"fasta.seed: expected a non-negative integer, got {seed!r}")
@@ -588,7 +643,11 @@ def _import_fasta(
             f"(0.7/0.1/0.2) gets one, got {num_records}"
         )
     X = one_hot(records.sequences)
-    indices = _split_indices(num_records, int(seed))
+    ids = [header.split()[0] if header.split() else f"seq{i}" for i, header in enumerate(records.names)]
+    if held_out:
+        indices = _held_out_indices(ids, held_out)
+    else:
+        indices = _split_indices(num_records, int(seed))
     splits = {split: Split(X=X[rows], y=labels[rows]) for split, rows in indices.items()}
     train_rows = indices["train"]
     if reverse_complement:
@@ -616,12 +675,13 @@ def _import_fasta(
         provenance = {
             "source": "fasta",
             "num_records": num_records,
+            "split": "held_out" if held_out else "random",
+            "held_out": [list(part) for part in held_out] if held_out else None,
             "split_fractions": list(DEFAULT_SPLIT_FRACTIONS),
             "seed": int(seed),
             "reverse_complement": reverse_complement,
         }
         # Record ids per row (the training split's reverse complements repeat their record's).
         rows = {"train": train_rows, "valid": indices["valid"], "test": indices["test"]}
-        ids = [header.split()[0] if header.split() else f"seq{i}" for i, header in enumerate(records.names)]
         row_names = {split: [ids[row] for row in rows[split]] for split in SPLITS}
         return _store_file(store, path, metadata=metadata, provenance=provenance, row_names=row_names)

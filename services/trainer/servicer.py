@@ -185,6 +185,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 label_names=[
                     check_name(n, f"fasta.label_names[{i}]") for i, n in enumerate(fasta.label_names)
                 ],
+                held_out=_fasta_held_out(fasta),
             )
         elif source == "intervals":
             info, counts = intervals.import_intervals(
@@ -435,6 +436,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
 
 # --------------------------------------------------------------------------- core -> proto
+
+
+def _fasta_held_out(fasta: pb.FastaImport) -> datasets.HeldOut:
+    parts = []
+    for name in ("valid_ids", "test_ids", "valid_chroms", "test_chroms"):
+        values = list(getattr(fasta, name))
+        check_count(values, f"fasta.{name}", 100_000)
+        parts.append([check_name(value, f"fasta.{name}[{i}]") for i, value in enumerate(values)])
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _manifest_key(manifest: Manifest) -> tuple[str, str]:

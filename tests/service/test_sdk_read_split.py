@@ -124,3 +124,30 @@ def test_fasta_record_names_come_back_with_their_rows(client: Client):
     assert client.read_split(info.dataset_id, "train", offset=4, limit=3).names == tuple(
         client.read_split(info.dataset_id, "train").names[4:7]
     )
+
+
+def test_fasta_records_held_out_by_id_or_chromosome_land_in_their_splits(client: Client, tmp_path: Path):
+    rng = np.random.default_rng(6)
+    ids = [f"chr{1 + i % 4}:{100 * i}-{100 * i + 30}" for i in range(24)]
+    fasta = "".join(f">{name}\n{''.join(rng.choice(list('ACGT'), 30))}\n" for name in ids)
+    table = tmp_path / "labels.tsv"
+    table.write_text(
+        "id\tbound\n" + "".join(f"{name}\t{i % 2}\n" for i, name in reversed(list(enumerate(ids))))
+    )
+    info = client.import_fasta(fasta, table, valid_chroms=["chr3"], test_chroms=["chr4"], test_ids=[ids[0]])
+    assert info.label_names == ("bound",)
+    names = {
+        split: set(client.read_split(info.dataset_id, split).names) for split in ("train", "valid", "test")
+    }
+    assert names["test"] == {n for n in ids if n.startswith("chr4:")} | {ids[0]}
+    assert names["valid"] == {n for n in ids if n.startswith("chr3:")}
+    assert names["train"] == set(ids) - names["test"] - names["valid"]
+    rows = client.read_split(info.dataset_id, "valid")
+    for name, label in zip(rows.names, rows.labels[:, 0], strict=True):
+        assert label == ids.index(name) % 2  # labels keyed by id follow their record
+    with pytest.raises(InvalidArgument, match="is in both"):
+        client.import_fasta(fasta, table, valid_chroms=["chr3"], test_chroms=["chr3"])
+    with pytest.raises(InvalidArgument, match="no record 'chr9:1-2'"):
+        client.import_fasta(fasta, table, test_ids=["chr9:1-2"])
+    with pytest.raises(InvalidArgument, match="the valid split gets no record"):
+        client.import_fasta(fasta, table, test_chroms=["chr4"])

@@ -68,6 +68,16 @@ def register(commands: Commands) -> None:
         ),
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split (default 0)")
+    for split in ("valid", "test"):
+        parser.add_argument(
+            f"--{split}-ids", default="", metavar="ID1,ID2", help=f"records of the {split} split, by id"
+        )
+        parser.add_argument(
+            f"--{split}-chroms",
+            default="",
+            metavar="C1,C2",
+            help=f"records of the {split} split by chromosome (the id before ':', e.g. chr8:100-300)",
+        )
     parser.add_argument("--reverse-complement", action="store_true", help="augment the training split")
     parser.add_argument("--name", default="")
     parser.add_argument("--json", action="store_true", help="print the data set as JSON instead of its id")
@@ -164,14 +174,20 @@ def _import_fasta(args: argparse.Namespace, client: Client) -> int:
         seed=args.seed,
         reverse_complement=args.reverse_complement,
         name=args.name,
+        valid_ids=_names(args.valid_ids),
+        test_ids=_names(args.test_ids),
+        valid_chroms=_names(args.valid_chroms),
+        test_chroms=_names(args.test_chroms),
     )
     return _print_dataset_id(args, info)
 
 
-def _import_intervals(args: argparse.Namespace, client: Client) -> int:
-    def names(text: str) -> list[str]:
-        return [name.strip() for name in text.split(",") if name.strip()]
+def _names(text: str) -> list[str]:
+    """A comma-separated option as a list (empty items dropped)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
+
+def _import_intervals(args: argparse.Namespace, client: Client) -> int:
     result = client.import_intervals(
         args.genome,
         [Path(peaks) if Path(peaks).is_file() else peaks for peaks in args.peaks],
@@ -181,11 +197,11 @@ def _import_intervals(args: argparse.Namespace, client: Client) -> int:
         background=args.background,
         negative_ratio=args.negative_ratio,
         max_n_fraction=args.max_n_fraction,
-        valid_chroms=names(args.valid_chroms),
-        test_chroms=names(args.test_chroms),
+        valid_chroms=_names(args.valid_chroms),
+        test_chroms=_names(args.test_chroms),
         seed=args.seed,
         reverse_complement=args.reverse_complement,
-        task_names=names(args.task_names) or [Path(peaks).name for peaks in args.peaks],
+        task_names=_names(args.task_names) or [Path(peaks).name for peaks in args.peaks],
         name=args.name,
     )
     if args.json:

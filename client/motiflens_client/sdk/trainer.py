@@ -121,6 +121,10 @@ class TrainerCalls(ClientBase):
         seed: int = 0,
         reverse_complement: bool = False,
         name: str = "",
+        valid_ids: Sequence[str] = (),
+        test_ids: Sequence[str] = (),
+        valid_chroms: Sequence[str] = (),
+        test_chroms: Sequence[str] = (),
     ) -> DatasetInfo:
         """Upload FASTA sequences with labels; the server splits them 0.7/0.1/0.2.
 
@@ -140,6 +144,9 @@ class TrainerCalls(ClientBase):
         reverse_complement : bool, default False
             Augment the training split with reverse complements.
         name : str, default ""
+        valid_ids, test_ids, valid_chroms, test_chroms : sequence of str, optional
+            Hold records out by id, or by chromosome (the id up to its first ":", e.g.
+            ``chr8:1200-1400``), instead of the random split; the rest train.
 
         Returns
         -------
@@ -168,6 +175,10 @@ class TrainerCalls(ClientBase):
                 seed=seed,
                 reverse_complement=reverse_complement,
                 label_names=list(labels.names),
+                valid_ids=list(valid_ids),
+                test_ids=list(test_ids),
+                valid_chroms=list(valid_chroms),
+                test_chroms=list(test_chroms),
             ),
         )
         return _convert.dataset_info(self._unary(self._trainer, "CreateDataset", request).dataset)

@@ -74,18 +74,26 @@ class Hdf5Import(_message.Message):
     def __init__(self, content: _Optional[bytes] = ..., reverse_complement: _Optional[bool] = ...) -> None: ...
 
 class FastaImport(_message.Message):
-    __slots__ = ("fasta", "labels", "seed", "reverse_complement", "label_names")
+    __slots__ = ("fasta", "labels", "seed", "reverse_complement", "label_names", "valid_ids", "test_ids", "valid_chroms", "test_chroms")
     FASTA_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REVERSE_COMPLEMENT_FIELD_NUMBER: _ClassVar[int]
     LABEL_NAMES_FIELD_NUMBER: _ClassVar[int]
+    VALID_IDS_FIELD_NUMBER: _ClassVar[int]
+    TEST_IDS_FIELD_NUMBER: _ClassVar[int]
+    VALID_CHROMS_FIELD_NUMBER: _ClassVar[int]
+    TEST_CHROMS_FIELD_NUMBER: _ClassVar[int]
     fasta: str
     labels: _common_pb2.Tensor
     seed: int
     reverse_complement: bool
     label_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, fasta: _Optional[str] = ..., labels: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., seed: _Optional[int] = ..., reverse_complement: _Optional[bool] = ..., label_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    valid_ids: _containers.RepeatedScalarFieldContainer[str]
+    test_ids: _containers.RepeatedScalarFieldContainer[str]
+    valid_chroms: _containers.RepeatedScalarFieldContainer[str]
+    test_chroms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fasta: _Optional[str] = ..., labels: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., seed: _Optional[int] = ..., reverse_complement: _Optional[bool] = ..., label_names: _Optional[_Iterable[str]] = ..., valid_ids: _Optional[_Iterable[str]] = ..., test_ids: _Optional[_Iterable[str]] = ..., valid_chroms: _Optional[_Iterable[str]] = ..., test_chroms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BedSource(_message.Message):
     __slots__ = ("name", "text", "upload_id")
