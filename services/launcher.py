@@ -29,6 +29,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from motiflens_client.wire.vocabulary import DEFAULT_PORTS
+
 from services.common.config import store_url_setting
 
 SERVICES = ("trainer", "interpreter", "motifmatch")
@@ -65,7 +67,12 @@ def wait_until_serving(address: str, timeout: float, process: subprocess.Popen) 
 
 
 def start_suite(
-    *, store: str, host: str = "127.0.0.1", base_port: int = 50051, timeout: float = 120.0, env=None
+    *,
+    store: str,
+    host: str = "127.0.0.1",
+    base_port: int = DEFAULT_PORTS["trainer"],
+    timeout: float = 120.0,
+    env=None,
 ) -> list[RunningService]:
     """Start the three services and wait until all are healthy; returns them in start order."""
     environment = dict(os.environ if env is None else env)
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.launcher", description=__doc__.split("\n")[0])
     parser.add_argument("--store", default=store_url_setting())
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--base-port", type=int, default=50051)
+    parser.add_argument("--base-port", type=int, default=DEFAULT_PORTS["trainer"])
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for SERVING")
     parser.add_argument("--ready-file", help="write the addresses there as JSON once all are healthy")
     parser.add_argument("--quiet", action="store_true", help="no banner on stdout")

@@ -93,10 +93,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from motiflens_client.wire.vocabulary import DEFAULT_PORTS
+
 from motiflens.errors import InvalidInputError
 
-#: The services and their default gRPC and metrics ports.
-DEFAULT_PORTS: Mapping[str, int] = {"trainer": 50051, "interpreter": 50052, "motifmatch": 50053}
+#: The services' default metrics ports (their gRPC ports, DEFAULT_PORTS, are the wire
+#: vocabulary's: one port layout for client and services).
 DEFAULT_METRICS_PORTS: Mapping[str, int] = {"trainer": 9101, "interpreter": 9102, "motifmatch": 9103}
 
 DEFAULT_HOST = "127.0.0.1"

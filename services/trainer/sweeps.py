@@ -37,6 +37,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from motiflens_client.wire.vocabulary import activation_label
+
 from motiflens.activations import resolve_params
 from motiflens.errors import (
     FailedPreconditionError,
@@ -106,13 +108,6 @@ class SweepRequest:
     name: str = ""
     parallelism: int = 0
     gpu: bool = False
-
-
-def activation_label(name: str, params: Mapping[str, float]) -> str:
-    """The activation's name, e.g. "scaled_exponential(scale=2)" when parameters are given."""
-    if not params:
-        return name
-    return f"{name}({', '.join(f'{k}={v:g}' for k, v in sorted(params.items()))})"
 
 
 def check_sweep_id(sweep_id: str) -> str:

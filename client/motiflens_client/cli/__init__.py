@@ -49,6 +49,7 @@ from motiflens_client.cli._inputs import FastaRecords, read_fasta, read_labels
 from motiflens_client.cli._output import fail, job_failed_message
 from motiflens_client.errors import JobFailed, MotiflensClientError, Unavailable, from_rpc_error
 from motiflens_client.sdk import Client
+from motiflens_client.wire.vocabulary import DEFAULT_PORTS
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -68,7 +69,7 @@ __all__ = [
     "read_labels",
 ]
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORTS['trainer']}"
 
 EPILOG = f"""\
 exit codes:

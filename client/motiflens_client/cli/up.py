@@ -26,6 +26,7 @@ from motiflens_client.cli._args import (
     non_negative_int,
 )
 from motiflens_client.cli._output import fail
+from motiflens_client.wire.vocabulary import DEFAULT_PORTS
 
 LAUNCHER = "services.launcher"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -51,7 +52,7 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--base-port",
         type=non_negative_int,
-        default=50051,
+        default=DEFAULT_PORTS["trainer"],
         help="trainer port; interpreter and motifmatch take the next two (default %(default)s)",
     )
 
