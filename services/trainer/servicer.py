@@ -89,7 +89,7 @@ RESULT_OBJECT = "result.json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 #: SyntheticTask enum value -> generator name.
-SYNTHETIC_TASKS = {trainer_pb2.SYNTHETIC_TASK_1: "task1", trainer_pb2.SYNTHETIC_TASK_3: "task3"}
+SYNTHETIC_TASKS = {value: f"task{number}" for number, value in vocabulary.TASK_BY_NUMBER.items()}
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
