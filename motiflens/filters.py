@@ -32,7 +32,7 @@ from motiflens.matching import (  # noqa: F401  (re-exported: filters are where 
     hits_by_filter,
     match_statistics,
 )
-from motiflens.models import FIRST_LAYER, first_layer_model
+from motiflens.models import first_layer_model, scan_geometry
 from motiflens.motifs import Motif, information_content
 from motiflens.sequences import check_one_hot
 
@@ -47,7 +47,7 @@ def filter_scans(model: keras.Model, X: np.ndarray, *, batch_size: int = 256) ->
     Parameters
     ----------
     model : keras.Model
-        A zoo model (first layer named ``conv1`` / ``conv1_activation``).
+        A zoo model, or an imported one (its first Conv1D, :func:`motiflens.models.first_layer_model`).
     X : np.ndarray, shape (N, L, 4)
     batch_size : int
         Sequences per forward pass.
@@ -153,7 +153,7 @@ def filter_pwms(
             f"threshold: expected a fraction in (0, 1], got {threshold}", field="threshold"
         )
     X = _check_X(model, X)
-    width = int(model.get_layer(FIRST_LAYER).kernel.shape[0])
+    width, filters_count, centre = scan_geometry(model)
     window = width if window is None else int(window)
     if not 1 <= window <= X.shape[1]:
         raise InvalidInputError(
@@ -161,15 +161,18 @@ def filter_pwms(
         )
     if scans is None:
         scans = filter_scans(model, X, batch_size=batch_size)
-    filters_count = int(model.get_layer(FIRST_LAYER).kernel.shape[-1])
-    if scans.shape != (*X.shape[:2], filters_count):
+    scan_length = X.shape[1] if centre == 0 else X.shape[1] - width + 1
+    if scans.shape != (X.shape[0], scan_length, filters_count):
         raise InvalidInputError(
-            f"scans: expected shape {(*X.shape[:2], filters_count)} (N, L, filters), got {scans.shape}",
+            f"scans: expected shape {(X.shape[0], scan_length, filters_count)} (N, L', filters), "
+            f"got {scans.shape}",
             field="scans",
         )
     # Offset of a window's first column relative to the output position, for 'same' padding:
     # centred on the receptive field, extra columns going to the right.
+    # ('valid' padding: position p's receptive field starts at p, so the centre moves by `centre`.)
     left = (width - 1) // 2 + (window - width) // 2 if window >= width else (window - 1) // 2
+    left -= centre
     length = X.shape[1]
     filters = []
     for index in range(scans.shape[2]):

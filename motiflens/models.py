@@ -446,20 +446,132 @@ def _check_size(parameters: int, config: ModelConfig) -> None:
 
 
 def logits_model(model: keras.Model) -> keras.Model:
-    """A model sharing ``model``'s weights that outputs the logits, shape (N, T)."""
-    return keras.Model(model.input, model.get_layer(LOGITS_LAYER).output, name=f"{model.name}_logits")
+    """A model sharing ``model``'s weights that outputs the logits, shape (N, T).
+
+    Raises
+    ------
+    InvalidInputError
+        No layer named ``logits`` (an imported model without a linear pre-activation).
+    """
+    try:
+        logits = model.get_layer(LOGITS_LAYER)
+    except ValueError:
+        raise InvalidInputError(
+            f"model: {model.name} has no linear pre-activation (no layer named {LOGITS_LAYER!r}); "
+            "only its output can be used",
+            field="output",
+        ) from None
+    return keras.Model(model.input, logits.output, name=f"{model.name}_logits")
+
+
+#: Layers that keep a scan's shape and act position by position, skipped when looking for
+#: an imported model's first-layer activation output.
+_ELEMENTWISE = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.Dropout)
+
+
+def first_conv_layer(model: keras.Model) -> keras.layers.Conv1D:
+    """The first-layer convolution: the zoo's ``conv1``, else the first Conv1D applied to the input.
+
+    Found by type for imported models (a lab's own names mean nothing here).
+
+    Raises
+    ------
+    InvalidInputError
+        No Conv1D reads the model's input directly.
+    """
+    try:
+        layer = model.get_layer(FIRST_LAYER)
+        if isinstance(layer, keras.layers.Conv1D):
+            return layer
+    except ValueError:
+        pass
+    source = model.inputs[0]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D) and _reads(layer, source):
+            return layer
+    raise InvalidInputError(
+        f"model: {model.name} has no Conv1D layer reading its input, so it has no first-layer "
+        "filters to show or scan",
+        field="model_id",
+    )
+
+
+def _reads(layer, tensor) -> bool:
+    """Whether ``layer`` is called on ``tensor`` (and nothing else)."""
+    for node in getattr(layer, "_inbound_nodes", []):
+        inputs = list(node.input_tensors)
+        if len(inputs) == 1 and inputs[0] is tensor:
+            return True
+    return False
+
+
+def _consumers(model: keras.Model, tensor) -> list:
+    return [layer for layer in model.layers if _reads(layer, tensor)]
 
 
 def first_layer_model(model: keras.Model) -> keras.Model:
-    """A model sharing ``model``'s weights that outputs first-layer activations, shape (N, L, filters)."""
-    return keras.Model(
-        model.input, model.get_layer(FIRST_LAYER_ACTIVATION).output, name=f"{model.name}_conv1"
-    )
+    """A model sharing ``model``'s weights that outputs first-layer activations, shape (N, L', filters).
+
+    Zoo models: ``conv1_activation`` (L' = L). Otherwise the first Conv1D's output followed
+    through the batch-norm / activation / dropout layers that alone consume it, up to the
+    last activation (L' = L for 'same' padding, L - width + 1 for 'valid').
+
+    Raises
+    ------
+    InvalidInputError
+        No first-layer Conv1D (:func:`first_conv_layer`).
+    """
+    try:
+        output = model.get_layer(FIRST_LAYER_ACTIVATION).output
+    except ValueError:
+        conv = first_conv_layer(model)
+        tensor = output = conv.output
+        while True:
+            consumers = _consumers(model, tensor)
+            if len(consumers) != 1 or not isinstance(consumers[0], _ELEMENTWISE):
+                break
+            tensor = consumers[0].output
+            if isinstance(consumers[0], keras.layers.Activation):
+                output = tensor
+    return keras.Model(model.input, output, name=f"{model.name}_conv1")
 
 
 def first_layer_kernel(model: keras.Model) -> np.ndarray:
     """The first-layer convolution kernel, shape (width, 4, filters)."""
-    return np.asarray(model.get_layer(FIRST_LAYER).kernel)
+    return np.asarray(first_conv_layer(model).kernel)
+
+
+def scan_geometry(model: keras.Model) -> tuple[int, int, int]:
+    """(kernel width, filters, centre offset) of the first layer, for aligning scans to input.
+
+    Output position p of the scan covers input positions starting at
+    ``p - (width - 1) // 2 + offset``: offset 0 for 'same' padding, ``(width - 1) // 2``
+    for 'valid'.
+
+    Raises
+    ------
+    InvalidInputError
+        No first-layer Conv1D, or one with strides, dilation, groups or causal padding
+        (its scan positions do not map one-to-one onto input windows).
+    """
+    conv = first_conv_layer(model)
+    width = int(conv.kernel.shape[0])
+    strides = tuple(np.atleast_1d(conv.strides))
+    dilation = tuple(np.atleast_1d(conv.dilation_rate))
+    if (
+        strides != (1,)
+        or dilation != (1,)
+        or getattr(conv, "groups", 1) != 1
+        or conv.padding not in ("same", "valid")
+    ):
+        raise InvalidInputError(
+            f"model: first-layer Conv1D {conv.name!r} has strides {strides}, dilation {dilation}, "
+            f"groups {getattr(conv, 'groups', 1)} and padding {conv.padding!r}; filters need strides 1, "
+            "dilation 1, groups 1 and 'same' or 'valid' padding",
+            field="model_id",
+        )
+    offset = 0 if conv.padding == "same" else (width - 1) // 2
+    return width, int(conv.kernel.shape[-1]), offset
 
 
 MODEL_FILE = "model.keras"

@@ -179,6 +179,9 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         created_at=message.created_at,
         first_layer_l2=_first_layer_l2(message.model),
         labels=dict(message.labels),
+        provenance=message.provenance or "trained",
+        output_activation=message.output_activation or "sigmoid",
+        first_conv_layer=message.first_conv_layer,
     )
 
 

@@ -415,6 +415,13 @@ class ModelInfo:
     first_layer_l2 : float or None
     labels : mapping of str to str
         Its key=value labels (``train(labels=...)``, ``Client.set_labels``).
+    provenance : str
+        "trained" (by the suite) or "imported" (``Client.import_model``).
+    output_activation : str
+        "sigmoid" (logits and probabilities), "linear" (the output is the logit) or
+        another final activation (no logit: attribution and Predict use the output).
+    first_conv_layer : str
+        The first-layer Conv1D that filters and scans use ("" when there is none).
     """
 
     model_id: str
@@ -431,6 +438,9 @@ class ModelInfo:
     created_at: str
     first_layer_l2: float | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    provenance: str = "trained"
+    output_activation: str = "sigmoid"
+    first_conv_layer: str = "conv1"
 
 
 @dataclass(frozen=True, eq=False)

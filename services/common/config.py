@@ -53,7 +53,7 @@ MOTIFLENS_S3_SECRET_KEY                                    (:func:`s3_credential
 ================================== ======================= ====================================
 
 The trainer alone also reads these (:class:`JobSettings`, :class:`SweepSettings`,
-:func:`max_upload_bytes_from_env`, :func:`sweep_index_from_env`):
+:func:`max_upload_bytes_from_env`, :func:`sweep_index_from_env`, :class:`ModelFileSettings`):
 
 ================================== ======================= ====================================
 variable                           default                 meaning
@@ -80,6 +80,10 @@ MOTIFLENS_SWEEP_MAX_CONFIGS        1000                    largest grid one Swee
 MOTIFLENS_MAX_UPLOAD_MB            16384                   largest file one Upload may send, MiB
                                                            (1-1048576; streamed to disk, never
                                                            held in memory)
+MOTIFLENS_IMPORT_MEMORY_MB         4096                    address space of the child process
+                                                           that loads an imported model or
+                                                           writes a SavedModel (1024-1048576)
+MOTIFLENS_IMPORT_TIMEOUT_SECONDS   600                     how long that child may run (10-86400)
 JOB_COMPLETION_INDEX               set by Kubernetes       a sweep pod's configuration index
 ================================== ======================= ====================================
 """
@@ -583,6 +587,40 @@ def max_upload_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
     """
     env = os.environ if environ is None else environ
     return _int_variable(env, MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB, 1, 1024 * 1024) * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ModelFileSettings:
+    """Limits of the child process that imports a model or writes a SavedModel.
+
+    Attributes
+    ----------
+    memory_bytes : int
+        Its address-space limit (``MOTIFLENS_IMPORT_MEMORY_MB``): a hostile model whose
+        layers declare huge weights fails there, not in the trainer.
+    timeout_seconds : int
+        ``MOTIFLENS_IMPORT_TIMEOUT_SECONDS``.
+    """
+
+    memory_bytes: int = 4096 * 1024 * 1024
+    timeout_seconds: int = 600
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ModelFileSettings:
+        """Read the two variables.
+
+        Raises
+        ------
+        ConfigError
+            A value outside its range.
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            memory_bytes=_int_variable(env, "MOTIFLENS_IMPORT_MEMORY_MB", 4096, 1024, 1024 * 1024)
+            * 1024
+            * 1024,
+            timeout_seconds=_int_variable(env, "MOTIFLENS_IMPORT_TIMEOUT_SECONDS", 600, 10, 86400),
+        )
 
 
 def sweep_index_from_env(environ: Mapping[str, str] | None = None) -> int:

@@ -14,13 +14,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from motiflens.errors import CancelledError
+from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.models import ModelConfig, first_layer_model, load_model, logits_model
 from services.common.store import ArtifactStore, Manifest, check_id
 
 logger = logging.getLogger(__name__)
 
-#: Sequences per model call in :meth:`LoadedModel.predict_logits` and :meth:`LoadedModel.scans`.
+#: Sequences per model call in :meth:`LoadedModel.predict` and :meth:`LoadedModel.scans`.
 INFERENCE_BATCH = 256
 
 
@@ -33,33 +33,40 @@ class LoadedModel:
     model_id : str
     model : keras.Model
         Input (N, L, 4), output (N, T) sigmoid probabilities.
-    logits : keras.Model
-        The same weights, output (N, T) logits (built once; attribution and Predict use it).
+    logits : keras.Model or None
+        The same weights, output (N, T) logits (built once; attribution and Predict use
+        it); None for an imported model without a linear pre-activation.
     config : ModelConfig
     manifest : Manifest
         The model artifact's manifest (metadata: job, data set, test metrics).
     lock : threading.Lock
         Serialises calls that build per-model graphs; Keras models are not
         guaranteed thread-safe while tracing.
-    scanner : keras.Model
-        The same weights, output (N, L, F) first-layer activations (the model itself
-        when it has no ``conv1_activation`` layer).
+    scanner : keras.Model or None
+        The same weights, output (N, L', F) first-layer activations
+        (:func:`motiflens.models.first_layer_model`); None when the model has no
+        first-layer Conv1D (an imported model).
     activation_floats : int
         Floats of every layer's output for one sequence: what one row of a forward
         pass holds, the unit of the interpreter's memory estimates.
     scan_floats : int
-        Floats of the first-layer activations of one sequence (L x F).
+        Floats of the first-layer activations of one sequence (L' x F; 0 without a scanner).
+    output_activation : str
+        "sigmoid" (zoo models: logits and probabilities), "linear" (the output is the
+        logit; no probability) or another final activation (no logits), as the import
+        recorded it (:mod:`motiflens.model_import`).
     """
 
     model_id: str
     model: keras.Model
-    logits: keras.Model
+    logits: keras.Model | None
     config: ModelConfig
     manifest: Manifest
     lock: threading.Lock
-    scanner: keras.Model
+    scanner: keras.Model | None
     activation_floats: int
     scan_floats: int
+    output_activation: str = "sigmoid"
 
     @property
     def input_length(self) -> int:
@@ -71,15 +78,69 @@ class LoadedModel:
         """T, output units."""
         return int(self.config.num_outputs)
 
-    def predict_logits(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-        """Logits of X, shape (N, T) float32, :data:`INFERENCE_BATCH` sequences per call.
+    def output_kind(self, requested: str | None, *, default: str) -> str:
+        """The output ("logit" or "probability") a call uses: ``requested``, else what the model has.
+
+        ``default`` is used when nothing was requested and the model has both.
+
+        Raises
+        ------
+        InvalidInputError
+            (field ``output``) the model has no such output.
+        """
+        has_logit = self.logits is not None
+        has_probability = self.output_activation != "linear"
+        if requested is None:
+            if has_logit and has_probability:
+                return default
+            return "logit" if has_logit else "probability"
+        if requested == "logit" and not has_logit:
+            raise InvalidInputError(
+                f"output: model {self.model_id} ends in {self.output_activation} with no linear "
+                "pre-activation, so it has no logit; use OUTPUT_KIND_PROBABILITY (its output)",
+                field="output",
+            )
+        if requested == "probability" and not has_probability:
+            raise InvalidInputError(
+                f"output: model {self.model_id} has a linear output (a logit-like score), not a "
+                "probability; use OUTPUT_KIND_LOGIT",
+                field="output",
+            )
+        return requested
+
+    def output_kinds(self) -> tuple[str, ...]:
+        """The outputs this model has: "logit" and/or "probability" (zoo models: both)."""
+        kinds = ("logit",) if self.logits is not None else ()
+        return kinds + (("probability",) if self.output_activation != "linear" else ())
+
+    def predict_all(
+        self, X: np.ndarray, should_stop: Callable[[], bool] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every output of :meth:`output_kinds` of X in one pass, each shape (N, T) float32."""
+        if self.output_activation == "sigmoid" and self.logits is not None:
+            logits = _batched(self.logits, X, should_stop, "predict")
+            return {"logit": logits, "probability": (1 / (1 + np.exp(-logits))).astype(np.float32)}
+        kind = self.output_kinds()[0]
+        return {kind: self.predict(X, kind, should_stop)}
+
+    def predict(
+        self, X: np.ndarray, output: str, should_stop: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """Logits or probabilities (``output`` from :meth:`output_kind`) of X, shape (N, T) float32.
+
+        Batches of :data:`INFERENCE_BATCH` sequences.
 
         Raises
         ------
         CancelledError
             ``should_stop()`` returned True before a batch.
         """
-        return _batched(self.logits, X, should_stop, "predict")
+        if self.logits is None:
+            return _batched(self.model, X, should_stop, "predict")
+        logits = _batched(self.logits, X, should_stop, "predict")
+        if output == "logit" or self.output_activation != "sigmoid":
+            return logits
+        return (1 / (1 + np.exp(-logits))).astype(np.float32)
 
     def scans(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """First-layer activations of X, shape (N, L, F) float32 (as :func:`motiflens.filters.filter_scans`).
@@ -89,6 +150,12 @@ class LoadedModel:
         CancelledError
             ``should_stop()`` returned True before a batch.
         """
+        if self.scanner is None:
+            raise InvalidInputError(
+                f"model_id: model {self.model_id} has no Conv1D layer reading its input, so it has no "
+                "first-layer filters to show or scan",
+                field="model_id",
+            )
         return _batched(self.scanner, X, should_stop, "scans")
 
 
@@ -182,20 +249,27 @@ class ModelCache:
                 num_outputs=int(model.output_shape[1]),
             )
         logger.info("loaded model %s (%s, %s)", model_id, config.architecture, config.activation)
+        scanner: keras.Model | None
         try:
             scanner = first_layer_model(model)
-        except ValueError:  # not a zoo model: no first-layer activation to scan
-            scanner = model
+        except InvalidInputError:  # an imported model without a first-layer Conv1D
+            scanner = None
+        logits: keras.Model | None
+        try:
+            logits = logits_model(model)
+        except InvalidInputError:  # an imported model without a linear pre-activation
+            logits = None
         return LoadedModel(
             model_id=model_id,
             model=model,
-            logits=logits_model(model),
+            logits=logits,
             config=config,
             manifest=manifest,
             lock=threading.Lock(),
             scanner=scanner,
             activation_floats=_activation_floats(model),
-            scan_floats=_floats(scanner.output),
+            scan_floats=0 if scanner is None else _floats(scanner.output),
+            output_activation=str(manifest.metadata.get("output_activation", "sigmoid")),
         )
 
     def __len__(self) -> int:

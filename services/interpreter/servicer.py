@@ -213,7 +213,10 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         if request.method not in METHOD_BY_NAME.values():
             accepted = ", ".join(pb.AttributionMethod.Name(m) for m in METHOD_BY_NAME.values())
             raise invalid("method", f"expected one of {accepted}; got {request.method}")
-        output = _enum_name(OUTPUT_BY_NAME, request.output, "output", unset=DEFAULT_OUTPUT)
+        output = loaded.output_kind(
+            None if request.output == 0 else _enum_name(OUTPUT_BY_NAME, request.output, "output"),
+            default=DEFAULT_OUTPUT,
+        )
         reference = _enum_name(REFERENCE_BY_NAME, request.reference, "reference", unset=DEFAULT_REFERENCE)
         if not 0 <= request.target < loaded.num_outputs:
             raise InvalidInputError(
@@ -446,9 +449,12 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         )
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
-        """Probabilities (default) or logits, shape (N, T)."""
+        """Probabilities (default, when the model has them) or logits, shape (N, T)."""
         loaded = self.models.get(request.model_id)
-        _enum_name(OUTPUT_BY_NAME, request.output, "output", unset=DEFAULT_OUTPUT)
+        output = loaded.output_kind(
+            None if request.output == 0 else _enum_name(OUTPUT_BY_NAME, request.output, "output"),
+            default="probability",
+        )
         stop = caller_gone(context)
 
         def cost(n: int) -> int:
@@ -461,12 +467,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
 
         with self._budgeted(request.sequences, loaded, "Predict", cost) as X:
             with holding(loaded.lock, stop, "Predict"):
-                logits = loaded.predict_logits(X, stop)
-        values = (
-            logits
-            if request.output == pb.OutputKind.Value("OUTPUT_KIND_LOGIT")
-            else 1 / (1 + np.exp(-logits))
-        )
+                values = loaded.predict(X, output, stop)
         return pb.PredictResponse(predictions=array_to_tensor(values.astype(np.float32)))
 
 

@@ -45,6 +45,13 @@ MAX_RANK = 8
 INPUT_ONE_HOT = "sequence"
 INPUT_STRINGS = "dna"
 OUTPUTS = ("probabilities", "logits")
+#: Output name of each output kind (:meth:`LoadedModel.output_kinds`).
+OUTPUT_OF_KIND = {"probability": "probabilities", "logit": "logits"}
+
+
+def model_outputs(loaded: LoadedModel) -> list[str]:
+    """The TF Serving output names this model has (zoo models: both)."""
+    return [OUTPUT_OF_KIND[kind] for kind in loaded.output_kinds()]
 
 
 def _declared_shape(proto, field: str) -> tuple[int, ...]:
@@ -91,7 +98,7 @@ def signature_def(loaded: LoadedModel) -> meta_graph_pb2.SignatureDef:
             name=f"{INPUT_STRINGS}:0", dtype=types_pb2.DT_STRING, tensor_shape=_shape(-1)
         )
     )
-    for name in OUTPUTS:
+    for name in model_outputs(loaded):
         signature.outputs[name].CopyFrom(
             meta_graph_pb2.TensorInfo(
                 name=f"{name}:0", dtype=types_pb2.DT_FLOAT, tensor_shape=_shape(-1, outputs)
@@ -249,11 +256,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         """Run the model on the request's sequences."""
         loaded = self._model(request.model_spec)
         X = self._inputs(request, loaded)
-        wanted = list(request.output_filter) or list(OUTPUTS)
-        unknown = set(wanted) - set(OUTPUTS)
+        available = model_outputs(loaded)
+        wanted = list(request.output_filter) or available
+        unknown = set(wanted) - set(available)
         if unknown:
             raise InvalidInputError(
-                f"output_filter: unknown outputs {sorted(unknown)}; accepted: {', '.join(OUTPUTS)}",
+                f"output_filter: unknown outputs {sorted(unknown)} for this model; "
+                f"accepted: {', '.join(available)}",
                 field="output_filter",
             )
         response = predict_pb2.PredictResponse()
@@ -266,8 +275,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             holding(loaded.lock, stop, "Predict"),
         ):
             # Batch after batch, stopping once the caller has gone (CancelledError).
-            logits = loaded.predict_logits(X, stop)
-        values = {"logits": logits, "probabilities": (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)}
+            computed = loaded.predict_all(X, stop)
+        values = {OUTPUT_OF_KIND[kind]: array for kind, array in computed.items()}
         for name in wanted:
             response.outputs[name].CopyFrom(tf.make_tensor_proto(values[name]))
         return response

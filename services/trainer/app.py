@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from services.common.app import App
 from services.common.budget import MemoryBudget
-from services.common.config import JobSettings, Settings, SweepSettings, max_upload_bytes_from_env
+from services.common.config import (
+    JobSettings,
+    ModelFileSettings,
+    Settings,
+    SweepSettings,
+    max_upload_bytes_from_env,
+)
 from services.common.datasets import remove_stale_uploads
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
@@ -24,6 +30,7 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
     job_settings = JobSettings.from_env()
     sweep_settings = SweepSettings.from_env()
     max_upload_bytes = max_upload_bytes_from_env()
+    model_files = ModelFileSettings.from_env()
     jobs = JobManager(settings.store_url, job_settings, store=store, metrics=metrics)
     remove_stale_uploads()  # folders of an earlier trainer killed mid-import
     servicer = TrainerServicer(
@@ -32,5 +39,6 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
         SweepManager(jobs, sweep_settings),
         budget=MemoryBudget(settings.memory_budget_bytes),
         max_upload_bytes=max_upload_bytes,
+        model_files=model_files,
     )
     return App(servicer.register, (SERVICE_NAME,), (servicer,), close=jobs.close)

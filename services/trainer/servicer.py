@@ -35,6 +35,13 @@ Sweep          INVALID_ARGUMENT (empty or repeated axis, axis set in base_model,
 GetSweep       INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
 ListSweeps     none
 CancelSweep    as GetSweep
+ImportModel    INVALID_ARGUMENT (not a .keras archive, a Lambda or custom class, weights
+               linking to another file, an input other than (None, L, 4), an output other
+               than (None, T), a failing forward pass), NOT_FOUND (unknown upload),
+               RESOURCE_EXHAUSTED (archive, parameters, memory or time over the limits,
+               another import running)
+ExportModel    INVALID_ARGUMENT (malformed id, bad name/version), NOT_FOUND (unknown model),
+               RESOURCE_EXHAUSTED (as ImportModel)
 Upload         INVALID_ARGUMENT (no header first, bad name/size/sha256, a chunk over
                4 MiB, bytes that do not add up to the header), RESOURCE_EXHAUSTED (over
                MOTIFLENS_MAX_UPLOAD_MB, disk full), CANCELLED (the caller left)
@@ -46,8 +53,10 @@ ListUploads    none
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import threading
 from collections.abc import Mapping
 
 import grpc
@@ -55,11 +64,11 @@ import numpy as np
 from motiflens_client.wire import WireError, pb, vocabulary
 from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 
-from motiflens.errors import FailedPreconditionError, InvalidInputError
+from motiflens.errors import FailedPreconditionError, InvalidInputError, ResourceExhaustedError
 from motiflens.models import ModelConfig
 from services.common import labels, pages
 from services.common.budget import MemoryBudget
-from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB
+from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB, ModelFileSettings
 from services.common.convert import tensor_to_array
 from services.common.datasets import (
     DATASET_KIND,
@@ -67,6 +76,7 @@ from services.common.datasets import (
     forget_dataset,
     get_dataset_info,
     list_datasets,
+    scratch_directory,
 )
 from services.common.errors import from_wire
 from services.common.limits import check_count, check_name
@@ -78,7 +88,7 @@ from services.common.server import (
     when_call_ends,
 )
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import datasets, intervals, uploads
+from services.trainer import datasets, intervals, model_files, uploads
 from services.trainer.jobs import JobManager, JobState, is_terminal, list_models, read_job
 from services.trainer.split_rows import split_chunks
 from services.trainer.sweeps import SweepManager, SweepRequest
@@ -108,6 +118,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         (default: the trainer's default ``MOTIFLENS_MEMORY_BUDGET_MB``).
     max_upload_bytes : int, optional
         Largest Upload (default ``MOTIFLENS_MAX_UPLOAD_MB``'s default, 16 GiB).
+    model_files : ModelFileSettings, optional
+        Limits of the ImportModel/ExportModel child process.
     """
 
     def __init__(
@@ -118,8 +130,12 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         *,
         budget: MemoryBudget | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
+        model_files: ModelFileSettings | None = None,
     ) -> None:
         self.max_upload_bytes = max_upload_bytes
+        self.model_files = model_files or ModelFileSettings()
+        # One import/export child at a time: each may use MOTIFLENS_IMPORT_MEMORY_MB.
+        self._model_file_slot = threading.BoundedSemaphore(1)
         self.store = store
         self.jobs = jobs
         self.sweeps = sweeps or SweepManager(jobs)
@@ -283,6 +299,69 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         labels.forget_labels(self.store, artifact_id)
         forget_dataset(self.store, artifact_id)
         return pb.DeleteResponse(id=manifest.artifact_id, kind=manifest.kind)
+
+    # ---- model files
+    def ImportModel(self, request, context):  # noqa: N802
+        """Store a lab's own .keras model (services/trainer/model_files.py)."""
+        name = check_name(request.name, "name")
+        given = labels.check_labels(request.labels)
+        source = request.WhichOneof("source")
+        if source is None:
+            raise InvalidInputError("source: set keras_file (the file's bytes) or upload_id", field="source")
+        with self._model_file_turn(), contextlib.ExitStack() as stack:
+            if source == "upload_id":
+                path, _ = stack.enter_context(
+                    uploads.fetch_upload(self.store, request.upload_id, "upload_id")
+                )
+            else:
+                path = stack.enter_context(scratch_directory()) / "model.keras"
+                path.write_bytes(request.keras_file)
+            manifest = model_files.import_model(
+                self.store, path, name=name, settings=self.model_files, max_bytes=self.max_upload_bytes
+            )
+        if given:
+            labels.set_labels(self.store, manifest.artifact_id, given)
+        return pb.ImportModelResponse(model=model_info_to_proto(manifest, given))
+
+    def ExportModel(self, request, context):  # noqa: N802
+        """Stream a model's .keras file or a SavedModel tar: header, then chunks."""
+        formats = (
+            0,
+            pb.ExportFormat.Value("EXPORT_FORMAT_KERAS"),
+            pb.ExportFormat.Value("EXPORT_FORMAT_SAVED_MODEL"),
+        )
+        if request.format not in formats:
+            raise InvalidInputError(
+                f"format: expected EXPORT_FORMAT_KERAS or EXPORT_FORMAT_SAVED_MODEL, got {request.format}",
+                field="format",
+            )
+        saved_model = request.format == formats[2]
+        fmt = formats[2] if saved_model else formats[1]
+        with contextlib.ExitStack() as stack:
+            if saved_model:
+                stack.enter_context(self._model_file_turn())
+            path, file_name = stack.enter_context(
+                model_files.exported_file(
+                    self.store,
+                    request.model_id,
+                    saved_model=saved_model,
+                    folder_name=request.name,
+                    version=int(request.version),
+                    settings=self.model_files,
+                )
+            )
+            yield from model_files.export_chunks(path, file_name, fmt, pb)
+
+    @contextlib.contextmanager
+    def _model_file_turn(self):
+        if not self._model_file_slot.acquire(blocking=False):
+            raise ResourceExhaustedError(
+                "another model import or SavedModel export is running; retry shortly"
+            )
+        try:
+            yield
+        finally:
+            self._model_file_slot.release()
 
     def SetLabels(self, request, context):  # noqa: N802
         """Replace the labels of any stored artifact."""
@@ -687,13 +766,21 @@ def sweep_to_proto(summary: Mapping) -> pb.Sweep:
 def model_info_to_proto(manifest: Manifest, artifact_labels: Mapping[str, str] | None = None) -> pb.ModelInfo:
     """ModelInfo message from a model artifact's manifest (and its labels)."""
     meta = manifest.metadata
+    imported = meta.get("provenance") == "imported"
+    config = meta["model_config"]
+    spec = (
+        pb.ModelSpec(architecture=config["architecture"], activation=config.get("activation", ""))
+        if imported
+        else model_spec_to_proto(config)
+    )
     return pb.ModelInfo(
+        **model_files.model_fields(meta),
         labels=dict(artifact_labels or {}),
         model_id=manifest.artifact_id,
         job_id=meta.get("job_id", ""),
         dataset_id=meta.get("dataset_id", ""),
         name=meta.get("name", ""),
-        model=model_spec_to_proto(meta["model_config"]),
+        model=spec,
         test_metrics=metrics_to_proto(meta.get("test_metrics")),
         input_length=meta.get("input_length", 0),
         num_outputs=meta.get("num_outputs", 0),

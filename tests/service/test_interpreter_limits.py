@@ -269,10 +269,10 @@ def test_predict_batches_ask_the_caller_between_them(world):
         return len(asked) > 1
 
     with pytest.raises(CancelledError, match="predict: abandoned after 256 of 600 sequences"):
-        loaded.predict_logits(X, should_stop)
+        loaded.predict(X, "logit", should_stop)
     with pytest.raises(CancelledError, match="scans: abandoned after 0 of 600 sequences"):
         loaded.scans(X, lambda: True)
-    assert loaded.predict_logits(X[:3]).shape == (3, 1)
+    assert loaded.predict(X[:3], "logit").shape == (3, 1)
 
 
 def test_reflection_describes_tf_serving_prediction_service(world):

@@ -36,10 +36,10 @@ from motiflens_client.sdk._calls import (
     DEFAULT_DATABASE,
     PATIENT_BACKOFF_CAP_SECONDS,
 )
-from motiflens_client.sdk.genome import GenomeCalls
 from motiflens_client.sdk.handles import Job, Sweep
 from motiflens_client.sdk.interpreter import InterpreterCalls
 from motiflens_client.sdk.local import LOCAL_STOP_GRACE_SECONDS
+from motiflens_client.sdk.model_files import ModelFileCalls
 from motiflens_client.sdk.motifmatch import MotifMatchCalls
 from motiflens_client.sdk.trainer import TrainerCalls
 
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-class Client(TrainerCalls, GenomeCalls, InterpreterCalls, MotifMatchCalls):
+class Client(TrainerCalls, ModelFileCalls, InterpreterCalls, MotifMatchCalls):
     """Client of the trainer, interpreter and motifmatch services.
 
     Parameters

@@ -72,6 +72,11 @@ _CHANNEL_OPTIONS = [
 ]
 
 
+def _output_choice(value: str) -> Any:
+    """OutputKind of ``output``: "auto" leaves it unset (the server uses what the model has)."""
+    return 0 if value == "auto" else _choice(_OUTPUTS, value, "output")
+
+
 def _choice(table: Mapping[str, int], value: str, field: str) -> Any:
     """``table[value]``, a proto enum value; InvalidArgument for another value.
 

@@ -15,10 +15,10 @@ from motiflens_client._tensors import (
 )
 from motiflens_client.sdk._calls import (
     _METHODS,
-    _OUTPUTS,
     _REFERENCES,
     ClientBase,
     _choice,
+    _output_choice,
 )
 from motiflens_client.types import (
     DatasetSplit,
@@ -37,7 +37,7 @@ class InterpreterCalls(ClientBase):
         model_id: str,
         sequences: Sequence[str] | np.ndarray | DatasetSplit,
         *,
-        output: str = "probability",
+        output: str = "auto",
     ) -> np.ndarray:
         """Model outputs for sequences.
 
@@ -46,8 +46,9 @@ class InterpreterCalls(ClientBase):
         model_id : str
         sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
             DNA strings (A, C, G, T, N; one length), one-hot ``X`` or stored sequences.
-        output : str, default "probability"
-            "probability" (sigmoid) or "logit".
+        output : str, default "auto"
+            "probability" (sigmoid) or "logit"; "auto": the probability when the model
+            has one (every zoo model), else the logit (an imported model with a linear output).
 
         Returns
         -------
@@ -63,7 +64,7 @@ class InterpreterCalls(ClientBase):
         request = pb.PredictRequest(
             model_id=model_id,
             sequences=sequences_to_proto(sequences),
-            output=_choice(_OUTPUTS, output, "output"),
+            output=_output_choice(output),
         )
         response = self._unary(self._interpreter, "Predict", request)
         return tensor_to_array(response.predictions, field="predictions")
@@ -112,7 +113,7 @@ class InterpreterCalls(ClientBase):
         *,
         method: str = "saliency",
         target: int = 0,
-        output: str = "logit",
+        output: str = "auto",
         reference: str = "shuffle",
         num_references: int = 0,
         num_steps: int = 0,
@@ -131,8 +132,9 @@ class InterpreterCalls(ClientBase):
             "saliency", "ism", "integrated_gradients" or "deepshap".
         target : int, default 0
             Output unit.
-        output : str, default "logit"
-            "logit" or "probability".
+        output : str, default "auto"
+            "logit" or "probability"; "auto": the logit when the model has a linear
+            pre-activation (every zoo model), else its output (an imported softmax model).
         reference : str, default "shuffle"
             References of integrated gradients and DeepSHAP: "shuffle" or "dinucleotide".
         num_references : int, default 0 (10)
@@ -155,7 +157,7 @@ class InterpreterCalls(ClientBase):
             sequences=sequences_to_proto(sequences),
             method=_choice(_METHODS, method, "method"),
             target=target,
-            output=_choice(_OUTPUTS, output, "output"),
+            output=_output_choice(output),
             reference=_choice(_REFERENCES, reference, "reference"),
             num_references=num_references,
             num_steps=num_steps,
@@ -246,7 +248,7 @@ class InterpreterCalls(ClientBase):
         *,
         method: str = "saliency",
         target: int = 0,
-        output: str = "logit",
+        output: str = "auto",
         reference: str = "shuffle",
         num_references: int = 0,
         num_steps: int = 0,
@@ -285,7 +287,7 @@ class InterpreterCalls(ClientBase):
             sequences=split_ref(dataset),
             method=_choice(_METHODS, method, "method"),
             target=target,
-            output=_choice(_OUTPUTS, output, "output"),
+            output=_output_choice(output),
             reference=_choice(_REFERENCES, reference, "reference"),
             num_references=num_references,
             num_steps=num_steps,

@@ -36,6 +36,12 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_SUCCEEDED: _ClassVar[JobState]
     JOB_STATE_FAILED: _ClassVar[JobState]
     JOB_STATE_CANCELLED: _ClassVar[JobState]
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_KERAS: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_SAVED_MODEL: _ClassVar[ExportFormat]
 SYNTHETIC_TASK_UNSPECIFIED: SyntheticTask
 SYNTHETIC_TASK_1: SyntheticTask
 SYNTHETIC_TASK_3: SyntheticTask
@@ -52,6 +58,9 @@ JOB_STATE_RUNNING: JobState
 JOB_STATE_SUCCEEDED: JobState
 JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+EXPORT_FORMAT_KERAS: ExportFormat
+EXPORT_FORMAT_SAVED_MODEL: ExportFormat
 
 class SyntheticSpec(_message.Message):
     __slots__ = ("task", "num_sequences", "seed", "sequence_length")
@@ -576,7 +585,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self, dataset_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., label_selector: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("model_id", "job_id", "dataset_id", "name", "model", "test_metrics", "input_length", "num_outputs", "created_at", "labels")
+    __slots__ = ("model_id", "job_id", "dataset_id", "name", "model", "test_metrics", "input_length", "num_outputs", "created_at", "labels", "provenance", "output_activation", "first_conv_layer")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -594,6 +603,9 @@ class ModelInfo(_message.Message):
     NUM_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CONV_LAYER_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     job_id: str
     dataset_id: str
@@ -604,7 +616,67 @@ class ModelInfo(_message.Message):
     num_outputs: int
     created_at: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, model_id: _Optional[str] = ..., job_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., input_length: _Optional[int] = ..., num_outputs: _Optional[int] = ..., created_at: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    provenance: str
+    output_activation: str
+    first_conv_layer: str
+    def __init__(self, model_id: _Optional[str] = ..., job_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., input_length: _Optional[int] = ..., num_outputs: _Optional[int] = ..., created_at: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., provenance: _Optional[str] = ..., output_activation: _Optional[str] = ..., first_conv_layer: _Optional[str] = ...) -> None: ...
+
+class ImportModelRequest(_message.Message):
+    __slots__ = ("name", "keras_file", "upload_id", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KERAS_FILE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    keras_file: bytes
+    upload_id: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., keras_file: _Optional[bytes] = ..., upload_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ImportModelResponse(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: ModelInfo
+    def __init__(self, model: _Optional[_Union[ModelInfo, _Mapping]] = ...) -> None: ...
+
+class ExportModelRequest(_message.Message):
+    __slots__ = ("model_id", "format", "name", "version")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    format: ExportFormat
+    name: str
+    version: int
+    def __init__(self, model_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ExportHeader(_message.Message):
+    __slots__ = ("file_name", "size", "sha256", "format")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    size: int
+    sha256: str
+    format: ExportFormat
+    def __init__(self, file_name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: ExportHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[ExportHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "next_page_token")

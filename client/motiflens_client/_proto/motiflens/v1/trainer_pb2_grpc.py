@@ -71,6 +71,16 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.ImportModel = channel.unary_unary(
+                '/motiflens.v1.TrainerService/ImportModel',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ImportModelRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ImportModelResponse.FromString,
+                _registered_method=True)
+        self.ExportModel = channel.unary_stream(
+                '/motiflens.v1.TrainerService/ExportModel',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ExportModelRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.ExportChunk.FromString,
+                _registered_method=True)
         self.SetLabels = channel.unary_unary(
                 '/motiflens.v1.TrainerService/SetLabels',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.SetLabelsRequest.SerializeToString,
@@ -207,6 +217,28 @@ class TrainerServiceServicer:
 
     def DeleteUpload(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportModel(self, request, context):
+        """Imports a lab's own Keras 3 model (.keras): checked without running its code (no
+        Lambda or custom classes; weights that name no other file), loaded in Keras safe
+        mode in a memory-limited child process, validated (one input (None, L, 4), outputs
+        (None, T_i), a forward pass) and stored as a model (provenance "imported") that every
+        interpreter RPC takes. INVALID_ARGUMENT names what is wrong; RESOURCE_EXHAUSTED for a
+        file or model over the limits; NOT_FOUND for an unknown upload. Nothing is stored
+        unless the whole import succeeded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportModel(self, request, context):
+        """Streams a stored model out: the .keras file, or a TF Serving SavedModel directory
+        (NAME/VERSION/saved_model.pb, signature serving_default) as an uncompressed tar.
+        An ExportHeader first, then the bytes. NOT_FOUND for an unknown model.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -369,6 +401,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.DeleteUpload,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ImportModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportModel,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ImportModelRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.ImportModelResponse.SerializeToString,
+            ),
+            'ExportModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportModel,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ExportModelRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.ExportChunk.SerializeToString,
             ),
             'SetLabels': grpc.unary_unary_rpc_method_handler(
                     servicer.SetLabels,
@@ -641,6 +683,60 @@ class TrainerService:
             '/motiflens.v1.TrainerService/DeleteUpload',
             motiflens_dot_v1_dot_trainer__pb2.DeleteRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ImportModel',
+            motiflens_dot_v1_dot_trainer__pb2.ImportModelRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.ImportModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ExportModel',
+            motiflens_dot_v1_dot_trainer__pb2.ExportModelRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
