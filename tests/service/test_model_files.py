@@ -5,6 +5,7 @@ The stack is ``Client.local(temporary=True)``: trainer, interpreter and motifmat
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +232,43 @@ def test_an_import_over_the_upload_limit_is_refused(tmp_path: Path, monkeypatch:
         with pytest.raises(ResourceExhausted, match="upload limit|limit"):
             small.import_model(tmp_path / "big.keras")
         assert small.list_models() == [] and small.list_uploads() == []
+
+
+def test_the_cli_imports_lists_exports_and_deletes(client: Client, tmp_path: Path):
+    from test_cli import run_cli
+
+    def cli(*argv: str):
+        return run_cli("--address", client.address, "--timeout", "600", *argv)
+
+    lab_model().save(tmp_path / "lab.keras")
+    result = cli(
+        "models", "import", str(tmp_path / "lab.keras"), "--name", "cli lab", "--label", "via=cli", "--json"
+    )
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert info["provenance"] == "imported" and info["first_conv_layer"] == "scanner"
+    assert info["labels"] == {"via": "cli"}
+    listed = cli("models", "list")
+    assert listed.code == 0 and any(
+        line.split()[0] == info["model_id"] and line.split()[-1] == "imported"
+        for line in listed.out.splitlines()
+    )
+    result = cli("models", "export", info["model_id"], "--output", str(tmp_path / "x" / "m.keras"))
+    assert result.code == 0 and Path(result.out.strip()) == tmp_path / "x" / "m.keras"
+    X = one_hot(5, seed=9)
+    again = keras.saving.load_model(tmp_path / "x" / "m.keras", compile=False)
+    np.testing.assert_allclose(
+        again.predict_on_batch(X), client.predict(info["model_id"], X), rtol=1e-6, atol=1e-7
+    )
+    result = cli(
+        "models", "export", info["model_id"], "--format", "saved_model", "--output", str(tmp_path / "tfs")
+    )
+    assert result.code == 0 and (Path(result.out.strip()) / "saved_model.pb").is_file()
+
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"nope")
+    result = cli("models", "import", str(bad))
+    assert result.code == 3 and "not a Keras 3 .keras file" in result.err
+    assert cli("models", "import", str(tmp_path / "lab.keras"), "--label", "novalue").code == 2
+    assert cli("models", "delete", info["model_id"]).code == 0
+    assert info["model_id"] not in {m.model_id for m in client.list_models()}

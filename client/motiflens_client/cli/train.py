@@ -216,11 +216,79 @@ def _cancel_job(args: argparse.Namespace, client: Client) -> int:
 
 
 def register_models(commands: Commands) -> None:
-    """The ``models`` group: list."""
-    sub = group(commands, "models", "trained models (trainer)")
-    parser = command(sub, "list", _list_models, "list trained models, newest first")
+    """The ``models`` group: list, import, export, delete."""
+    sub = group(commands, "models", "trained and imported models (trainer)")
+    parser = command(sub, "list", _list_models, "list models, newest first")
     parser.add_argument("--dataset", default="", metavar="ID", help="only models of this data set")
     parser.add_argument("--json", action="store_true")
+    parser = command(
+        sub,
+        "import",
+        _import_model,
+        "import a Keras 3 .keras model built outside motiflens (input (None, L, 4) one-hot; "
+        "Keras built-in layers only: a Lambda layer is refused)",
+    )
+    parser.add_argument("file", help="the .keras file (model.save('name.keras'))")
+    parser.add_argument("--name", default="", help="its name (default: the file's stem)")
+    parser.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="a label for the model (repeatable)"
+    )
+    parser.add_argument("--json", action="store_true")
+    parser = command(
+        sub,
+        "export",
+        _export_model,
+        "write a stored model out: its .keras file, or a TF Serving SavedModel (NAME/VERSION/saved_model.pb)",
+    )
+    parser.add_argument("model_id")
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="the .keras file to write, or (--format saved_model) the model base folder",
+    )
+    parser.add_argument("--format", choices=("keras", "saved_model"), default="keras")
+    parser.add_argument("--name", default="", help="SavedModel folder name (default: the model id)")
+    parser.add_argument("--version", type=non_negative_int, default=1, help="SavedModel version folder (1)")
+    command(sub, "delete", _delete_model, "delete a stored model").add_argument("model_id")
+
+
+def _import_model(args: argparse.Namespace, client: Client) -> int:
+    given = {}
+    for item in args.label:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--label: expected KEY=VALUE, got {item!r}")
+        given[key] = value
+    info = client.import_model(args.file, name=args.name, labels=given)
+    if args.json:
+        print_json(info)
+        return EXIT_OK
+    print_fields(
+        [
+            ("model_id", info.model_id),
+            ("name", info.name),
+            ("input_length", info.input_length),
+            ("num_outputs", info.num_outputs),
+            ("output_activation", info.output_activation),
+            ("first_conv_layer", info.first_conv_layer or "- (no filters or scans)"),
+        ]
+    )
+    return EXIT_OK
+
+
+def _export_model(args: argparse.Namespace, client: Client) -> int:
+    written = client.download_model(
+        args.model_id, args.output, format=args.format, name=args.name, version=args.version
+    )
+    out(str(written))
+    return EXIT_OK
+
+
+def _delete_model(args: argparse.Namespace, client: Client) -> int:
+    client.delete_model(args.model_id)
+    out(f"deleted {args.model_id}")
+    return EXIT_OK
 
 
 def _list_models(args: argparse.Namespace, client: Client) -> int:
@@ -229,7 +297,17 @@ def _list_models(args: argparse.Namespace, client: Client) -> int:
         print_json(models)
         return EXIT_OK
     print_table(
-        ("MODEL_ID", "ARCHITECTURE", "ACTIVATION", "SEED", "TEST_AUROC", "TEST_AUPR", "DATASET_ID", "NAME"),
+        (
+            "MODEL_ID",
+            "ARCHITECTURE",
+            "ACTIVATION",
+            "SEED",
+            "TEST_AUROC",
+            "TEST_AUPR",
+            "DATASET_ID",
+            "NAME",
+            "PROVENANCE",
+        ),
         [
             (
                 m.model_id,
@@ -242,6 +320,7 @@ def _list_models(args: argparse.Namespace, client: Client) -> int:
                 None if m.test_metrics is None else m.test_metrics.aupr,
                 m.dataset_id,
                 m.name,
+                m.provenance,
             )
             for m in models
         ],
