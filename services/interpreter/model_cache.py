@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from motiflens.errors import CancelledError, InvalidInputError
+from motiflens.errors import CancelledError, InvalidInputError, NotFoundError, UnavailableError
 from motiflens.models import ModelConfig, first_layer_model, load_model, logits_model
 from services.common.store import ArtifactStore, Manifest, check_id
 
@@ -217,9 +217,13 @@ class ModelCache:
         """
         check_id(model_id, field_name=field_name, prefix="model")
         with self._lock:
-            if model_id in self._models:
-                self._models.move_to_end(model_id)
-                return self._models[model_id]
+            cached = self._models.get(model_id)
+        if cached is not None and self._still_stored(model_id):
+            with self._lock:
+                if model_id in self._models:
+                    self._models.move_to_end(model_id)
+            return cached
+        with self._lock:
             loading = self._loading.setdefault(model_id, threading.Lock())
         # One loader per id; other callers for the same id wait for it.
         with loading:
@@ -235,6 +239,22 @@ class ModelCache:
                     logger.info("evicted model %s from the cache", evicted)
                 self._loading.pop(model_id, None)
             return loaded
+
+    def _still_stored(self, model_id: str) -> bool:
+        """Whether a cached model is still in the store (DeleteModel on the trainer evicts it here).
+
+        A store outage keeps serving the cached copy: the model was whole when loaded.
+        """
+        try:
+            self.store.get_manifest(model_id, kind="model")
+        except NotFoundError:
+            with self._lock:
+                self._models.pop(model_id, None)
+            logger.info("model %s was deleted from the store; evicted", model_id)
+            return False
+        except UnavailableError:
+            return True
+        return True
 
     def _load(self, model_id: str) -> LoadedModel:
         manifest = self.store.get_manifest(model_id, kind="model")

@@ -272,3 +272,6 @@ def test_the_cli_imports_lists_exports_and_deletes(client: Client, tmp_path: Pat
     assert cli("models", "import", str(tmp_path / "lab.keras"), "--label", "novalue").code == 2
     assert cli("models", "delete", info["model_id"]).code == 0
     assert info["model_id"] not in {m.model_id for m in client.list_models()}
+    # The interpreter had it loaded (predict above); a deleted model is not served from its cache.
+    with pytest.raises(NotFound):
+        client.predict(info["model_id"], X)
