@@ -185,6 +185,14 @@ def param(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def label(text: str) -> tuple[str, str]:
+    """``KEY=VALUE``, e.g. ``lab=koo`` (the server checks the key and value)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. lab=koo), got {text!r}")
+    return key.strip(), value
+
+
 def word_list(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
     """A comma-separated list, each word parsed by ``kind``."""
 

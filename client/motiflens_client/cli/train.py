@@ -16,6 +16,7 @@ from motiflens_client.cli._args import (
     add_first_layer_l2,
     command,
     group,
+    label,
     non_negative_float,
     non_negative_int,
     param,
@@ -231,7 +232,12 @@ def register_models(commands: Commands) -> None:
     parser.add_argument("file", help="the .keras file (model.save('name.keras'))")
     parser.add_argument("--name", default="", help="its name (default: the file's stem)")
     parser.add_argument(
-        "--label", action="append", default=[], metavar="KEY=VALUE", help="a label for the model (repeatable)"
+        "--label",
+        type=label,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label for the model (repeatable)",
     )
     parser.add_argument("--json", action="store_true")
     parser = command(
@@ -254,13 +260,7 @@ def register_models(commands: Commands) -> None:
 
 
 def _import_model(args: argparse.Namespace, client: Client) -> int:
-    given = {}
-    for item in args.label:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise CliError(f"--label: expected KEY=VALUE, got {item!r}")
-        given[key] = value
-    info = client.import_model(args.file, name=args.name, labels=given)
+    info = client.import_model(args.file, name=args.name, labels=dict(args.label))
     if args.json:
         print_json(info)
         return EXIT_OK
