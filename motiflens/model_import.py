@@ -23,8 +23,9 @@
    - otherwise (softmax, relu, mixed heads): no ``logits`` layer; the output is the
      model's own (``"softmax"``, ``"mixed"``, ...: probabilities/outputs only).
 
-   A final ``Dense``/``Conv1D`` with a sigmoid is split into a linear copy (same weights)
-   and a separate sigmoid, so the predictions are the same numbers. Several outputs are
+   Every ``Dense``/``Conv1D`` with a fused activation is first split into a linear copy
+   (same weights) and a separate ``Activation`` layer, so the predictions are the same
+   numbers and DeepSHAP's rules and the logit see the linear part. Several outputs are
    concatenated in the model's output order into one (N, T) output.
 
 The first layer used for filters and scans is found by type (:func:`motiflens.models.first_conv_layer`),
@@ -255,6 +256,7 @@ def normalise(model: keras.Model) -> ImportedModel:
         More parameters than the zoo's limit.
     """
     L = _check_input(model)
+    model = _split_fused_activations(model)
     heads = [_head(model, index, tensor) for index, tensor in enumerate(model.outputs)]
     num_outputs = sum(head[2] for head in heads)
     if num_outputs > MAX_OUTPUTS:
@@ -370,6 +372,30 @@ def _head(model: keras.Model, index: int, tensor) -> tuple:
         linear.set_weights(layer.get_weights())
         return pre, "sigmoid", units
     return tensor, activation, units
+
+
+def _split_fused_activations(model: keras.Model) -> keras.Model:
+    """A copy of the model (same weights, its own layers) with every Dense/Conv1D activation apart.
+
+    DeepSHAP's rules and the logit need the linear part apart from the nonlinearity (as
+    the zoo builds them); the predictions are the same numbers. Every layer is copied
+    (from its config, then its weights), so the copy's graph shares no layer with the
+    loaded one and each layer has a single call.
+    """
+    functional = keras.Model(model.inputs, model.outputs, name=model.name)
+
+    def call(layer, *args, **kwargs):
+        activation = _activation_name(layer)
+        split = type(layer).__name__ in ("Dense", "Conv1D") and activation != "linear"
+        config = {**layer.get_config(), "activation": "linear"} if split else layer.get_config()
+        copy = type(layer).from_config(config)
+        output = copy(*args, **kwargs)
+        copy.set_weights(layer.get_weights())
+        if split:
+            output = keras.layers.Activation(activation, name=f"{layer.name}_{activation}")(output)
+        return output
+
+    return keras.models.clone_model(functional, clone_function=lambda layer: layer, call_function=call)
 
 
 def _activation_name(layer) -> str:

@@ -130,6 +130,15 @@ def test_saliency_is_the_gradient_of_the_logit_and_ism_is_its_naive_definition(c
     assert np.abs(naive).max() > 0.01  # the check compares real changes, not zeros
 
 
+def test_deepshap_and_integrated_gradients_work_on_a_model_with_fused_activations(client: Client, imported):
+    """The lab model's Dense(activation="relu") is split on import, so DeepSHAP's rules apply."""
+    _, info, _ = imported
+    X = one_hot(3, seed=8)
+    for method in ("deepshap", "integrated_gradients"):
+        scores = client.attribute(info.model_id, X, method=method, target=0, num_references=4)
+        assert scores.shape == (3, LENGTH, 4) and np.isfinite(scores).all() and np.abs(scores).max() > 0
+
+
 def test_export_keras_and_saved_model_give_the_same_predictions(client: Client, imported, tmp_path: Path):
     model, info, _ = imported
     X = one_hot(12, seed=4)

@@ -191,3 +191,26 @@ def test_filters_of_an_imported_model_recover_a_planted_motif(tmp_path, padding)
     assert alignment.filters[0].num_sites >= 50
     assert "".join("ACGT"[i] for i in pwm.argmax(axis=1)) == MOTIF
     assert pwm.max(axis=1).min() == 1.0
+
+
+def test_fused_activations_are_split_so_deepshap_and_scans_see_them(tmp_path):
+    from motiflens.attribution import attribute
+
+    model = plain_model(conv_activation="relu")  # Conv1D(activation="relu"), Dense(activation="sigmoid")
+    imported = import_keras_file(saved(model, tmp_path), max_bytes=LIMIT)
+    assert imported.scan_layer == "motif_scanner_relu" and imported.output_activation == "sigmoid"
+    layers = {layer.name: layer for layer in imported.model.layers}
+    assert layers["motif_scanner"].activation.__name__ == "linear"
+    assert isinstance(layers["motif_scanner_relu"], keras.layers.Activation)
+    X = one_hot(6, 60, seed=5)
+    np.testing.assert_allclose(
+        imported.model.predict_on_batch(X), model.predict_on_batch(X), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        filter_scans(imported.model, X),
+        np.maximum(keras.Model(model.input, model.get_layer("motif_scanner").output).predict_on_batch(X), 0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    scores = np.asarray(attribute(imported.model, X, method="deepshap", target=0, num_references=4).scores)
+    assert scores.shape == (6, 60, 4) and np.isfinite(scores).all() and np.abs(scores).max() > 0
