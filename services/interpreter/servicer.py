@@ -388,6 +388,12 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
     def Localize(self, request, context):  # noqa: N802 (gRPC method name)
         """Localization AUROC of first-layer scans (and optionally the PWM baseline)."""
         loaded = self.models.get(request.model_id)
+        if loaded.scanner is not None and loaded.scanner.output.shape[1] != loaded.input_length:
+            raise FailedPreconditionError(
+                f"model_id: model {loaded.model_id}'s first layer has 'valid' padding, so its scans "
+                f"cover {loaded.scanner.output.shape[1]} of {loaded.input_length} positions; localization "
+                "compares one scan value per input position (a 'same'-padded first layer)"
+            )
         padding = check_range(request.padding, "padding", 1, loaded.input_length, zero=str(DEFAULT_PADDING))
         padding = padding or DEFAULT_PADDING
         stop = caller_gone(context)

@@ -284,3 +284,13 @@ def test_the_cli_imports_lists_exports_and_deletes(client: Client, tmp_path: Pat
     # The interpreter had it loaded (predict above); a deleted model is not served from its cache.
     with pytest.raises(NotFound):
         client.predict(info["model_id"], X)
+
+
+def test_localize_refuses_a_valid_padded_first_layer_by_name(client: Client, imported):
+    from motiflens_client import FailedPrecondition
+    from motiflens_client.types import DatasetSplit
+
+    _, info, _ = imported
+    dataset = client.create_task(1, num_sequences=200, seed=0)  # refused before any row is read
+    with pytest.raises(FailedPrecondition, match="'valid' padding.*53 of 60 positions"):
+        client.localize(info.model_id, DatasetSplit(dataset.dataset_id, "test"))
