@@ -23,15 +23,17 @@ import sys
 import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+from motiflens_client.wire import pb
 
 from motiflens.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
+from motiflens.models import MODEL_FILE
 from services.common.config import ModelFileSettings
 from services.common.datasets import scratch_directory
 from services.common.store import ArtifactStore, Manifest, check_id
 from services.trainer.jobs.records import MODEL_KIND
 
-#: The stored file of every model artifact.
-MODEL_OBJECT = "model.keras"
 #: What the child writes: the result, or the refusal.
 RESULT_FILE, ERROR_FILE = "result.json", "error.json"
 #: Bytes per ExportChunk.
@@ -82,7 +84,7 @@ def import_model(
             "source_sha256": _sha256(source),
         }
         return store.put_artifact(
-            MODEL_KIND, {MODEL_OBJECT: out / MODEL_OBJECT}, metadata=metadata, provenance={"imported": True}
+            MODEL_KIND, {MODEL_FILE: out / MODEL_FILE}, metadata=metadata, provenance={"imported": True}
         )
 
 
@@ -113,19 +115,20 @@ def exported_file(
         )
     if not 0 <= version <= MAX_VERSION:
         raise InvalidInputError(f"version: expected 1..{MAX_VERSION} (0: 1), got {version}", field="version")
-    store.get_manifest(model_id, kind=MODEL_KIND)
+    manifest = store.get_manifest(model_id, kind=MODEL_KIND)
+    output_activation = str(manifest.metadata.get("output_activation", "sigmoid"))
     with scratch_directory() as tmp:
         model_dir = tmp / "model"
         store.fetch_artifact(model_id, model_dir)
-        if not (model_dir / MODEL_OBJECT).is_file():
-            raise NotFoundError(f"model_id: model {model_id} has no {MODEL_OBJECT}")
+        if not (model_dir / MODEL_FILE).is_file():
+            raise NotFoundError(f"model_id: model {model_id} has no {MODEL_FILE}")
         if not saved_model:
-            yield model_dir / MODEL_OBJECT, MODEL_OBJECT
+            yield model_dir / MODEL_FILE, MODEL_FILE
             return
         out = tmp / "export"
         out.mkdir()
         _run_child(
-            ["export", str(model_dir), str(out), name, str(version or 1)],
+            ["export", str(model_dir), str(out), name, str(version or 1), output_activation],
             out,
             settings,
             "writing the SavedModel",
@@ -136,8 +139,8 @@ def exported_file(
         yield archive, archive.name
 
 
-def export_chunks(path: Path, file_name: str, fmt: int, pb) -> Iterator:
-    """ExportChunk messages of ``path``: the header (size, sha256), then the bytes."""
+def export_chunks(path: Path, file_name: str, fmt: Any) -> Iterator[pb.ExportChunk]:
+    """ExportChunk messages of ``path``: header (size, sha256, ``fmt`` an ExportFormat), then bytes."""
     yield pb.ExportChunk(
         header=pb.ExportHeader(
             file_name=file_name, size=path.stat().st_size, sha256=_sha256(path), format=fmt
@@ -193,7 +196,7 @@ def _child_import(source: str, out: str, max_bytes: str) -> dict:
     from motiflens.models import first_layer_model
 
     imported = import_keras_file(source, max_bytes=int(max_bytes))
-    imported.model.save(Path(out, MODEL_OBJECT))
+    imported.model.save(Path(out, MODEL_FILE))
     activation = ""
     if imported.scan_layer:
         layer = first_layer_model(imported.model).outputs[0]._keras_history.operation
@@ -210,7 +213,8 @@ def _child_import(source: str, out: str, max_bytes: str) -> dict:
     }
 
 
-def _child_export(model_dir: str, out: str, name: str, version: str) -> dict:
+def _child_export(model_dir: str, out: str, name: str, version: str, output_activation: str) -> dict:
+    """Write the SavedModel; ``output_activation`` as the manifest records it ("linear": no probability)."""
     import keras
     import tensorflow as tf
 
@@ -222,13 +226,13 @@ def _child_export(model_dir: str, out: str, name: str, version: str) -> dict:
         logits = logits_model(model)
     except InvalidInputError:
         logits = None
-    activation = _output_activation(model, logits)
+    has_probability = output_activation != "linear"
     archive = keras.export.ExportArchive()
     archive.track(model)
 
     def serve(sequence):
         outputs = {}
-        if activation != "linear":
+        if has_probability:
             outputs["probabilities"] = model(sequence, training=False)
         if logits is not None:
             outputs["logits"] = logits(sequence, training=False)
@@ -240,16 +244,7 @@ def _child_export(model_dir: str, out: str, name: str, version: str) -> dict:
         input_signature=[tf.TensorSpec((None, length, 4), tf.float32, name="sequence")],
     )
     archive.write_out(str(Path(out, name, version)), verbose=False)
-    return {
-        "outputs": sorted(["logits"] * (logits is not None) + ["probabilities"] * (activation != "linear"))
-    }
-
-
-def _output_activation(model, logits) -> str:
-    """Return "linear" when the output is the logits layer itself, else "other"."""
-    if logits is not None and model.outputs[0] is logits.outputs[0]:
-        return "linear"
-    return "other"
+    return {"outputs": sorted(["logits"] * (logits is not None) + ["probabilities"] * has_probability)}
 
 
 def _child(argv: list[str]) -> int:

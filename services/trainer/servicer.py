@@ -356,7 +356,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                     settings=self.model_files,
                 )
             )
-            yield from model_files.export_chunks(path, file_name, fmt, pb)
+            yield from model_files.export_chunks(path, file_name, fmt)
 
     @contextlib.contextmanager
     def _model_file_turn(self):
