@@ -27,6 +27,7 @@ from motiflens_client.errors import (
 )
 from motiflens_client.sdk import Client, Job, Sweep
 from motiflens_client.types import (
+    AttributionMaps,
     CompareResult,
     DatabaseInfo,
     DatasetInfo,
@@ -56,6 +57,7 @@ __all__ = [
     "Job",
     "Sweep",
     # types
+    "AttributionMaps",
     "CompareResult",
     "DatabaseInfo",
     "DatasetInfo",

@@ -25,7 +25,14 @@ from motiflens_client.types import (
     WindowCounts,
 )
 from motiflens_client.wire import pb
-from motiflens_client.wire.vocabulary import DISTANCE_NAMES, METHOD_BY_NAME, state_name
+from motiflens_client.wire.vocabulary import (
+    DISTANCE_NAMES,
+    FORM_BY_NAME,
+    METHOD_BY_NAME,
+    OUTPUT_BY_NAME,
+    REFERENCE_BY_NAME,
+    state_name,
+)
 
 #: AttributionMethod enum value -> SDK name (the inverse of ``wire.vocabulary.METHOD_BY_NAME``).
 METHOD_NAMES = {value: name for name, value in METHOD_BY_NAME.items()}
@@ -291,3 +298,25 @@ def database_info(message: pb.DatabaseInfo) -> DatabaseInfo:
         collection=message.collection,
         tax_group=message.tax_group,
     )
+
+
+def attribution_settings(message: pb.AttributionSettings | None) -> dict:
+    """The server's record of an Attribute call as plain names and numbers."""
+    if message is None:
+        return {}
+    return {
+        "method": METHOD_NAMES.get(message.method, ""),
+        "target": message.target,
+        "output": _inverse(OUTPUT_BY_NAME).get(message.output, "logit"),
+        "reference": _inverse(REFERENCE_BY_NAME).get(message.reference),
+        "num_references": message.num_references or None,
+        "num_steps": message.num_steps or None,
+        "seed": message.seed,
+        "times_input": message.times_input,
+        "form": _inverse(FORM_BY_NAME).get(message.form, "scores"),
+        "gradient_correction": message.gradient_correction,
+    }
+
+
+def _inverse(table: dict[str, int]) -> dict[int, str]:
+    return {value: name for name, value in table.items()}

@@ -22,6 +22,7 @@ __all__ = [
     "DatasetSplit",
     "DatasetInfo",
     "SplitRows",
+    "AttributionMaps",
     "Metrics",
     "EpochEvent",
     "JobInfo",
@@ -211,6 +212,46 @@ class SplitRows:
 
     def __len__(self) -> int:
         return int(self.one_hot.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class AttributionMaps:
+    """Attribution maps of N sequences with their hypothetical form (``Client.attribution_maps``).
+
+    What TF-MoDISco and tangermeme take: ``hypothetical[n, p, b]`` is what base b would
+    contribute at position p of sequence n; with the default ``form`` "projected",
+    ``scores`` is hypothetical × one-hot (the contribution of the bases present).
+
+    Attributes
+    ----------
+    scores : np.ndarray, shape (N, L, 4), float32
+        The map named by ``form``.
+    hypothetical : np.ndarray, shape (N, L, 4), float32
+    form : str
+        "projected", "hypothetical" or "scores" (the method's own definition).
+    settings : dict
+        The server's record of the call: method, target, output, reference,
+        num_references, num_steps, seed, times_input, form, gradient_correction.
+    """
+
+    scores: np.ndarray
+    hypothetical: np.ndarray
+    form: str
+    settings: dict
+
+    def modisco_arrays(self, one_hot: np.ndarray) -> dict[str, np.ndarray]:
+        """modisco-lite's inputs: ``{"ohe": one-hot, "shap": hypothetical}``, each (N, 4, L) float32.
+
+        Save each as its own NPZ (``np.savez(path, arr_0=array)``) for ``modisco motifs
+        -s ohe.npz -a shap.npz``.
+        """
+        one_hot = np.asarray(one_hot, dtype=np.float32)
+        if one_hot.shape != self.hypothetical.shape:
+            raise ValueError(f"one_hot: expected shape {self.hypothetical.shape}, got {one_hot.shape}")
+        return {
+            "ohe": np.ascontiguousarray(one_hot.transpose(0, 2, 1)),
+            "shap": np.ascontiguousarray(self.hypothetical.transpose(0, 2, 1)),
+        }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ normalisation uses its moving statistics.
 
 One API for all methods
 -----------------------
-Each method returns an :class:`Attribution`: ``scores`` (N, L, 4) float32 plus
+Each method returns an :class:`Attribution`: ``scores`` (N, L, 4) float32 (the
+method's own definition), ``hypothetical`` and ``projected`` (N, L, 4) float32 (the
+forms TF-MoDISco and tangermeme expect; :mod:`motiflens.attribution.forms`), plus
 the settings that made it (method, target, output, number of references and
 steps, reference kind, seed; None where a setting does not apply).
 ``np.asarray(result)`` gives the scores. :func:`attribute` dispatches by name
@@ -29,6 +31,9 @@ away or its deadline passed").
 Methods
 -------
 - :func:`saliency`: d output / d input; ``times_input=True`` gives grad × input.
+  Saliency, integrated gradients and DeepSHAP take ``gradient_correction=True``:
+  subtract the per-position mean over bases from the gradient or multipliers
+  (Majdandzic et al. 2023), removing the component that points off the simplex.
 - :func:`ism` (fast) and :func:`ism_naive`: in-silico mutagenesis. Entry
   ``[n, p, b]`` is f(x with position p set to base b) - f(x); it is exactly 0
   where x[n, p] already is base b. A position that is not one-hot (an N column)
@@ -60,9 +65,9 @@ they do not depend on ``batch_size``; :func:`make_references` returns them.
 Modules
 -------
 ``_graph`` (validation, the model graph, compiled passes, :class:`Attribution`),
-``references``, ``saliency``, ``ism``, ``integrated_gradients``, ``deepshap``; each
-method's module docstring describes how it works. Every public name is importable
-from here.
+``forms`` (hypothetical and projected maps, gradient correction), ``references``,
+``saliency``, ``ism``, ``integrated_gradients``, ``deepshap``; each method's module
+docstring describes how it works. Every public name is importable from here.
 """
 
 from __future__ import annotations
@@ -83,6 +88,13 @@ from motiflens.attribution._graph import (
     StopCheck,
 )
 from motiflens.attribution.deepshap import deepshap
+from motiflens.attribution.forms import (
+    correct_gradient,
+    hypothetical_contributions,
+    mean_centre,
+    off_simplex_fraction,
+    project,
+)
 from motiflens.attribution.integrated_gradients import integrated_gradients
 from motiflens.attribution.ism import ism, ism_l2_norm, ism_naive
 from motiflens.attribution.references import _reference_blocks as _reference_blocks
@@ -100,12 +112,17 @@ __all__ = [
     "Reference",
     "StopCheck",
     "attribute",
+    "correct_gradient",
     "deepshap",
+    "hypothetical_contributions",
     "integrated_gradients",
     "ism",
     "ism_l2_norm",
     "ism_naive",
     "make_references",
+    "mean_centre",
+    "off_simplex_fraction",
+    "project",
     "saliency",
 ]
 

@@ -63,6 +63,15 @@ class Attribution:
         Seed of the references, else None.
     times_input : bool
         Saliency only: whether the gradient was multiplied by the input.
+    hypothetical : np.ndarray, shape (N, L, 4), float32
+        Hypothetical contributions: what each base would contribute at each position
+        (see :mod:`motiflens.attribution.forms`).
+    projected : np.ndarray, shape (N, L, 4), float32
+        ``hypothetical`` × the one-hot input: non-zero only at the bases present.
+    gradient_correction : bool
+        Whether the per-position mean over bases was subtracted from the gradients
+        (or multipliers) before the maps were formed (saliency, integrated
+        gradients, DeepSHAP).
     """
 
     scores: np.ndarray
@@ -74,6 +83,9 @@ class Attribution:
     reference: str | None = None
     seed: int | None = None
     times_input: bool = False
+    hypothetical: np.ndarray | None = None
+    projected: np.ndarray | None = None
+    gradient_correction: bool = False
 
     def __array__(self, dtype=None, copy=None):
         """The scores, so that ``np.asarray(attribution)`` works."""

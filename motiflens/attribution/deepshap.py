@@ -47,6 +47,7 @@ from motiflens.attribution._graph import (
     _prepare,
     _sum_by,
 )
+from motiflens.attribution.forms import correct_gradient, hypothetical_contributions, project
 from motiflens.attribution.references import _reference_blocks
 from motiflens.errors import InvalidInputError
 
@@ -226,6 +227,7 @@ def deepshap(
     reference: Reference = "shuffle",
     seed: int = 0,
     index_offset: int = 0,
+    gradient_correction: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     should_stop: StopCheck | None = None,
 ) -> Attribution:
@@ -253,6 +255,11 @@ def deepshap(
     index_offset : int, default 0
         X[i] draws its references as sequence ``index_offset + i`` would, so a batch
         attributed in chunks gets the same references as in one call.
+    gradient_correction : bool, default False
+        Subtract the per-position mean over bases from the DeepLIFT multipliers first
+        (:func:`motiflens.attribution.forms.correct_gradient`). Against one-hot
+        references this changes ``scores`` per base but neither their per-position
+        sums nor ``hypothetical``.
     batch_size : int, default 256
         Model evaluations per pass; each (x, r) pair takes two. References are made
         a block of a few passes at a time, whatever ``num_references`` is.
@@ -262,7 +269,10 @@ def deepshap(
     Returns
     -------
     Attribution
-        ``scores`` (N, L, 4) float32.
+        ``scores`` (N, L, 4) float32; ``hypothetical`` the mean over references of
+        m - Σ_b m r (:func:`motiflens.attribution.forms.hypothetical_contributions`)
+        and ``projected`` hypothetical × X, which sums per sequence to the same total
+        as ``scores`` for one-hot X.
 
     Raises
     ------
@@ -280,13 +290,31 @@ def deepshap(
     # A block of references makes about four passes of (x, r) pairs.
     block = 4 * max(1, batch_size // 2)
     scores = np.empty(X.shape, dtype=np.float32)
+    hypothetical = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], num_references, block):
         X_group = X[group]
         total = np.zeros(X_group.shape, dtype=np.float64)
+        hypothetical_total = np.zeros(X_group.shape, dtype=np.float64)
         blocks = _reference_blocks(X_group, offset + group.start, num_references, reference, seed, block)
         for index, references in blocks:
             x = X_group[index]
             multipliers = _deeplift_multipliers(multipliers_of, x, references, batch_size, should_stop)
+            if gradient_correction:
+                multipliers = correct_gradient(multipliers)
             _sum_by(index, multipliers * (x - references), total)
+            _sum_by(index, hypothetical_contributions(multipliers, references), hypothetical_total)
         scores[group] = total / num_references
-    return Attribution(scores, "deepshap", target, output, num_references, None, reference, seed)
+        hypothetical[group] = hypothetical_total / num_references
+    return Attribution(
+        scores,
+        "deepshap",
+        target,
+        output,
+        num_references,
+        None,
+        reference,
+        seed,
+        hypothetical=hypothetical,
+        projected=project(hypothetical, X),
+        gradient_correction=bool(gradient_correction),
+    )

@@ -30,6 +30,7 @@ from motiflens.attribution._graph import (
     _prepare,
     _sum_by,
 )
+from motiflens.attribution.forms import correct_gradient, hypothetical_contributions, project
 from motiflens.attribution.references import _reference_blocks
 
 
@@ -77,6 +78,7 @@ def integrated_gradients(
     reference: Reference = "shuffle",
     seed: int = 0,
     index_offset: int = 0,
+    gradient_correction: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     should_stop: StopCheck | None = None,
 ) -> Attribution:
@@ -108,6 +110,11 @@ def integrated_gradients(
     index_offset : int, default 0
         X[i] draws its references as sequence ``index_offset + i`` would, so a batch
         attributed in chunks gets the same references as in one call.
+    gradient_correction : bool, default False
+        Subtract the per-position mean over bases from the path-averaged gradients first
+        (:func:`motiflens.attribution.forms.correct_gradient`). Against one-hot
+        references this changes ``scores`` per base but neither their per-position
+        sums nor ``hypothetical``.
     batch_size : int, default 256
         Path points (model evaluations) per forward/backward pass. Memory is a few
         passes' worth (references and path points are made one block at a time),
@@ -118,7 +125,10 @@ def integrated_gradients(
     Returns
     -------
     Attribution
-        ``scores`` (N, L, 4) float32.
+        ``scores`` (N, L, 4) float32; ``hypothetical`` the mean over references of
+        m - Σ_b m r (:func:`motiflens.attribution.forms.hypothetical_contributions`)
+        and ``projected`` hypothetical × X, which sums per sequence to the same total
+        as ``scores`` for one-hot X.
 
     Raises
     ------
@@ -138,17 +148,34 @@ def integrated_gradients(
     # A block of references makes about four passes of path points (at least one reference).
     block = max(1, (4 * batch_size) // num_steps)
     scores = np.empty(X.shape, dtype=np.float32)
+    hypothetical = np.empty(X.shape, dtype=np.float32)
     for group in _groups(X.shape[0], num_references, block):
         X_group = X[group]
         total = np.zeros(X_group.shape, dtype=np.float64)
+        hypothetical_total = np.zeros(X_group.shape, dtype=np.float64)
         blocks = _reference_blocks(X_group, offset + group.start, num_references, reference, seed, block)
         for index, references in blocks:
             difference = X_group[index] - references
             gradient_sums = _path_gradient_sums(
                 gradient, references, difference, alphas, batch_size, should_stop
             )
-            _sum_by(index, gradient_sums / num_steps * difference, total)
+            multipliers = gradient_sums / num_steps
+            if gradient_correction:
+                multipliers = correct_gradient(multipliers)
+            _sum_by(index, multipliers * difference, total)
+            _sum_by(index, hypothetical_contributions(multipliers, references), hypothetical_total)
         scores[group] = total / num_references
+        hypothetical[group] = hypothetical_total / num_references
     return Attribution(
-        scores, "integrated_gradients", target, output, num_references, num_steps, reference, seed
+        scores,
+        "integrated_gradients",
+        target,
+        output,
+        num_references,
+        num_steps,
+        reference,
+        seed,
+        hypothetical=hypothetical,
+        projected=project(hypothetical, X),
+        gradient_correction=bool(gradient_correction),
     )

@@ -31,6 +31,7 @@ windows cover most of their short inputs), on 1000 nt about 10x or more.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ from motiflens.attribution._graph import (
     _predict,
     _prepare,
 )
+from motiflens.attribution.forms import mean_centre, project
 from motiflens.errors import InvalidInputError
 from motiflens.sequences import check_one_hot
 
@@ -129,7 +131,8 @@ def ism_naive(
     Returns
     -------
     Attribution
-        ``scores`` (N, L, 4) float32: f(mutant) - f(x), 0 at the wild-type base.
+        ``scores`` (N, L, 4) float32: f(mutant) - f(x), 0 at the wild-type base;
+        ``hypothetical`` the per-position mean-centred map, ``projected`` that × X.
 
     Raises
     ------
@@ -149,7 +152,7 @@ def ism_naive(
             mutants[np.arange(len(n)), p] = _EYE[b]
             y = np.asarray(forward(tf.constant(mutants)))[:, target]
             scores[group.start + n, p, b] = y - wild_type[group.start + n]
-    return Attribution(scores, "ism_naive", target, output)
+    return _with_forms(Attribution(scores, "ism_naive", target, output), X)
 
 
 @dataclass(frozen=True)
@@ -486,6 +489,7 @@ def ism(
     -------
     Attribution
         ``scores`` (N, L, 4) float32; reduce per position with :func:`ism_l2_norm`.
+        ``hypothetical`` is the per-position mean-centred map, ``projected`` that × X.
 
     Raises
     ------
@@ -522,4 +526,10 @@ def ism(
             _check_stop(should_stop, f"ism at sequence {group.start} of {len(X)}")
             y = mutant_pass(wild_type, X_group, tf.constant(n), tf.constant(p), tf.constant(b))
             scores[group.start + n, p, b] = np.asarray(y)[:, target] - reference[n]
-    return Attribution(scores, "ism", target, output)
+    return _with_forms(Attribution(scores, "ism", target, output), X)
+
+
+def _with_forms(result: Attribution, X: np.ndarray) -> Attribution:
+    """Add ISM's hypothetical form (the mean-centred Δ map) and its projection onto X (N, L, 4)."""
+    hypothetical = mean_centre(result.scores).astype(np.float32)
+    return dataclasses.replace(result, hypothetical=hypothetical, projected=project(hypothetical, X))

@@ -15,6 +15,7 @@ from motiflens.attribution._graph import (
     _gradients,
     _prepare,
 )
+from motiflens.attribution.forms import correct_gradient, project
 
 
 def saliency(
@@ -24,6 +25,7 @@ def saliency(
     target: int = 0,
     output: Output = "logit",
     times_input: bool = False,
+    gradient_correction: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     should_stop: StopCheck | None = None,
 ) -> Attribution:
@@ -41,6 +43,9 @@ def saliency(
         Score the logit (input of the ``logits`` layer) or the sigmoid output.
     times_input : bool, default False
         Multiply the gradient by X (grad × input, as the paper reports saliency).
+    gradient_correction : bool, default False
+        Subtract the per-position mean over the four bases from the gradient first
+        (Majdandzic et al. 2023; :func:`motiflens.attribution.forms.correct_gradient`).
     batch_size : int, default 256
         Sequences per forward/backward pass.
     should_stop : callable, optional
@@ -49,7 +54,8 @@ def saliency(
     Returns
     -------
     Attribution
-        ``scores`` (N, L, 4) float32.
+        ``scores`` (N, L, 4) float32: the gradient, or gradient × X; ``hypothetical``
+        is the gradient and ``projected`` gradient × X.
 
     Raises
     ------
@@ -60,7 +66,17 @@ def saliency(
     """
     graph, X, target = _prepare(model, X, target, output, batch_size)
     gradient = _compiled(model, ("gradient", output, target), lambda: _gradient_function(graph, target))
-    scores = _gradients(gradient, X, batch_size, should_stop)
-    if times_input:
-        scores = scores * X
-    return Attribution(scores, "saliency", target, output, times_input=bool(times_input))
+    hypothetical = _gradients(gradient, X, batch_size, should_stop)
+    if gradient_correction:
+        hypothetical = correct_gradient(hypothetical)
+    projected = project(hypothetical, X)
+    return Attribution(
+        projected if times_input else hypothetical,
+        "saliency",
+        target,
+        output,
+        times_input=bool(times_input),
+        hypothetical=hypothetical,
+        projected=projected,
+        gradient_correction=bool(gradient_correction),
+    )

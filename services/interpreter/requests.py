@@ -138,7 +138,8 @@ def attribution_bytes(loaded: LoadedModel, method: str, options: dict, chunk: in
     and for the reference methods blocks of references of about four passes.
     """
     length, rows = loaded.input_length, pass_rows(loaded)
-    scores = onehot_bytes(chunk, length)
+    # Every method returns three maps (scores, hypothetical, projected).
+    scores = 3 * onehot_bytes(chunk, length)
     if method == "saliency":
         return 2 * scores + pass_bytes(loaded, min(chunk, rows), gradients=True)
     if method in ("ism", "ism_naive"):
@@ -157,8 +158,9 @@ def attribution_bytes(loaded: LoadedModel, method: str, options: dict, chunk: in
         block = 4 * max(1, rows // 2)
         working = 2 * onehot_bytes(rows, length)  # the joint [x; r] pass and its multipliers
     group = min(chunk, max(1, block // references))
-    # References, x - r and the float64 sums of a block; the float64 totals of a group.
-    blocks = 4 * onehot_bytes(block, length) + 2 * onehot_bytes(group, length)
+    # References, x - r and the float64 sums of a block; the two float64 totals of a group
+    # (scores and hypothetical).
+    blocks = 4 * onehot_bytes(block, length) + 4 * onehot_bytes(group, length)
     return scores + blocks + working + pass_bytes(loaded, rows, gradients=True)
 
 

@@ -26,9 +26,16 @@ import numpy as np
 from motiflens_client.wire import pb
 from motiflens_client.wire.errors import WireError
 from motiflens_client.wire.pb import interpreter_pb2_grpc
-from motiflens_client.wire.vocabulary import METHOD_BY_NAME, OUTPUT_BY_NAME, REFERENCE_BY_NAME, split_name
+from motiflens_client.wire.vocabulary import (
+    FORM_BY_NAME,
+    GRADIENT_METHODS,
+    METHOD_BY_NAME,
+    OUTPUT_BY_NAME,
+    REFERENCE_BY_NAME,
+    split_name,
+)
 
-from motiflens.attribution import StopCheck, attribute
+from motiflens.attribution import Attribution, StopCheck, attribute
 from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.evaluation import interpretability_scores, localization_auroc, pwm_scans
 from motiflens.filters import filter_pwms, pwm_logo
@@ -245,7 +252,26 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         if method == "saliency" and "times_input" in request.DESCRIPTOR.fields_by_name:
             # Only Attribute has it: interpretability scores take Σ_j S_ij X_ij anyway.
             options["times_input"] = bool(request.times_input)
+        if "gradient_correction" in request.DESCRIPTOR.fields_by_name and request.gradient_correction:
+            if method not in GRADIENT_METHODS:
+                raise invalid(
+                    "gradient_correction",
+                    f"applies to the gradient methods ({', '.join(GRADIENT_METHODS)}); got method {method}",
+                )
+            options["gradient_correction"] = True
         return method, options
+
+    @staticmethod
+    def _form(request) -> tuple[str, bool]:
+        """Which map ``scores`` carries, and whether chunks also carry the hypothetical map."""
+        form = _enum_name(FORM_BY_NAME, request.form, "form", unset="scores")
+        if request.times_input and form != "scores":
+            raise invalid(
+                "times_input",
+                f"applies to the method's own scores (form unset), not to form {form}: "
+                "projected saliency already is gradient x input",
+            )
+        return form, bool(request.include_hypothetical)
 
     @staticmethod
     def _settings(method: str, options: dict) -> pb.AttributionSettings:
@@ -260,6 +286,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             settings.seed = options["seed"]
         settings.num_steps = options.get("num_steps", 0)
         settings.times_input = options.get("times_input", False)
+        settings.gradient_correction = options.get("gradient_correction", False)
         return settings
 
     def _attribute(
@@ -270,7 +297,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         options: dict,
         offset: int,
         should_stop: StopCheck,
-    ) -> np.ndarray:
+    ) -> Attribution:
         extra = {"index_offset": offset} if method in ("integrated_gradients", "deepshap") else {}
         with holding(loaded.lock, should_stop, method):
             result = attribute(
@@ -284,14 +311,19 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             )
         if self.metrics is not None:
             self.metrics.add_sequences_attributed(len(X), method=method)
-        return np.asarray(result.scores, np.float32)
+        return result
 
-    def _attribution_cost(self, loaded: LoadedModel, method: str, options: dict, chunk: int) -> Cost:
-        """Bytes of an Attribute call: its sequences, one chunk's attribution and its message."""
+    def _attribution_cost(
+        self, loaded: LoadedModel, method: str, options: dict, chunk: int, maps: int = 1
+    ) -> Cost:
+        """Bytes of an Attribute call: its sequences, one chunk's attribution and its message.
+
+        ``maps`` is the number of (n, L, 4) tensors each chunk message carries.
+        """
         return lambda n: (
             onehot_bytes(n, loaded.input_length)
             + attribution_bytes(loaded, method, options, min(n, chunk))
-            + 2 * onehot_bytes(min(n, chunk), loaded.input_length)
+            + 2 * maps * onehot_bytes(min(n, chunk), loaded.input_length)
         )
 
     # ------------------------------------------------------------------ RPCs
@@ -351,18 +383,26 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         loaded = self.models.get(request.model_id)
         method, options = self._attribution_options(request, loaded)
         chunk = self._chunk_size(request.chunk_size)
+        form, include_hypothetical = self._form(request)
         settings = self._settings(method, options)
+        settings.form = FORM_BY_NAME[form]  # type: ignore[assignment]  # a ScoreForm value
+        settings.include_hypothetical = include_hypothetical
         stop = caller_gone(context)
         with self._budgeted(
             request.sequences,
             loaded,
             f"Attribute {method}{_parameters(options, chunk_size=chunk)}",
-            self._attribution_cost(loaded, method, options, chunk),
+            self._attribution_cost(loaded, method, options, chunk, maps=1 + include_hypothetical),
             lambda n: check_work(method, options, n, "Attribute", self.max_evaluations),
         ) as X:
             for start in range(0, len(X), chunk):
-                scores = self._attribute(loaded, X[start : start + chunk], method, options, start, stop)
-                yield pb.AttributeChunk(offset=start, scores=array_to_tensor(scores), settings=settings)
+                result = self._attribute(loaded, X[start : start + chunk], method, options, start, stop)
+                message = pb.AttributeChunk(
+                    offset=start, scores=array_to_tensor(_form_of(result, form)), settings=settings
+                )
+                if include_hypothetical:
+                    message.hypothetical.CopyFrom(array_to_tensor(_form_of(result, "hypothetical")))
+                yield message
 
     def ScanFilters(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
         """Post-activation first-layer scans, one chunk at a time."""
@@ -437,7 +477,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         )
         what = _describe(f"ScoreInterpretability {method}{_parameters(options)}", len(X), loaded)
         with self.budget.reserve(need, what):
-            scores = self._attribute(loaded, X, method, options, 0, stop)
+            scores = _form_of(self._attribute(loaded, X, method, options, 0, stop), "scores")
             if method == "ism":
                 # The paper reduces ISM per position by the L2 norm over the four bases.
                 scores = np.linalg.norm(scores, axis=-1)
@@ -506,6 +546,12 @@ def _localization(scores) -> pb.LocalizationScore:
         pooled_auroc=summary["pooled_auroc"],
         num_sequences=summary["num_sequences"],
     )
+
+
+def _form_of(result: Attribution, form: str) -> np.ndarray:
+    """The (n, L, 4) float32 map of ``result`` named by a FORM_BY_NAME key."""
+    maps = {"scores": result.scores, "hypothetical": result.hypothetical, "projected": result.projected}
+    return np.asarray(maps[form], np.float32)
 
 
 def _enum_name(table: Mapping[str, int], value: int, field: str, *, unset: str | None = None) -> str:

@@ -526,6 +526,40 @@ def test_attribute_ism_of_a_data_set_slice(cli, trained, tmp_path):
         assert "ids" not in npz
 
 
+def test_attribute_writes_hypothetical_one_hot_and_modisco_inputs(cli, trained, tmp_path):
+    out, folder = tmp_path / "shap.npz", tmp_path / "modisco"
+    result = cli(
+        "attribute",
+        trained.model_id,
+        "--dataset",
+        trained.dataset_id,
+        "--limit",
+        "4",
+        "--method",
+        "deepshap",
+        "--num-references",
+        "3",
+        "--form",
+        "projected",
+        "--modisco",
+        str(folder),
+        "--out",
+        str(out),
+    )
+    assert result.code == 0, result.err
+    with np.load(out) as npz:
+        scores, hypothetical, onehot = npz["scores"], npz["hypothetical"], npz["one_hot"]
+        assert str(npz["form"]) == "projected" and not bool(npz["gradient_correction"])
+    assert scores.shape == hypothetical.shape == onehot.shape == (4, LENGTH, 4)
+    np.testing.assert_array_equal(onehot.sum(-1), 1)  # the stored rows, decoded
+    np.testing.assert_allclose(scores, hypothetical * onehot, atol=1e-7)
+    assert np.abs(hypothetical[onehot == 0]).max() > 0  # hypothetical, not projected
+    # modisco-lite's `motifs -s ohe.npz -a shap.npz` reads arr_0 of each as (N, 4, L).
+    with np.load(folder / "ohe.npz") as ohe, np.load(folder / "shap.npz") as shap:
+        np.testing.assert_array_equal(ohe["arr_0"], onehot.transpose(0, 2, 1))
+        np.testing.assert_array_equal(shap["arr_0"], hypothetical.transpose(0, 2, 1))
+
+
 def test_predict_to_npz_and_tsv(cli, trained, fasta_and_hdf5, tmp_path):
     _, fasta, _, ours = fasta_and_hdf5
     out = tmp_path / "predictions.npz"

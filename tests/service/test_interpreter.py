@@ -150,6 +150,69 @@ def test_attribute_streams_chunks_equal_to_one_core_call(world, method):
         assert settings.num_references == 4 and settings.seed == 5
 
 
+FORM = pb.ScoreForm.Value
+
+
+@pytest.mark.parametrize(
+    ("method", "form"),
+    [
+        ("ATTRIBUTION_METHOD_DEEPSHAP", "SCORE_FORM_PROJECTED"),
+        ("ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS", "SCORE_FORM_HYPOTHETICAL"),
+        ("ATTRIBUTION_METHOD_SALIENCY", "SCORE_FORM_PROJECTED"),
+        ("ATTRIBUTION_METHOD_ISM", "SCORE_FORM_HYPOTHETICAL"),
+    ],
+)
+def test_attribute_returns_the_requested_form_and_the_hypothetical_map(world, method, form):
+    X = world["dataset"].test.X[:5]
+    gradient = method != "ATTRIBUTION_METHOD_ISM"
+    request = pb.AttributeRequest(
+        model_id=world["model_id"],
+        sequences=pb.Sequences(one_hot=array_to_tensor(X)),
+        method=METHOD(method),
+        form=FORM(form),
+        include_hypothetical=True,
+        gradient_correction=gradient,
+        chunk_size=2,
+        num_references=3,
+        num_steps=5,
+        seed=4,
+    )
+    chunks = list(world["stub"].Attribute(request))
+    scores = np.concatenate([tensor_to_array(c.scores, field="scores") for c in chunks])
+    hypothetical = np.concatenate([tensor_to_array(c.hypothetical, field="hypothetical") for c in chunks])
+    name = pb.AttributionMethod.Name(METHOD(method)).removeprefix("ATTRIBUTION_METHOD_").lower()
+    options = {"num_references": 3, "seed": 4} if name in ("deepshap", "integrated_gradients") else {}
+    if name == "integrated_gradients":
+        options["num_steps"] = 5
+    if gradient:
+        options["gradient_correction"] = True
+    expected = attribute(world["model"], X, name, **options)
+    np.testing.assert_allclose(hypothetical, expected.hypothetical, rtol=1e-4, atol=1e-5)
+    wanted = expected.projected if form == "SCORE_FORM_PROJECTED" else expected.hypothetical
+    np.testing.assert_allclose(scores, wanted, rtol=1e-4, atol=1e-5)
+    settings = chunks[-1].settings
+    assert settings.form == FORM(form) and settings.include_hypothetical
+    assert settings.gradient_correction == gradient
+    if name == "saliency":  # the correction removed the off-simplex part exactly
+        np.testing.assert_allclose(hypothetical.sum(-1), 0, atol=1e-5)
+
+
+def test_attribute_form_options_are_checked(world):
+    X = world["dataset"].test.X[:2]
+    base = {"model_id": world["model_id"], "sequences": pb.Sequences(one_hot=array_to_tensor(X))}
+    cases = [
+        ({"method": METHOD("ATTRIBUTION_METHOD_ISM"), "gradient_correction": True}, "gradient_correction"),
+        (
+            {"method": METHOD("ATTRIBUTION_METHOD_SALIENCY"), "times_input": True, "form": 2},
+            "times_input",
+        ),
+        ({"method": METHOD("ATTRIBUTION_METHOD_SALIENCY"), "form": 9}, "form"),
+    ]
+    for fields, field in cases:
+        error = rpc_error(world["stub"].Attribute, pb.AttributeRequest(**base, **fields))
+        assert error.code() == CODE.INVALID_ARGUMENT and error.details().startswith(field), error.details()
+
+
 def test_scan_filters_streams_scans(world):
     X = world["dataset"].test.X[:5]
     chunks = list(

@@ -371,6 +371,32 @@ def test_attribute_chunked_equals_unchunked(client, model1, task1):
     assert ism.shape == (5, 200, 4) and np.isfinite(ism).all()
 
 
+def test_attribution_maps_give_modisco_inputs(client, model1):
+    sequences = random_dna(5, seed=4)
+    X = one_hot(sequences)
+    maps = client.attribution_maps(model1, sequences, target=2, num_references=3, seed=1, chunk_size=2)
+    assert maps.form == "projected" and maps.scores.shape == maps.hypothetical.shape == (5, 200, 4)
+    np.testing.assert_allclose(maps.scores, maps.hypothetical * X, atol=1e-7)
+    assert maps.settings["method"] == "deepshap" and maps.settings["num_references"] == 3
+    assert maps.settings["form"] == "projected" and maps.settings["target"] == 2
+    # The same projection through attribute(); and DeepSHAP's raw scores sum to the same totals.
+    projected = client.attribute(
+        model1, sequences, method="deepshap", target=2, num_references=3, seed=1, form="projected"
+    )
+    np.testing.assert_allclose(projected, maps.scores, rtol=1e-5, atol=1e-7)
+    raw = client.attribute(model1, sequences, method="deepshap", target=2, num_references=3, seed=1)
+    np.testing.assert_allclose(raw.sum(axis=(1, 2)), maps.scores.sum(axis=(1, 2)), atol=1e-4)
+    arrays = maps.modisco_arrays(X)
+    assert set(arrays) == {"ohe", "shap"} and arrays["ohe"].shape == arrays["shap"].shape == (5, 4, 200)
+    np.testing.assert_array_equal(arrays["shap"], maps.hypothetical.transpose(0, 2, 1))
+    with pytest.raises(ValueError, match="one_hot"):
+        maps.modisco_arrays(X[:2])
+    with pytest.raises(InvalidArgument, match="form"):
+        client.attribute(model1, sequences, form="raw")
+    corrected = client.attribute(model1, sequences, target=2, gradient_correction=True)
+    np.testing.assert_allclose(corrected.sum(-1), 0, atol=1e-5)
+
+
 def test_scan_filters(client, model1):
     sequences = random_dna(5, seed=2)
     scans = client.scan_filters(model1, sequences)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,11 +27,14 @@ from motiflens_client.cli._inputs import (
 )
 from motiflens_client.cli._output import out, print_table
 from motiflens_client.sdk import Client
+from motiflens_client.types import DatasetSplit
 from motiflens_client.wire import vocabulary
+from motiflens_client.wire.sequences import one_hot
 
 METHODS = vocabulary.METHOD_NAMES
 OUTPUTS = vocabulary.OUTPUT_NAMES
 REFERENCES = vocabulary.REFERENCE_NAMES
+FORMS = vocabulary.FORM_NAMES
 
 
 def register_filters(commands: Commands) -> None:
@@ -107,11 +111,14 @@ def register_attribute(commands: Commands) -> None:
         commands,
         "attribute",
         _attribute,
-        "attribution maps to an NPZ file (scores (N, L, 4) + settings)",
+        "attribution maps to an NPZ file (scores, hypothetical, one-hot (N, L, 4) + settings)",
         description=(
-            "Attribution maps of one output unit. OUT.npz holds `scores` (N, L, 4) float32 and the\n"
-            "settings (model_id, method, target, output, reference, num_references, num_steps, seed,\n"
-            "times_input, source), plus `ids` for FASTA input."
+            "Attribution maps of one output unit. OUT.npz holds `scores` (N, L, 4) float32 in the\n"
+            "chosen --form, `hypothetical` (N, L, 4) (what each base would contribute), `one_hot`\n"
+            "(N, L, 4) and the settings (model_id, method, target, output, reference, num_references,\n"
+            "num_steps, seed, times_input, form, gradient_correction, source), plus `ids` for FASTA\n"
+            "input. --modisco DIR also writes DIR/ohe.npz and DIR/shap.npz (arr_0, (N, 4, L)), the\n"
+            "inputs of `modisco motifs -s DIR/ohe.npz -a DIR/shap.npz`."
         ),
     )
     parser.add_argument("model_id", metavar="MODEL_ID")
@@ -129,12 +136,26 @@ def register_attribute(commands: Commands) -> None:
     parser.add_argument("--num-steps", type=non_negative_int, default=0, help="integrated gradients (0: 20)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the references (default 0)")
     parser.add_argument("--times-input", action="store_true", help="multiply saliency by the input")
+    parser.add_argument(
+        "--form",
+        choices=FORMS,
+        default="scores",
+        help=(
+            "map in `scores`: the method's own (default), hypothetical, or projected (hypothetical x one-hot)"
+        ),
+    )
+    parser.add_argument(
+        "--gradient-correction",
+        action="store_true",
+        help="subtract the per-position mean over bases from the gradients (saliency, IG, DeepSHAP)",
+    )
+    parser.add_argument("--modisco", type=output_dir, metavar="DIR", help="also write modisco-lite inputs")
     parser.add_argument("--out", type=output_file, required=True, metavar="OUT.npz")
 
 
 def _attribute(args: argparse.Namespace, client: Client) -> int:
     chosen = sequences(args, client)
-    scores = client.attribute(
+    maps = client.attribution_maps(
         args.model_id,
         chosen.value,
         method=args.method,
@@ -145,9 +166,14 @@ def _attribute(args: argparse.Namespace, client: Client) -> int:
         num_steps=args.num_steps,
         seed=args.seed,
         times_input=args.times_input,
+        form=args.form,
+        gradient_correction=args.gradient_correction,
     )
+    one_hot = _one_hot(chosen.value, client)
     arrays = {
-        "scores": np.asarray(scores, dtype=np.float32),
+        "scores": maps.scores,
+        "hypothetical": maps.hypothetical,
+        "one_hot": one_hot,
         "model_id": np.array(args.model_id),
         "method": np.array(args.method),
         "target": np.array(args.target),
@@ -157,14 +183,30 @@ def _attribute(args: argparse.Namespace, client: Client) -> int:
         "num_steps": np.array(args.num_steps),
         "seed": np.array(args.seed),
         "times_input": np.array(args.times_input),
+        "form": np.array(args.form),
+        "gradient_correction": np.array(args.gradient_correction),
         "source": np.array(chosen.source),
     }
     if chosen.ids is not None:
         arrays["ids"] = np.array(chosen.ids)
     write_npz(args.out, arrays)
     out(f"{args.out}  scores {tuple(arrays['scores'].shape)}")
+    if args.modisco is not None:
+        args.modisco.mkdir(parents=True, exist_ok=True)
+        for name, array in maps.modisco_arrays(one_hot).items():
+            write_npz(args.modisco / f"{name}.npz", {"arr_0": array})
+        out(f"{args.modisco}/ohe.npz, shap.npz  (N, 4, L) {tuple(one_hot.transpose(0, 2, 1).shape)}")
     chosen.report_upload()
     return EXIT_OK
+
+
+def _one_hot(value: Sequence[str] | DatasetSplit, client: Client) -> np.ndarray:
+    """The one-hot (N, L, 4) float32 of the sequences a command sent."""
+    if isinstance(value, DatasetSplit):
+        return np.array(
+            client.read_split(value.dataset_id, value.split, offset=value.offset, limit=value.limit).one_hot
+        )
+    return one_hot(value)
 
 
 def register_predict(commands: Commands) -> None:

@@ -21,12 +21,14 @@ from motiflens_client.sdk._calls import (
     _output_choice,
 )
 from motiflens_client.types import (
+    AttributionMaps,
     DatasetSplit,
     Filters,
     Interpretability,
     LocalizeResult,
 )
 from motiflens_client.wire import pb
+from motiflens_client.wire.vocabulary import FORM_BY_NAME
 
 
 class InterpreterCalls(ClientBase):
@@ -119,6 +121,8 @@ class InterpreterCalls(ClientBase):
         num_steps: int = 0,
         seed: int = 0,
         times_input: bool = False,
+        form: str = "scores",
+        gradient_correction: bool = False,
         chunk_size: int = 0,
         timeout: float | None = None,
     ) -> np.ndarray:
@@ -143,6 +147,12 @@ class InterpreterCalls(ClientBase):
         seed : int, default 0
         times_input : bool, default False
             Multiply saliency by the input.
+        form : str, default "scores"
+            "scores" (the method's own definition), "hypothetical" (what each base would
+            contribute at each position) or "projected" (hypothetical × one-hot).
+        gradient_correction : bool, default False
+            Subtract the per-position mean over bases from the gradients first
+            (saliency, integrated gradients, DeepSHAP).
         chunk_size : int, default 0 (64)
             Sequences per streamed chunk; never changes the result.
         timeout : float, optional
@@ -152,7 +162,87 @@ class InterpreterCalls(ClientBase):
         -------
         X_attr : np.ndarray, shape (N, L, 4), float32
         """
-        request = pb.AttributeRequest(
+        request = self._attribute_request(
+            model_id, sequences, method, target, output, reference, num_references, num_steps, seed
+        )
+        request.times_input = times_input
+        request.form = _choice(FORM_BY_NAME, form, "form")
+        request.gradient_correction = gradient_correction
+        request.chunk_size = chunk_size
+        chunks = {
+            chunk.offset: tensor_to_array(chunk.scores, field="scores")
+            for chunk in self._stream(
+                self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
+            )
+        }
+        return reassemble(chunks, field="scores")
+
+    def attribution_maps(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        method: str = "deepshap",
+        target: int = 0,
+        output: str = "auto",
+        reference: str = "shuffle",
+        num_references: int = 0,
+        num_steps: int = 0,
+        seed: int = 0,
+        times_input: bool = False,
+        form: str = "projected",
+        gradient_correction: bool = False,
+        chunk_size: int = 0,
+        timeout: float | None = None,
+    ) -> AttributionMaps:
+        """A map and its hypothetical form in one stream, as TF-MoDISco and tangermeme take them.
+
+        Parameters are those of :meth:`attribute`; ``method`` defaults to "deepshap" and
+        ``form`` to "projected".
+
+        Returns
+        -------
+        AttributionMaps
+            ``scores`` (in ``form``) and ``hypothetical``, each (N, L, 4) float32, and the
+            settings; ``modisco_arrays(one_hot)`` gives modisco-lite's (N, 4, L) inputs.
+        """
+        request = self._attribute_request(
+            model_id, sequences, method, target, output, reference, num_references, num_steps, seed
+        )
+        request.times_input = times_input
+        request.form = _choice(FORM_BY_NAME, form, "form")
+        request.include_hypothetical = True
+        request.gradient_correction = gradient_correction
+        request.chunk_size = chunk_size
+        scores: dict[int, np.ndarray] = {}
+        hypothetical: dict[int, np.ndarray] = {}
+        settings = None
+        for chunk in self._stream(
+            self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
+        ):
+            scores[chunk.offset] = tensor_to_array(chunk.scores, field="scores")
+            hypothetical[chunk.offset] = tensor_to_array(chunk.hypothetical, field="hypothetical")
+            settings = chunk.settings
+        return AttributionMaps(
+            scores=reassemble(scores, field="scores"),
+            hypothetical=reassemble(hypothetical, field="hypothetical"),
+            form=form,
+            settings=_convert.attribution_settings(settings),
+        )
+
+    @staticmethod
+    def _attribute_request(
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        method: str,
+        target: int,
+        output: str,
+        reference: str,
+        num_references: int,
+        num_steps: int,
+        seed: int,
+    ) -> pb.AttributeRequest:
+        return pb.AttributeRequest(
             model_id=model_id,
             sequences=sequences_to_proto(sequences),
             method=_choice(_METHODS, method, "method"),
@@ -162,16 +252,7 @@ class InterpreterCalls(ClientBase):
             num_references=num_references,
             num_steps=num_steps,
             seed=seed,
-            times_input=times_input,
-            chunk_size=chunk_size,
         )
-        chunks = {
-            chunk.offset: tensor_to_array(chunk.scores, field="scores")
-            for chunk in self._stream(
-                self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
-            )
-        }
-        return reassemble(chunks, field="scores")
 
     def scan_filters(
         self,

@@ -24,6 +24,9 @@ __all__ = [
     "OUTPUT_NAMES",
     "REFERENCE_BY_NAME",
     "REFERENCE_NAMES",
+    "FORM_BY_NAME",
+    "FORM_NAMES",
+    "GRADIENT_METHODS",
     "TASK_BY_NUMBER",
     "DISTANCE_BY_NAME",
     "DISTANCE_NAMES",
@@ -64,6 +67,17 @@ REFERENCE_BY_NAME: dict[str, int] = {
     "dinucleotide": pb.REFERENCE_KIND_DINUCLEOTIDE,
 }
 REFERENCE_NAMES: tuple[str, ...] = tuple(REFERENCE_BY_NAME)
+
+#: ScoreForm name -> enum value: which map an attribution's ``scores`` holds
+#: ("scores": the method's own definition; see motiflens.attribution.forms).
+FORM_BY_NAME: dict[str, int] = {
+    "scores": pb.SCORE_FORM_UNSPECIFIED,
+    "hypothetical": pb.SCORE_FORM_HYPOTHETICAL,
+    "projected": pb.SCORE_FORM_PROJECTED,
+}
+FORM_NAMES: tuple[str, ...] = tuple(FORM_BY_NAME)
+#: The attribution methods that differentiate, so take gradient correction.
+GRADIENT_METHODS: tuple[str, ...] = ("saliency", "integrated_gradients", "deepshap")
 
 #: The paper's synthetic task number -> SyntheticTask enum value.
 TASK_BY_NUMBER: dict[int, int] = {1: pb.SYNTHETIC_TASK_1, 3: pb.SYNTHETIC_TASK_3}

@@ -28,6 +28,12 @@ class ReferenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFERENCE_KIND_UNSPECIFIED: _ClassVar[ReferenceKind]
     REFERENCE_KIND_SHUFFLE: _ClassVar[ReferenceKind]
     REFERENCE_KIND_DINUCLEOTIDE: _ClassVar[ReferenceKind]
+
+class ScoreForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORE_FORM_UNSPECIFIED: _ClassVar[ScoreForm]
+    SCORE_FORM_HYPOTHETICAL: _ClassVar[ScoreForm]
+    SCORE_FORM_PROJECTED: _ClassVar[ScoreForm]
 OUTPUT_KIND_UNSPECIFIED: OutputKind
 OUTPUT_KIND_LOGIT: OutputKind
 OUTPUT_KIND_PROBABILITY: OutputKind
@@ -39,6 +45,9 @@ ATTRIBUTION_METHOD_DEEPSHAP: AttributionMethod
 REFERENCE_KIND_UNSPECIFIED: ReferenceKind
 REFERENCE_KIND_SHUFFLE: ReferenceKind
 REFERENCE_KIND_DINUCLEOTIDE: ReferenceKind
+SCORE_FORM_UNSPECIFIED: ScoreForm
+SCORE_FORM_HYPOTHETICAL: ScoreForm
+SCORE_FORM_PROJECTED: ScoreForm
 
 class FilterMotifsRequest(_message.Message):
     __slots__ = ("model_id", "sequences", "threshold", "window", "include_logos")
@@ -77,7 +86,7 @@ class FilterMotifsResponse(_message.Message):
     def __init__(self, filters: _Optional[_Iterable[_Union[FilterMotif, _Mapping]]] = ..., meme: _Optional[str] = ...) -> None: ...
 
 class AttributionSettings(_message.Message):
-    __slots__ = ("method", "target", "output", "reference", "num_references", "num_steps", "seed", "times_input")
+    __slots__ = ("method", "target", "output", "reference", "num_references", "num_steps", "seed", "times_input", "form", "gradient_correction", "include_hypothetical")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +95,9 @@ class AttributionSettings(_message.Message):
     NUM_STEPS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     TIMES_INPUT_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_CORRECTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HYPOTHETICAL_FIELD_NUMBER: _ClassVar[int]
     method: AttributionMethod
     target: int
     output: OutputKind
@@ -94,10 +106,13 @@ class AttributionSettings(_message.Message):
     num_steps: int
     seed: int
     times_input: bool
-    def __init__(self, method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., times_input: _Optional[bool] = ...) -> None: ...
+    form: ScoreForm
+    gradient_correction: bool
+    include_hypothetical: bool
+    def __init__(self, method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., times_input: _Optional[bool] = ..., form: _Optional[_Union[ScoreForm, str]] = ..., gradient_correction: _Optional[bool] = ..., include_hypothetical: _Optional[bool] = ...) -> None: ...
 
 class AttributeRequest(_message.Message):
-    __slots__ = ("model_id", "sequences", "method", "target", "output", "reference", "num_references", "num_steps", "seed", "times_input", "chunk_size")
+    __slots__ = ("model_id", "sequences", "method", "target", "output", "reference", "num_references", "num_steps", "seed", "times_input", "chunk_size", "form", "gradient_correction", "include_hypothetical")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +124,9 @@ class AttributeRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     TIMES_INPUT_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_CORRECTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HYPOTHETICAL_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     sequences: _common_pb2.Sequences
     method: AttributionMethod
@@ -120,17 +138,22 @@ class AttributeRequest(_message.Message):
     seed: int
     times_input: bool
     chunk_size: int
-    def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., times_input: _Optional[bool] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+    form: ScoreForm
+    gradient_correction: bool
+    include_hypothetical: bool
+    def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., times_input: _Optional[bool] = ..., chunk_size: _Optional[int] = ..., form: _Optional[_Union[ScoreForm, str]] = ..., gradient_correction: _Optional[bool] = ..., include_hypothetical: _Optional[bool] = ...) -> None: ...
 
 class AttributeChunk(_message.Message):
-    __slots__ = ("offset", "scores", "settings")
+    __slots__ = ("offset", "scores", "settings", "hypothetical")
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    HYPOTHETICAL_FIELD_NUMBER: _ClassVar[int]
     offset: int
     scores: _common_pb2.Tensor
     settings: AttributionSettings
-    def __init__(self, offset: _Optional[int] = ..., scores: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., settings: _Optional[_Union[AttributionSettings, _Mapping]] = ...) -> None: ...
+    hypothetical: _common_pb2.Tensor
+    def __init__(self, offset: _Optional[int] = ..., scores: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., settings: _Optional[_Union[AttributionSettings, _Mapping]] = ..., hypothetical: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class ScanFiltersRequest(_message.Message):
     __slots__ = ("model_id", "sequences", "chunk_size")
