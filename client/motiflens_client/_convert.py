@@ -9,6 +9,7 @@ from motiflens_client.types import (
     CompareResult,
     DatabaseInfo,
     DatasetInfo,
+    DiscoveredPattern,
     EpochEvent,
     FilterMotif,
     Filters,
@@ -19,6 +20,7 @@ from motiflens_client.types import (
     MatchResult,
     Metrics,
     ModelInfo,
+    MotifDiscovery,
     SweepInfo,
     TomtomHit,
     UploadInfo,
@@ -320,3 +322,36 @@ def attribution_settings(message: pb.AttributionSettings | None) -> dict:
 
 def _inverse(table: dict[str, int]) -> dict[int, str]:
     return {value: name for name, value in table.items()}
+
+
+def discovered_pattern(message: pb.DiscoveredPattern) -> DiscoveredPattern:
+    """DiscoveredPattern from its message."""
+    seqlets = np.array(
+        [(s.sequence, s.start, s.end, int(s.reverse_complement)) for s in message.seqlets], dtype=np.int64
+    ).reshape(-1, 4)
+    return DiscoveredPattern(
+        name=message.name,
+        sign=message.sign,
+        pwm=_readonly(tensor_to_array(message.pwm, field="pwm")),
+        cwm=_readonly(tensor_to_array(message.cwm, field="cwm")),
+        hypothetical_cwm=_readonly(tensor_to_array(message.hypothetical_cwm, field="hypothetical_cwm")),
+        num_seqlets=message.num_seqlets,
+        seqlets=_readonly(seqlets),
+        trim=(message.trim_start, message.trim_end),
+        motif_pwm=_readonly(tensor_to_array(message.motif.pwm, field="motif.pwm")),
+        matches=tuple(tomtom_hit(hit) for hit in message.matches),
+        cwm_logo_png=message.cwm_logo_png,
+        pwm_logo_png=message.pwm_logo_png,
+    )
+
+
+def motif_discovery(message: pb.DiscoverMotifsResult) -> MotifDiscovery:
+    """MotifDiscovery from the final event of a DiscoverMotifs stream."""
+    return MotifDiscovery(
+        motifs_id=message.motifs_id,
+        patterns=tuple(discovered_pattern(pattern) for pattern in message.patterns),
+        meme=message.meme,
+        database=message.database,
+        num_sequences=message.num_sequences,
+        attribution=attribution_settings(message.attribution),
+    )

@@ -23,6 +23,8 @@ __all__ = [
     "DatasetInfo",
     "SplitRows",
     "AttributionMaps",
+    "DiscoveredPattern",
+    "MotifDiscovery",
     "Metrics",
     "EpochEvent",
     "JobInfo",
@@ -558,6 +560,78 @@ class TomtomHit:
     query_consensus: str
     target_consensus: str
     orientation: str
+
+
+@dataclass(frozen=True, eq=False)
+class DiscoveredPattern:
+    """One TF-MoDISco pattern (``Client.discover_motifs``).
+
+    Attributes
+    ----------
+    name : str
+        "pos_patterns.pattern_0", ... (modisco-lite's names).
+    sign : str
+        "positive" or "negative".
+    pwm, cwm, hypothetical_cwm : np.ndarray, shape (W, 4), float64
+        Base frequencies of the seqlets, mean projected and mean hypothetical contributions.
+    num_seqlets : int
+    seqlets : np.ndarray, shape (S, 4), int64
+        Rows (sequence index, start, end, reverse complement 0/1), in the sequences'
+        coordinates; the index counts the sequences attributed (after ``positives_only``).
+    trim : tuple of int
+        [start, end) of the span matched with Tomtom (Σ|CWM| >= 0.3 × max).
+    motif_pwm : np.ndarray, shape (end - start, 4), float64
+        The trimmed PWM as matched.
+    matches : tuple of TomtomHit
+        Significant hits, best first.
+    cwm_logo_png, pwm_logo_png : bytes
+        PNG logos when asked for, else b"".
+    """
+
+    name: str
+    sign: str
+    pwm: np.ndarray
+    cwm: np.ndarray
+    hypothetical_cwm: np.ndarray
+    num_seqlets: int
+    seqlets: np.ndarray
+    trim: tuple[int, int]
+    motif_pwm: np.ndarray
+    matches: tuple[TomtomHit, ...]
+    cwm_logo_png: bytes = b""
+    pwm_logo_png: bytes = b""
+
+    @property
+    def best_match(self) -> TomtomHit | None:
+        """The most significant hit, or None."""
+        return self.matches[0] if self.matches else None
+
+
+@dataclass(frozen=True)
+class MotifDiscovery:
+    """The result of ``Client.discover_motifs``, also stored as the "motifs" artifact ``motifs_id``.
+
+    Attributes
+    ----------
+    motifs_id : str
+    patterns : tuple of DiscoveredPattern
+        Positive patterns first, most seqlets first within a sign.
+    meme : str
+        The trimmed pattern PWMs in MEME minimal format.
+    database : str
+        What the patterns were matched against.
+    num_sequences : int
+        Sequences attributed and searched.
+    attribution : dict
+        The attribution settings used (as ``AttributionMaps.settings``).
+    """
+
+    motifs_id: str
+    patterns: tuple[DiscoveredPattern, ...]
+    meme: str
+    database: str
+    num_sequences: int
+    attribution: dict
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,18 @@ MOTIFLENS_IMPORT_MEMORY_MB         4096                    address space of the 
 MOTIFLENS_IMPORT_TIMEOUT_SECONDS   600                     how long that child may run (10-86400)
 JOB_COMPLETION_INDEX               set by Kubernetes       a sweep pod's configuration index
 ================================== ======================= ====================================
+
+The interpreter alone also reads these (:class:`DiscoveryLimits`):
+
+================================== ======================= ====================================
+variable                           default                 meaning
+================================== ======================= ====================================
+MOTIFLENS_DISCOVERY_MEMORY_MB      4096                    address space of the child process
+                                                           that runs TF-MoDISco (1024-1048576);
+                                                           a DiscoverMotifs call whose estimate
+                                                           exceeds it is RESOURCE_EXHAUSTED
+MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS 1800                   how long that child may run (10-86400)
+================================== ======================= ====================================
 """
 
 from __future__ import annotations
@@ -620,6 +632,39 @@ class ModelFileSettings:
             * 1024
             * 1024,
             timeout_seconds=_int_variable(env, "MOTIFLENS_IMPORT_TIMEOUT_SECONDS", 600, 10, 86400),
+        )
+
+
+@dataclass(frozen=True)
+class DiscoveryLimits:
+    """Limits of the child process that runs TF-MoDISco for DiscoverMotifs.
+
+    Attributes
+    ----------
+    memory_bytes : int
+        Its address-space limit (``MOTIFLENS_DISCOVERY_MEMORY_MB``).
+    timeout_seconds : int
+        ``MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS``.
+    """
+
+    memory_bytes: int = 4096 * 1024 * 1024
+    timeout_seconds: int = 1800
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscoveryLimits:
+        """Read the two variables.
+
+        Raises
+        ------
+        ConfigError
+            A value outside its range.
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            memory_bytes=_int_variable(env, "MOTIFLENS_DISCOVERY_MEMORY_MB", 4096, 1024, 1024 * 1024)
+            * 1024
+            * 1024,
+            timeout_seconds=_int_variable(env, "MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS", 1800, 10, 86400),
         )
 
 

@@ -14,7 +14,7 @@ from tensorflow_serving.apis import prediction_service_pb2, prediction_service_p
 
 from services.common.app import App
 from services.common.budget import MemoryBudget
-from services.common.config import Settings
+from services.common.config import DiscoveryLimits, Settings
 from services.common.metrics import ServiceMetrics
 from services.common.store import ArtifactStore
 from services.interpreter.model_cache import ModelCache
@@ -34,6 +34,7 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
         metrics,
         cache_capacity=settings.interpreter_cache,
         budget=MemoryBudget(settings.memory_budget_bytes),
+        discovery_limits=DiscoveryLimits.from_env(),
     )
     return App(_register(interpreter, prediction), SERVICE_NAMES, (interpreter, prediction))
 
@@ -50,14 +51,20 @@ def build_register(
 
 
 def _servicers(
-    store: ArtifactStore, metrics: ServiceMetrics | None, *, cache_capacity: int, budget: MemoryBudget | None
+    store: ArtifactStore,
+    metrics: ServiceMetrics | None,
+    *,
+    cache_capacity: int,
+    budget: MemoryBudget | None,
+    discovery_limits: DiscoveryLimits | None = None,
 ) -> tuple[InterpreterServicer, PredictionServicer]:
     models = ModelCache(store, capacity=cache_capacity)
     # One budget for both services: they share the process's memory.
     budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
-    return InterpreterServicer(store, models, metrics, budget=budget), PredictionServicer(
-        models, budget=budget
+    interpreter = InterpreterServicer(
+        store, models, metrics, budget=budget, discovery_limits=discovery_limits
     )
+    return interpreter, PredictionServicer(models, budget=budget)
 
 
 def _register(

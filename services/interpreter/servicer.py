@@ -17,8 +17,10 @@ chunks, so a call whose caller cancelled or whose deadline passed stops computin
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -36,18 +38,20 @@ from motiflens_client.wire.vocabulary import (
 )
 
 from motiflens.attribution import Attribution, StopCheck, attribute
+from motiflens.discovery import match_patterns
 from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.evaluation import interpretability_scores, localization_auroc, pwm_scans
 from motiflens.filters import filter_pwms, pwm_logo
 from motiflens.motifs import write_meme
 from services.common.budget import MemoryBudget
-from services.common.config import DEFAULT_MEMORY_BUDGET_MB
+from services.common.config import DEFAULT_MEMORY_BUDGET_MB, DiscoveryLimits
 from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
 from services.common.datasets import load_dataset
 from services.common.errors import from_wire, invalid
 from services.common.metrics import ServiceMetrics
 from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
+from services.interpreter import discovery
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
 from services.interpreter.requests import (
     DEFAULT_NUM_REFERENCES,
@@ -76,6 +80,8 @@ DEFAULT_CHUNK = 64
 MAX_CHUNK = 1024
 DEFAULT_PADDING = 10
 DEFAULT_THRESHOLD = 0.5
+#: Tomtom E-value threshold of DiscoverMotifs when the request leaves it 0 (MEME's -thresh).
+DEFAULT_EVALUE = 0.1
 #: The interpreter's memory budget when none is passed in (MOTIFLENS_MEMORY_BUDGET_MB's default).
 DEFAULT_BUDGET_BYTES = DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024
 
@@ -100,6 +106,8 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
     max_evaluations : int
         Model evaluations one integrated gradients or DeepSHAP call may ask for
         (default :data:`~services.interpreter.requests.MAX_EVALUATIONS`).
+    discovery_limits : DiscoveryLimits, optional
+        Memory and time of DiscoverMotifs' TF-MoDISco child process.
     """
 
     def __init__(
@@ -111,8 +119,10 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         max_sequences: int = 20_000,
         budget: MemoryBudget | None = None,
         max_evaluations: int = MAX_EVALUATIONS,
+        discovery_limits: DiscoveryLimits | None = None,
     ):
         self.store = store
+        self.discovery_limits = discovery_limits or DiscoveryLimits()
         self.models = models
         self.metrics = metrics
         self.max_sequences = max_sequences
@@ -493,6 +503,96 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             per_sequence_aupr=array_to_tensor(result.aupr.astype(np.float64)),
             settings=self._settings(method, options),
         )
+
+    def DiscoverMotifs(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
+        """TF-MoDISco patterns of the sequences' hypothetical maps, Tomtom-matched and stored."""
+        started = time.monotonic()
+        loaded = self.models.get(request.model_id)
+        method, options = self._attribution_options(discovery.attribute_request(request), loaded)
+        settings = discovery.checked_settings(request.settings, loaded.input_length)
+        database_name, database = discovery.database_of(request.database, request.database_meme)
+        threshold = check_finite(request.evalue_threshold, "evalue_threshold") or DEFAULT_EVALUE
+        if threshold <= 0:
+            raise invalid("evalue_threshold", f"expected > 0 (0 = {DEFAULT_EVALUE}), got {threshold}")
+        name = discovery.check_name(request.name)
+        stop = caller_gone(context)
+
+        def progress(stage: str, done: int = 0, total: int = 0) -> pb.DiscoverMotifsEvent:
+            elapsed = time.monotonic() - started
+            return pb.DiscoverMotifsEvent(
+                progress=pb.DiscoveryProgress(stage=stage, done=done, total=total, elapsed_seconds=elapsed)
+            )
+
+        def admit(n: int) -> None:
+            check_work(method, options, n, "DiscoverMotifs", self.max_evaluations)
+            discovery.check_fits(n, loaded.input_length, settings, self.discovery_limits)
+
+        def cost(n: int) -> int:  # the sequences, their hypothetical maps, one chunk's attribution
+            chunk = min(n, DEFAULT_CHUNK)
+            return 2 * onehot_bytes(n, loaded.input_length) + attribution_bytes(
+                loaded, method, options, chunk
+            )
+
+        what = f"DiscoverMotifs {method}{_parameters(options)}"
+        with self._discovery_sequences(request, loaded, what, cost, admit) as X:
+            hypothetical = np.empty(X.shape, dtype=np.float32)
+            for start in range(0, len(X), DEFAULT_CHUNK):
+                part = self._attribute(loaded, X[start : start + DEFAULT_CHUNK], method, options, start, stop)
+                hypothetical[start : start + len(part.scores)] = part.hypothetical
+                yield progress("attributing", start + len(part.scores), len(X))
+            runs = discovery.run_discovery(X, hypothetical, settings, self.discovery_limits, stop)
+            while True:
+                try:
+                    next(runs)
+                except StopIteration as finished:
+                    patterns = finished.value
+                    break
+                yield progress("discovering")
+            num_sequences = len(X)
+        yield progress("matching")
+        matches = match_patterns(patterns, database, evalue_threshold=threshold)
+        messages, meme = discovery.result_message(patterns, matches, include_logos=request.include_logos)
+        result = pb.DiscoverMotifsResult(
+            patterns=messages,
+            meme=meme,
+            attribution=self._settings(method, options),
+            num_sequences=num_sequences,
+            database=database_name,
+        )
+        provenance = {
+            "model_id": loaded.model_id,
+            "attribution": {"method": method, **options},
+            "discovery": dataclasses.asdict(settings),
+            "sequences": discovery.describe_sequences(request),
+            "num_sequences": num_sequences,
+            "database": database_name,
+            "evalue_threshold": threshold,
+        }
+        result.motifs_id = discovery.store_result(self.store, result, provenance=provenance, name=name)
+        yield pb.DiscoverMotifsEvent(result=result)
+
+    @contextmanager
+    def _discovery_sequences(self, request, loaded: LoadedModel, what: str, cost: Cost, admit) -> Iterator:
+        """The sequences of a DiscoverMotifs call (only positives when asked), budget held."""
+        if not request.positives_only:
+            with self._budgeted(request.sequences, loaded, what, cost, admit) as X:
+                yield X
+            return
+        if request.sequences.WhichOneof("source") != "dataset_split":
+            raise invalid("positives_only", "needs sequences.dataset_split (a stored split has labels)")
+        ref = request.sequences.dataset_split
+        X = self._sequences(request.sequences, loaded)
+        dataset, _ = load_dataset(self.store, ref.dataset_id)
+        y = dataset.split(split_name(ref.split)).y[ref.offset : ref.offset + len(X)]
+        X = X[y[:, request.target] > 0.5]
+        if len(X) == 0:
+            raise FailedPreconditionError(
+                f"positives_only: no row of {ref.dataset_id} in the window has label {request.target} = 1",
+                field="positives_only",
+            )
+        admit(len(X))
+        with self.budget.reserve(cost(len(X)), _describe(what, len(X), loaded)):
+            yield X
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         """Probabilities (default, when the model has them) or logits, shape (N, T)."""

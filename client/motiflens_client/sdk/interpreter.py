@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from motiflens_client._tensors import (
     split_ref,
     tensor_to_array,
 )
+from motiflens_client.errors import Internal
 from motiflens_client.sdk._calls import (
     _METHODS,
     _REFERENCES,
@@ -26,6 +27,7 @@ from motiflens_client.types import (
     Filters,
     Interpretability,
     LocalizeResult,
+    MotifDiscovery,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import FORM_BY_NAME
@@ -229,6 +231,121 @@ class InterpreterCalls(ClientBase):
             form=form,
             settings=_convert.attribution_settings(settings),
         )
+
+    def discover_motifs(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        positives_only: bool = False,
+        method: str = "deepshap",
+        target: int = 0,
+        output: str = "auto",
+        reference: str = "shuffle",
+        num_references: int = 0,
+        num_steps: int = 0,
+        seed: int = 0,
+        gradient_correction: bool = False,
+        max_seqlets: int = 0,
+        window: int = 0,
+        sliding_window_size: int = 0,
+        flank_size: int = 0,
+        trim_to_window_size: int = 0,
+        target_seqlet_fdr: float = 0.0,
+        n_leiden_runs: int = 0,
+        database: str = "",
+        database_meme: str = "",
+        evalue_threshold: float = 0.0,
+        logos: bool = False,
+        name: str = "",
+        progress: Callable[[str, int, int, float], None] | None = None,
+        timeout: float | None = None,
+    ) -> MotifDiscovery:
+        """TF-MoDISco motifs of a model's attribution maps, matched with Tomtom and stored.
+
+        The interpreter attributes the sequences (hypothetical maps), runs TF-MoDISco
+        (modisco-lite) on them, matches each pattern's trimmed PWM against a JASPAR
+        release or a MEME text, and stores the result as a "motifs" artifact.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+            What to attribute; TF-MoDISco needs a few hundred sequences with signal.
+        positives_only : bool, default False
+            Keep only the rows of a DatasetSplit whose label ``target`` is 1.
+        method, target, output, reference, num_references, num_steps, seed, gradient_correction
+            The attribution, as for :meth:`attribute` (``method`` defaults to "deepshap").
+        max_seqlets, window, sliding_window_size, flank_size, trim_to_window_size
+            TF-MoDISco settings, with ``target_seqlet_fdr`` and ``n_leiden_runs``; 0 means
+            modisco-lite's command-line default (2000, min(400, L), 20, 5, 30, 0.05, 2).
+        database : str, default "" (JASPAR2016)
+            JASPAR release to match against (CORE vertebrates) ...
+        database_meme : str, default ""
+            ... or the text of a MEME file (at most 4 MiB), which then replaces it.
+        evalue_threshold : float, default 0.0 (0.1)
+        logos : bool, default False
+            Also return PNG logos (CWM and PWM) of each pattern.
+        name : str
+            Recorded in the stored artifact.
+        progress : callable, optional
+            Called with (stage, done, total, elapsed seconds) for each progress event:
+            "attributing" (sequences done of total), "discovering", "matching".
+        timeout : float, optional
+            Seconds for the whole call (default: the client's timeout).
+
+        Returns
+        -------
+        MotifDiscovery
+
+        Raises
+        ------
+        InvalidArgument
+            A bad attribution or TF-MoDISco setting, database name or MEME text.
+        FailedPrecondition
+            No pattern found (too few seqlets), or ``positives_only`` kept no row.
+        ResourceExhausted
+            More sequences than the interpreter's memory or TF-MoDISco limits allow.
+        """
+        request = pb.DiscoverMotifsRequest(
+            model_id=model_id,
+            sequences=sequences_to_proto(sequences),
+            positives_only=positives_only,
+            method=_choice(_METHODS, method, "method"),
+            target=target,
+            output=_output_choice(output),
+            reference=_choice(_REFERENCES, reference, "reference"),
+            num_references=num_references,
+            num_steps=num_steps,
+            seed=seed,
+            gradient_correction=gradient_correction,
+            settings=pb.DiscoverySettings(
+                max_seqlets=max_seqlets,
+                window=window,
+                sliding_window_size=sliding_window_size,
+                flank_size=flank_size,
+                trim_to_window_size=trim_to_window_size,
+                target_seqlet_fdr=target_seqlet_fdr,
+                n_leiden_runs=n_leiden_runs,
+            ),
+            database=database,
+            database_meme=database_meme,
+            evalue_threshold=evalue_threshold,
+            include_logos=logos,
+            name=name,
+        )
+        result = None
+        for event in self._stream(
+            self._interpreter, "DiscoverMotifs", request, timeout=self.timeout if timeout is None else timeout
+        ):
+            if event.WhichOneof("event") == "result":
+                result = event.result
+            elif progress is not None:
+                step = event.progress
+                progress(step.stage, step.done, step.total, step.elapsed_seconds)
+        if result is None:
+            raise Internal("DiscoverMotifs: the stream ended without a result")
+        return _convert.motif_discovery(result)
 
     @staticmethod
     def _attribute_request(

@@ -24,53 +24,68 @@ _sym_db = _symbol_database.Default()
 
 
 from motiflens_client._proto.motiflens.v1 import common_pb2 as motiflens_dot_v1_dot_common__pb2
+from motiflens_client._proto.motiflens.v1 import motifmatch_pb2 as motiflens_dot_v1_dot_motifmatch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emotiflens/v1/interpreter.proto\x12\x0cmotiflens.v1\x1a\x19motiflens/v1/common.proto\"\x8d\x01\n\x13\x46ilterMotifsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x0e\n\x06window\x18\x04 \x01(\x05\x12\x15\n\rinclude_logos\x18\x05 \x01(\x08\"}\n\x0b\x46ilterMotif\x12\r\n\x05index\x18\x01 \x01(\x05\x12\"\n\x05motif\x18\x02 \x01(\x0b\x32\x13.motiflens.v1.Motif\x12\x11\n\tnum_sites\x18\x03 \x01(\x03\x12\x16\n\x0emax_activation\x18\x04 \x01(\x01\x12\x10\n\x08logo_png\x18\x05 \x01(\x0c\"P\n\x14\x46ilterMotifsResponse\x12*\n\x07\x66ilters\x18\x01 \x03(\x0b\x32\x19.motiflens.v1.FilterMotif\x12\x0c\n\x04meme\x18\x02 \x01(\t\"\xe0\x02\n\x13\x41ttributionSettings\x12/\n\x06method\x18\x01 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x02 \x01(\x05\x12(\n\x06output\x18\x03 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x04 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x05 \x01(\x05\x12\x11\n\tnum_steps\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x13\n\x0btimes_input\x18\x08 \x01(\x08\x12%\n\x04\x66orm\x18\t \x01(\x0e\x32\x17.motiflens.v1.ScoreForm\x12\x1b\n\x13gradient_correction\x18\n \x01(\x08\x12\x1c\n\x14include_hypothetical\x18\x0b \x01(\x08\"\xaf\x03\n\x10\x41ttributeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12/\n\x06method\x18\x03 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x04 \x01(\x05\x12(\n\x06output\x18\x05 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x06 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x07 \x01(\x05\x12\x11\n\tnum_steps\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x13\n\x0btimes_input\x18\n \x01(\x08\x12\x12\n\nchunk_size\x18\x0b \x01(\x05\x12%\n\x04\x66orm\x18\x0c \x01(\x0e\x32\x17.motiflens.v1.ScoreForm\x12\x1b\n\x13gradient_correction\x18\r \x01(\x08\x12\x1c\n\x14include_hypothetical\x18\x0e \x01(\x08\"\xa7\x01\n\x0e\x41ttributeChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12$\n\x06scores\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x33\n\x08settings\x18\x03 \x01(\x0b\x32!.motiflens.v1.AttributionSettings\x12*\n\x0chypothetical\x18\x04 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"f\n\x12ScanFiltersRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12\x12\n\nchunk_size\x18\x03 \x01(\x05\"G\n\x10ScanFiltersChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12#\n\x05scans\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"\x84\x01\n\x0fLocalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x30\n\tsequences\x18\x02 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRef\x12\x0f\n\x07padding\x18\x03 \x01(\x05\x12\x1c\n\x14include_pwm_baseline\x18\x04 \x01(\x08\"b\n\x11LocalizationScore\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x11\n\tauroc_std\x18\x02 \x01(\x01\x12\x14\n\x0cpooled_auroc\x18\x03 \x01(\x01\x12\x15\n\rnum_sequences\x18\x04 \x01(\x03\"{\n\x10LocalizeResponse\x12\x30\n\x07\x66ilters\x18\x01 \x01(\x0b\x32\x1f.motiflens.v1.LocalizationScore\x12\x35\n\x0cpwm_baseline\x18\x02 \x01(\x0b\x32\x1f.motiflens.v1.LocalizationScore\"\xce\x02\n\x1cScoreInterpretabilityRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x30\n\tsequences\x18\x02 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRef\x12/\n\x06method\x18\x03 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x04 \x01(\x05\x12(\n\x06output\x18\x05 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x06 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x07 \x01(\x05\x12\x11\n\tnum_steps\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x16\n\x0epositives_only\x18\n \x01(\x08\"\x90\x02\n\x1dScoreInterpretabilityResponse\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x11\n\tauroc_std\x18\x02 \x01(\x01\x12\x0c\n\x04\x61upr\x18\x03 \x01(\x01\x12\x10\n\x08\x61upr_std\x18\x04 \x01(\x01\x12\x15\n\rnum_sequences\x18\x05 \x01(\x03\x12\x30\n\x12per_sequence_auroc\x18\x06 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12/\n\x11per_sequence_aupr\x18\x07 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x33\n\x08settings\x18\x08 \x01(\x0b\x32!.motiflens.v1.AttributionSettings\"x\n\x0ePredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12(\n\x06output\x18\x03 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\"<\n\x0fPredictResponse\x12)\n\x0bpredictions\x18\x01 \x01(\x0b\x32\x14.motiflens.v1.Tensor*]\n\nOutputKind\x12\x1b\n\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_KIND_LOGIT\x10\x01\x12\x1b\n\x17OUTPUT_KIND_PROBABILITY\x10\x02*\xc2\x01\n\x11\x41ttributionMethod\x12\"\n\x1e\x41TTRIBUTION_METHOD_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41TTRIBUTION_METHOD_SALIENCY\x10\x01\x12\x1a\n\x16\x41TTRIBUTION_METHOD_ISM\x10\x02\x12+\n\'ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS\x10\x03\x12\x1f\n\x1b\x41TTRIBUTION_METHOD_DEEPSHAP\x10\x04*l\n\rReferenceKind\x12\x1e\n\x1aREFERENCE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16REFERENCE_KIND_SHUFFLE\x10\x01\x12\x1f\n\x1bREFERENCE_KIND_DINUCLEOTIDE\x10\x02*^\n\tScoreForm\x12\x1a\n\x16SCORE_FORM_UNSPECIFIED\x10\x00\x12\x1b\n\x17SCORE_FORM_HYPOTHETICAL\x10\x01\x12\x18\n\x14SCORE_FORM_PROJECTED\x10\x02\x32\x90\x04\n\x12InterpreterService\x12U\n\x0c\x46ilterMotifs\x12!.motiflens.v1.FilterMotifsRequest\x1a\".motiflens.v1.FilterMotifsResponse\x12K\n\tAttribute\x12\x1e.motiflens.v1.AttributeRequest\x1a\x1c.motiflens.v1.AttributeChunk0\x01\x12Q\n\x0bScanFilters\x12 .motiflens.v1.ScanFiltersRequest\x1a\x1e.motiflens.v1.ScanFiltersChunk0\x01\x12I\n\x08Localize\x12\x1d.motiflens.v1.LocalizeRequest\x1a\x1e.motiflens.v1.LocalizeResponse\x12p\n\x15ScoreInterpretability\x12*.motiflens.v1.ScoreInterpretabilityRequest\x1a+.motiflens.v1.ScoreInterpretabilityResponse\x12\x46\n\x07Predict\x12\x1c.motiflens.v1.PredictRequest\x1a\x1d.motiflens.v1.PredictResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emotiflens/v1/interpreter.proto\x12\x0cmotiflens.v1\x1a\x19motiflens/v1/common.proto\x1a\x1dmotiflens/v1/motifmatch.proto\"\x8d\x01\n\x13\x46ilterMotifsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x0e\n\x06window\x18\x04 \x01(\x05\x12\x15\n\rinclude_logos\x18\x05 \x01(\x08\"}\n\x0b\x46ilterMotif\x12\r\n\x05index\x18\x01 \x01(\x05\x12\"\n\x05motif\x18\x02 \x01(\x0b\x32\x13.motiflens.v1.Motif\x12\x11\n\tnum_sites\x18\x03 \x01(\x03\x12\x16\n\x0emax_activation\x18\x04 \x01(\x01\x12\x10\n\x08logo_png\x18\x05 \x01(\x0c\"P\n\x14\x46ilterMotifsResponse\x12*\n\x07\x66ilters\x18\x01 \x03(\x0b\x32\x19.motiflens.v1.FilterMotif\x12\x0c\n\x04meme\x18\x02 \x01(\t\"\xe0\x02\n\x13\x41ttributionSettings\x12/\n\x06method\x18\x01 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x02 \x01(\x05\x12(\n\x06output\x18\x03 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x04 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x05 \x01(\x05\x12\x11\n\tnum_steps\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x13\n\x0btimes_input\x18\x08 \x01(\x08\x12%\n\x04\x66orm\x18\t \x01(\x0e\x32\x17.motiflens.v1.ScoreForm\x12\x1b\n\x13gradient_correction\x18\n \x01(\x08\x12\x1c\n\x14include_hypothetical\x18\x0b \x01(\x08\"\xaf\x03\n\x10\x41ttributeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12/\n\x06method\x18\x03 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x04 \x01(\x05\x12(\n\x06output\x18\x05 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x06 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x07 \x01(\x05\x12\x11\n\tnum_steps\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x13\n\x0btimes_input\x18\n \x01(\x08\x12\x12\n\nchunk_size\x18\x0b \x01(\x05\x12%\n\x04\x66orm\x18\x0c \x01(\x0e\x32\x17.motiflens.v1.ScoreForm\x12\x1b\n\x13gradient_correction\x18\r \x01(\x08\x12\x1c\n\x14include_hypothetical\x18\x0e \x01(\x08\"\xa7\x01\n\x0e\x41ttributeChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12$\n\x06scores\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x33\n\x08settings\x18\x03 \x01(\x0b\x32!.motiflens.v1.AttributionSettings\x12*\n\x0chypothetical\x18\x04 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"f\n\x12ScanFiltersRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12\x12\n\nchunk_size\x18\x03 \x01(\x05\"G\n\x10ScanFiltersChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12#\n\x05scans\x18\x02 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"\x84\x01\n\x0fLocalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x30\n\tsequences\x18\x02 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRef\x12\x0f\n\x07padding\x18\x03 \x01(\x05\x12\x1c\n\x14include_pwm_baseline\x18\x04 \x01(\x08\"b\n\x11LocalizationScore\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x11\n\tauroc_std\x18\x02 \x01(\x01\x12\x14\n\x0cpooled_auroc\x18\x03 \x01(\x01\x12\x15\n\rnum_sequences\x18\x04 \x01(\x03\"{\n\x10LocalizeResponse\x12\x30\n\x07\x66ilters\x18\x01 \x01(\x0b\x32\x1f.motiflens.v1.LocalizationScore\x12\x35\n\x0cpwm_baseline\x18\x02 \x01(\x0b\x32\x1f.motiflens.v1.LocalizationScore\"\xce\x02\n\x1cScoreInterpretabilityRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x30\n\tsequences\x18\x02 \x01(\x0b\x32\x1d.motiflens.v1.DatasetSplitRef\x12/\n\x06method\x18\x03 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x04 \x01(\x05\x12(\n\x06output\x18\x05 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x06 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x07 \x01(\x05\x12\x11\n\tnum_steps\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x16\n\x0epositives_only\x18\n \x01(\x08\"\x90\x02\n\x1dScoreInterpretabilityResponse\x12\r\n\x05\x61uroc\x18\x01 \x01(\x01\x12\x11\n\tauroc_std\x18\x02 \x01(\x01\x12\x0c\n\x04\x61upr\x18\x03 \x01(\x01\x12\x10\n\x08\x61upr_std\x18\x04 \x01(\x01\x12\x15\n\rnum_sequences\x18\x05 \x01(\x03\x12\x30\n\x12per_sequence_auroc\x18\x06 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12/\n\x11per_sequence_aupr\x18\x07 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x33\n\x08settings\x18\x08 \x01(\x0b\x32!.motiflens.v1.AttributionSettings\"x\n\x0ePredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12(\n\x06output\x18\x03 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\"<\n\x0fPredictResponse\x12)\n\x0bpredictions\x18\x01 \x01(\x0b\x32\x14.motiflens.v1.Tensor\"\xb8\x01\n\x11\x44iscoverySettings\x12\x13\n\x0bmax_seqlets\x18\x01 \x01(\x05\x12\x0e\n\x06window\x18\x02 \x01(\x05\x12\x1b\n\x13sliding_window_size\x18\x03 \x01(\x05\x12\x12\n\nflank_size\x18\x04 \x01(\x05\x12\x1b\n\x13trim_to_window_size\x18\x05 \x01(\x05\x12\x19\n\x11target_seqlet_fdr\x18\x06 \x01(\x01\x12\x15\n\rn_leiden_runs\x18\x07 \x01(\x05\"\xf9\x03\n\x15\x44iscoverMotifsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12*\n\tsequences\x18\x02 \x01(\x0b\x32\x17.motiflens.v1.Sequences\x12\x16\n\x0epositives_only\x18\x03 \x01(\x08\x12/\n\x06method\x18\x04 \x01(\x0e\x32\x1f.motiflens.v1.AttributionMethod\x12\x0e\n\x06target\x18\x05 \x01(\x05\x12(\n\x06output\x18\x06 \x01(\x0e\x32\x18.motiflens.v1.OutputKind\x12.\n\treference\x18\x07 \x01(\x0e\x32\x1b.motiflens.v1.ReferenceKind\x12\x16\n\x0enum_references\x18\x08 \x01(\x05\x12\x11\n\tnum_steps\x18\t \x01(\x05\x12\x0c\n\x04seed\x18\n \x01(\x03\x12\x1b\n\x13gradient_correction\x18\x0b \x01(\x08\x12\x31\n\x08settings\x18\x0c \x01(\x0b\x32\x1f.motiflens.v1.DiscoverySettings\x12\x10\n\x08\x64\x61tabase\x18\r \x01(\t\x12\x15\n\rdatabase_meme\x18\x0e \x01(\t\x12\x18\n\x10\x65value_threshold\x18\x0f \x01(\x01\x12\x15\n\rinclude_logos\x18\x10 \x01(\x08\x12\x0c\n\x04name\x18\x11 \x01(\t\"X\n\x11\x44iscoveryProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x17\n\x0f\x65lapsed_seconds\x18\x04 \x01(\x01\"Z\n\x0eSeqletPosition\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\r\n\x05start\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12\x1a\n\x12reverse_complement\x18\x04 \x01(\x08\"\x89\x03\n\x11\x44iscoveredPattern\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04sign\x18\x02 \x01(\t\x12!\n\x03pwm\x18\x03 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12!\n\x03\x63wm\x18\x04 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12.\n\x10hypothetical_cwm\x18\x05 \x01(\x0b\x32\x14.motiflens.v1.Tensor\x12\x13\n\x0bnum_seqlets\x18\x06 \x01(\x03\x12-\n\x07seqlets\x18\x07 \x03(\x0b\x32\x1c.motiflens.v1.SeqletPosition\x12\x12\n\ntrim_start\x18\x08 \x01(\x05\x12\x10\n\x08trim_end\x18\t \x01(\x05\x12\"\n\x05motif\x18\n \x01(\x0b\x32\x13.motiflens.v1.Motif\x12(\n\x07matches\x18\x0b \x03(\x0b\x32\x17.motiflens.v1.TomtomHit\x12\x14\n\x0c\x63wm_logo_png\x18\x0c \x01(\x0c\x12\x14\n\x0cpwm_logo_png\x18\r \x01(\x0c\"\xcb\x01\n\x14\x44iscoverMotifsResult\x12\x11\n\tmotifs_id\x18\x01 \x01(\t\x12\x31\n\x08patterns\x18\x02 \x03(\x0b\x32\x1f.motiflens.v1.DiscoveredPattern\x12\x0c\n\x04meme\x18\x03 \x01(\t\x12\x36\n\x0b\x61ttribution\x18\x04 \x01(\x0b\x32!.motiflens.v1.AttributionSettings\x12\x15\n\rnum_sequences\x18\x05 \x01(\x03\x12\x10\n\x08\x64\x61tabase\x18\x06 \x01(\t\"\x89\x01\n\x13\x44iscoverMotifsEvent\x12\x33\n\x08progress\x18\x01 \x01(\x0b\x32\x1f.motiflens.v1.DiscoveryProgressH\x00\x12\x34\n\x06result\x18\x02 \x01(\x0b\x32\".motiflens.v1.DiscoverMotifsResultH\x00\x42\x07\n\x05\x65vent*]\n\nOutputKind\x12\x1b\n\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_KIND_LOGIT\x10\x01\x12\x1b\n\x17OUTPUT_KIND_PROBABILITY\x10\x02*\xc2\x01\n\x11\x41ttributionMethod\x12\"\n\x1e\x41TTRIBUTION_METHOD_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41TTRIBUTION_METHOD_SALIENCY\x10\x01\x12\x1a\n\x16\x41TTRIBUTION_METHOD_ISM\x10\x02\x12+\n\'ATTRIBUTION_METHOD_INTEGRATED_GRADIENTS\x10\x03\x12\x1f\n\x1b\x41TTRIBUTION_METHOD_DEEPSHAP\x10\x04*l\n\rReferenceKind\x12\x1e\n\x1aREFERENCE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16REFERENCE_KIND_SHUFFLE\x10\x01\x12\x1f\n\x1bREFERENCE_KIND_DINUCLEOTIDE\x10\x02*^\n\tScoreForm\x12\x1a\n\x16SCORE_FORM_UNSPECIFIED\x10\x00\x12\x1b\n\x17SCORE_FORM_HYPOTHETICAL\x10\x01\x12\x18\n\x14SCORE_FORM_PROJECTED\x10\x02\x32\xec\x04\n\x12InterpreterService\x12U\n\x0c\x46ilterMotifs\x12!.motiflens.v1.FilterMotifsRequest\x1a\".motiflens.v1.FilterMotifsResponse\x12K\n\tAttribute\x12\x1e.motiflens.v1.AttributeRequest\x1a\x1c.motiflens.v1.AttributeChunk0\x01\x12Q\n\x0bScanFilters\x12 .motiflens.v1.ScanFiltersRequest\x1a\x1e.motiflens.v1.ScanFiltersChunk0\x01\x12I\n\x08Localize\x12\x1d.motiflens.v1.LocalizeRequest\x1a\x1e.motiflens.v1.LocalizeResponse\x12p\n\x15ScoreInterpretability\x12*.motiflens.v1.ScoreInterpretabilityRequest\x1a+.motiflens.v1.ScoreInterpretabilityResponse\x12\x46\n\x07Predict\x12\x1c.motiflens.v1.PredictRequest\x1a\x1d.motiflens.v1.PredictResponse\x12Z\n\x0e\x44iscoverMotifs\x12#.motiflens.v1.DiscoverMotifsRequest\x1a!.motiflens.v1.DiscoverMotifsEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'motiflens.v1.interpreter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTPUTKIND']._serialized_start=2720
-  _globals['_OUTPUTKIND']._serialized_end=2813
-  _globals['_ATTRIBUTIONMETHOD']._serialized_start=2816
-  _globals['_ATTRIBUTIONMETHOD']._serialized_end=3010
-  _globals['_REFERENCEKIND']._serialized_start=3012
-  _globals['_REFERENCEKIND']._serialized_end=3120
-  _globals['_SCOREFORM']._serialized_start=3122
-  _globals['_SCOREFORM']._serialized_end=3216
-  _globals['_FILTERMOTIFSREQUEST']._serialized_start=76
-  _globals['_FILTERMOTIFSREQUEST']._serialized_end=217
-  _globals['_FILTERMOTIF']._serialized_start=219
-  _globals['_FILTERMOTIF']._serialized_end=344
-  _globals['_FILTERMOTIFSRESPONSE']._serialized_start=346
-  _globals['_FILTERMOTIFSRESPONSE']._serialized_end=426
-  _globals['_ATTRIBUTIONSETTINGS']._serialized_start=429
-  _globals['_ATTRIBUTIONSETTINGS']._serialized_end=781
-  _globals['_ATTRIBUTEREQUEST']._serialized_start=784
-  _globals['_ATTRIBUTEREQUEST']._serialized_end=1215
-  _globals['_ATTRIBUTECHUNK']._serialized_start=1218
-  _globals['_ATTRIBUTECHUNK']._serialized_end=1385
-  _globals['_SCANFILTERSREQUEST']._serialized_start=1387
-  _globals['_SCANFILTERSREQUEST']._serialized_end=1489
-  _globals['_SCANFILTERSCHUNK']._serialized_start=1491
-  _globals['_SCANFILTERSCHUNK']._serialized_end=1562
-  _globals['_LOCALIZEREQUEST']._serialized_start=1565
-  _globals['_LOCALIZEREQUEST']._serialized_end=1697
-  _globals['_LOCALIZATIONSCORE']._serialized_start=1699
-  _globals['_LOCALIZATIONSCORE']._serialized_end=1797
-  _globals['_LOCALIZERESPONSE']._serialized_start=1799
-  _globals['_LOCALIZERESPONSE']._serialized_end=1922
-  _globals['_SCOREINTERPRETABILITYREQUEST']._serialized_start=1925
-  _globals['_SCOREINTERPRETABILITYREQUEST']._serialized_end=2259
-  _globals['_SCOREINTERPRETABILITYRESPONSE']._serialized_start=2262
-  _globals['_SCOREINTERPRETABILITYRESPONSE']._serialized_end=2534
-  _globals['_PREDICTREQUEST']._serialized_start=2536
-  _globals['_PREDICTREQUEST']._serialized_end=2656
-  _globals['_PREDICTRESPONSE']._serialized_start=2658
-  _globals['_PREDICTRESPONSE']._serialized_end=2718
-  _globals['_INTERPRETERSERVICE']._serialized_start=3219
-  _globals['_INTERPRETERSERVICE']._serialized_end=3747
+  _globals['_OUTPUTKIND']._serialized_start=4370
+  _globals['_OUTPUTKIND']._serialized_end=4463
+  _globals['_ATTRIBUTIONMETHOD']._serialized_start=4466
+  _globals['_ATTRIBUTIONMETHOD']._serialized_end=4660
+  _globals['_REFERENCEKIND']._serialized_start=4662
+  _globals['_REFERENCEKIND']._serialized_end=4770
+  _globals['_SCOREFORM']._serialized_start=4772
+  _globals['_SCOREFORM']._serialized_end=4866
+  _globals['_FILTERMOTIFSREQUEST']._serialized_start=107
+  _globals['_FILTERMOTIFSREQUEST']._serialized_end=248
+  _globals['_FILTERMOTIF']._serialized_start=250
+  _globals['_FILTERMOTIF']._serialized_end=375
+  _globals['_FILTERMOTIFSRESPONSE']._serialized_start=377
+  _globals['_FILTERMOTIFSRESPONSE']._serialized_end=457
+  _globals['_ATTRIBUTIONSETTINGS']._serialized_start=460
+  _globals['_ATTRIBUTIONSETTINGS']._serialized_end=812
+  _globals['_ATTRIBUTEREQUEST']._serialized_start=815
+  _globals['_ATTRIBUTEREQUEST']._serialized_end=1246
+  _globals['_ATTRIBUTECHUNK']._serialized_start=1249
+  _globals['_ATTRIBUTECHUNK']._serialized_end=1416
+  _globals['_SCANFILTERSREQUEST']._serialized_start=1418
+  _globals['_SCANFILTERSREQUEST']._serialized_end=1520
+  _globals['_SCANFILTERSCHUNK']._serialized_start=1522
+  _globals['_SCANFILTERSCHUNK']._serialized_end=1593
+  _globals['_LOCALIZEREQUEST']._serialized_start=1596
+  _globals['_LOCALIZEREQUEST']._serialized_end=1728
+  _globals['_LOCALIZATIONSCORE']._serialized_start=1730
+  _globals['_LOCALIZATIONSCORE']._serialized_end=1828
+  _globals['_LOCALIZERESPONSE']._serialized_start=1830
+  _globals['_LOCALIZERESPONSE']._serialized_end=1953
+  _globals['_SCOREINTERPRETABILITYREQUEST']._serialized_start=1956
+  _globals['_SCOREINTERPRETABILITYREQUEST']._serialized_end=2290
+  _globals['_SCOREINTERPRETABILITYRESPONSE']._serialized_start=2293
+  _globals['_SCOREINTERPRETABILITYRESPONSE']._serialized_end=2565
+  _globals['_PREDICTREQUEST']._serialized_start=2567
+  _globals['_PREDICTREQUEST']._serialized_end=2687
+  _globals['_PREDICTRESPONSE']._serialized_start=2689
+  _globals['_PREDICTRESPONSE']._serialized_end=2749
+  _globals['_DISCOVERYSETTINGS']._serialized_start=2752
+  _globals['_DISCOVERYSETTINGS']._serialized_end=2936
+  _globals['_DISCOVERMOTIFSREQUEST']._serialized_start=2939
+  _globals['_DISCOVERMOTIFSREQUEST']._serialized_end=3444
+  _globals['_DISCOVERYPROGRESS']._serialized_start=3446
+  _globals['_DISCOVERYPROGRESS']._serialized_end=3534
+  _globals['_SEQLETPOSITION']._serialized_start=3536
+  _globals['_SEQLETPOSITION']._serialized_end=3626
+  _globals['_DISCOVEREDPATTERN']._serialized_start=3629
+  _globals['_DISCOVEREDPATTERN']._serialized_end=4022
+  _globals['_DISCOVERMOTIFSRESULT']._serialized_start=4025
+  _globals['_DISCOVERMOTIFSRESULT']._serialized_end=4228
+  _globals['_DISCOVERMOTIFSEVENT']._serialized_start=4231
+  _globals['_DISCOVERMOTIFSEVENT']._serialized_end=4368
+  _globals['_INTERPRETERSERVICE']._serialized_start=4869
+  _globals['_INTERPRETERSERVICE']._serialized_end=5489
 # @@protoc_insertion_point(module_scope)

@@ -66,6 +66,11 @@ class InterpreterServiceStub:
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.PredictRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.PredictResponse.FromString,
                 _registered_method=True)
+        self.DiscoverMotifs = channel.unary_stream(
+                '/motiflens.v1.InterpreterService/DiscoverMotifs',
+                request_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
+                _registered_method=True)
 
 
 class InterpreterServiceServicer:
@@ -114,6 +119,14 @@ class InterpreterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiscoverMotifs(self, request, context):
+        """TF-MoDISco motifs from attribution maps, matched with Tomtom; progress events, then
+        the result, which is also stored as a "motifs" artifact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InterpreterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +159,11 @@ def add_InterpreterServiceServicer_to_server(servicer, server):
                     servicer.Predict,
                     request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.PredictRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_interpreter__pb2.PredictResponse.SerializeToString,
+            ),
+            'DiscoverMotifs': grpc.unary_stream_rpc_method_handler(
+                    servicer.DiscoverMotifs,
+                    request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +329,33 @@ class InterpreterService:
             '/motiflens.v1.InterpreterService/Predict',
             motiflens_dot_v1_dot_interpreter__pb2.PredictRequest.SerializeToString,
             motiflens_dot_v1_dot_interpreter__pb2.PredictResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscoverMotifs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.InterpreterService/DiscoverMotifs',
+            motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
+            motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,315 @@
+"""DiscoverMotifs' second half: TF-MoDISco in a child process, Tomtom, the stored "motifs" artifact.
+
+The interpreter attributes the sequences itself (:meth:`InterpreterServicer.DiscoverMotifs`);
+this module takes the one-hot (N, L, 4) and hypothetical (N, L, 4) arrays from there.
+
+TF-MoDISco runs in a child process (``python -m services.interpreter.discovery_child``,
+which imports neither TensorFlow nor gRPC)
+because modisco-lite forks (numba kernels compile in forked children; negative patterns
+are found in one), which a multi-threaded gRPC server must not do, and because the
+child's address space can be limited (``MOTIFLENS_DISCOVERY_MEMORY_MB``). The parent
+polls it, yielding a progress event every few seconds, kills it when the caller goes
+away or ``MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS`` passes, and reads its patterns back
+from the work folder. Tomtom runs in the parent (numpy only). The artifact is written
+with :meth:`ArtifactStore.put_artifact` (objects first, manifest last), so a failed call
+leaves no half-written result.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from motiflens_client.wire import pb
+
+from motiflens.discovery import (
+    DiscoverySettings,
+    Pattern,
+    discovery_bytes,
+)
+from motiflens.errors import (
+    CancelledError,
+    FailedPreconditionError,
+    InvalidInputError,
+    ResourceExhaustedError,
+)
+from motiflens.filters import attribution_logo, pwm_logo
+from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, motif_database, read_meme, write_meme
+from motiflens.tomtom import TomtomHit
+from services.common.config import DiscoveryLimits
+from services.common.convert import array_to_tensor, motif_to_proto, tomtom_hit_to_proto
+from services.common.store import ArtifactStore
+from services.interpreter.discovery_child import (
+    ERROR_FILE,
+    INPUT_FILE,
+    RESULT_FILE,
+    SETTINGS_FILE,
+    read_patterns,
+)
+
+#: Seconds between progress events while TF-MoDISco runs.
+HEARTBEAT_SECONDS = 5.0
+#: Largest MEME text a request may carry as its database.
+MAX_DATABASE_MEME = 4 * 1024 * 1024
+MAX_NAME = 200
+_ERRORS = {cls.__name__: cls for cls in (InvalidInputError, FailedPreconditionError, ResourceExhaustedError)}
+
+
+def settings_from_proto(message: pb.DiscoverySettings) -> DiscoverySettings:
+    """The request's TF-MoDISco settings, 0 meaning modisco-lite's default (checked later)."""
+    defaults = DiscoverySettings()
+    values = {
+        name: getattr(message, name) or getattr(defaults, name)
+        for name in (
+            "max_seqlets",
+            "sliding_window_size",
+            "flank_size",
+            "trim_to_window_size",
+            "target_seqlet_fdr",
+            "n_leiden_runs",
+        )
+    }
+    return DiscoverySettings(window=message.window or None, **values)
+
+
+def attribute_request(request: pb.DiscoverMotifsRequest) -> pb.AttributeRequest:
+    """The attribution part of a DiscoverMotifs request (unset method: DeepSHAP), for the same checks."""
+    return pb.AttributeRequest(
+        model_id=request.model_id,
+        method=request.method or pb.ATTRIBUTION_METHOD_DEEPSHAP,
+        target=request.target,
+        output=request.output,
+        reference=request.reference,
+        num_references=request.num_references,
+        num_steps=request.num_steps,
+        seed=request.seed,
+        gradient_correction=request.gradient_correction,
+    )
+
+
+def checked_settings(message: pb.DiscoverySettings, length: int) -> DiscoverySettings:
+    """:func:`settings_from_proto` validated for sequences of ``length`` nt; fields named ``settings.*``."""
+    try:
+        return settings_from_proto(message).checked(length)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"settings.{error}", field=f"settings.{error.field}") from None
+
+
+def describe_sequences(request: pb.DiscoverMotifsRequest) -> dict:
+    """Provenance of the sequences: the stored split's window, or how many were sent inline."""
+    source = request.sequences.WhichOneof("source")
+    if source == "dataset_split":
+        ref = request.sequences.dataset_split
+        return {
+            "dataset_id": ref.dataset_id,
+            "split": pb.Split.Name(ref.split),
+            "offset": ref.offset,
+            "limit": ref.limit,
+            "positives_only": request.positives_only,
+        }
+    return {"inline": source or ""}
+
+
+def database_of(name: str, meme: str) -> tuple[str, MotifDatabase | list[Motif]]:
+    """(name, motifs) of the database a request names: a JASPAR release, or its MEME text."""
+    if meme:
+        if len(meme.encode()) > MAX_DATABASE_MEME:
+            raise InvalidInputError(
+                f"database_meme: {len(meme.encode())} bytes; at most {MAX_DATABASE_MEME}",
+                field="database_meme",
+            )
+        try:
+            motifs = read_meme(io.StringIO(meme))
+        except InvalidInputError as error:
+            raise InvalidInputError(f"database_meme: {error}", field="database_meme") from None
+        if not motifs:
+            raise InvalidInputError("database_meme: no motif in the text", field="database_meme")
+        return "request MEME text", motifs
+    release = name or DEFAULT_RELEASE
+    if not release.upper().startswith("JASPAR"):
+        raise InvalidInputError(
+            f"database: expected a JASPAR release name (e.g. {DEFAULT_RELEASE}) or database_meme, "
+            f"got {name!r}",
+            field="database",
+        )
+    try:
+        return release, motif_database(release)
+    except Exception as error:  # NotFoundError / InvalidInputError name the known releases
+        raise InvalidInputError(f"database: {error}", field="database") from None
+
+
+def check_fits(num_sequences: int, length: int, settings: DiscoverySettings, limits: DiscoveryLimits) -> None:
+    """RESOURCE_EXHAUSTED before any work when TF-MoDISco's estimate exceeds the child's memory."""
+    need = discovery_bytes(num_sequences, length, settings)
+    if need > limits.memory_bytes:
+        raise ResourceExhaustedError(
+            f"DiscoverMotifs on {num_sequences} sequences of {length} nt needs about {need >> 20} MiB, "
+            f"more than the {limits.memory_bytes >> 20} MiB of MOTIFLENS_DISCOVERY_MEMORY_MB; "
+            "use fewer sequences (offset/limit), a smaller window or fewer max_seqlets"
+        )
+
+
+def run_discovery(
+    one_hot: np.ndarray,
+    hypothetical: np.ndarray,
+    settings: DiscoverySettings,
+    limits: DiscoveryLimits,
+    should_stop: Callable[[], bool],
+) -> Generator[None, None, list[Pattern]]:
+    """TF-MoDISco in a child process: a yield every :data:`HEARTBEAT_SECONDS`, then the patterns.
+
+    Use as ``patterns = yield from run_discovery(...)`` in a response stream, turning each
+    yield into a progress event.
+
+    Raises
+    ------
+    CancelledError
+        ``should_stop()`` became true (the child is killed).
+    ResourceExhaustedError
+        The child ran out of memory or time.
+    FailedPreconditionError, InvalidInputError
+        What :func:`motiflens.discovery.discover_motifs` raised in the child.
+    """
+    with tempfile.TemporaryDirectory(prefix="motiflens-discovery-") as work:
+        folder = Path(work)
+        np.savez(folder / INPUT_FILE, one_hot=one_hot, hypothetical=hypothetical)
+        (folder / SETTINGS_FILE).write_text(json.dumps(asdict(settings)))
+        command = [
+            sys.executable,
+            "-m",
+            "services.interpreter.discovery_child",
+            str(limits.memory_bytes),
+            work,
+        ]
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        child = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + limits.timeout_seconds
+        try:
+            while True:
+                try:
+                    child.wait(timeout=HEARTBEAT_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if should_stop():
+                    raise CancelledError("DiscoverMotifs: the caller went away; TF-MoDISco stopped")
+                if time.monotonic() > deadline:
+                    raise ResourceExhaustedError(
+                        f"TF-MoDISco took longer than {limits.timeout_seconds} s "
+                        "(MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS)"
+                    )
+                yield
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+        error = folder / ERROR_FILE
+        if error.is_file():
+            refusal = json.loads(error.read_text())
+            raise _ERRORS.get(refusal["kind"], InvalidInputError)(refusal["message"])
+        if child.returncode != 0 or not (folder / RESULT_FILE).is_file():
+            tail = stderr.strip().splitlines()[-1:] or [""]
+            raise ResourceExhaustedError(
+                f"TF-MoDISco failed within {limits.memory_bytes >> 20} MiB (MOTIFLENS_DISCOVERY_MEMORY_MB): "
+                f"exit status {child.returncode}; {tail[0][:200]}"
+            )
+        return read_patterns(folder / RESULT_FILE)
+
+
+def result_message(
+    patterns: Sequence[Pattern],
+    matches: Mapping[str, list[TomtomHit]],
+    *,
+    include_logos: bool,
+) -> tuple[list[pb.DiscoveredPattern], str]:
+    """The patterns as messages, and their trimmed PWMs as MEME text."""
+    messages = []
+    for pattern in patterns:
+        start, end = pattern.trim_span()
+        message = pb.DiscoveredPattern(
+            name=pattern.name,
+            sign=pattern.sign,
+            pwm=array_to_tensor(pattern.pwm),
+            cwm=array_to_tensor(pattern.cwm),
+            hypothetical_cwm=array_to_tensor(pattern.hypothetical_cwm),
+            num_seqlets=pattern.num_seqlets,
+            trim_start=start,
+            trim_end=end,
+        )
+        message.motif.CopyFrom(motif_to_proto(pattern.motif()))
+        for seqlet in pattern.seqlets:
+            message.seqlets.add(
+                sequence=seqlet.sequence,
+                start=seqlet.start,
+                end=seqlet.end,
+                reverse_complement=seqlet.reverse_complement,
+            )
+        for hit in matches.get(pattern.name, []):
+            message.matches.append(tomtom_hit_to_proto(hit))
+        if include_logos:
+            title = pattern.name
+            message.cwm_logo_png = _png(attribution_logo, pattern.cwm[start:end], title)
+            message.pwm_logo_png = _png(pwm_logo, pattern.pwm[start:end], title)
+        messages.append(message)
+    text = io.StringIO()
+    write_meme([pattern.motif() for pattern in patterns], text)
+    return messages, text.getvalue()
+
+
+def _png(render: Callable, matrix: np.ndarray, title: str) -> bytes:
+    """``render(matrix (W, 4), buffer, title=...)`` as PNG bytes."""
+    buffer = io.BytesIO()
+    render(matrix, buffer, title=title)
+    return buffer.getvalue()
+
+
+def store_result(
+    store: ArtifactStore,
+    result: pb.DiscoverMotifsResult,
+    *,
+    provenance: Mapping,
+    name: str,
+) -> str:
+    """Write the "motifs" artifact (result.pb, motifs.meme, patterns.json); its id."""
+    summary = [
+        {
+            "name": p.name,
+            "sign": p.sign,
+            "num_seqlets": p.num_seqlets,
+            "trim": [p.trim_start, p.trim_end],
+            "matches": [
+                {"target_id": h.target_id, "target_name": h.target_name, "e_value": h.e_value}
+                for h in p.matches
+            ],
+        }
+        for p in result.patterns
+    ]
+    manifest = store.put_artifact(
+        "motifs",
+        {
+            "result.pb": result.SerializeToString(),
+            "motifs.meme": result.meme.encode(),
+            "patterns.json": json.dumps(summary, indent=1).encode(),
+        },
+        provenance=provenance,
+        metadata={"name": name, "num_patterns": len(result.patterns), "database": result.database},
+        id_prefix="motifs",
+    )
+    return manifest.artifact_id
+
+
+def check_name(name: str) -> str:
+    """The artifact name, at most :data:`MAX_NAME` characters (INVALID_ARGUMENT otherwise)."""
+    if len(name) > MAX_NAME:
+        raise InvalidInputError(f"name: {len(name)} characters; at most {MAX_NAME}", field="name")
+    return name
