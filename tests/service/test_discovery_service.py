@@ -1,0 +1,198 @@
+"""DiscoverMotifs through the real stack: a constructed model whose filters are two JASPAR PWMs.
+
+The stack is ``Client.local(temporary=True)``; the model is imported as a lab's .keras
+file. Its two first-layer filters are the log-odds matrices of CTCF (MA0139.1) and
+MEF2A (MA0052.3), so DeepSHAP puts the signal on the sites planted in the sequences, and
+TF-MoDISco then Tomtom must give those two motifs back, by name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import keras
+import numpy as np
+import pytest
+from motiflens_client import Client, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+
+from motiflens.motifs import jaspar_motif, read_meme, write_meme
+from services.common.store import open_store
+
+pytestmark = pytest.mark.timeout(900)
+
+LENGTH, WIDTH, PER_MOTIF = 120, 19, 160
+PLANTED = ("MA0139.1", "MA0052.3")
+EYE = np.eye(4, dtype=np.float32)
+
+
+def log_odds(motif_id: str) -> np.ndarray:
+    """log2(p / 0.25) of a JASPAR PWM, zero-padded to WIDTH columns; shape (WIDTH, 4)."""
+    pwm = jaspar_motif(motif_id).pwm
+    out = np.zeros((WIDTH, 4), np.float32)
+    out[: len(pwm)] = np.log2(np.clip(pwm, 0.01, None) / 0.25)
+    return out
+
+
+def detector() -> keras.Model:
+    """Conv (the two log-odds filters, scaled) -> exponential -> mean over positions -> sigmoid.
+
+    The paper's exponential activation: chance matches still give small positive
+    activations, so the attribution maps, like those of any trained model, are not exactly
+    zero off the sites (TF-MoDISco's null model of window scores cannot be fitted to
+    all-zero backgrounds), while sites dominate.
+    """
+    inputs = keras.Input((LENGTH, 4), name="dna")
+    conv = keras.layers.Conv1D(2, WIDTH, padding="same", name="pwm_scan")
+    x = keras.layers.Activation("exponential")(conv(inputs))
+    x = keras.layers.Flatten()(keras.layers.AveragePooling1D(LENGTH)(x))
+    head = keras.layers.Dense(1, activation="sigmoid", name="bound")
+    model = keras.Model(inputs, head(x))
+    kernel = np.stack([log_odds(m) for m in PLANTED], axis=-1)  # (WIDTH, 4, 2)
+    best = kernel.max(axis=1).sum(axis=0)  # the best site's score per filter
+    conv.set_weights([0.3 * kernel, -0.3 * 0.6 * best])
+    head.set_weights([np.full((2, 1), LENGTH / 20, np.float32), np.array([-2.0], np.float32)])
+    return model
+
+
+def planted_sequences() -> tuple[list[str], list[tuple[int, int, int]]]:
+    """2 x PER_MOTIF sequences, each with one sampled site of its motif; (motif, start, end) per row."""
+    rng = np.random.default_rng(3)
+    sequences, sites = [], []
+    for index, motif_id in enumerate(PLANTED):
+        pwm = jaspar_motif(motif_id).pwm
+        for _ in range(PER_MOTIF):
+            bases = rng.integers(0, 4, LENGTH)
+            start = int(rng.integers(20, LENGTH - 20 - len(pwm)))
+            bases[start : start + len(pwm)] = [rng.choice(4, p=row) for row in pwm]
+            sequences.append("".join("ACGT"[b] for b in bases))
+            sites.append((index, start, start + len(pwm)))
+    return sequences, sites
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("detector")
+    detector().save(folder / "detector.keras")
+    with Client.local(temporary=True, timeout=600) as client:
+        info = client.import_model(folder / "detector.keras", name="pwm detector")
+        yield client, info.model_id, *planted_sequences()
+
+
+@pytest.fixture(scope="module")
+def discovered(world):
+    client, model_id, sequences, _ = world
+    events = []
+    result = client.discover_motifs(
+        model_id,
+        sequences,
+        num_references=5,
+        logos=True,
+        name="planted",
+        progress=lambda *event: events.append(event),
+    )
+    return result, events
+
+
+def test_planted_motifs_come_back_by_name_with_their_seqlets(world, discovered):
+    client, model_id, sequences, sites = world
+    result, _ = discovered
+    assert result.num_sequences == len(sequences) and result.database == "JASPAR2016"
+    assert result.attribution["method"] == "deepshap" and result.attribution["num_references"] == 5
+    best = {}
+    for pattern in result.patterns:
+        if pattern.sign == "positive" and pattern.best_match is not None:
+            best.setdefault(pattern.best_match.target_id, pattern)
+    assert set(PLANTED) <= set(best), {p.name: p.best_match for p in result.patterns}
+    for index, motif_id in enumerate(PLANTED):
+        pattern = best[motif_id]
+        assert pattern.best_match.e_value < 0.1
+        rows = pattern.seqlets
+        assert rows.shape == (pattern.num_seqlets, 4)
+        on_site = [
+            sites[n][0] == index and start < sites[n][2] and sites[n][1] < end for n, start, end, _ in rows
+        ]
+        assert np.mean(on_site) > 0.9
+        assert pattern.cwm_logo_png[:4] == b"\x89PNG" and pattern.pwm_logo_png[:4] == b"\x89PNG"
+        start, end = pattern.trim
+        np.testing.assert_allclose(pattern.motif_pwm.sum(1), 1, atol=1e-6)
+        assert pattern.motif_pwm.shape == (end - start, 4)
+    # The MEME text holds the trimmed PWMs, one per pattern.
+    assert [m.motif_id for m in read_meme_text(result.meme)] == [p.name for p in result.patterns]
+
+
+def read_meme_text(text: str):
+    return read_meme(io.StringIO(text))
+
+
+def test_progress_is_streamed_in_order(discovered):
+    _, events = discovered
+    stages = [stage for stage, *_ in events]
+    assert stages[0] == "attributing" and stages[-1] == "matching"
+    attributed = [(done, total) for stage, done, total, _ in events if stage == "attributing"]
+    assert attributed[-1] == (2 * PER_MOTIF, 2 * PER_MOTIF)
+    assert [d for d, _ in attributed] == sorted(d for d, _ in attributed)
+    elapsed = [seconds for *_, seconds in events]
+    assert elapsed == sorted(elapsed)
+
+
+def test_the_result_is_stored_as_a_motifs_artifact(world, discovered):
+    client, model_id, sequences, _ = world
+    result, _ = discovered
+    store = open_store(client.store_url)
+    manifest = store.get_manifest(result.motifs_id, kind="motifs")
+    assert manifest.metadata["name"] == "planted"
+    assert manifest.metadata["num_patterns"] == len(result.patterns)
+    assert manifest.provenance["model_id"] == model_id
+    assert manifest.provenance["attribution"]["method"] == "deepshap"
+    assert manifest.provenance["num_sequences"] == len(sequences)
+    assert manifest.provenance["discovery"]["window"] == LENGTH
+    assert store.read_object(result.motifs_id, "motifs.meme").decode() == result.meme
+    summary = json.loads(store.read_object(result.motifs_id, "patterns.json"))
+    assert [entry["name"] for entry in summary] == [p.name for p in result.patterns]
+    assert [entry["num_seqlets"] for entry in summary] == [p.num_seqlets for p in result.patterns]
+
+
+def test_a_custom_meme_database_replaces_jaspar(world):
+    client, model_id, sequences, _ = world
+    text = io.StringIO()
+    write_meme([jaspar_motif("MA0139.1")], text)
+    result = client.discover_motifs(
+        model_id, sequences, num_references=5, database_meme=text.getvalue(), max_seqlets=500
+    )
+    assert result.database == "request MEME text"
+    targets = {hit.target_id for pattern in result.patterns for hit in pattern.matches}
+    assert targets == {"MA0139.1"}
+
+
+def test_bad_requests_are_refused_before_any_work(world):
+    client, model_id, sequences, _ = world
+    cases = [
+        ({"max_seqlets": 10**6}, InvalidArgument, r"settings\.max_seqlets"),
+        ({"window": LENGTH + 1}, InvalidArgument, r"settings\.window"),
+        ({"database": "HOCOMOCO"}, InvalidArgument, "database"),
+        ({"database_meme": "MEME version 4\n\nnot a motif"}, InvalidArgument, "database_meme"),
+        ({"evalue_threshold": float("nan")}, InvalidArgument, "evalue_threshold"),
+        ({"method": "ism", "gradient_correction": True}, InvalidArgument, "gradient_correction"),
+        ({"positives_only": True}, InvalidArgument, "positives_only"),
+        ({"name": "x" * 201}, InvalidArgument, "name"),
+    ]
+    for options, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            client.discover_motifs(model_id, sequences[:50], **options)
+    with pytest.raises(NotFound):
+        client.discover_motifs("model-" + "0" * 32, sequences[:50])
+
+
+def test_sequences_without_signal_fail_precondition(world):
+    client, model_id, _, _ = world
+    rng = np.random.default_rng(9)
+    noise = ["".join(rng.choice(list("ACGT"), LENGTH)) for _ in range(150)]
+    with pytest.raises(FailedPrecondition, match="pattern|seqlets"):
+        client.discover_motifs(model_id, noise, num_references=3)
+
+
+def test_more_than_the_child_memory_is_resource_exhausted(world):
+    client, model_id, sequences, _ = world
+    with pytest.raises(ResourceExhausted, match="MOTIFLENS_DISCOVERY_MEMORY_MB"):
+        client.discover_motifs(model_id, sequences[:50], max_seqlets=100_000)
