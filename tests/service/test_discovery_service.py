@@ -8,6 +8,7 @@ TF-MoDISco then Tomtom must give those two motifs back, by name.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
@@ -15,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 from motiflens_client import Client, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from motiflens_client.cli import main
 
 from motiflens.motifs import jaspar_motif, read_meme, write_meme
 from services.common.store import open_store
@@ -153,18 +155,6 @@ def test_the_result_is_stored_as_a_motifs_artifact(world, discovered):
     assert [entry["num_seqlets"] for entry in summary] == [p.num_seqlets for p in result.patterns]
 
 
-def test_a_custom_meme_database_replaces_jaspar(world):
-    client, model_id, sequences, _ = world
-    text = io.StringIO()
-    write_meme([jaspar_motif("MA0139.1")], text)
-    result = client.discover_motifs(
-        model_id, sequences, num_references=5, database_meme=text.getvalue(), max_seqlets=500
-    )
-    assert result.database == "request MEME text"
-    targets = {hit.target_id for pattern in result.patterns for hit in pattern.matches}
-    assert targets == {"MA0139.1"}
-
-
 def test_bad_requests_are_refused_before_any_work(world):
     client, model_id, sequences, _ = world
     cases = [
@@ -196,3 +186,29 @@ def test_more_than_the_child_memory_is_resource_exhausted(world):
     client, model_id, sequences, _ = world
     with pytest.raises(ResourceExhausted, match="MOTIFLENS_DISCOVERY_MEMORY_MB"):
         client.discover_motifs(model_id, sequences[:50], max_seqlets=100_000)
+
+
+def test_cli_discover_with_a_meme_database_writes_the_table_meme_and_logos(world, tmp_path):
+    """A custom MEME file (CTCF alone) replaces JASPAR: only CTCF can be named."""
+    client, model_id, sequences, _ = world
+    fasta, database = tmp_path / "planted.fa", tmp_path / "ctcf.meme"
+    fasta.write_text("".join(f">seq{i}\n{s}\n" for i, s in enumerate(sequences)))
+    write_meme([jaspar_motif(PLANTED[0])], database)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--address", client.address, "--timeout", "600", "motifs", "discover", model_id]
+    argv += ["--fasta", str(fasta), "--num-references", "5", "--meme", str(database)]
+    argv += ["--out", str(tmp_path / "found")]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    assert code == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("motifs-") and f"from {len(sequences)} sequences" in lines[0]
+    assert lines[1].split() == ["PATTERN", "SIGN", "SEQLETS", "BEST_MATCH", "TF", "E_VALUE", "CONSENSUS"]
+    table = (tmp_path / "found" / "patterns.tsv").read_text().splitlines()
+    best = {row.split("\t")[3] for row in table[1:]}
+    assert PLANTED[0] in best and best <= {PLANTED[0], "-"}
+    names = [row.split("\t")[0] for row in table[1:]]
+    assert [m.motif_id for m in read_meme_text((tmp_path / "found" / "motifs.meme").read_text())] == names
+    for name in names:
+        assert (tmp_path / "found" / "logos" / f"{name}.cwm.png").read_bytes()[:4] == b"\x89PNG"
+    assert "attributing" in err.getvalue() and "matching" in err.getvalue()  # progress on stderr

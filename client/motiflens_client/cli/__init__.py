@@ -106,6 +106,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     interpret.register_predict,
     motifs.register_tomtom,
     motifs.register_databases,
+    motifs.register_discover,
     experiment.register,
 )
 
@@ -121,6 +122,7 @@ SERVICE_OF = {
     "predict": "interpreter",
     "tomtom": "motifmatch",
     "databases": "motifmatch",
+    "motifs": "interpreter",
 }
 _PORT_OFFSETS = {"trainer": 0, "interpreter": 1, "motifmatch": 2}
 

@@ -1,4 +1,4 @@
-"""``motiflens tomtom`` and ``databases``: motif comparison and motif databases (motifmatch)."""
+"""``motiflens tomtom``, ``databases`` and ``motifs discover``: motif comparison, databases, discovery."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from motiflens_client.cli._args import (
     group,
     input_file,
     non_negative_float,
+    non_negative_int,
+    output_dir,
     output_file,
 )
-from motiflens_client.cli._inputs import read_meme, write_text
-from motiflens_client.cli._output import out, print_json, print_table
+from motiflens_client.cli._inputs import add_sequence_source, read_meme, sequences, write_bytes, write_text
+from motiflens_client.cli._output import note, out, print_json, print_table
 from motiflens_client.sdk import Client
+from motiflens_client.wire import vocabulary
 
 
 def register_tomtom(commands: Commands) -> None:
@@ -109,3 +112,101 @@ def _upload_database(args: argparse.Namespace, client: Client) -> int:
     else:
         out(info.database_id)
     return EXIT_OK
+
+
+def register_discover(commands: Commands) -> None:
+    """The ``motifs`` group: discover."""
+    sub = group(commands, "motifs", "motifs from attribution maps (TF-MoDISco, then Tomtom)")
+    parser = command(
+        sub,
+        "discover",
+        _discover,
+        "TF-MoDISco patterns of a model's attribution maps, matched against JASPAR",
+        description=(
+            "The interpreter attributes the sequences (hypothetical maps; default DeepSHAP), runs\n"
+            "TF-MoDISco (modisco-lite, its command-line defaults) and matches each pattern's trimmed\n"
+            "PWM with Tomtom. Prints one row per pattern; --out DIR also writes motifs.meme,\n"
+            "patterns.tsv and logos/<pattern>.{cwm,pwm}.png. The result is stored as a motifs-... artifact."
+        ),
+    )
+    parser.add_argument("model_id", metavar="MODEL_ID")
+    add_sequence_source(parser)
+    parser.add_argument("--positives-only", action="store_true", help="only rows whose --target label is 1")
+    parser.add_argument("--method", choices=vocabulary.METHOD_NAMES, default="deepshap")
+    parser.add_argument("--target", type=non_negative_int, default=0, help="output unit (default 0)")
+    parser.add_argument("--num-references", type=non_negative_int, default=0, help="default 0: 10")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--gradient-correction", action="store_true")
+    parser.add_argument("--max-seqlets", type=non_negative_int, default=0, help="per sign (default 0: 2000)")
+    parser.add_argument(
+        "--window", type=non_negative_int, default=0, help="central window, nt (0: min(400, L))"
+    )
+    parser.add_argument("--database", default="", help="JASPAR release to match against (default JASPAR2016)")
+    parser.add_argument("--meme", type=input_file, metavar="DB.meme", help="match against this file instead")
+    parser.add_argument("--thresh", type=non_negative_float, default=0.0, help="Tomtom E-value (0: 0.1)")
+    parser.add_argument("--name", default="", help="name recorded with the stored result")
+    parser.add_argument("--out", type=output_dir, metavar="DIR")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _discover(args: argparse.Namespace, client: Client) -> int:
+    chosen = sequences(args, client)
+
+    def progress(stage: str, done: int, total: int, elapsed: float) -> None:
+        note(f"{stage} {done}/{total}  {elapsed:.0f} s" if total else f"{stage}  {elapsed:.0f} s")
+
+    result = client.discover_motifs(
+        args.model_id,
+        chosen.value,
+        positives_only=args.positives_only,
+        method=args.method,
+        target=args.target,
+        num_references=args.num_references,
+        seed=args.seed,
+        gradient_correction=args.gradient_correction,
+        max_seqlets=args.max_seqlets,
+        window=args.window,
+        database=args.database,
+        database_meme=read_meme(args.meme) if args.meme is not None else "",
+        evalue_threshold=args.thresh,
+        logos=args.out is not None,
+        name=args.name,
+        progress=progress,
+    )
+    rows = [_pattern_row(pattern) for pattern in result.patterns]
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_text(args.out / "motifs.meme", result.meme)
+        lines = ["\t".join(PATTERN_COLUMNS)] + ["\t".join(str(value) for value in row) for row in rows]
+        write_text(args.out / "patterns.tsv", "\n".join(lines) + "\n")
+        (args.out / "logos").mkdir(exist_ok=True)
+        for pattern in result.patterns:
+            write_bytes(args.out / "logos" / f"{pattern.name}.cwm.png", pattern.cwm_logo_png)
+            write_bytes(args.out / "logos" / f"{pattern.name}.pwm.png", pattern.pwm_logo_png)
+    if args.json:
+        print_json(result)
+    else:
+        out(f"{result.motifs_id}  {len(result.patterns)} patterns from {result.num_sequences} sequences")
+        print_table(PATTERN_COLUMNS, rows)
+    chosen.report_upload()
+    return EXIT_OK
+
+
+#: Columns of ``motifs discover``'s table and patterns.tsv.
+PATTERN_COLUMNS = ("PATTERN", "SIGN", "SEQLETS", "BEST_MATCH", "TF", "E_VALUE", "CONSENSUS")
+
+
+def _pattern_row(pattern) -> tuple:
+    best = pattern.best_match
+    consensus = "".join("ACGT"[i] for i in pattern.motif_pwm.argmax(axis=1))
+    if best is None:
+        return (pattern.name, pattern.sign, pattern.num_seqlets, "-", "-", "-", consensus)
+    return (
+        pattern.name,
+        pattern.sign,
+        pattern.num_seqlets,
+        best.target_id,
+        best.target_name,
+        f"{best.e_value:.3g}",
+        consensus,
+    )
