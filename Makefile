@@ -40,7 +40,7 @@ format: install ## Apply ruff formatting and safe fixes
 test: install lint type ## Install if needed, lint, type-check, run the fast test suite
 	$(PY) -m pytest -m "not slow" -q
 
-test-slow: install ## Run the slow tests (minutes; none are marked yet)
+test-slow: install ## Run the slow tests (minutes: Task 3 motif discovery end to end)
 	$(PY) -m pytest -m slow -q || [ $$? -eq 5 ]  # 5 = no test collected
 
 up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=file:///... or s3://...)
