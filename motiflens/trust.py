@@ -57,8 +57,10 @@ METHOD_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def contributions(projected: np.ndarray) -> np.ndarray:
-    """Per-position contribution of the bases present: projected map summed over bases; (N, L)."""
+def contributions(projected: np.ndarray | None) -> np.ndarray:
+    """Per-position contribution of the bases present: projected map (N, L, 4) summed over bases; (N, L)."""
+    if projected is None:
+        raise InvalidInputError("contributions: the attribution has no projected map")
     return np.asarray(projected, dtype=np.float64).sum(axis=-1)
 
 
@@ -239,7 +241,7 @@ def score_trust(
         per_position["deepshap"], contributions(reverse.projected)[:, ::-1]
     )
     raw_gradient = attribute(model, X, "saliency", **common)
-    per_sequence["off_simplex_fraction"] = off_simplex_fraction(raw_gradient.hypothetical)
+    per_sequence["off_simplex_fraction"] = off_simplex_fraction(raw_gradient.scores)  # the plain gradient
     observed = chance = None
     if database is not None:
         motifs = filter_pwms(model, X, batch_size=batch_size, should_stop=should_stop).motifs()

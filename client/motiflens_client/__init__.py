@@ -47,6 +47,7 @@ from motiflens_client.types import (
     MotifDiscovery,
     SweepInfo,
     TomtomHit,
+    TrustReport,
     UploadInfo,
     WindowCounts,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "CompareResult",
     "DiscoveredPattern",
     "MotifDiscovery",
+    "TrustReport",
     "DatabaseInfo",
     "DatasetInfo",
     "DatasetSplit",

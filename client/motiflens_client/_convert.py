@@ -23,6 +23,7 @@ from motiflens_client.types import (
     MotifDiscovery,
     SweepInfo,
     TomtomHit,
+    TrustReport,
     UploadInfo,
     WindowCounts,
 )
@@ -354,4 +355,27 @@ def motif_discovery(message: pb.DiscoverMotifsResult) -> MotifDiscovery:
         database=message.database,
         num_sequences=message.num_sequences,
         attribution=attribution_settings(message.attribution),
+    )
+
+
+def trust_report(message: pb.ScoreTrustResponse, *, model_id: str) -> TrustReport:
+    """TrustReport from a ScoreTrust response."""
+    matched = message.has_filter_match
+    return TrustReport(
+        model_id=model_id,
+        num_sequences=message.num_sequences,
+        filter_match=message.filter_match if matched else None,
+        filter_match_chance=message.filter_match_chance if matched else None,
+        filter_match_excess=message.filter_match_excess if matched else None,
+        method_agreement=dict(message.method_agreement),
+        mean_method_agreement=message.mean_method_agreement,
+        reference_stability=message.reference_stability,
+        reverse_complement_stability=message.reverse_complement_stability,
+        off_simplex_fraction=message.off_simplex_fraction,
+        ground_truth={
+            METHOD_NAMES.get(score.method, ""): {"auroc": score.auroc, "aupr": score.aupr}
+            for score in message.ground_truth
+        },
+        database=message.database,
+        json=message.json,
     )

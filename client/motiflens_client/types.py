@@ -25,6 +25,7 @@ __all__ = [
     "AttributionMaps",
     "DiscoveredPattern",
     "MotifDiscovery",
+    "TrustReport",
     "Metrics",
     "EpochEvent",
     "JobInfo",
@@ -632,6 +633,50 @@ class MotifDiscovery:
     database: str
     num_sequences: int
     attribution: dict
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """Whether a model's explanations can be trusted (``Client.trust_report``; see ``motiflens.trust``).
+
+    Attributes
+    ----------
+    model_id : str
+    num_sequences : int
+    filter_match, filter_match_chance, filter_match_excess : float or None
+        Fraction of first-layer filters with a Tomtom hit (E <= 0.1), the same for
+        column-shuffled filters (chance), and the difference; None for a model without
+        a scannable first convolution.
+    method_agreement : dict of str to float
+        "saliency~ism", "saliency~deepshap", "ism~deepshap": mean per-sequence Spearman
+        correlation of per-position contributions.
+    mean_method_agreement : float
+    reference_stability : float
+        DeepSHAP with two independent reference sets, mean Spearman.
+    reverse_complement_stability : float
+        DeepSHAP of x and of its reverse complement mapped back, mean Spearman.
+    off_simplex_fraction : float
+        Share of the saliency gradient's squared norm off the one-hot simplex (noise).
+    ground_truth : dict of str to dict
+        Method -> {"auroc", "aupr"} (the paper's interpretability) for a synthetic split.
+    database : str
+    json : str
+        The whole report as one JSON object.
+    """
+
+    model_id: str
+    num_sequences: int
+    filter_match: float | None
+    filter_match_chance: float | None
+    filter_match_excess: float | None
+    method_agreement: dict
+    mean_method_agreement: float
+    reference_stability: float
+    reverse_complement_stability: float
+    off_simplex_fraction: float
+    ground_truth: dict
+    database: str
+    json: str
 
 
 @dataclass(frozen=True)

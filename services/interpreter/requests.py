@@ -167,3 +167,14 @@ def attribution_bytes(loaded: LoadedModel, method: str, options: dict, chunk: in
 def scan_bytes(loaded: LoadedModel, num_sequences: int) -> int:
     """Bytes of first-layer scans (N, L, F) float32."""
     return num_sequences * loaded.scan_floats * FLOAT32
+
+
+def describe_call(what: str, num_sequences: int, loaded: LoadedModel) -> str:
+    """``"Attribute saliency ... on 64 sequences of 200 nt"`` for budget messages."""
+    return f"{what} on {num_sequences} sequences of {loaded.input_length} nt"
+
+
+def size_parameters(options: dict, **extra: int) -> str:
+    """The size parameters of a call, e.g. ``" (num_references 10, num_steps 20, chunk_size 64)"``."""
+    sizes = {name: options[name] for name in ("num_references", "num_steps") if name in options} | extra
+    return f" ({', '.join(f'{name} {value}' for name, value in sizes.items())})" if sizes else ""

@@ -17,10 +17,8 @@ chunks, so a call whose caller cancelled or whose deadline passed stops computin
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -38,7 +36,6 @@ from motiflens_client.wire.vocabulary import (
 )
 
 from motiflens.attribution import Attribution, StopCheck, attribute
-from motiflens.discovery import match_patterns
 from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.evaluation import interpretability_scores, localization_auroc, pwm_scans
 from motiflens.filters import filter_pwms, pwm_logo
@@ -51,8 +48,8 @@ from services.common.errors import from_wire, invalid
 from services.common.metrics import ServiceMetrics
 from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
-from services.interpreter import discovery
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
+from services.interpreter.reports import ReportCalls
 from services.interpreter.requests import (
     DEFAULT_NUM_REFERENCES,
     DEFAULT_NUM_STEPS,
@@ -64,11 +61,13 @@ from services.interpreter.requests import (
     check_finite,
     check_range,
     check_work,
+    describe_call,
     holding,
     onehot_bytes,
     pass_bytes,
     pass_rows,
     scan_bytes,
+    size_parameters,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,8 +79,6 @@ DEFAULT_CHUNK = 64
 MAX_CHUNK = 1024
 DEFAULT_PADDING = 10
 DEFAULT_THRESHOLD = 0.5
-#: Tomtom E-value threshold of DiscoverMotifs when the request leaves it 0 (MEME's -thresh).
-DEFAULT_EVALUE = 0.1
 #: The interpreter's memory budget when none is passed in (MOTIFLENS_MEMORY_BUDGET_MB's default).
 DEFAULT_BUDGET_BYTES = DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024
 
@@ -89,7 +86,7 @@ DEFAULT_BUDGET_BYTES = DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024
 Cost = Callable[[int], int]
 
 
-class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
+class InterpreterServicer(ReportCalls, interpreter_pb2_grpc.InterpreterServiceServicer):
     """Filters, attribution maps, scans and interpretability scores of stored models.
 
     Parameters
@@ -171,13 +168,13 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         if declared is not None and declared <= self.max_sequences:
             if admit is not None:
                 admit(declared)
-            with self.budget.reserve(cost(declared), _describe(what, declared, loaded)):
+            with self.budget.reserve(cost(declared), describe_call(what, declared, loaded)):
                 yield self._sequences(message, loaded)
             return
         X = self._sequences(message, loaded)
         if admit is not None:
             admit(len(X))
-        with self.budget.reserve(cost(len(X)), _describe(what, len(X), loaded)):
+        with self.budget.reserve(cost(len(X)), describe_call(what, len(X), loaded)):
             yield X
 
     def _ground_truth(self, ref, loaded: LoadedModel, field: str = "sequences"):
@@ -401,7 +398,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         with self._budgeted(
             request.sequences,
             loaded,
-            f"Attribute {method}{_parameters(options, chunk_size=chunk)}",
+            f"Attribute {method}{size_parameters(options, chunk_size=chunk)}",
             self._attribution_cost(loaded, method, options, chunk, maps=1 + include_hypothetical),
             lambda n: check_work(method, options, n, "Attribute", self.max_evaluations),
         ) as X:
@@ -458,7 +455,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         need = 2 * scan_bytes(loaded, len(X)) + 4 * onehot_bytes(len(X), loaded.input_length)
         if task is not None:
             need += 2 * len(X) * loaded.input_length * len(task.motifs) * FLOAT32
-        with self.budget.reserve(need, _describe("Localize", len(X), loaded)):
+        with self.budget.reserve(need, describe_call("Localize", len(X), loaded)):
             with holding(loaded.lock, stop, "Localize"):
                 scans = loaded.scans(X, stop)
             response = pb.LocalizeResponse()
@@ -485,7 +482,7 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
         need = attribution_bytes(loaded, method, options, len(X)) + 4 * onehot_bytes(
             len(X), loaded.input_length
         )
-        what = _describe(f"ScoreInterpretability {method}{_parameters(options)}", len(X), loaded)
+        what = describe_call(f"ScoreInterpretability {method}{size_parameters(options)}", len(X), loaded)
         with self.budget.reserve(need, what):
             scores = _form_of(self._attribute(loaded, X, method, options, 0, stop), "scores")
             if method == "ism":
@@ -503,96 +500,6 @@ class InterpreterServicer(interpreter_pb2_grpc.InterpreterServiceServicer):
             per_sequence_aupr=array_to_tensor(result.aupr.astype(np.float64)),
             settings=self._settings(method, options),
         )
-
-    def DiscoverMotifs(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
-        """TF-MoDISco patterns of the sequences' hypothetical maps, Tomtom-matched and stored."""
-        started = time.monotonic()
-        loaded = self.models.get(request.model_id)
-        method, options = self._attribution_options(discovery.attribute_request(request), loaded)
-        settings = discovery.checked_settings(request.settings, loaded.input_length)
-        database_name, database = discovery.database_of(request.database, request.database_meme)
-        threshold = check_finite(request.evalue_threshold, "evalue_threshold") or DEFAULT_EVALUE
-        if threshold <= 0:
-            raise invalid("evalue_threshold", f"expected > 0 (0 = {DEFAULT_EVALUE}), got {threshold}")
-        name = discovery.check_name(request.name)
-        stop = caller_gone(context)
-
-        def progress(stage: str, done: int = 0, total: int = 0) -> pb.DiscoverMotifsEvent:
-            elapsed = time.monotonic() - started
-            return pb.DiscoverMotifsEvent(
-                progress=pb.DiscoveryProgress(stage=stage, done=done, total=total, elapsed_seconds=elapsed)
-            )
-
-        def admit(n: int) -> None:
-            check_work(method, options, n, "DiscoverMotifs", self.max_evaluations)
-            discovery.check_fits(n, loaded.input_length, settings, self.discovery_limits)
-
-        def cost(n: int) -> int:  # the sequences, their hypothetical maps, one chunk's attribution
-            chunk = min(n, DEFAULT_CHUNK)
-            return 2 * onehot_bytes(n, loaded.input_length) + attribution_bytes(
-                loaded, method, options, chunk
-            )
-
-        what = f"DiscoverMotifs {method}{_parameters(options)}"
-        with self._discovery_sequences(request, loaded, what, cost, admit) as X:
-            hypothetical = np.empty(X.shape, dtype=np.float32)
-            for start in range(0, len(X), DEFAULT_CHUNK):
-                part = self._attribute(loaded, X[start : start + DEFAULT_CHUNK], method, options, start, stop)
-                hypothetical[start : start + len(part.scores)] = part.hypothetical
-                yield progress("attributing", start + len(part.scores), len(X))
-            runs = discovery.run_discovery(X, hypothetical, settings, self.discovery_limits, stop)
-            while True:
-                try:
-                    next(runs)
-                except StopIteration as finished:
-                    patterns = finished.value
-                    break
-                yield progress("discovering")
-            num_sequences = len(X)
-        yield progress("matching")
-        matches = match_patterns(patterns, database, evalue_threshold=threshold)
-        messages, meme = discovery.result_message(patterns, matches, include_logos=request.include_logos)
-        result = pb.DiscoverMotifsResult(
-            patterns=messages,
-            meme=meme,
-            attribution=self._settings(method, options),
-            num_sequences=num_sequences,
-            database=database_name,
-        )
-        provenance = {
-            "model_id": loaded.model_id,
-            "attribution": {"method": method, **options},
-            "discovery": dataclasses.asdict(settings),
-            "sequences": discovery.describe_sequences(request),
-            "num_sequences": num_sequences,
-            "database": database_name,
-            "evalue_threshold": threshold,
-        }
-        result.motifs_id = discovery.store_result(self.store, result, provenance=provenance, name=name)
-        yield pb.DiscoverMotifsEvent(result=result)
-
-    @contextmanager
-    def _discovery_sequences(self, request, loaded: LoadedModel, what: str, cost: Cost, admit) -> Iterator:
-        """The sequences of a DiscoverMotifs call (only positives when asked), budget held."""
-        if not request.positives_only:
-            with self._budgeted(request.sequences, loaded, what, cost, admit) as X:
-                yield X
-            return
-        if request.sequences.WhichOneof("source") != "dataset_split":
-            raise invalid("positives_only", "needs sequences.dataset_split (a stored split has labels)")
-        ref = request.sequences.dataset_split
-        X = self._sequences(request.sequences, loaded)
-        dataset, _ = load_dataset(self.store, ref.dataset_id)
-        y = dataset.split(split_name(ref.split)).y[ref.offset : ref.offset + len(X)]
-        X = X[y[:, request.target] > 0.5]
-        if len(X) == 0:
-            raise FailedPreconditionError(
-                f"positives_only: no row of {ref.dataset_id} in the window has label {request.target} = 1",
-                field="positives_only",
-            )
-        admit(len(X))
-        with self.budget.reserve(cost(len(X)), _describe(what, len(X), loaded)):
-            yield X
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         """Probabilities (default, when the model has them) or logits, shape (N, T)."""
@@ -625,17 +532,6 @@ def _declared_count(message) -> int | None:
     if form == "one_hot" and len(message.one_hot.shape) == 3:
         return max(0, int(message.one_hot.shape[0]))
     return None
-
-
-def _describe(what: str, num_sequences: int, loaded: LoadedModel) -> str:
-    """``"Attribute saliency ... on 64 sequences of 200 nt"`` for budget messages."""
-    return f"{what} on {num_sequences} sequences of {loaded.input_length} nt"
-
-
-def _parameters(options: dict, **extra: int) -> str:
-    """The size parameters of a call, e.g. ``" (num_references 10, num_steps 20, chunk_size 64)"``."""
-    sizes = {name: options[name] for name in ("num_references", "num_steps") if name in options} | extra
-    return f" ({', '.join(f'{name} {value}' for name, value in sizes.items())})" if sizes else ""
 
 
 def _localization(scores) -> pb.LocalizationScore:

@@ -212,3 +212,32 @@ def test_cli_discover_with_a_meme_database_writes_the_table_meme_and_logos(world
     for name in names:
         assert (tmp_path / "found" / "logos" / f"{name}.cwm.png").read_bytes()[:4] == b"\x89PNG"
     assert "attributing" in err.getvalue() and "matching" in err.getvalue()  # progress on stderr
+
+
+def test_trust_report_of_the_detector(world, tmp_path):
+    client, model_id, sequences, _ = world
+    mixed = sequences[::4]  # both motifs: 40 CTCF, 40 MEF2A sequences
+    report = client.trust_report(model_id, mixed, num_references=5, num_shuffles=2)
+    assert report.model_id == model_id and report.num_sequences == 80 and report.database == "JASPAR2016"
+    # Its two filters are JASPAR matrices: both match, shuffled copies mostly do not.
+    assert report.filter_match == 1.0 and report.filter_match_chance < 0.5
+    assert report.filter_match_excess == pytest.approx(report.filter_match - report.filter_match_chance)
+    assert set(report.method_agreement) == {"saliency~ism", "saliency~deepshap", "ism~deepshap"}
+    assert report.mean_method_agreement > 0.3 and report.reference_stability > 0.3
+    assert 0 <= report.off_simplex_fraction <= 1 and report.ground_truth == {}  # inline sequences
+    assert json.loads(report.json)["filter_match"] == report.filter_match
+    # The CLI prints the same report as JSON and writes it.
+    out, err = io.StringIO(), io.StringIO()
+    fasta = tmp_path / "some.fa"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(mixed)))
+    argv = ["--address", client.address, "--timeout", "600", "trust", model_id, "--fasta", str(fasta)]
+    argv += ["--num-references", "5", "--json", "--out", str(tmp_path / "trust.json")]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(argv) == 0, err.getvalue()
+    printed = json.loads(out.getvalue())
+    assert printed == json.loads((tmp_path / "trust.json").read_text())
+    assert printed["filter_match"] == 1.0 and printed["num_sequences"] == 80
+    with pytest.raises(InvalidArgument, match="num_shuffles"):
+        client.trust_report(model_id, sequences[:10], num_shuffles=1000)
+    with pytest.raises(InvalidArgument, match="target"):
+        client.trust_report(model_id, sequences[:10], target=3)

@@ -213,6 +213,36 @@ def test_attribute_form_options_are_checked(world):
         assert error.code() == CODE.INVALID_ARGUMENT and error.details().startswith(field), error.details()
 
 
+def test_score_trust_with_ground_truth_agrees_with_score_interpretability(world):
+    ref = pb.Sequences(
+        dataset_split=pb.DatasetSplitRef(dataset_id=world["dataset_id"], split=TEST_SPLIT, limit=40)
+    )
+    reply = world["stub"].ScoreTrust(
+        pb.ScoreTrustRequest(model_id=world["model_id"], sequences=ref, num_references=3, num_shuffles=2),
+        timeout=600,
+    )
+    assert reply.num_sequences == 40 and reply.has_filter_match and reply.database == "JASPAR2016"
+    assert 0 <= reply.filter_match <= 1 and 0 <= reply.filter_match_chance <= 1
+    assert set(reply.method_agreement) == {"saliency~ism", "saliency~deepshap", "ism~deepshap"}
+    truth = {pb.AttributionMethod.Name(score.method): score for score in reply.ground_truth}
+    assert set(truth) == {"ATTRIBUTION_METHOD_" + m for m in ("SALIENCY", "ISM", "DEEPSHAP")}
+    # The same numbers ScoreInterpretability gives for the same rows.
+    single = world["stub"].ScoreInterpretability(
+        pb.ScoreInterpretabilityRequest(
+            model_id=world["model_id"],
+            sequences=pb.DatasetSplitRef(dataset_id=world["dataset_id"], split=TEST_SPLIT, limit=40),
+            method=METHOD("ATTRIBUTION_METHOD_SALIENCY"),
+        )
+    )
+    assert truth["ATTRIBUTION_METHOD_SALIENCY"].auroc == pytest.approx(single.auroc, abs=1e-9)
+    assert truth["ATTRIBUTION_METHOD_SALIENCY"].aupr == pytest.approx(single.aupr, abs=1e-9)
+    too_many = pb.Sequences(one_hot=array_to_tensor(np.zeros((2001, 200, 4), np.float32)))
+    error = rpc_error(
+        world["stub"].ScoreTrust, pb.ScoreTrustRequest(model_id=world["model_id"], sequences=too_many)
+    )
+    assert error.code() == CODE.INVALID_ARGUMENT and "2000" in error.details()
+
+
 def test_scan_filters_streams_scans(world):
     X = world["dataset"].test.X[:5]
     chunks = list(

@@ -1,4 +1,4 @@
-"""``motiflens filters``, ``attribute`` and ``predict``: the interpreter on stored or local sequences."""
+"""``motiflens filters``, ``attribute``, ``predict``, ``trust``: the interpreter on any sequences."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from motiflens_client.cli._args import (
     CliError,
     Commands,
     command,
+    input_file,
     non_negative_float,
     non_negative_int,
     output_dir,
@@ -20,12 +21,13 @@ from motiflens_client.cli._args import (
 )
 from motiflens_client.cli._inputs import (
     add_sequence_source,
+    read_meme,
     sequences,
     write_bytes,
     write_npz,
     write_text,
 )
-from motiflens_client.cli._output import out, print_table
+from motiflens_client.cli._output import out, print_fields, print_table
 from motiflens_client.sdk import Client
 from motiflens_client.types import DatasetSplit
 from motiflens_client.wire import vocabulary
@@ -248,5 +250,70 @@ def _predict(args: argparse.Namespace, client: Client) -> int:
         arrays["ids"] = np.array(chosen.ids)
     write_npz(args.out, arrays)
     out(f"{args.out}  predictions {tuple(predictions.shape)}")
+    chosen.report_upload()
+    return EXIT_OK
+
+
+def register_trust(commands: Commands) -> None:
+    """The ``trust`` command."""
+    parser = command(
+        commands,
+        "trust",
+        _trust,
+        "trust report: can the model's explanations be trusted? (no ground truth needed)",
+        description=(
+            "Scores that need no ground truth: first-layer filters matched against JASPAR beside the\n"
+            "chance level of column-shuffled filters, agreement of saliency/ISM/DeepSHAP, DeepSHAP's\n"
+            "stability across reference sets and strands, the off-simplex share of the gradient; for\n"
+            "a synthetic data set's split also the paper's interpretability AUROC/AUPR."
+        ),
+    )
+    parser.add_argument("model_id", metavar="MODEL_ID")
+    add_sequence_source(parser)
+    parser.add_argument("--positives-only", action="store_true", help="only rows whose --target label is 1")
+    parser.add_argument("--target", type=non_negative_int, default=0, help="output unit (default 0)")
+    parser.add_argument("--num-references", type=non_negative_int, default=0, help="DeepSHAP (0: 10)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--database", default="", help="JASPAR release for the filters (default JASPAR2016)")
+    parser.add_argument(
+        "--meme", type=input_file, metavar="DB.meme", help="match the filters against this file"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--out", type=output_file, metavar="REPORT.json", help="also write the JSON here")
+
+
+def _trust(args: argparse.Namespace, client: Client) -> int:
+    chosen = sequences(args, client)
+    report = client.trust_report(
+        args.model_id,
+        chosen.value,
+        positives_only=args.positives_only,
+        target=args.target,
+        num_references=args.num_references,
+        seed=args.seed,
+        database=args.database,
+        database_meme=read_meme(args.meme) if args.meme is not None else "",
+    )
+    if args.out is not None:
+        write_text(args.out, report.json + "\n")
+    if args.json:
+        out(report.json)
+    else:
+        rows = [
+            ("sequences", report.num_sequences),
+            ("filter match", report.filter_match),
+            ("filter match by chance", report.filter_match_chance),
+            ("filter match excess", report.filter_match_excess),
+            *((f"agreement {pair}", value) for pair, value in report.method_agreement.items()),
+            ("mean method agreement", report.mean_method_agreement),
+            ("reference stability", report.reference_stability),
+            ("reverse-complement stability", report.reverse_complement_stability),
+            ("off-simplex fraction", report.off_simplex_fraction),
+            *(
+                (f"ground truth {method} AUROC/AUPR", f"{v['auroc']:.4f} / {v['aupr']:.4f}")
+                for method, v in report.ground_truth.items()
+            ),
+        ]
+        print_fields(rows)
     chosen.report_upload()
     return EXIT_OK

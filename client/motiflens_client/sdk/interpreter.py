@@ -28,6 +28,7 @@ from motiflens_client.types import (
     Interpretability,
     LocalizeResult,
     MotifDiscovery,
+    TrustReport,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import FORM_BY_NAME
@@ -346,6 +347,67 @@ class InterpreterCalls(ClientBase):
         if result is None:
             raise Internal("DiscoverMotifs: the stream ended without a result")
         return _convert.motif_discovery(result)
+
+    def trust_report(
+        self,
+        model_id: str,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        *,
+        positives_only: bool = False,
+        target: int = 0,
+        output: str = "auto",
+        num_references: int = 0,
+        seed: int = 0,
+        database: str = "",
+        database_meme: str = "",
+        num_shuffles: int = 0,
+        timeout: float | None = None,
+    ) -> TrustReport:
+        """Can this model's explanations be trusted? Scores that need no ground truth.
+
+        For any trained or imported model: first-layer filters matched against a motif
+        database beside the chance level of column-shuffled filters; agreement of
+        saliency, ISM and DeepSHAP; DeepSHAP's stability across reference sets and
+        strands; the off-simplex share of the gradient. For a split of a synthetic data
+        set, also the paper's interpretability AUROC/AUPR of each method.
+
+        Parameters
+        ----------
+        model_id : str
+        sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
+            At most 2,000 sequences, ideally ones the model scores high.
+        positives_only : bool, default False
+            Keep only the rows of a DatasetSplit whose label ``target`` is 1.
+        target : int, default 0
+        output : str, default "auto"
+        num_references : int, default 0 (10)
+            DeepSHAP references.
+        seed : int, default 0
+        database : str, default "" (JASPAR2016)
+        database_meme : str, default ""
+            A MEME text to match the filters against instead.
+        num_shuffles : int, default 0 (5)
+            Column shuffles of the filters for the chance level.
+        timeout : float, optional
+
+        Returns
+        -------
+        TrustReport
+        """
+        request = pb.ScoreTrustRequest(
+            model_id=model_id,
+            sequences=sequences_to_proto(sequences),
+            positives_only=positives_only,
+            target=target,
+            output=_output_choice(output),
+            num_references=num_references,
+            seed=seed,
+            database=database,
+            database_meme=database_meme,
+            num_shuffles=num_shuffles,
+        )
+        response = self._unary(self._interpreter, "ScoreTrust", request, timeout=timeout)
+        return _convert.trust_report(response, model_id=model_id)
 
     @staticmethod
     def _attribute_request(

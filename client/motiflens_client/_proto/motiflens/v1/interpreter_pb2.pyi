@@ -399,3 +399,74 @@ class DiscoverMotifsEvent(_message.Message):
     progress: DiscoveryProgress
     result: DiscoverMotifsResult
     def __init__(self, progress: _Optional[_Union[DiscoveryProgress, _Mapping]] = ..., result: _Optional[_Union[DiscoverMotifsResult, _Mapping]] = ...) -> None: ...
+
+class ScoreTrustRequest(_message.Message):
+    __slots__ = ("model_id", "sequences", "positives_only", "target", "output", "num_references", "seed", "database", "database_meme", "num_shuffles")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    POSITIVES_ONLY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    NUM_REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_MEME_FIELD_NUMBER: _ClassVar[int]
+    NUM_SHUFFLES_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    sequences: _common_pb2.Sequences
+    positives_only: bool
+    target: int
+    output: OutputKind
+    num_references: int
+    seed: int
+    database: str
+    database_meme: str
+    num_shuffles: int
+    def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., positives_only: _Optional[bool] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., num_references: _Optional[int] = ..., seed: _Optional[int] = ..., database: _Optional[str] = ..., database_meme: _Optional[str] = ..., num_shuffles: _Optional[int] = ...) -> None: ...
+
+class GroundTruthScore(_message.Message):
+    __slots__ = ("method", "auroc", "aupr")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    AUROC_FIELD_NUMBER: _ClassVar[int]
+    AUPR_FIELD_NUMBER: _ClassVar[int]
+    method: AttributionMethod
+    auroc: float
+    aupr: float
+    def __init__(self, method: _Optional[_Union[AttributionMethod, str]] = ..., auroc: _Optional[float] = ..., aupr: _Optional[float] = ...) -> None: ...
+
+class ScoreTrustResponse(_message.Message):
+    __slots__ = ("num_sequences", "has_filter_match", "filter_match", "filter_match_chance", "filter_match_excess", "method_agreement", "mean_method_agreement", "reference_stability", "reverse_complement_stability", "off_simplex_fraction", "ground_truth", "json", "database")
+    class MethodAgreementEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    HAS_FILTER_MATCH_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MATCH_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MATCH_CHANCE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MATCH_EXCESS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    MEAN_METHOD_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_STABILITY_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_COMPLEMENT_STABILITY_FIELD_NUMBER: _ClassVar[int]
+    OFF_SIMPLEX_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    GROUND_TRUTH_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    num_sequences: int
+    has_filter_match: bool
+    filter_match: float
+    filter_match_chance: float
+    filter_match_excess: float
+    method_agreement: _containers.ScalarMap[str, float]
+    mean_method_agreement: float
+    reference_stability: float
+    reverse_complement_stability: float
+    off_simplex_fraction: float
+    ground_truth: _containers.RepeatedCompositeFieldContainer[GroundTruthScore]
+    json: str
+    database: str
+    def __init__(self, num_sequences: _Optional[int] = ..., has_filter_match: _Optional[bool] = ..., filter_match: _Optional[float] = ..., filter_match_chance: _Optional[float] = ..., filter_match_excess: _Optional[float] = ..., method_agreement: _Optional[_Mapping[str, float]] = ..., mean_method_agreement: _Optional[float] = ..., reference_stability: _Optional[float] = ..., reverse_complement_stability: _Optional[float] = ..., off_simplex_fraction: _Optional[float] = ..., ground_truth: _Optional[_Iterable[_Union[GroundTruthScore, _Mapping]]] = ..., json: _Optional[str] = ..., database: _Optional[str] = ...) -> None: ...

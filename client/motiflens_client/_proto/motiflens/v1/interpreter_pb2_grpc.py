@@ -71,6 +71,11 @@ class InterpreterServiceStub:
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
                 _registered_method=True)
+        self.ScoreTrust = channel.unary_unary(
+                '/motiflens.v1.InterpreterService/ScoreTrust',
+                request_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.FromString,
+                _registered_method=True)
 
 
 class InterpreterServiceServicer:
@@ -127,6 +132,16 @@ class InterpreterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreTrust(self, request, context):
+        """Can this model's explanations be trusted? Scores that need no ground truth (filter
+        match against chance, agreement of attribution methods, stability across references
+        and strands, off-simplex gradient), plus the paper's ground-truth scores when the
+        sequences are a synthetic split.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InterpreterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +179,11 @@ def add_InterpreterServiceServicer_to_server(servicer, server):
                     servicer.DiscoverMotifs,
                     request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.SerializeToString,
+            ),
+            'ScoreTrust': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreTrust,
+                    request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -356,6 +376,33 @@ class InterpreterService:
             '/motiflens.v1.InterpreterService/DiscoverMotifs',
             motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
             motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreTrust(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.InterpreterService/ScoreTrust',
+            motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.SerializeToString,
+            motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.FromString,
             options,
             channel_credentials,
             insecure,
