@@ -107,6 +107,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 from urllib.parse import urlsplit
 
 from motiflens_client.wire.vocabulary import DEFAULT_PORTS
@@ -602,24 +603,25 @@ def max_upload_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
 
 
 @dataclass(frozen=True)
-class ModelFileSettings:
-    """Limits of the child process that imports a model or writes a SavedModel.
+class ChildProcessLimits:
+    """Limits of a child process that handles untrusted or heavy work for a service.
 
     Attributes
     ----------
     memory_bytes : int
-        Its address-space limit (``MOTIFLENS_IMPORT_MEMORY_MB``): a hostile model whose
-        layers declare huge weights fails there, not in the trainer.
+        Its address-space limit (RLIMIT_AS), from ``MEMORY_VARIABLE`` in MiB.
     timeout_seconds : int
-        ``MOTIFLENS_IMPORT_TIMEOUT_SECONDS``.
+        How long it may run, from ``TIMEOUT_VARIABLE``.
     """
 
+    MEMORY_VARIABLE: ClassVar[str] = ""
+    TIMEOUT_VARIABLE: ClassVar[str] = ""
     memory_bytes: int = 4096 * 1024 * 1024
     timeout_seconds: int = 600
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ModelFileSettings:
-        """Read the two variables.
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Read the two variables (memory 1024-1048576 MiB, timeout 10-86400 s).
 
         Raises
         ------
@@ -627,45 +629,30 @@ class ModelFileSettings:
             A value outside its range.
         """
         env = os.environ if environ is None else environ
-        return cls(
-            memory_bytes=_int_variable(env, "MOTIFLENS_IMPORT_MEMORY_MB", 4096, 1024, 1024 * 1024)
-            * 1024
-            * 1024,
-            timeout_seconds=_int_variable(env, "MOTIFLENS_IMPORT_TIMEOUT_SECONDS", 600, 10, 86400),
-        )
+        defaults = cls()
+        memory_mb = _int_variable(env, cls.MEMORY_VARIABLE, defaults.memory_bytes >> 20, 1024, 1024 * 1024)
+        timeout = _int_variable(env, cls.TIMEOUT_VARIABLE, defaults.timeout_seconds, 10, 86400)
+        return cls(memory_bytes=memory_mb * 1024 * 1024, timeout_seconds=timeout)
 
 
 @dataclass(frozen=True)
-class DiscoveryLimits:
-    """Limits of the child process that runs TF-MoDISco for DiscoverMotifs.
+class ModelFileSettings(ChildProcessLimits):
+    """The child that imports a model or writes a SavedModel (``MOTIFLENS_IMPORT_*``).
 
-    Attributes
-    ----------
-    memory_bytes : int
-        Its address-space limit (``MOTIFLENS_DISCOVERY_MEMORY_MB``).
-    timeout_seconds : int
-        ``MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS``.
+    A hostile model whose layers declare huge weights fails there, not in the trainer.
     """
 
-    memory_bytes: int = 4096 * 1024 * 1024
+    MEMORY_VARIABLE: ClassVar[str] = "MOTIFLENS_IMPORT_MEMORY_MB"
+    TIMEOUT_VARIABLE: ClassVar[str] = "MOTIFLENS_IMPORT_TIMEOUT_SECONDS"
+
+
+@dataclass(frozen=True)
+class DiscoveryLimits(ChildProcessLimits):
+    """The child that runs TF-MoDISco for DiscoverMotifs (``MOTIFLENS_DISCOVERY_*``)."""
+
+    MEMORY_VARIABLE: ClassVar[str] = "MOTIFLENS_DISCOVERY_MEMORY_MB"
+    TIMEOUT_VARIABLE: ClassVar[str] = "MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS"
     timeout_seconds: int = 1800
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscoveryLimits:
-        """Read the two variables.
-
-        Raises
-        ------
-        ConfigError
-            A value outside its range.
-        """
-        env = os.environ if environ is None else environ
-        return cls(
-            memory_bytes=_int_variable(env, "MOTIFLENS_DISCOVERY_MEMORY_MB", 4096, 1024, 1024 * 1024)
-            * 1024
-            * 1024,
-            timeout_seconds=_int_variable(env, "MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS", 1800, 10, 86400),
-        )
 
 
 def sweep_index_from_env(environ: Mapping[str, str] | None = None) -> int:

@@ -43,7 +43,7 @@ from motiflens.errors import (
     UnavailableError,
 )
 from services.common import convert
-from services.common.config import ConfigError, Settings
+from services.common.config import ConfigError, DiscoveryLimits, ModelFileSettings, Settings
 from services.common.errors import INTERNAL_MESSAGE, status_for
 from services.common.server import REQUEST_ID_KEY, ErrorInterceptor, JsonFormatter
 
@@ -490,6 +490,20 @@ def test_settings_overrides_and_token_hidden():
     assert (settings.max_calls, settings.max_streams) == (1, 1)  # 2 threads stay free for health
     assert (settings.grace_seconds, settings.log_level, settings.token) == (2.5, "DEBUG", "hunter2")
     assert "hunter2" not in repr(settings)
+
+
+def test_child_process_limits_read_their_own_variables():
+    assert ModelFileSettings.from_env({}) == ModelFileSettings(4096 << 20, 600)
+    assert DiscoveryLimits.from_env({}) == DiscoveryLimits(4096 << 20, 1800)
+    env = {"MOTIFLENS_DISCOVERY_MEMORY_MB": "2048", "MOTIFLENS_IMPORT_TIMEOUT_SECONDS": "60"}
+    assert DiscoveryLimits.from_env(env) == DiscoveryLimits(2048 << 20, 1800)
+    assert ModelFileSettings.from_env(env) == ModelFileSettings(4096 << 20, 60)
+    for variable, value in (
+        ("MOTIFLENS_DISCOVERY_MEMORY_MB", "100"),
+        ("MOTIFLENS_DISCOVERY_TIMEOUT_SECONDS", "x"),
+    ):
+        with pytest.raises(ConfigError, match=variable):
+            DiscoveryLimits.from_env({variable: value})
 
 
 @pytest.mark.parametrize(
