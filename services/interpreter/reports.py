@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from services.common.config import DiscoveryLimits
     from services.common.store import ArtifactStore
 from services.interpreter.requests import (
-    DEFAULT_NUM_REFERENCES,
-    MAX_NUM_REFERENCES,
     attribution_bytes,
     check_finite,
     check_range,
@@ -171,19 +169,18 @@ class ReportCalls:
     def ScoreTrust(self, request, context):  # noqa: N802 (gRPC method name)
         """Ground-truth-free trust scores (and the paper's ground-truth ones for a synthetic split)."""
         loaded = self.models.get(request.model_id)
-        if not 0 <= request.target < loaded.num_outputs:
-            raise invalid(
-                "target", f"model {loaded.model_id} has {loaded.num_outputs} outputs, got {request.target}"
-            )
-        output = loaded.output_kind(
-            None if request.output == 0 else _output_name(request.output), default="logit"
+        # Target, output, references and seed are checked where Attribute checks them.
+        _, deepshap_options = self._attribution_options(
+            pb.AttributeRequest(
+                method=pb.ATTRIBUTION_METHOD_DEEPSHAP,
+                target=request.target,
+                output=request.output,
+                num_references=request.num_references,
+                seed=request.seed,
+            ),
+            loaded,
         )
-        num_references = (
-            check_range(request.num_references, "num_references", 1, MAX_NUM_REFERENCES, zero="10")
-            or DEFAULT_NUM_REFERENCES
-        )
-        if request.seed < 0:
-            raise invalid("seed", f"expected >= 0, got {request.seed}")
+        output, num_references = deepshap_options["output"], deepshap_options["num_references"]
         shuffles = (
             check_range(request.num_shuffles, "num_shuffles", 1, MAX_SHUFFLES, zero="5") or DEFAULT_SHUFFLES
         )
@@ -274,12 +271,3 @@ class ReportCalls:
             summary = interpretability_scores(values, X, truth, should_stop=stop).summary()
             scores[method] = {"auroc": float(summary["auroc"]), "aupr": float(summary["aupr"])}
         return scores
-
-
-def _output_name(value: int) -> str:
-    from motiflens_client.wire.vocabulary import OUTPUT_BY_NAME
-
-    for name, code in OUTPUT_BY_NAME.items():
-        if code == value:
-            return name
-    raise invalid("output", f"unknown value {value}")
