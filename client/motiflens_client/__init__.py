@@ -25,9 +25,11 @@ from motiflens_client.errors import (
     Unavailable,
     from_rpc_error,
 )
-from motiflens_client.sdk import Client, Job, Sweep
+from motiflens_client.sdk import AttributionJob, Client, Job, Sweep
 from motiflens_client.types import (
+    AttributionJobInfo,
     AttributionMaps,
+    AttributionProgress,
     CompareResult,
     DatabaseInfo,
     DatasetInfo,
@@ -45,6 +47,7 @@ from motiflens_client.types import (
     Metrics,
     ModelInfo,
     MotifDiscovery,
+    StoredAttributions,
     SweepInfo,
     TomtomHit,
     TrustReport,
@@ -59,7 +62,11 @@ __all__ = [
     "Client",
     "Job",
     "Sweep",
+    "AttributionJob",
     # types
+    "AttributionJobInfo",
+    "AttributionProgress",
+    "StoredAttributions",
     "AttributionMaps",
     "CompareResult",
     "DiscoveredPattern",

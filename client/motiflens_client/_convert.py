@@ -6,6 +6,8 @@ import numpy as np
 
 from motiflens_client._tensors import tensor_to_array
 from motiflens_client.types import (
+    AttributionJobInfo,
+    AttributionProgress,
     CompareResult,
     DatabaseInfo,
     DatasetInfo,
@@ -29,11 +31,13 @@ from motiflens_client.types import (
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import (
+    ATTRIBUTION_FORMAT_BY_NAME,
     DISTANCE_NAMES,
     FORM_BY_NAME,
     METHOD_BY_NAME,
     OUTPUT_BY_NAME,
     REFERENCE_BY_NAME,
+    split_name,
     state_name,
 )
 
@@ -141,6 +145,44 @@ def job_info(message: pb.Job) -> JobInfo:
         first_layer_l2=_first_layer_l2(message.model),
         resumes=message.resumes,
         resumed_from_epoch=message.resumed_from_epoch,
+    )
+
+
+def attribution_job_info(message: pb.Job) -> AttributionJobInfo:
+    """AttributionJobInfo from a Job message of kind "attribution"."""
+    job = message.attribution
+    return AttributionJobInfo(
+        job_id=message.job_id,
+        state=state_name(message.state),
+        name=message.name,
+        dataset_id=message.dataset_id,
+        model_id=job.model_id,
+        split=split_name(job.split),
+        offset=job.offset,
+        num_sequences=job.num_sequences,
+        settings=attribution_settings(job.settings),
+        shard_size=job.shard_size,
+        shards=job.shards,
+        shards_done=job.shards_done,
+        sequences_done=job.sequences_done,
+        file_format=next((k for k, v in ATTRIBUTION_FORMAT_BY_NAME.items() if v == job.format), "npz"),
+        attributions_id=job.attributions_id,
+        executor=job.executor,
+        error=message.error,
+        created_at=message.created_at,
+        started_at=message.started_at,
+        finished_at=message.finished_at,
+        resumes=message.resumes,
+    )
+
+
+def attribution_progress(message: pb.AttributionProgress) -> AttributionProgress:
+    """AttributionProgress from its message."""
+    return AttributionProgress(
+        shards_done=message.shards_done,
+        shards=message.shards,
+        sequences_done=message.sequences_done,
+        num_sequences=message.num_sequences,
     )
 
 

@@ -258,6 +258,99 @@ class AttributionMaps:
 
 
 @dataclass(frozen=True)
+class AttributionProgress:
+    """One finished shard of an attribution job (``AttributionJob.events``)."""
+
+    shards_done: int
+    shards: int
+    sequences_done: int
+    num_sequences: int
+
+
+@dataclass(frozen=True)
+class AttributionJobInfo:
+    """An attribution job (``Client.attribute_split``).
+
+    Attributes
+    ----------
+    job_id, state, name, dataset_id : str
+        ``state`` as for JobInfo.
+    model_id : str
+    split : str
+    offset, num_sequences : int
+        The rows attributed.
+    settings : dict
+        method, target, output, reference, num_references, num_steps, seed,
+        gradient_correction as the server resolved them.
+    shard_size, shards, shards_done, sequences_done : int
+    file_format : str
+        "npz" (ohe.npz + shap.npz) or "hdf5" (attributions.h5).
+    attributions_id : str
+        The stored artifact (set when SUCCEEDED); ``Client.read_attributions`` reads it.
+    executor : str
+        "local" or "kubernetes".
+    error, created_at, started_at, finished_at : str
+    resumes : int
+        How often it was interrupted and resumed (stored shards are kept).
+    """
+
+    job_id: str
+    state: str
+    name: str
+    dataset_id: str
+    model_id: str
+    split: str
+    offset: int
+    num_sequences: int
+    settings: dict
+    shard_size: int
+    shards: int
+    shards_done: int
+    sequences_done: int
+    file_format: str
+    attributions_id: str
+    executor: str
+    error: str
+    created_at: str
+    started_at: str
+    finished_at: str
+    resumes: int
+
+
+@dataclass(frozen=True)
+class StoredAttributions:
+    """Rows of a stored attributions artifact (``Client.read_attributions``).
+
+    Attributes
+    ----------
+    one_hot : np.ndarray, shape (N, L, 4), float32
+    hypothetical : np.ndarray, shape (N, L, 4), float32
+        What each base would contribute at each position.
+    offset : int
+        Index of the first row in the artifact.
+    provenance : dict
+        model_id, dataset_id, split, offset, num_sequences, method, options, job_id.
+    """
+
+    one_hot: np.ndarray
+    hypothetical: np.ndarray
+    offset: int
+    provenance: dict
+
+    @property
+    def projected(self) -> np.ndarray:
+        """Hypothetical × one-hot, (N, L, 4): the contribution of the bases present."""
+        return self.hypothetical * self.one_hot
+
+    def modisco_arrays(self) -> dict[str, np.ndarray]:
+        """modisco-lite's inputs: ``{"ohe": ..., "shap": ...}``, each (N, 4, L) float32."""
+        return {
+            "ohe": np.ascontiguousarray(self.one_hot.transpose(0, 2, 1)),
+            "shap": np.ascontiguousarray(self.hypothetical.transpose(0, 2, 1)),
+        }
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Classification metrics of a model on the test split.
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from motiflens.errors import CancelledError, InvalidInputError, NotFoundError, UnavailableError
 from motiflens.models import ModelConfig, first_layer_model, load_model, logits_model
+from services.common.attribution_options import ModelOutputs
 from services.common.store import ArtifactStore, Manifest, check_id
 
 logger = logging.getLogger(__name__)
@@ -78,40 +79,18 @@ class LoadedModel:
         """T, output units."""
         return int(self.config.num_outputs)
 
+    @property
+    def outputs(self) -> ModelOutputs:
+        """What the model can be asked for (its outputs; see :class:`ModelOutputs`)."""
+        return ModelOutputs(self.model_id, self.num_outputs, self.output_activation)
+
     def output_kind(self, requested: str | None, *, default: str) -> str:
-        """The output ("logit" or "probability") a call uses: ``requested``, else what the model has.
-
-        ``default`` is used when nothing was requested and the model has both.
-
-        Raises
-        ------
-        InvalidInputError
-            (field ``output``) the model has no such output.
-        """
-        has_logit = self.logits is not None
-        has_probability = self.output_activation != "linear"
-        if requested is None:
-            if has_logit and has_probability:
-                return default
-            return "logit" if has_logit else "probability"
-        if requested == "logit" and not has_logit:
-            raise InvalidInputError(
-                f"output: model {self.model_id} ends in {self.output_activation} with no linear "
-                "pre-activation, so it has no logit; use OUTPUT_KIND_PROBABILITY (its output)",
-                field="output",
-            )
-        if requested == "probability" and not has_probability:
-            raise InvalidInputError(
-                f"output: model {self.model_id} has a linear output (a logit-like score), not a "
-                "probability; use OUTPUT_KIND_LOGIT",
-                field="output",
-            )
-        return requested
+        """The output ("logit" or "probability") a call uses (:meth:`ModelOutputs.output_kind`)."""
+        return self.outputs.output_kind(requested, default=default)
 
     def output_kinds(self) -> tuple[str, ...]:
         """The outputs this model has: "logit" and/or "probability" (zoo models: both)."""
-        kinds = ("logit",) if self.logits is not None else ()
-        return kinds + (("probability",) if self.output_activation != "linear" else ())
+        return self.outputs.output_kinds()
 
     def predict_all(
         self, X: np.ndarray, should_stop: Callable[[], bool] | None = None

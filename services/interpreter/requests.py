@@ -26,12 +26,15 @@ from contextlib import contextmanager
 
 from motiflens.attribution import DEFAULT_BATCH_SIZE
 from motiflens.errors import CancelledError, InvalidInputError, ResourceExhaustedError
+from services.common.attribution_options import (  # noqa: F401  (the request bounds, re-exported)
+    DEFAULT_NUM_REFERENCES,
+    DEFAULT_NUM_STEPS,
+    MAX_NUM_REFERENCES,
+    MAX_NUM_STEPS,
+    check_range,
+)
 from services.interpreter.model_cache import LoadedModel
 
-MAX_NUM_STEPS = 1000
-DEFAULT_NUM_STEPS = 20
-MAX_NUM_REFERENCES = 1000
-DEFAULT_NUM_REFERENCES = 10
 #: Model evaluations one Attribute or ScoreInterpretability call may ask for: the
 #: largest request of default size (20,000 sequences x 10 references x 20 steps).
 MAX_EVALUATIONS = 4_000_000
@@ -43,22 +46,6 @@ PASS_BYTES = 256 * 1024 * 1024
 FLOAT32 = 4
 #: Bytes of one one-hot row (4 float32).
 _ROW = 4 * FLOAT32
-
-
-def check_range(value: int, field: str, low: int, high: int, *, zero: str | None = None) -> int:
-    """``value`` if ``low <= value <= high``, or 0 when ``zero`` (what 0 means) is given.
-
-    Raises
-    ------
-    InvalidInputError
-        ``"num_steps: expected 1 to 1000 (0 = 20), got 2147483647"``.
-    """
-    if zero is not None and value == 0:
-        return 0
-    if not low <= value <= high:
-        unset = f" (0 = {zero})" if zero is not None else ""
-        raise InvalidInputError(f"{field}: expected {low} to {high}{unset}, got {value}", field=field)
-    return int(value)
 
 
 def check_finite(value: float, field: str) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -28,10 +28,7 @@ from motiflens_client.wire.errors import WireError
 from motiflens_client.wire.pb import interpreter_pb2_grpc
 from motiflens_client.wire.vocabulary import (
     FORM_BY_NAME,
-    GRADIENT_METHODS,
-    METHOD_BY_NAME,
     OUTPUT_BY_NAME,
-    REFERENCE_BY_NAME,
     split_name,
 )
 
@@ -40,23 +37,25 @@ from motiflens.errors import FailedPreconditionError, InvalidInputError
 from motiflens.evaluation import interpretability_scores, localization_auroc, pwm_scans
 from motiflens.filters import filter_pwms, pwm_logo
 from motiflens.motifs import write_meme
+from services.common.attribution_options import (
+    attribution_options,
+    attribution_settings,
+    enum_name,
+    score_form,
+)
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB, DiscoveryLimits
 from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
 from services.common.datasets import load_dataset
-from services.common.errors import from_wire, invalid
+from services.common.errors import from_wire
 from services.common.metrics import ServiceMetrics
 from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
 from services.interpreter.reports import ReportCalls
 from services.interpreter.requests import (
-    DEFAULT_NUM_REFERENCES,
-    DEFAULT_NUM_STEPS,
     FLOAT32,
     MAX_EVALUATIONS,
-    MAX_NUM_REFERENCES,
-    MAX_NUM_STEPS,
     attribution_bytes,
     check_finite,
     check_range,
@@ -72,9 +71,6 @@ from services.interpreter.requests import (
 
 logger = logging.getLogger(__name__)
 
-#: What an unset OutputKind and ReferenceKind mean (the proto's documented defaults).
-DEFAULT_OUTPUT = "logit"
-DEFAULT_REFERENCE = "shuffle"
 DEFAULT_CHUNK = 64
 MAX_CHUNK = 1024
 DEFAULT_PADDING = 10
@@ -224,77 +220,10 @@ class InterpreterServicer(ReportCalls, interpreter_pb2_grpc.InterpreterServiceSe
 
     @staticmethod
     def _attribution_options(request, loaded: LoadedModel) -> tuple[str, dict]:
-        if request.method not in METHOD_BY_NAME.values():
-            accepted = ", ".join(pb.AttributionMethod.Name(m) for m in METHOD_BY_NAME.values())
-            raise invalid("method", f"expected one of {accepted}; got {request.method}")
-        output = loaded.output_kind(
-            None if request.output == 0 else _enum_name(OUTPUT_BY_NAME, request.output, "output"),
-            default=DEFAULT_OUTPUT,
-        )
-        reference = _enum_name(REFERENCE_BY_NAME, request.reference, "reference", unset=DEFAULT_REFERENCE)
-        if not 0 <= request.target < loaded.num_outputs:
-            raise InvalidInputError(
-                f"target: model {loaded.model_id} has {loaded.num_outputs} outputs "
-                f"(0..{loaded.num_outputs - 1}), "
-                f"got {request.target}",
-                field="target",
-            )
-        # Checked whatever the method, so that a bad value never passes unnoticed.
-        num_references = check_range(
-            request.num_references, "num_references", 1, MAX_NUM_REFERENCES, zero=str(DEFAULT_NUM_REFERENCES)
-        )
-        num_steps = check_range(request.num_steps, "num_steps", 1, MAX_NUM_STEPS, zero=str(DEFAULT_NUM_STEPS))
-        if request.seed < 0:
-            raise InvalidInputError(f"seed: expected >= 0, got {request.seed}", field="seed")
-        method = _enum_name(METHOD_BY_NAME, request.method, "method")
-        options: dict = {"target": int(request.target), "output": output}
-        if method in ("integrated_gradients", "deepshap"):
-            options.update(
-                num_references=num_references or DEFAULT_NUM_REFERENCES,
-                reference=reference,
-                seed=int(request.seed),
-            )
-        if method == "integrated_gradients":
-            options["num_steps"] = num_steps or DEFAULT_NUM_STEPS
-        if method == "saliency" and "times_input" in request.DESCRIPTOR.fields_by_name:
-            # Only Attribute has it: interpretability scores take Σ_j S_ij X_ij anyway.
-            options["times_input"] = bool(request.times_input)
-        if "gradient_correction" in request.DESCRIPTOR.fields_by_name and request.gradient_correction:
-            if method not in GRADIENT_METHODS:
-                raise invalid(
-                    "gradient_correction",
-                    f"applies to the gradient methods ({', '.join(GRADIENT_METHODS)}); got method {method}",
-                )
-            options["gradient_correction"] = True
-        return method, options
+        return attribution_options(request, loaded.outputs)
 
-    @staticmethod
-    def _form(request) -> tuple[str, bool]:
-        """Which map ``scores`` carries, and whether chunks also carry the hypothetical map."""
-        form = _enum_name(FORM_BY_NAME, request.form, "form", unset="scores")
-        if request.times_input and form != "scores":
-            raise invalid(
-                "times_input",
-                f"applies to the method's own scores (form unset), not to form {form}: "
-                "projected saliency already is gradient x input",
-            )
-        return form, bool(request.include_hypothetical)
-
-    @staticmethod
-    def _settings(method: str, options: dict) -> pb.AttributionSettings:
-        settings = pb.AttributionSettings(
-            method=METHOD_BY_NAME[method],  # type: ignore[arg-type]  # an AttributionMethod value
-            target=options["target"],
-            output=OUTPUT_BY_NAME[options["output"]],  # type: ignore[arg-type]  # an OutputKind value
-        )
-        if "reference" in options:
-            settings.reference = REFERENCE_BY_NAME[options["reference"]]  # type: ignore[assignment]  # a ReferenceKind
-            settings.num_references = options["num_references"]
-            settings.seed = options["seed"]
-        settings.num_steps = options.get("num_steps", 0)
-        settings.times_input = options.get("times_input", False)
-        settings.gradient_correction = options.get("gradient_correction", False)
-        return settings
+    _form = staticmethod(score_form)
+    _settings = staticmethod(attribution_settings)
 
     def _attribute(
         self,
@@ -505,7 +434,7 @@ class InterpreterServicer(ReportCalls, interpreter_pb2_grpc.InterpreterServiceSe
         """Probabilities (default, when the model has them) or logits, shape (N, T)."""
         loaded = self.models.get(request.model_id)
         output = loaded.output_kind(
-            None if request.output == 0 else _enum_name(OUTPUT_BY_NAME, request.output, "output"),
+            None if request.output == 0 else enum_name(OUTPUT_BY_NAME, request.output, "output"),
             default="probability",
         )
         stop = caller_gone(context)
@@ -548,13 +477,3 @@ def _form_of(result: Attribution, form: str) -> np.ndarray:
     """The (n, L, 4) float32 map of ``result`` named by a FORM_BY_NAME key."""
     maps = {"scores": result.scores, "hypothetical": result.hypothetical, "projected": result.projected}
     return np.asarray(maps[form], np.float32)
-
-
-def _enum_name(table: Mapping[str, int], value: int, field: str, *, unset: str | None = None) -> str:
-    """The vocabulary name of enum ``value`` (``unset`` for 0 when given); INVALID_ARGUMENT otherwise."""
-    if value == 0 and unset is not None:
-        return unset
-    for name, code in table.items():
-        if code == value:
-            return name
-    raise invalid(field, f"unknown value {value}")

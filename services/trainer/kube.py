@@ -43,6 +43,7 @@ CONFIG_MAP = "motiflens-config"
 S3_SECRET = "minio-credentials"
 MINIO_CLIENT_LABEL = "motiflens.io/minio-client"
 SWEEP_LABEL = "motiflens.io/sweep-id"
+ATTRIBUTION_JOB_LABEL = "motiflens.io/attribution-job-id"
 SERVICE_ACCOUNT_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 #: The sweep pod's command; the index comes from Kubernetes (JOB_COMPLETION_INDEX).
@@ -104,12 +105,45 @@ def sweep_job_manifest(
     dict
         The Job object, ready for ``create_namespaced_job``.
     """
+    return indexed_job_manifest(
+        sweep_job_name(sweep_id),
+        args=("--sweep-id", sweep_id),
+        completions=completions,
+        parallelism=parallelism,
+        namespace=namespace,
+        image=image,
+        gpu=gpu,
+        resources=resources,
+        component="sweep",
+        labels={SWEEP_LABEL: sweep_id},
+    )
+
+
+def indexed_job_manifest(
+    name: str,
+    *,
+    args: tuple[str, ...],
+    completions: int,
+    parallelism: int,
+    namespace: str,
+    image: str,
+    component: str,
+    labels: Mapping[str, str],
+    gpu: bool = False,
+    resources: PodResources | None = None,
+) -> dict:
+    """An Indexed Job whose pods run ``python -m services.trainer.worker <args>`` (sweeps, attribution jobs).
+
+    ``name`` is the Job's name, ``component`` its ``app.kubernetes.io/component``
+    label and ``labels`` its own ones; the other parameters as for
+    :func:`sweep_job_manifest`. Pods get ``JOB_COMPLETION_INDEX`` from Kubernetes.
+    """
     resources = resources or PodResources()
     labels = {
-        "app.kubernetes.io/name": "sweep-worker",
+        "app.kubernetes.io/name": f"{component}-worker",
         "app.kubernetes.io/part-of": "motiflens",
-        "app.kubernetes.io/component": "sweep",
-        SWEEP_LABEL: sweep_id,
+        "app.kubernetes.io/component": component,
+        **labels,
     }
     limits = {"cpu": resources.cpu_limit, "memory": resources.memory_limit}
     if gpu:
@@ -118,7 +152,7 @@ def sweep_job_manifest(
         "name": "train",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": [*WORKER_COMMAND, "--sweep-id", sweep_id],
+        "command": [*WORKER_COMMAND, *args],
         "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
         "env": [
             {
@@ -165,7 +199,7 @@ def sweep_job_manifest(
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": sweep_job_name(sweep_id), "namespace": namespace, "labels": dict(labels)},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "completionMode": "Indexed",
             "completions": int(completions),
@@ -173,7 +207,7 @@ def sweep_job_manifest(
             "backoffLimitPerIndex": BACKOFF_LIMIT_PER_INDEX,
             "podFailurePolicy": {
                 "rules": [
-                    # Exit 2: unknown sweep or index; another try cannot help.
+                    # Exit 2: unknown sweep, job or index; another try cannot help.
                     {
                         "action": "FailIndex",
                         "onExitCodes": {"containerName": "train", "operator": "In", "values": [2]},

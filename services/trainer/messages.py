@@ -14,7 +14,7 @@ from motiflens_client.wire import pb
 from motiflens.models import ModelConfig
 from services.common.datasets import DatasetInfo
 from services.common.store import Manifest
-from services.trainer import model_files
+from services.trainer import attribution_jobs, model_files
 from services.trainer.jobs import JobState
 
 
@@ -98,10 +98,32 @@ def epoch_to_proto(event: Mapping) -> pb.EpochMetrics:
     )
 
 
-def job_to_proto(record: Mapping) -> pb.Job:
-    """Job message from a job record."""
+def job_to_proto(record: Mapping, progress: tuple[int, int] | None = None) -> pb.Job:
+    """Job message from a job record.
+
+    ``progress`` is an attribution job's (shards done, sequences done) as the store
+    shows it now (:meth:`services.trainer.jobs.JobManager.attribution_progress`);
+    default the record's own counts.
+    """
+    if attribution_jobs.is_attribution(record):
+        spec = record["attribution"]
+        done = progress or (int(spec.get("shards_done", 0)), int(spec.get("sequences_done", 0)))
+        return pb.Job(
+            job_id=record["job_id"],
+            kind=attribution_jobs.KIND,
+            state=state_name(record["state"]),
+            dataset_id=record["dataset_id"],
+            attribution=attribution_jobs.job_message(record, *done),
+            error=record.get("error", ""),
+            created_at=record.get("created_at", ""),
+            started_at=record.get("started_at", ""),
+            finished_at=record.get("finished_at", ""),
+            name=record.get("name", ""),
+            resumes=int(record.get("resumes") or 0),
+        )
     return pb.Job(
         job_id=record["job_id"],
+        kind="training",
         state=state_name(record["state"]),
         dataset_id=record["dataset_id"],
         model=model_spec_to_proto(record["model_config"]),

@@ -25,6 +25,13 @@ GetJob         INVALID_ARGUMENT (malformed id), NOT_FOUND (unknown id)
 WatchJob       as GetJob, before the first event; later UNAVAILABLE (store unreachable,
                shutting down), RESOURCE_EXHAUSTED (MOTIFLENS_MAX_WATCHERS streams open)
 CancelJob      as GetJob
+AttributeSplit INVALID_ARGUMENT (no attribution, inline sequences, a bad method setting
+               named attribution.<field>, form/times_input set, rows or shard size out of
+               range, more than 1024 shards, model and data set of different lengths),
+               NOT_FOUND (unknown model or data set), RESOURCE_EXHAUSTED (queue full, a
+               chunk's maps over 512 MiB), UNAVAILABLE (shutting down, no API server),
+               FAILED_PRECONDITION (Kubernetes refused the Job)
+ReadAttributions INVALID_ARGUMENT (malformed id, offset past the end), NOT_FOUND (unknown id)
 ListJobs       none
 ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
 Sweep          INVALID_ARGUMENT (empty or repeated axis, axis set in base_model, anything
@@ -86,7 +93,7 @@ from services.common.server import (
     when_call_ends,
 )
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import datasets, intervals, model_files, uploads
+from services.trainer import attribution_jobs, datasets, intervals, model_files, uploads
 from services.trainer.jobs import JobManager, is_terminal, list_models, read_job
 from services.trainer.messages import (
     dataset_to_proto,
@@ -392,8 +399,27 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.TrainResponse(job_id=record["job_id"], state=state_name(record["state"]))
 
     def GetJob(self, request, context):  # noqa: N802
-        """One job's state."""
-        return pb.GetJobResponse(job=job_to_proto(self.jobs.get_job(request.job_id)))
+        """One job's state (an attribution job in a cluster reconciled with its Kubernetes Job)."""
+        record = self.jobs.get_job(request.job_id)
+        if attribution_jobs.is_attribution(record) and record.get("executor") == "kubernetes":
+            record = attribution_jobs.reconcile(self.store, record, self.sweeps.kubernetes())
+        return pb.GetJobResponse(job=self._job_message(record))
+
+    def _job_message(self, record: dict) -> pb.Job:
+        """The Job message; an attribution job's progress as the store shows it now."""
+        if attribution_jobs.is_attribution(record):
+            return job_to_proto(record, self.jobs.attribution_progress(record))
+        return job_to_proto(record)
+
+    def ReadAttributions(self, request, context):  # noqa: N802
+        """Rows of a stored attributions artifact, in bounded messages."""
+        yield from attribution_jobs.read_rows(self.store, request, context.is_active)
+
+    def AttributeSplit(self, request, context):  # noqa: N802
+        """Validate and start an attribution job over a stored split."""
+        spec = attribution_jobs.prepare(self.store, request)
+        record = attribution_jobs.launch(self.jobs, self.sweeps, spec, parallelism=request.parallelism)
+        return pb.TrainResponse(job_id=record["job_id"], state=state_name(record["state"]))
 
     # watch_handler turns this into the generated (request, context) signature, hence the ignore.
     @watch_handler
@@ -407,11 +433,16 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         read_job(self.store, job_id)
 
         def deliver(kind: str, item: dict) -> None:
-            if kind == "epoch":
-                running = trainer_pb2.JOB_STATE_RUNNING
+            running = trainer_pb2.JOB_STATE_RUNNING
+            if kind == "epoch" and item.get("kind") == "progress":  # an attribution job's shard
+                fields = {k: item[k] for k in ("shards_done", "shards", "sequences_done", "num_sequences")}
+                send(pb.JobEvent(job_id=job_id, state=running, progress=pb.AttributionProgress(**fields)))
+            elif kind == "epoch":
                 send(pb.JobEvent(job_id=job_id, state=running, epoch=epoch_to_proto(item)))
             else:
-                send(pb.JobEvent(job_id=job_id, state=state_name(item["state"]), final=job_to_proto(item)))
+                send(
+                    pb.JobEvent(job_id=job_id, state=state_name(item["state"]), final=self._job_message(item))
+                )
                 send(None)
 
         def fail(error: Exception) -> None:
@@ -422,7 +453,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
 
     def CancelJob(self, request, context):  # noqa: N802
         """Cancel a queued or running job."""
-        return pb.CancelJobResponse(job=job_to_proto(self.jobs.cancel(request.job_id)))
+        return pb.CancelJobResponse(job=self._job_message(self.jobs.cancel(request.job_id)))
 
     def ListJobs(self, request, context):  # noqa: N802
         """Every job, newest first."""
@@ -432,7 +463,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             request.page_size,
             request.page_token,
         )
-        return pb.ListJobsResponse(jobs=[job_to_proto(record) for record in chosen], next_page_token=token)
+        return pb.ListJobsResponse(
+            jobs=[self._job_message(record) for record in chosen], next_page_token=token
+        )
 
     def ListModels(self, request, context):  # noqa: N802
         """Trained models, newest first, optionally of one data set and with given labels."""

@@ -460,6 +460,10 @@ class SweepManager:
         summary, _ = self.get(sweep_id)
         return summary
 
+    def kubernetes(self) -> kube.KubernetesJobs:
+        """The Kubernetes API of this trainer (attribution jobs use it too); see :meth:`_kubernetes`."""
+        return self._kubernetes()
+
     # ---- internals
     def _kubernetes(self) -> kube.KubernetesJobs:
         """The Kubernetes API this manager launches sweeps through.

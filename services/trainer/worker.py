@@ -77,6 +77,7 @@ from services.common.store import (
     CorruptRecordError,
     Manifest,
     RetryingStore,
+    check_id,
     open_store,
     utc_now,
 )
@@ -490,7 +491,10 @@ def run_sweep_index(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m services.trainer.worker --sweep-id ID [--index N]``: one sweep configuration.
+    """``python -m services.trainer.worker (--sweep-id ID | --attribution-job ID) [--index N]``.
+
+    One sweep configuration, or one shard of an attribution job (see
+    :mod:`services.trainer.attribution_worker`).
 
     Returns the exit status: 0 when the outcome is recorded, 1 when it could not be
     (Kubernetes then retries the pod), 2 for bad arguments or settings.
@@ -504,7 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m services.trainer.worker",
         description="Train one configuration of a sweep (the pod command of a sweep's Indexed Job).",
     )
-    parser.add_argument("--sweep-id", required=True, help="the sweep (sweep-<32 hex>)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--sweep-id", help="the sweep (sweep-<32 hex>)")
+    target.add_argument("--attribution-job", help="an attribution job (job-<32 hex>); the index is the shard")
     parser.add_argument(
         "--index",
         type=int,
@@ -524,15 +530,27 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         parser.error(str(exc))
     configure_logging(settings.log_level)
+    what = f"sweep {args.sweep_id}" if args.sweep_id else f"attribution job {args.attribution_job}"
     try:
-        run_sweep_index(
-            settings.store_url, args.sweep_id, index, retry_seconds=job_settings.store_retry_seconds
-        )
+        if args.sweep_id:
+            run_sweep_index(
+                settings.store_url, args.sweep_id, index, retry_seconds=job_settings.store_retry_seconds
+            )
+        else:
+            from services.trainer.attribution_worker import run_attribution_job
+
+            check_id(args.attribution_job, field_name="attribution_job", prefix="job")
+            run_attribution_job(
+                settings.store_url,
+                args.attribution_job,
+                shard=index,
+                retry_seconds=job_settings.store_retry_seconds,
+            )
     except (InvalidInputError, NotFoundError) as exc:  # retrying cannot help
-        logger.error("sweep %s index %d: %s", args.sweep_id, index, exc)
+        logger.error("%s index %d: %s", what, index, exc)
         return 2
     except Exception:  # noqa: BLE001 - e.g. the store went away while recording
-        logger.exception("sweep %s index %d: could not record an outcome", args.sweep_id, index)
+        logger.exception("%s index %d: could not record an outcome", what, index)
         return 1
     return 0
 

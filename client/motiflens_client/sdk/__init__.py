@@ -36,7 +36,7 @@ from motiflens_client.sdk._calls import (
     DEFAULT_DATABASE,
     PATIENT_BACKOFF_CAP_SECONDS,
 )
-from motiflens_client.sdk.handles import Job, Sweep
+from motiflens_client.sdk.handles import AttributionJob, Job, Sweep
 from motiflens_client.sdk.interpreter import InterpreterCalls
 from motiflens_client.sdk.local import LOCAL_STOP_GRACE_SECONDS
 from motiflens_client.sdk.model_files import ModelFileCalls
@@ -44,6 +44,7 @@ from motiflens_client.sdk.motifmatch import MotifMatchCalls
 from motiflens_client.sdk.trainer import TrainerCalls
 
 __all__ = [
+    "AttributionJob",
     "Client",
     "Job",
     "Sweep",

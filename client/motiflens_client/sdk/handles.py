@@ -1,4 +1,7 @@
-"""Handles on long-running work: :class:`Job` (events, wait with progress, cancel) and :class:`Sweep`."""
+"""Handles on long-running work: :class:`Job`, :class:`Sweep` and :class:`AttributionJob`.
+
+Each has events, a wait with progress on stderr, and cancel.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from motiflens_client.errors import (
     MotiflensClientError,
 )
 from motiflens_client.types import (
+    AttributionJobInfo,
+    AttributionProgress,
     EpochEvent,
     JobInfo,
     SweepInfo,
@@ -322,3 +327,115 @@ class Sweep:
             client._trainer, "CancelSweep", pb.CancelSweepRequest(sweep_id=self.sweep_id)
         )
         return _convert.sweep_info(response.sweep)
+
+
+class AttributionJob:
+    """An attribution job on the trainer service (``Client.attribute_split``).
+
+    Parameters
+    ----------
+    client : Client
+    job_id : str
+
+    Attributes
+    ----------
+    job_id : str
+    last_info : AttributionJobInfo or None
+        The final state, once :meth:`events` has run to the end.
+    """
+
+    def __init__(self, client: ClientBase, job_id: str) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.last_info: AttributionJobInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"AttributionJob({self.job_id!r})"
+
+    def info(self) -> AttributionJobInfo:
+        """The job's current state and progress.
+
+        Raises
+        ------
+        InvalidArgument, NotFound
+            Malformed or unknown job id.
+        """
+        client = self.client
+        job = client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=self.job_id)).job
+        return _convert.attribution_job_info(job)
+
+    def events(self, *, timeout: float | None = None) -> Iterator[AttributionProgress]:
+        """Finished shards: past ones first, then live ones; stops when the job ends.
+
+        After the last one, ``last_info`` holds the final AttributionJobInfo.
+        """
+        client = self.client
+        request = pb.WatchJobRequest(job_id=self.job_id)
+        last = 0
+
+        def ended() -> bool:
+            try:
+                info = self.info()
+            except MotiflensClientError:
+                return False
+            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                self.last_info = info
+                return True
+            return False
+
+        self.last_info = None
+        for event in client._stream(
+            client._trainer, "WatchJob", request, timeout=timeout, patient=True, give_up=ended
+        ):
+            payload = event.WhichOneof("payload")
+            if payload == "progress":
+                if event.progress.shards_done <= last:
+                    continue
+                last = event.progress.shards_done
+                yield _convert.attribution_progress(event.progress)
+            elif payload == "final":
+                self.last_info = _convert.attribution_job_info(event.final)
+                return
+        if self.last_info is None:
+            self.last_info = self.info()
+
+    def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> AttributionJobInfo:
+        """Follow the job until it ends; returns the SUCCEEDED info (with ``attributions_id``).
+
+        ``progress`` as for :meth:`Job.wait`: sequences done of all, on stderr.
+
+        Raises
+        ------
+        JobFailed
+            The job ended FAILED or CANCELLED.
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        stream = sys.stderr
+        notebook = _in_notebook()
+        show = progress if progress is not None else (notebook or _is_tty(stream))
+        lines = notebook or not _is_tty(stream)
+        for event in self.events(timeout=timeout):
+            if show:
+                filled = round(_Progress.width * event.sequences_done / max(1, event.num_sequences))
+                bar = "#" * filled + "-" * (_Progress.width - filled)
+                text = (
+                    f"{self.job_id} shard {event.shards_done}/{event.shards} [{bar}] "
+                    f"{event.sequences_done}/{event.num_sequences} sequences"
+                )
+                stream.write(text + "\n" if lines else f"\r{text}")
+                stream.flush()
+        info = self.last_info or self.info()
+        if show:
+            end = "" if lines else "\n"
+            stream.write(f"{end}{info.job_id} {info.state} {info.attributions_id or info.error}\n")
+            stream.flush()
+        if info.state in ("FAILED", "CANCELLED"):
+            raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
+        return info
+
+    def cancel(self) -> AttributionJobInfo:
+        """Cancel the job: a queued one at once, a running one after its current block of sequences."""
+        client = self.client
+        response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
+        return _convert.attribution_job_info(response.job)

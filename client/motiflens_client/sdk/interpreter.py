@@ -165,7 +165,7 @@ class InterpreterCalls(ClientBase):
         -------
         X_attr : np.ndarray, shape (N, L, 4), float32
         """
-        request = self._attribute_request(
+        request = attribute_request(
             model_id, sequences, method, target, output, reference, num_references, num_steps, seed
         )
         request.times_input = times_input
@@ -209,7 +209,7 @@ class InterpreterCalls(ClientBase):
             ``scores`` (in ``form``) and ``hypothetical``, each (N, L, 4) float32, and the
             settings; ``modisco_arrays(one_hot)`` gives modisco-lite's (N, 4, L) inputs.
         """
-        request = self._attribute_request(
+        request = attribute_request(
             model_id, sequences, method, target, output, reference, num_references, num_steps, seed
         )
         request.times_input = times_input
@@ -409,30 +409,6 @@ class InterpreterCalls(ClientBase):
         response = self._unary(self._interpreter, "ScoreTrust", request, timeout=timeout)
         return _convert.trust_report(response, model_id=model_id)
 
-    @staticmethod
-    def _attribute_request(
-        model_id: str,
-        sequences: Sequence[str] | np.ndarray | DatasetSplit,
-        method: str,
-        target: int,
-        output: str,
-        reference: str,
-        num_references: int,
-        num_steps: int,
-        seed: int,
-    ) -> pb.AttributeRequest:
-        return pb.AttributeRequest(
-            model_id=model_id,
-            sequences=sequences_to_proto(sequences),
-            method=_choice(_METHODS, method, "method"),
-            target=target,
-            output=_output_choice(output),
-            reference=_choice(_REFERENCES, reference, "reference"),
-            num_references=num_references,
-            num_steps=num_steps,
-            seed=seed,
-        )
-
     def scan_filters(
         self,
         model_id: str,
@@ -556,3 +532,28 @@ class InterpreterCalls(ClientBase):
         )
         response = self._unary(self._interpreter, "ScoreInterpretability", request, timeout=timeout)
         return _convert.interpretability(response, method=method)
+
+
+def attribute_request(
+    model_id: str,
+    sequences: Sequence[str] | np.ndarray | DatasetSplit,
+    method: str,
+    target: int,
+    output: str,
+    reference: str,
+    num_references: int,
+    num_steps: int,
+    seed: int,
+) -> pb.AttributeRequest:
+    """The AttributeRequest of the SDK's attribution calls (names checked, as sent to the server)."""
+    return pb.AttributeRequest(
+        model_id=model_id,
+        sequences=sequences_to_proto(sequences),
+        method=_choice(_METHODS, method, "method"),
+        target=target,
+        output=_output_choice(output),
+        reference=_choice(_REFERENCES, reference, "reference"),
+        num_references=num_references,
+        num_steps=num_steps,
+        seed=seed,
+    )

@@ -27,16 +27,19 @@ from motiflens_client.sdk._calls import (
     _TASKS,
     ClientBase,
 )
-from motiflens_client.sdk.handles import Job, Sweep
+from motiflens_client.sdk.handles import AttributionJob, Job, Sweep
+from motiflens_client.sdk.interpreter import attribute_request
 from motiflens_client.types import (
     DatasetInfo,
     DatasetSplit,
     JobInfo,
     ModelInfo,
     SplitRows,
+    StoredAttributions,
     SweepInfo,
 )
 from motiflens_client.wire import pb
+from motiflens_client.wire.vocabulary import ATTRIBUTION_FORMAT_BY_NAME
 
 
 class TrainerCalls(ClientBase):
@@ -581,6 +584,126 @@ class TrainerCalls(ClientBase):
         """
         response = self._unary(self._trainer, "GetResult", pb.GetResultRequest(result_id=result_id))
         return json.loads(response.json)
+
+    # ---- attribution jobs
+    def attribute_split(
+        self,
+        model_id: str,
+        dataset: DatasetSplit,
+        *,
+        method: str = "deepshap",
+        target: int = 0,
+        output: str = "auto",
+        reference: str = "shuffle",
+        num_references: int = 0,
+        num_steps: int = 0,
+        seed: int = 0,
+        gradient_correction: bool = False,
+        file_format: str = "npz",
+        shard_size: int = 0,
+        chunk_size: int = 0,
+        parallelism: int = 0,
+        name: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> AttributionJob:
+        """Start an attribution job over rows of a stored split; returns at once.
+
+        The trainer attributes every row and stores one "attributions" artifact in
+        modisco-lite's layout (one-hot and hypothetical maps, (N, 4, L)): ``wait()``
+        returns its id, :meth:`read_attributions` reads it, and
+        ``discover_motifs(attributions_id=...)`` runs TF-MoDISco on it.
+
+        Parameters
+        ----------
+        model_id : str
+        dataset : DatasetSplit
+            The rows (offset and limit select a window).
+        method, target, output, reference, num_references, num_steps, seed, gradient_correction
+            As for :meth:`attribute` (default method: "deepshap").
+        file_format : {"npz", "hdf5"}, default "npz"
+            "npz": ``ohe.npz`` and ``shap.npz`` (``modisco motifs -s ohe.npz -a shap.npz``);
+            "hdf5": ``attributions.h5`` with datasets ``ohe`` and ``hypothetical``.
+        shard_size : int, default 0 (1000)
+            Rows per shard: the unit of resumption, and of parallelism in a cluster.
+        chunk_size : int, default 0 (64)
+            Sequences per model pass group; never changes the result.
+        parallelism : int, default 0 (the server's default)
+            Pods at once in a cluster.
+        name : str, default ""
+        labels : mapping of str to str, optional
+            Labels of the artifact.
+
+        Raises
+        ------
+        InvalidArgument
+            A bad setting (the field is named, e.g. ``attribution.target``), rows out of range.
+        NotFound
+            Unknown model or data set.
+        ResourceExhausted
+            The job queue is full.
+        """
+        if not isinstance(dataset, DatasetSplit):
+            raise InvalidArgument("dataset: expected a DatasetSplit (a job attributes stored rows)")
+        if file_format not in ATTRIBUTION_FORMAT_BY_NAME:
+            raise InvalidArgument(
+                f"file_format: expected one of {', '.join(ATTRIBUTION_FORMAT_BY_NAME)}, got {file_format!r}"
+            )
+        attribution = attribute_request(
+            model_id, dataset, method, target, output, reference, num_references, num_steps, seed
+        )
+        attribution.gradient_correction = gradient_correction
+        attribution.chunk_size = chunk_size
+        request = pb.AttributeSplitRequest(
+            attribution=attribution,
+            format=ATTRIBUTION_FORMAT_BY_NAME[file_format],  # type: ignore[arg-type]  # an enum value
+            shard_size=shard_size,
+            parallelism=parallelism,
+            name=name,
+            labels=dict(labels or {}),
+        )
+        response = self._unary(self._trainer, "AttributeSplit", request)
+        return AttributionJob(self, response.job_id)
+
+    def attribution_job(self, job_id: str) -> AttributionJob:
+        """A handle on an existing attribution job."""
+        return AttributionJob(self, job_id)
+
+    def read_attributions(
+        self, attributions_id: str, *, offset: int = 0, limit: int = 0, timeout: float | None = None
+    ) -> StoredAttributions:
+        """Rows [offset, offset + limit) of a stored attributions artifact (0: all from offset on).
+
+        Returns
+        -------
+        StoredAttributions
+            ``one_hot`` and ``hypothetical`` (N, L, 4) float32, ``projected``,
+            ``modisco_arrays()`` and the artifact's ``provenance``.
+
+        Raises
+        ------
+        NotFound
+            Unknown id.
+        InvalidArgument
+            Malformed id, offset past the end.
+        """
+        request = pb.ReadAttributionsRequest(attributions_id=attributions_id, offset=offset, limit=limit)
+        one_hot: dict[int, np.ndarray] = {}
+        hypothetical: dict[int, np.ndarray] = {}
+        provenance: dict = {}
+        for rows in self._stream(
+            self._trainer, "ReadAttributions", request, timeout=self.timeout if timeout is None else timeout
+        ):
+            start = rows.offset - offset
+            one_hot[start] = tensor_to_array(rows.one_hot, field="one_hot")
+            hypothetical[start] = tensor_to_array(rows.hypothetical, field="hypothetical")
+            if rows.provenance_json:
+                provenance = json.loads(rows.provenance_json)
+        return StoredAttributions(
+            one_hot=reassemble(one_hot, field="one_hot"),
+            hypothetical=reassemble(hypothetical, field="hypothetical"),
+            offset=offset,
+            provenance=provenance,
+        )
 
 
 def _selector(labels: Mapping[str, str] | None) -> str:

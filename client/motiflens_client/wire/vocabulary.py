@@ -25,6 +25,7 @@ __all__ = [
     "REFERENCE_BY_NAME",
     "REFERENCE_NAMES",
     "FORM_BY_NAME",
+    "ATTRIBUTION_FORMAT_BY_NAME",
     "FORM_NAMES",
     "GRADIENT_METHODS",
     "TASK_BY_NUMBER",
@@ -76,6 +77,12 @@ FORM_BY_NAME: dict[str, int] = {
     "projected": pb.SCORE_FORM_PROJECTED,
 }
 FORM_NAMES: tuple[str, ...] = tuple(FORM_BY_NAME)
+#: AttributionFileFormat name -> enum value: how an attribution job's artifact stores
+#: its maps (unset means "npz").
+ATTRIBUTION_FORMAT_BY_NAME: dict[str, int] = {
+    "npz": pb.ATTRIBUTION_FILE_FORMAT_NPZ,
+    "hdf5": pb.ATTRIBUTION_FILE_FORMAT_HDF5,
+}
 #: The attribution methods that differentiate, so take gradient correction.
 GRADIENT_METHODS: tuple[str, ...] = ("saliency", "integrated_gradients", "deepshap")
 

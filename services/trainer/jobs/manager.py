@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
@@ -29,7 +29,7 @@ from motiflens.errors import (
 from services.common.config import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
 from services.common.datasets import get_dataset_info
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
-from services.trainer import worker
+from services.trainer import attribution_jobs, attribution_worker, worker
 from services.trainer.jobs.liveness import heartbeat_gone, heartbeat_record
 from services.trainer.jobs.records import (
     CANCELLED_QUEUED,
@@ -109,6 +109,8 @@ class JobManager:
         self._queue: deque[str] = deque()
         self._running: dict[str, Future | None] = {}
         self._accepting: set[str] = set()  # ids whose PENDING record is being written
+        # Shards of unfinished attribution jobs seen stored (they stay until the merge).
+        self._shards_seen: dict[str, set[int]] = {}
         # Jobs whose worker ended, with what to record ("resume", "fail" or "check") and
         # why; kept (and still ours) until the store takes the write.
         self._unsettled: dict[str, tuple[str, str]] = {}
@@ -198,19 +200,8 @@ class JobManager:
             model, input_length=info.sequence_length, num_outputs=info.num_targets
         )
         train_config = train_config_from_spec(training, seed=model_config.seed)
-        with self._lock:
-            if self._closing.is_set():
-                raise UnavailableError("the trainer is shutting down; retry on another replica or later")
-            active = len(self._queue) + len(self._running) + len(self._accepting)
-            if active >= self.settings.queue_limit:
-                raise ResourceExhaustedError(
-                    f"training queue full: {active} jobs pending or running, the limit is "
-                    f"{self.settings.queue_limit} ({QUEUE_ENV}); wait for a job to finish or cancel one"
-                )
-            job_id = new_id(JOB_ID_PREFIX)
-            self._accepting.add(job_id)
-        try:
-            record = new_job_record(
+        record = self._accept(
+            lambda job_id: new_job_record(
                 job_id,
                 dataset_id,
                 asdict(model_config),
@@ -219,6 +210,61 @@ class JobManager:
                 owner=self.manager_id,
                 labels=dict(labels or {}),
             )
+        )
+        logger.info(
+            "job %s queued: %s/%s on %s",
+            record["job_id"],
+            model_config.architecture,
+            model_config.activation,
+            dataset_id,
+            extra={"job_id": record["job_id"]},
+        )
+        return record
+
+    def submit_attribution(self, spec: Mapping) -> dict:
+        """Queue an attribution job checked by :func:`services.trainer.attribution_jobs.prepare`.
+
+        Returns the new PENDING record; raises as :meth:`submit` for a full queue or a
+        closing manager.
+        """
+        record = self._accept(
+            lambda job_id: attribution_jobs.new_record(job_id, spec, owner=self.manager_id, executor="local")
+        )
+        logger.info(
+            "job %s queued: %s attribution of %d rows of %s (%d shard(s))",
+            record["job_id"],
+            spec["method"],
+            spec["num_sequences"],
+            spec["dataset_id"],
+            spec["shards"],
+            extra={"job_id": record["job_id"]},
+        )
+        return record
+
+    def record_kubernetes_attribution(self, spec: Mapping) -> dict:
+        """Write the PENDING record of an attribution job that a Kubernetes Indexed Job runs (not queued)."""
+        if self._closing.is_set():
+            raise UnavailableError("the trainer is shutting down; retry on another replica or later")
+        record = attribution_jobs.new_record(new_id(JOB_ID_PREFIX), spec, owner="", executor="kubernetes")
+        self.store.put_record(JOBS_NAMESPACE, record["job_id"], record)
+        self._metrics_stale = True
+        return record
+
+    def _accept(self, make_record: Callable[[str], dict]) -> dict:
+        """Write the PENDING record ``make_record(job_id)`` and queue it (the queue limit applies)."""
+        with self._lock:
+            if self._closing.is_set():
+                raise UnavailableError("the trainer is shutting down; retry on another replica or later")
+            active = len(self._queue) + len(self._running) + len(self._accepting)
+            if active >= self.settings.queue_limit:
+                raise ResourceExhaustedError(
+                    f"job queue full: {active} jobs pending or running, the limit is "
+                    f"{self.settings.queue_limit} ({QUEUE_ENV}); wait for a job to finish or cancel one"
+                )
+            job_id = new_id(JOB_ID_PREFIX)
+            self._accepting.add(job_id)
+        try:
+            record = make_record(job_id)
             self.store.put_record(JOBS_NAMESPACE, job_id, record)
             with self._lock:
                 closing = self._closing.is_set()
@@ -230,14 +276,6 @@ class JobManager:
         if closing:  # close() ran while the record was being written
             self._fail_if_unfinished(job_id, SHUTDOWN_ERROR)
             raise UnavailableError("the trainer is shutting down; retry on another replica or later")
-        logger.info(
-            "job %s queued: %s/%s on %s",
-            job_id,
-            model_config.architecture,
-            model_config.activation,
-            dataset_id,
-            extra={"job_id": job_id},
-        )
         self._metrics_stale = True
         self._wake.set()
         self._notify_changed()
@@ -387,9 +425,25 @@ class JobManager:
         return read_events(self.store, job_id)
 
     def read_for_watch(self, job_id: str) -> tuple[dict, list[dict]]:
-        """The job record, then the epoch events it counts (what a WatchJob round sends)."""
+        """The job record, then the events it counts (what a WatchJob round sends).
+
+        Training jobs: the epoch events. Attribution jobs: one progress event per
+        stored shard (:func:`services.trainer.attribution_jobs.progress_events`).
+        """
         record = read_job(self.store, job_id)
+        if attribution_jobs.is_attribution(record):
+            return record, attribution_jobs.progress_events(record, self.attribution_progress(record)[0])
         return record, read_events(self.store, job_id)
+
+    def attribution_progress(self, record: Mapping) -> tuple[int, int]:
+        """(shards done, sequences done) of an attribution job; each shard's manifest is read once."""
+        with self._lock:
+            known = self._shards_seen.setdefault(record["job_id"], set())
+        done = attribution_jobs.progress(self.store, record, known)
+        if is_terminal(record.get("state", "")):
+            with self._lock:
+                self._shards_seen.pop(record["job_id"], None)
+        return done
 
     # ---- internals
     def _notify_changed(self) -> None:
@@ -476,6 +530,10 @@ class JobManager:
 
     def _submit(self, record: Mapping) -> Future:
         retry = self.settings.store_retry_seconds
+        if attribution_jobs.is_attribution(record):
+            return self._executor.submit(
+                attribution_worker.run_attribution_job, self.store_url, record["job_id"], retry_seconds=retry
+            )
         if record.get("sweep_id"):  # the same entrypoint as a sweep's Kubernetes pods
             return self._executor.submit(
                 worker.run_sweep_index,

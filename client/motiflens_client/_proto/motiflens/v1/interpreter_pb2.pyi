@@ -285,7 +285,7 @@ class DiscoverySettings(_message.Message):
     def __init__(self, max_seqlets: _Optional[int] = ..., window: _Optional[int] = ..., sliding_window_size: _Optional[int] = ..., flank_size: _Optional[int] = ..., trim_to_window_size: _Optional[int] = ..., target_seqlet_fdr: _Optional[float] = ..., n_leiden_runs: _Optional[int] = ...) -> None: ...
 
 class DiscoverMotifsRequest(_message.Message):
-    __slots__ = ("model_id", "sequences", "positives_only", "method", "target", "output", "reference", "num_references", "num_steps", "seed", "gradient_correction", "settings", "database", "database_meme", "evalue_threshold", "include_logos", "name")
+    __slots__ = ("model_id", "sequences", "positives_only", "method", "target", "output", "reference", "num_references", "num_steps", "seed", "gradient_correction", "settings", "database", "database_meme", "evalue_threshold", "include_logos", "name", "attributions_id")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     POSITIVES_ONLY_FIELD_NUMBER: _ClassVar[int]
@@ -303,6 +303,7 @@ class DiscoverMotifsRequest(_message.Message):
     EVALUE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_LOGOS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTIONS_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     sequences: _common_pb2.Sequences
     positives_only: bool
@@ -320,7 +321,8 @@ class DiscoverMotifsRequest(_message.Message):
     evalue_threshold: float
     include_logos: bool
     name: str
-    def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., positives_only: _Optional[bool] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., gradient_correction: _Optional[bool] = ..., settings: _Optional[_Union[DiscoverySettings, _Mapping]] = ..., database: _Optional[str] = ..., database_meme: _Optional[str] = ..., evalue_threshold: _Optional[float] = ..., include_logos: _Optional[bool] = ..., name: _Optional[str] = ...) -> None: ...
+    attributions_id: str
+    def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., positives_only: _Optional[bool] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., gradient_correction: _Optional[bool] = ..., settings: _Optional[_Union[DiscoverySettings, _Mapping]] = ..., database: _Optional[str] = ..., database_meme: _Optional[str] = ..., evalue_threshold: _Optional[float] = ..., include_logos: _Optional[bool] = ..., name: _Optional[str] = ..., attributions_id: _Optional[str] = ...) -> None: ...
 
 class DiscoveryProgress(_message.Message):
     __slots__ = ("stage", "done", "total", "elapsed_seconds")

@@ -161,6 +161,16 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.FromString,
                 _registered_method=True)
+        self.AttributeSplit = channel.unary_unary(
+                '/motiflens.v1.TrainerService/AttributeSplit',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.AttributeSplitRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.ReadAttributions = channel.unary_stream(
+                '/motiflens.v1.TrainerService/ReadAttributions',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.AttributionRows.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -364,6 +374,26 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AttributeSplit(self, request, context):
+        """Starts an attribution job: every row of a stored split attributed with one method,
+        written to the store as an "attributions" artifact in modisco-lite's layout
+        (one-hot and hypothetical maps, (N, 4, L)). The split is cut into shards; out of a
+        cluster the trainer's worker processes run them, in a cluster one Kubernetes
+        Indexed Job (one pod per shard). GetJob/WatchJob/CancelJob follow it as any job;
+        WatchJob streams one progress event per finished shard.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadAttributions(self, request, context):
+        """Streams rows of a stored "attributions" artifact: one-hot and hypothetical maps.
+        NOT_FOUND for an unknown id; INVALID_ARGUMENT for an offset past its end.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -491,6 +521,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.CancelSweep,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.SerializeToString,
+            ),
+            'AttributeSplit': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttributeSplit,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.AttributeSplitRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.SerializeToString,
+            ),
+            'ReadAttributions': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadAttributions,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.AttributionRows.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1169,6 +1209,60 @@ class TrainerService:
             '/motiflens.v1.TrainerService/CancelSweep',
             motiflens_dot_v1_dot_trainer__pb2.CancelSweepRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.CancelSweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttributeSplit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/AttributeSplit',
+            motiflens_dot_v1_dot_trainer__pb2.AttributeSplitRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAttributions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ReadAttributions',
+            motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.AttributionRows.FromString,
             options,
             channel_credentials,
             insecure,

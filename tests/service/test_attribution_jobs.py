@@ -1,0 +1,167 @@
+"""Attribution jobs through the real stack: a stored split attributed shard by shard, merged, read back.
+
+The model is the constructed CTCF/MEF2A detector of :mod:`planted` (imported as a lab's
+.keras file); the data set is its planted sequences imported from FASTA. Known answers:
+a job's maps equal one ``Attribute`` call on the same rows (sharding and chunking never
+change a result), the stored files are modisco-lite's inputs exactly, and progress
+comes one event per shard.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from motiflens_client import Client, DatasetSplit, InvalidArgument, JobFailed, NotFound
+from motiflens_client.wire import pb
+from planted import LENGTH, detector, planted_sequences
+
+from services.common.store import open_store
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("attribution-jobs")
+    detector().save(folder / "detector.keras")
+    sequences, sites = planted_sequences()
+    fasta = "".join(f">seq{i}\n{s}\n" for i, s in enumerate(sequences))
+    labels = np.array([1 if i % 3 else 0 for i in range(len(sequences))], dtype=np.int8)
+    with Client.local(temporary=True, timeout=600) as client:
+        model_id = client.import_model(folder / "detector.keras", name="pwm detector").model_id
+        dataset = client.import_fasta(fasta, labels, name="planted")
+        yield client, model_id, dataset
+
+
+def test_a_deepshap_job_equals_one_attribute_call_and_is_modisco_layout(world, tmp_path):
+    client, model_id, dataset = world
+    rows = DatasetSplit(dataset.dataset_id, "train", offset=5, limit=150)
+    job = client.attribute_split(
+        model_id, rows, method="deepshap", num_references=3, seed=4, shard_size=40, chunk_size=16, name="ds"
+    )
+    info = job.wait(timeout=600, progress=False)
+    assert (info.state, info.shards, info.shards_done, info.sequences_done) == ("SUCCEEDED", 4, 4, 150)
+    assert (info.split, info.offset, info.num_sequences, info.file_format) == ("train", 5, 150, "npz")
+    assert info.settings["method"] == "deepshap" and info.settings["num_references"] == 3
+    assert info.attributions_id.startswith("attr-") and info.executor == "local"
+
+    # Sharding (40) and chunking (16) change nothing: one Attribute call over the same rows.
+    expected = client.attribution_maps(model_id, rows, method="deepshap", num_references=3, seed=4)
+    stored = client.read_attributions(info.attributions_id)
+    np.testing.assert_allclose(stored.hypothetical, expected.hypothetical, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(stored.projected, expected.scores, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(stored.one_hot, client.read_split(dataset.dataset_id, "train").one_hot[5:155])
+    assert stored.provenance["model_id"] == model_id and stored.provenance["num_sequences"] == 150
+    assert stored.provenance["options"]["seed"] == 4
+
+    # The stored objects are modisco-lite's -s/-a inputs: arr_0 of shape (N, 4, L).
+    store = open_store(client.store_url)
+    manifest = store.get_manifest(info.attributions_id, kind="attributions")
+    assert set(manifest.objects) == {"ohe.npz", "shap.npz"} and manifest.metadata["shape"] == [150, 4, LENGTH]
+    store.fetch_artifact(info.attributions_id, tmp_path)
+    ohe = np.load(tmp_path / "ohe.npz")["arr_0"]
+    shap = np.load(tmp_path / "shap.npz")["arr_0"]
+    assert ohe.shape == shap.shape == (150, 4, LENGTH) and ohe.dtype == np.float32
+    np.testing.assert_array_equal(ohe, stored.one_hot.transpose(0, 2, 1))
+    np.testing.assert_array_equal(shap, stored.hypothetical.transpose(0, 2, 1))
+    # The shards are gone once merged; a window of rows reads back alone.
+    assert not store.list_artifacts("attribution_shard")
+    window = client.read_attributions(info.attributions_id, offset=100, limit=30)
+    np.testing.assert_array_equal(window.hypothetical, stored.hypothetical[100:130])
+
+    # WatchJob replays one progress event per shard, in order, after the fact too.
+    events = list(client.attribution_job(job.job_id).events(timeout=60))
+    assert [(e.shards_done, e.sequences_done) for e in events] == [(1, 40), (2, 80), (3, 120), (4, 150)]
+
+
+def test_an_ism_job_in_hdf5_equals_the_mean_centred_ism_map(world, tmp_path):
+    client, model_id, dataset = world
+    rows = DatasetSplit(dataset.dataset_id, "test", limit=30)
+    info = client.attribute_split(model_id, rows, method="ism", file_format="hdf5", shard_size=16).wait(
+        timeout=600, progress=False
+    )
+    assert (info.state, info.shards, info.file_format) == ("SUCCEEDED", 2, "hdf5")
+    expected = client.attribution_maps(model_id, rows, method="ism")
+    stored = client.read_attributions(info.attributions_id)
+    np.testing.assert_allclose(stored.hypothetical, expected.hypothetical, atol=1e-5)
+    # The hypothetical ISM map is mean-centred per position.
+    np.testing.assert_allclose(stored.hypothetical.sum(axis=2), 0, atol=1e-4)
+    store = open_store(client.store_url)
+    store.fetch_artifact(info.attributions_id, tmp_path)
+    with h5py.File(tmp_path / "attributions.h5", "r") as handle:
+        assert handle["ohe"].shape == handle["hypothetical"].shape == (30, 4, LENGTH)
+        np.testing.assert_array_equal(handle["hypothetical"][:], stored.hypothetical.transpose(0, 2, 1))
+
+
+def test_bad_requests_are_refused_and_write_nothing(world):
+    client, model_id, dataset = world
+    before = len(client.list_jobs())
+    split = DatasetSplit(dataset.dataset_id, "train")
+    cases = [
+        ({"target": 3}, InvalidArgument, r"attribution\.target"),
+        ({"num_references": 10**6}, InvalidArgument, r"attribution\.num_references"),
+        (
+            {"method": "ism", "gradient_correction": True},
+            InvalidArgument,
+            r"attribution\.gradient_correction",
+        ),
+        ({"shard_size": 10**6}, InvalidArgument, "shard_size"),
+        ({"chunk_size": 5000}, InvalidArgument, r"attribution\.chunk_size"),
+        ({"parallelism": -1}, InvalidArgument, "parallelism"),
+        ({"name": "x" * 300}, InvalidArgument, "name"),
+        ({"labels": {"Bad Key": "v"}}, InvalidArgument, "labels"),
+        ({"file_format": "zip"}, InvalidArgument, "file_format"),
+    ]
+    for options, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            client.attribute_split(model_id, split, **options)
+    with pytest.raises(InvalidArgument, match="offset"):
+        client.attribute_split(model_id, DatasetSplit(dataset.dataset_id, "valid", offset=10**6))
+    with pytest.raises(NotFound, match="model"):
+        client.attribute_split("model-" + "0" * 32, split)
+    with pytest.raises(NotFound):
+        client.attribute_split(model_id, DatasetSplit("ds-" + "0" * 32, "train"))
+    with pytest.raises(InvalidArgument, match="DatasetSplit"):
+        client.attribute_split(model_id, ["ACGT" * 30])  # type: ignore[arg-type]
+    # On the wire: inline sequences, and the Attribute-only fields, are named.
+    stub = client._trainer
+    base = pb.AttributeRequest(model_id=model_id, method=pb.ATTRIBUTION_METHOD_SALIENCY)
+    inline = pb.AttributeSplitRequest(attribution=base)
+    inline.attribution.sequences.strings.sequences.append("A" * LENGTH)
+    with pytest.raises(InvalidArgument, match=r"attribution\.sequences"):
+        client._unary(stub, "AttributeSplit", inline)
+    for field_name, value in (("times_input", True), ("include_hypothetical", True)):
+        request = pb.AttributeSplitRequest(attribution=base)
+        request.attribution.sequences.dataset_split.dataset_id = dataset.dataset_id
+        setattr(request.attribution, field_name, value)
+        with pytest.raises(InvalidArgument, match=rf"attribution\.{field_name}"):
+            client._unary(stub, "AttributeSplit", request)
+    with pytest.raises(InvalidArgument, match="attribution"):
+        client._unary(stub, "AttributeSplit", pb.AttributeSplitRequest())
+    assert len(client.list_jobs()) == before
+    with pytest.raises(NotFound):
+        client.read_attributions("attr-" + "0" * 32)
+    with pytest.raises(InvalidArgument, match="attributions_id"):
+        client.read_attributions("../etc")
+
+
+def test_a_cancelled_job_stores_nothing(world):
+    client, model_id, dataset = world
+    job = client.attribute_split(
+        model_id,
+        DatasetSplit(dataset.dataset_id, "train"),
+        method="deepshap",
+        num_references=50,
+        shard_size=8,
+    )
+    job.cancel()
+    with pytest.raises(JobFailed, match="cancel"):
+        job.wait(timeout=600, progress=False)
+    info = job.info()
+    assert info.state == "CANCELLED" and info.attributions_id == ""
+    store = open_store(client.store_url)
+    assert not [m for m in store.list_artifacts("attributions") if m.metadata.get("job_id") == job.job_id]
+    assert not [
+        m for m in store.list_artifacts("attribution_shard") if m.metadata.get("job_id") == job.job_id
+    ]
