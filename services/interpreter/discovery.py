@@ -45,9 +45,11 @@ from motiflens.errors import (
 from motiflens.filters import attribution_logo, pwm_logo
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, motif_database, read_meme, write_meme
 from motiflens.tomtom import TomtomHit
+from services.common.attributions import get_attributions
 from services.common.config import DiscoveryLimits
 from services.common.convert import array_to_tensor, motif_to_proto, tomtom_hit_to_proto
-from services.common.store import ArtifactStore
+from services.common.errors import invalid
+from services.common.store import ArtifactStore, Manifest
 from services.interpreter.discovery_child import (
     ERROR_FILE,
     INPUT_FILE,
@@ -96,6 +98,48 @@ def attribute_request(request: pb.DiscoverMotifsRequest) -> pb.AttributeRequest:
     )
 
 
+#: Request fields a stored attributions artifact decides (they must stay unset with ``attributions_id``).
+STORED_FIELDS = (
+    "method",
+    "target",
+    "output",
+    "reference",
+    "num_references",
+    "num_steps",
+    "seed",
+    "gradient_correction",
+)
+
+
+def stored_attributions(store: ArtifactStore, request: pb.DiscoverMotifsRequest) -> Manifest | None:
+    """The attributions artifact a request names (None without ``attributions_id``), checked.
+
+    Raises
+    ------
+    InvalidInputError
+        Sequences or an attribution field set beside it (the artifact decides them), or
+        a model_id other than the artifact's model; a malformed id.
+    NotFoundError
+        No such artifact.
+    """
+    if not request.attributions_id:
+        return None
+    manifest = get_attributions(store, request.attributions_id)
+    if request.HasField("sequences"):
+        raise invalid("sequences", "leave unset with attributions_id: the artifact holds the sequences")
+    for name in STORED_FIELDS:
+        if getattr(request, name):
+            raise invalid(
+                name, f"leave unset with attributions_id: artifact {manifest.artifact_id} decides it"
+            )
+    model_id = manifest.provenance["model_id"]
+    if request.model_id and request.model_id != model_id:
+        raise invalid(
+            "model_id", f"artifact {manifest.artifact_id} holds maps of {model_id}, not {request.model_id}"
+        )
+    return manifest
+
+
 def checked_settings(message: pb.DiscoverySettings, length: int) -> DiscoverySettings:
     """:func:`settings_from_proto` validated for sequences of ``length`` nt; fields named ``settings.*``."""
     try:
@@ -106,6 +150,8 @@ def checked_settings(message: pb.DiscoverySettings, length: int) -> DiscoverySet
 
 def describe_sequences(request: pb.DiscoverMotifsRequest) -> dict:
     """Provenance of the sequences: the stored split's window, or how many were sent inline."""
+    if request.attributions_id:
+        return {"attributions_id": request.attributions_id, "positives_only": request.positives_only}
     source = request.sequences.WhichOneof("source")
     if source == "dataset_split":
         ref = request.sequences.dataset_split

@@ -8,6 +8,7 @@ one concern. TF-MoDISco's child process and the stored artifact are in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -19,10 +20,12 @@ import numpy as np
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import METHOD_BY_NAME, split_name
 
+from motiflens.attribution.files import read_map_rows
 from motiflens.discovery import match_patterns
 from motiflens.errors import FailedPreconditionError
 from motiflens.evaluation import interpretability_scores
 from motiflens.trust import score_trust
+from services.common.attributions import fetched_maps, map_shape
 from services.common.datasets import load_dataset
 from services.common.errors import invalid
 from services.common.server import caller_gone
@@ -77,8 +80,13 @@ class ReportCalls:
     def DiscoverMotifs(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
         """TF-MoDISco patterns of the sequences' hypothetical maps, Tomtom-matched and stored."""
         started = time.monotonic()
-        loaded = self.models.get(request.model_id)
-        method, options = self._attribution_options(discovery.attribute_request(request), loaded)
+        stored = discovery.stored_attributions(self.store, request)
+        if stored is None:
+            loaded = self.models.get(request.model_id)
+            method, options = self._attribution_options(discovery.attribute_request(request), loaded)
+        else:  # the artifact's own model and settings
+            loaded = self.models.get(stored.provenance["model_id"])
+            method, options = stored.provenance["method"], dict(stored.provenance["options"])
         settings = discovery.checked_settings(request.settings, loaded.input_length)
         database_name, database = discovery.database_of(request.database, request.database_meme)
         threshold = check_finite(request.evalue_threshold, "evalue_threshold") or DEFAULT_EVALUE
@@ -104,14 +112,21 @@ class ReportCalls:
             )
 
         what = f"DiscoverMotifs {method}{size_parameters(options)}"
-        with self._chosen_sequences(request, loaded, what, cost, admit) as X:
-            hypothetical = np.empty(X.shape, dtype=np.float32)
-            for start in range(0, len(X), DISCOVERY_CHUNK):
-                part = self._attribute(
-                    loaded, X[start : start + DISCOVERY_CHUNK], method, options, start, stop
+        with contextlib.ExitStack() as held:
+            if stored is not None:
+                X, hypothetical = held.enter_context(
+                    self._stored_maps(request, stored, loaded, settings, what)
                 )
-                hypothetical[start : start + len(part.scores)] = part.hypothetical
-                yield progress("attributing", start + len(part.scores), len(X))
+                yield progress("attributing", len(X), len(X))
+            else:
+                X = held.enter_context(self._chosen_sequences(request, loaded, what, cost, admit))
+                hypothetical = np.empty(X.shape, dtype=np.float32)
+                for start in range(0, len(X), DISCOVERY_CHUNK):
+                    part = self._attribute(
+                        loaded, X[start : start + DISCOVERY_CHUNK], method, options, start, stop
+                    )
+                    hypothetical[start : start + len(part.scores)] = part.hypothetical
+                    yield progress("attributing", start + len(part.scores), len(X))
             runs = discovery.run_discovery(X, hypothetical, settings, self.discovery_limits, stop)
             while True:
                 try:
@@ -142,6 +157,35 @@ class ReportCalls:
         }
         result.motifs_id = discovery.store_result(self.store, result, provenance=provenance, name=name)
         yield pb.DiscoverMotifsEvent(result=result)
+
+    @contextmanager
+    def _stored_maps(self, request, manifest, loaded: LoadedModel, settings, what: str) -> Iterator:
+        """(one-hot, hypothetical) of a stored attributions artifact, (n, L, 4) each, budget held.
+
+        With ``positives_only`` only the rows whose label of the artifact's target is 1.
+        """
+        n, length = map_shape(manifest)
+        keep = None
+        if request.positives_only:
+            origin = manifest.provenance
+            dataset, _ = load_dataset(self.store, origin["dataset_id"])
+            labels = dataset.split(origin["split"]).y[origin["offset"] : origin["offset"] + n]
+            keep = labels[:, origin["options"]["target"]] > 0.5
+            if not keep.any():
+                raise FailedPreconditionError(
+                    f"positives_only: no row of {manifest.artifact_id} has label "
+                    f"{origin['options']['target']} = 1",
+                    field="positives_only",
+                )
+        chosen = n if keep is None else int(keep.sum())
+        discovery.check_fits(chosen, length, settings, self.discovery_limits)
+        # The two maps as read (channels first) and as returned, then the rows kept.
+        with self.budget.reserve(6 * onehot_bytes(n, length), describe_call(what, n, loaded)):
+            with fetched_maps(self.store, manifest) as folder:
+                one_hot, hypothetical = read_map_rows(folder, manifest.metadata["format"], 0, n)
+            if keep is not None:
+                one_hot, hypothetical = one_hot[keep], hypothetical[keep]
+            yield one_hot, hypothetical
 
     @contextmanager
     def _chosen_sequences(self, request, loaded: LoadedModel, what: str, cost: Cost, admit) -> Iterator:

@@ -40,7 +40,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from motiflens_client.wire import pb
@@ -53,6 +52,12 @@ from services.common.attribution_options import (
     attribution_options,
     attribution_settings,
     check_range,
+)
+from services.common.attributions import (
+    ATTRIBUTIONS_PREFIX,
+    fetched_maps,
+    get_attributions,
+    map_shape,
 )
 from services.common.convert import array_to_tensor
 from services.common.datasets import get_dataset_info
@@ -76,8 +81,6 @@ def is_terminal(state: str) -> bool:
 
 
 KIND = "attribution"
-ATTRIBUTIONS_KIND = "attributions"
-ATTRIBUTIONS_PREFIX = "attr"
 SHARD_KIND = "attribution_shard"
 SHARD_PREFIX = "ashard"
 #: The shard's one file (always HDF5: row ranges are read back cheaply).
@@ -440,14 +443,10 @@ def read_rows(
         Unknown artifact (or not an attributions artifact).
     """
     from motiflens.attribution.files import read_map_rows
-    from services.common.datasets import disk_errors, scratch_directory
 
-    artifact_id = check_id(request.attributions_id, field_name="attributions_id", prefix=ATTRIBUTIONS_PREFIX)
-    try:
-        manifest = store.get_manifest(artifact_id, kind=ATTRIBUTIONS_KIND)
-    except NotFoundError:
-        raise NotFoundError(f"attributions_id: no attributions artifact {artifact_id!r}") from None
-    n, _, length = (int(v) for v in manifest.metadata["shape"])
+    manifest = get_attributions(store, request.attributions_id)
+    artifact_id = manifest.artifact_id
+    n, length = map_shape(manifest)
     if request.offset < 0 or request.limit < 0:
         raise invalid(
             "offset", f"expected offset >= 0 and limit >= 0, got {request.offset} and {request.limit}"
@@ -459,9 +458,7 @@ def read_rows(
     rows = check_range(request.chunk_size, "chunk_size", 1, 1_000_000, zero="as many as fit in 4 MiB")
     rows = min(rows, fitting) if rows else fitting
     provenance = json.dumps(manifest.provenance, sort_keys=True)
-    with scratch_directory() as tmp:
-        with disk_errors("attributions_id"):
-            store.fetch_artifact(artifact_id, Path(tmp))
+    with fetched_maps(store, manifest) as tmp:
         for start in range(int(request.offset), stop, rows):
             if not is_active():
                 return

@@ -25,6 +25,7 @@ import numpy as np
 
 import motiflens
 from motiflens.errors import AlreadyExistsError, InvalidInputError, NotFoundError, UnavailableError
+from services.common.attributions import ATTRIBUTIONS_KIND
 from services.common.config import DEFAULT_STORE_RETRY_SECONDS
 from services.common.labels import set_labels
 from services.common.store import ArtifactStore, RetryingStore, open_store, utc_now
@@ -194,7 +195,7 @@ def _merge(store: ArtifactStore, record: dict) -> None:
         out = Path(tmp) / "out"
         out.mkdir()
         try:
-            store.get_manifest(artifact_id, kind=jobs_spec.ATTRIBUTIONS_KIND)
+            store.get_manifest(artifact_id, kind=ATTRIBUTIONS_KIND)
             merged = True  # an earlier merge stored it and was interrupted before recording
         except NotFoundError:
             merged = False
@@ -225,7 +226,7 @@ def _merge(store: ArtifactStore, record: dict) -> None:
             }
             try:
                 store.put_artifact(
-                    jobs_spec.ATTRIBUTIONS_KIND,
+                    ATTRIBUTIONS_KIND,
                     {path.name: path for path in writer.paths},
                     artifact_id=artifact_id,
                     metadata={

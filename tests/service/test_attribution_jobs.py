@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from motiflens_client import Client, DatasetSplit, InvalidArgument, JobFailed, NotFound
 from motiflens_client.wire import pb
-from planted import LENGTH, detector, planted_sequences
+from planted import LENGTH, PLANTED, detector, planted_sequences
 
 from services.common.store import open_store
 
@@ -51,7 +51,9 @@ def test_a_deepshap_job_equals_one_attribute_call_and_is_modisco_layout(world, t
     stored = client.read_attributions(info.attributions_id)
     np.testing.assert_allclose(stored.hypothetical, expected.hypothetical, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(stored.projected, expected.scores, atol=1e-5, rtol=1e-5)
-    np.testing.assert_array_equal(stored.one_hot, client.read_split(dataset.dataset_id, "train").one_hot[5:155])
+    np.testing.assert_array_equal(
+        stored.one_hot, client.read_split(dataset.dataset_id, "train").one_hot[5:155]
+    )
     assert stored.provenance["model_id"] == model_id and stored.provenance["num_sequences"] == 150
     assert stored.provenance["options"]["seed"] == 4
 
@@ -165,3 +167,39 @@ def test_a_cancelled_job_stores_nothing(world):
     assert not [
         m for m in store.list_artifacts("attribution_shard") if m.metadata.get("job_id") == job.job_id
     ]
+
+
+def test_discover_motifs_on_a_stored_job_finds_the_planted_motifs(world):
+    """The job → TF-MoDISco path: DiscoverMotifs reads the artifact's maps instead of attributing."""
+    client, model_id, dataset = world
+    job = client.attribute_split(model_id, DatasetSplit(dataset.dataset_id, "train"), num_references=5)
+    info = job.wait(timeout=600, progress=False)
+    events = []
+    found = client.discover_motifs(
+        "", attributions_id=info.attributions_id, progress=lambda *e: events.append(e)
+    )
+    assert found.num_sequences == info.num_sequences == dataset.num_train
+    assert found.attribution["method"] == "deepshap" and found.attribution["num_references"] == 5
+    names = {
+        p.best_match.target_id for p in found.patterns if p.sign == "positive" and p.best_match is not None
+    }
+    assert set(PLANTED) <= names
+    assert events[0][:3] == ("attributing", dataset.num_train, dataset.num_train)
+    store = open_store(client.store_url)
+    manifest = store.get_manifest(found.motifs_id, kind="motifs")
+    assert manifest.provenance["sequences"]["attributions_id"] == info.attributions_id
+    # positives_only keeps the rows labelled 1 (two thirds of them here).
+    positives = client.read_split(dataset.dataset_id, "train").labels[:, 0].sum()
+    fewer = client.discover_motifs("", attributions_id=info.attributions_id, positives_only=True)
+    assert fewer.num_sequences == int(positives) < dataset.num_train
+    # The artifact decides the attribution; anything else beside it is refused, by name.
+    with pytest.raises(InvalidArgument, match="attributions_id"):
+        client.discover_motifs("", attributions_id=info.attributions_id, method="ism")
+    other = pb.DiscoverMotifsRequest(attributions_id=info.attributions_id, num_references=3)
+    with pytest.raises(InvalidArgument, match="num_references"):
+        list(client._stream(client._interpreter, "DiscoverMotifs", other, timeout=60))
+    wrong = pb.DiscoverMotifsRequest(attributions_id=info.attributions_id, model_id="model-" + "1" * 32)
+    with pytest.raises(InvalidArgument, match="model_id"):
+        list(client._stream(client._interpreter, "DiscoverMotifs", wrong, timeout=60))
+    with pytest.raises(NotFound):
+        client.discover_motifs("", attributions_id="attr-" + "0" * 32)

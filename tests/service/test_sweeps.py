@@ -22,8 +22,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import kubernetes_validate
+import numpy as np
 import pytest
-from motiflens_client import Client, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from motiflens_client import (
+    Client,
+    DatasetSplit,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from planted import detector, planted_sequences
 from test_cli import run_cli
 from test_manifests_run import documents, resolved_env
 
@@ -226,6 +235,65 @@ def test_kubernetes_pods_produce_what_the_local_executor_produces(s3_server, tmp
         assert set(local_sweep.model_ids()) | set(kube_sweep.model_ids()) == models
         sweeps = [s.sweep_id for s in local.client.list_sweeps()]
         assert sweeps == [kube_sweep.sweep_id, local_sweep.sweep_id]  # newest first
+
+
+def test_an_attribution_job_on_kubernetes_is_one_indexed_job_whose_pods_merge(s3_server, tmp_path):
+    """The sweep executor runs attribution jobs: a pod per shard; the pod that finds every shard merges."""
+    store_url = deployed_store_url(s3_server)
+    cluster = RecordingCluster()
+    detector().save(tmp_path / "detector.keras")
+    sequences, _ = planted_sequences()
+    fasta = "".join(f">seq{i}\n{s}\n" for i, s in enumerate(sequences))
+    with trainer(store_url) as local, trainer(store_url, cluster=cluster) as kube_trainer:
+        model_id = local.client.import_model(tmp_path / "detector.keras").model_id
+        dataset_id = local.client.import_fasta(fasta, [1] * len(sequences)).dataset_id
+        rows = DatasetSplit(dataset_id, "train", limit=90)
+        options = {"method": "deepshap", "num_references": 2, "seed": 1, "shard_size": 30}
+        local_job = local.client.attribute_split(model_id, rows, **options)
+        kube_job = kube_trainer.client.attribute_split(model_id, rows, **options, parallelism=2)
+
+        (manifest,) = cluster.manifests.values()
+        kubernetes_validate.validate(manifest, "1.33", strict=True)
+        assert manifest["metadata"]["name"] == kube_job.job_id
+        assert (manifest["spec"]["completions"], manifest["spec"]["parallelism"]) == (3, 2)
+        command = manifest["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert command[-2:] == ["--attribution-job", kube_job.job_id]
+        info = kube_job.info()
+        assert (info.state, info.executor, info.shards, info.shards_done) == ("PENDING", "kubernetes", 3, 0)
+
+        local_info = local_job.wait(timeout=600, progress=False)
+        run_pods(manifest, [2, 0], store_url, tmp_path)  # two of three shards: nothing merged yet
+        info = kube_job.info()
+        assert (info.state, info.shards_done, info.sequences_done, info.attributions_id) == (
+            "RUNNING",
+            2,
+            60,
+            "",
+        )
+        run_pods(manifest, [1], store_url, tmp_path)
+        kube_info = kube_job.wait(timeout=120, progress=False)
+        assert (kube_info.state, kube_info.shards_done) == ("SUCCEEDED", 3)
+        a = local.client.read_attributions(local_info.attributions_id)
+        b = kube_trainer.client.read_attributions(kube_info.attributions_id)
+        np.testing.assert_array_equal(a.one_hot, b.one_hot)
+        np.testing.assert_allclose(a.hypothetical, b.hypothetical, atol=1e-6)
+        assert not open_store(store_url).list_artifacts("attribution_shard")
+
+        # Kubernetes gives up on a shard: the job is FAILED, naming it, at the next GetJob.
+        failing = kube_trainer.client.attribute_split(model_id, rows, **options)
+        cluster.statuses[failing.job_id] = {"active": 1, "failed": 3, "failedIndexes": "1"}
+        info = failing.info()
+        assert info.state == "FAILED" and "shard(s) 1 failed 3 times" in info.error
+        refused = RecordingCluster(refuse=FailedPreconditionError("quota exceeded"))
+    with trainer(store_url, cluster=refused) as refusing:
+        with pytest.raises(FailedPrecondition, match="quota exceeded"):
+            refusing.client.attribute_split(model_id, rows, **options)
+        (job,) = [
+            j
+            for j in refusing.jobs.list_jobs()
+            if j["job_id"] not in (kube_job.job_id, failing.job_id) and j.get("executor") == "kubernetes"
+        ]
+        assert job["state"] == "FAILED" and "quota exceeded" in job["error"]
 
 
 # --------------------------------------------------------------------------- local executor

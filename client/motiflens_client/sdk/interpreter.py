@@ -13,7 +13,7 @@ from motiflens_client._tensors import (
     split_ref,
     tensor_to_array,
 )
-from motiflens_client.errors import Internal
+from motiflens_client.errors import Internal, InvalidArgument
 from motiflens_client.sdk._calls import (
     _METHODS,
     _REFERENCES,
@@ -236,8 +236,9 @@ class InterpreterCalls(ClientBase):
     def discover_motifs(
         self,
         model_id: str,
-        sequences: Sequence[str] | np.ndarray | DatasetSplit,
+        sequences: Sequence[str] | np.ndarray | DatasetSplit | None = None,
         *,
+        attributions_id: str = "",
         positives_only: bool = False,
         method: str = "deepshap",
         target: int = 0,
@@ -271,10 +272,16 @@ class InterpreterCalls(ClientBase):
         Parameters
         ----------
         model_id : str
+            "" with ``attributions_id`` (the artifact's model is used).
         sequences : list of str, np.ndarray of shape (N, L, 4), or DatasetSplit
             What to attribute; TF-MoDISco needs a few hundred sequences with signal.
+        attributions_id : str, default ""
+            Instead of ``sequences``: the maps of a stored attribution job
+            (:meth:`attribute_split`); its method and settings are used, so the
+            attribution parameters below must keep their defaults.
         positives_only : bool, default False
-            Keep only the rows of a DatasetSplit whose label ``target`` is 1.
+            Keep only the rows of a DatasetSplit (or of the artifact's split) whose label
+            ``target`` is 1.
         method, target, output, reference, num_references, num_steps, seed, gradient_correction
             The attribution, as for :meth:`attribute` (``method`` defaults to "deepshap").
         max_seqlets, window, sliding_window_size, flank_size, trim_to_window_size
@@ -308,18 +315,35 @@ class InterpreterCalls(ClientBase):
         ResourceExhausted
             More sequences than the interpreter's memory or TF-MoDISco limits allow.
         """
+        attribution: dict = {}
+        if attributions_id:
+            if sequences is not None:
+                raise InvalidArgument("sequences: give sequences or attributions_id, not both")
+            chosen = (method, target, output, reference, num_references, num_steps, seed, gradient_correction)
+            if chosen != ("deepshap", 0, "auto", "shuffle", 0, 0, 0, False):
+                raise InvalidArgument(
+                    "attributions_id: the stored maps decide the attribution; leave method, target, output, "
+                    "reference, num_references, num_steps, seed and gradient_correction at their defaults"
+                )
+        else:
+            if sequences is None:
+                raise InvalidArgument("sequences: required without attributions_id")
+            attribution = {
+                "sequences": sequences_to_proto(sequences),
+                "method": _choice(_METHODS, method, "method"),
+                "target": target,
+                "output": _output_choice(output),
+                "reference": _choice(_REFERENCES, reference, "reference"),
+                "num_references": num_references,
+                "num_steps": num_steps,
+                "seed": seed,
+                "gradient_correction": gradient_correction,
+            }
         request = pb.DiscoverMotifsRequest(
             model_id=model_id,
-            sequences=sequences_to_proto(sequences),
+            attributions_id=attributions_id,
             positives_only=positives_only,
-            method=_choice(_METHODS, method, "method"),
-            target=target,
-            output=_output_choice(output),
-            reference=_choice(_REFERENCES, reference, "reference"),
-            num_references=num_references,
-            num_steps=num_steps,
-            seed=seed,
-            gradient_correction=gradient_correction,
+            **attribution,
             settings=pb.DiscoverySettings(
                 max_seqlets=max_seqlets,
                 window=window,
