@@ -49,6 +49,7 @@ from services.common.attributions import get_attributions
 from services.common.config import DiscoveryLimits
 from services.common.convert import array_to_tensor, motif_to_proto, tomtom_hit_to_proto
 from services.common.errors import invalid
+from services.common.motif_databases import is_uploaded_id, read_uploaded_database
 from services.common.store import ArtifactStore, Manifest
 from services.interpreter.discovery_child import (
     ERROR_FILE,
@@ -165,8 +166,14 @@ def describe_sequences(request: pb.DiscoverMotifsRequest) -> dict:
     return {"inline": source or ""}
 
 
-def database_of(name: str, meme: str) -> tuple[str, MotifDatabase | list[Motif]]:
-    """(name, motifs) of the database a request names: a JASPAR release, or its MEME text."""
+def database_of(name: str, meme: str, store: ArtifactStore) -> tuple[str, MotifDatabase | list[Motif]]:
+    """(name, motifs) of the database a request names: a JASPAR release, an uploaded id, or its MEME text.
+
+    The MEME text, when given, replaces ``name``. An uploaded database (``db-...``,
+    MotifMatchService.UploadDatabase) is read from ``store``; the name returned is its id.
+    """
+    if is_uploaded_id(name) and not meme:
+        return name, read_uploaded_database(store, name, field="database")
     if meme:
         if len(meme.encode()) > MAX_DATABASE_MEME:
             raise InvalidInputError(
@@ -183,7 +190,8 @@ def database_of(name: str, meme: str) -> tuple[str, MotifDatabase | list[Motif]]
     release = name or DEFAULT_RELEASE
     if not release.upper().startswith("JASPAR"):
         raise InvalidInputError(
-            f"database: expected a JASPAR release name (e.g. {DEFAULT_RELEASE}) or database_meme, "
+            f"database: expected a JASPAR release name (e.g. {DEFAULT_RELEASE}), an uploaded database "
+            f"id (db-...) or database_meme, "
             f"got {name!r}",
             field="database",
         )

@@ -88,7 +88,7 @@ class ReportCalls:
             loaded = self.models.get(stored.provenance["model_id"])
             method, options = stored.provenance["method"], dict(stored.provenance["options"])
         settings = discovery.checked_settings(request.settings, loaded.input_length)
-        database_name, database = discovery.database_of(request.database, request.database_meme)
+        database_name, database = discovery.database_of(request.database, request.database_meme, self.store)
         threshold = check_finite(request.evalue_threshold, "evalue_threshold") or DEFAULT_EVALUE
         if threshold <= 0:
             raise invalid("evalue_threshold", f"expected > 0 (0 = {DEFAULT_EVALUE}), got {threshold}")
@@ -228,7 +228,7 @@ class ReportCalls:
         shuffles = (
             check_range(request.num_shuffles, "num_shuffles", 1, MAX_SHUFFLES, zero="5") or DEFAULT_SHUFFLES
         )
-        database_name, database = discovery.database_of(request.database, request.database_meme)
+        database_name, database = discovery.database_of(request.database, request.database_meme, self.store)
         if loaded.scanner is None:
             database_name, database = "", None  # no scannable first convolution: no filter match
         stop = caller_gone(context)

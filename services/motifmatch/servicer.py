@@ -21,7 +21,6 @@ computed once per database.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import os
@@ -44,11 +43,18 @@ from motiflens.matching import (
     hits_by_filter,
     match_statistics,
 )
-from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database, read_meme
+from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database
 from motiflens.tomtom import format_tomtom_tsv, tomtom
 from services.common.budget import ComputeSlots
 from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
 from services.common.metrics import ServiceMetrics
+from services.common.motif_databases import (
+    DATABASE_ID_PREFIX,
+    DATABASE_KIND,
+    MEME_OBJECT,
+    parse_meme,
+    read_uploaded_database,
+)
 from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
 
@@ -57,9 +63,6 @@ logger = logging.getLogger(__name__)
 #: Full proto name of the service (health and reflection).
 SERVICE_NAME = pb.ListDatabasesRequest.DESCRIPTOR.file.services_by_name["MotifMatchService"].full_name
 
-DATABASE_KIND = "motif_database"
-DATABASE_ID_PREFIX = "db"
-MEME_OBJECT = "motifs.meme"
 DEFAULT_COLLECTION = "CORE"
 DEFAULT_TAX_GROUP = "vertebrates"
 DEFAULT_EVALUE_THRESHOLD = 0.1
@@ -252,7 +255,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
                 f"got {request.name[:MAX_NAME_LENGTH]!r}",
                 field="name",
             )
-        motifs = _parse_meme(request.meme, field="meme")
+        motifs = parse_meme(request.meme, field="meme")
         manifest = self._store.put_artifact(
             DATABASE_KIND,
             {MEME_OBJECT: request.meme.encode("utf-8")},
@@ -304,13 +307,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
             key = (database_id,)
 
             def load() -> MotifDatabase:
-                try:
-                    manifest = self._store.get_manifest(database_id, kind=DATABASE_KIND)
-                except NotFoundError:
-                    raise NotFoundError(f"{field}.database_id: unknown database {database_id!r}") from None
-                text = self._store.read_object(database_id, MEME_OBJECT).decode("utf-8")
-                motifs = _parse_meme(text, field=f"stored database {database_id}")
-                return MotifDatabase(str(manifest.metadata.get("name", database_id)), tuple(motifs))
+                return read_uploaded_database(self._store, database_id, field=f"{field}.database_id")
 
         else:
             raise NotFoundError(
@@ -347,15 +344,6 @@ def _upload_info(database_id: str, metadata: Mapping) -> pb.DatabaseInfo:
     )
 
 
-def _parse_meme(text: str, *, field: str) -> list[Motif]:
-    """Motifs of a MEME text; errors read ``"<field>: line 12: ..."``."""
-    if not text.strip():
-        raise InvalidInputError(f"{field}: expected a MEME motif file, got empty text", field=field)
-    stream = io.StringIO(text)
-    stream.name = field  # read_meme names its input by the stream's name
-    return read_meme(stream)
-
-
 def _query_field(request, position: int) -> str:
     """Where query ``position`` sits in the request, for error messages."""
     if request.WhichOneof("queries") == "motifs":
@@ -371,7 +359,7 @@ def _queries(request) -> list[Motif]:
             "queries: expected motifs (a MotifList) or meme (MEME text); got neither", field="queries"
         )
     if form == "meme":
-        motifs = _parse_meme(request.meme, field="meme")
+        motifs = parse_meme(request.meme, field="meme")
     else:
         motifs = motifs_from_proto(request.motifs.motifs, field="motifs")
     for position, motif in enumerate(motifs):

@@ -9,6 +9,8 @@ comes one event per shard.
 
 from __future__ import annotations
 
+import io
+
 import h5py
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from motiflens_client import Client, DatasetSplit, InvalidArgument, JobFailed, N
 from motiflens_client.wire import pb
 from planted import LENGTH, PLANTED, detector, planted_sequences
 
+from motiflens.motifs import jaspar_motif, write_meme
 from services.common.store import open_store
 
 pytestmark = pytest.mark.timeout(900)
@@ -203,3 +206,22 @@ def test_discover_motifs_on_a_stored_job_finds_the_planted_motifs(world):
         list(client._stream(client._interpreter, "DiscoverMotifs", wrong, timeout=60))
     with pytest.raises(NotFound):
         client.discover_motifs("", attributions_id="attr-" + "0" * 32)
+
+    # A database uploaded to motifmatch (MEF2A alone) is matched against by its id.
+    text = io.StringIO()
+    write_meme([jaspar_motif(PLANTED[1])], text)
+    database = client.upload_database("MEF2A only", text.getvalue())
+    only = client.discover_motifs("", attributions_id=info.attributions_id, database=database.database_id)
+    assert only.database == database.database_id
+    named = {p.best_match.target_id for p in only.patterns if p.best_match is not None}
+    assert named == {PLANTED[1]}
+    report = client.trust_report(
+        model_id,
+        DatasetSplit(dataset.dataset_id, "test", limit=40),
+        num_references=3,
+        num_shuffles=2,
+        database=database.database_id,
+    )
+    assert report.database == database.database_id
+    with pytest.raises(NotFound, match="database"):
+        client.discover_motifs("", attributions_id=info.attributions_id, database="db-" + "0" * 32)

@@ -288,7 +288,8 @@ class InterpreterCalls(ClientBase):
             TF-MoDISco settings, with ``target_seqlet_fdr`` and ``n_leiden_runs``; 0 means
             modisco-lite's command-line default (2000, min(400, L), 20, 5, 30, 0.05, 2).
         database : str, default "" (JASPAR2016)
-            JASPAR release to match against (CORE vertebrates) ...
+            JASPAR release to match against (CORE vertebrates), or the id of a database
+            stored with :meth:`upload_database` ("db-...") ...
         database_meme : str, default ""
             ... or the text of a MEME file (at most 4 MiB), which then replaces it.
         evalue_threshold : float, default 0.0 (0.1)
@@ -408,6 +409,7 @@ class InterpreterCalls(ClientBase):
             DeepSHAP references.
         seed : int, default 0
         database : str, default "" (JASPAR2016)
+            A JASPAR release, or an uploaded database's id ("db-...").
         database_meme : str, default ""
             A MEME text to match the filters against instead.
         num_shuffles : int, default 0 (5)
