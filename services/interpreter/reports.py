@@ -168,6 +168,12 @@ class ReportCalls:
         keep = None
         if request.positives_only:
             origin = manifest.provenance
+            if not origin.get("dataset_id"):
+                raise FailedPreconditionError(
+                    f"positives_only: {manifest.artifact_id} holds maps of an uploaded FASTA, "
+                    "which has no labels",
+                    field="positives_only",
+                )
             dataset, _ = load_dataset(self.store, origin["dataset_id"])
             labels = dataset.split(origin["split"]).y[origin["offset"] : origin["offset"] + n]
             keep = labels[:, origin["options"]["target"]] > 0.5

@@ -34,11 +34,14 @@ written to local disk and streamed to the store.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -47,6 +50,7 @@ from motiflens_client.wire.errors import WireError
 from motiflens_client.wire.vocabulary import ATTRIBUTION_FORMAT_BY_NAME, split_name
 
 from motiflens.errors import InvalidInputError, MotiflensError, NotFoundError, ResourceExhaustedError
+from motiflens.sequences import FastaRecords, read_fasta
 from services.common.attribution_options import (
     ModelOutputs,
     attribution_options,
@@ -137,11 +141,16 @@ def prepare(store: ArtifactStore, request: pb.AttributeSplitRequest) -> dict:
     attribution = request.attribution
     check_name(request.name, "name")
     labels = check_labels(request.labels)
-    if attribution.sequences.WhichOneof("source") != "dataset_split":
+    source = attribution.sequences.WhichOneof("source")
+    if request.fasta_upload_id and source is not None:
+        raise invalid(
+            "attribution.sequences", "leave unset with fasta_upload_id (the upload holds the sequences)"
+        )
+    if not request.fasta_upload_id and source != "dataset_split":
         raise invalid(
             "attribution.sequences",
-            "a job attributes rows of a stored data set (dataset_split); send inline sequences "
-            "to InterpreterService.Attribute",
+            "a job attributes rows of a stored data set (dataset_split) or an uploaded FASTA "
+            "(fasta_upload_id); send inline sequences to InterpreterService.Attribute",
         )
     for field_name in ("form", "include_hypothetical", "times_input"):
         if getattr(attribution, field_name):
@@ -161,30 +170,48 @@ def prepare(store: ArtifactStore, request: pb.AttributeSplitRequest) -> dict:
     except InvalidInputError as exc:
         field = f"attribution.{exc.field}" if exc.field else "attribution"
         raise InvalidInputError(f"attribution.{exc}", field=field) from None
-    ref = attribution.sequences.dataset_split
-    try:
-        split = split_name(ref.split, field="attribution.sequences.dataset_split.split")
-    except WireError as exc:
-        raise from_wire(exc) from None
-    info = get_dataset_info(
-        store, ref.dataset_id, field_name="attribution.sequences.dataset_split.dataset_id"
-    )
-    rows = {"train": info.num_train, "valid": info.num_valid, "test": info.num_test}[split]
-    where = "attribution.sequences.dataset_split"
-    if ref.offset < 0 or ref.limit < 0:
-        raise invalid(where, f"expected offset >= 0 and limit >= 0, got {ref.offset} and {ref.limit}")
-    if ref.offset >= rows:
-        raise invalid(
-            f"{where}.offset", f"the {split} split of {ref.dataset_id} has {rows} rows, got {ref.offset}"
-        )
-    num_sequences = min(rows - ref.offset, ref.limit or rows)
     input_length = int(manifest.metadata.get("input_length", 0))
-    if input_length != info.sequence_length:
-        raise invalid(
-            "attribution.model_id",
-            f"model {model_id} takes sequences of {input_length} nt, data set {ref.dataset_id} holds "
-            f"{info.sequence_length} nt",
+    if request.fasta_upload_id:
+        records = read_fasta_upload(store, request.fasta_upload_id)
+        wrong = [i for i, sequence in enumerate(records.sequences) if len(sequence) != input_length]
+        if wrong:
+            raise invalid(
+                "fasta_upload_id",
+                f"{len(wrong)} record(s) are not {input_length} nt, model {model_id}'s input length; "
+                f"the first is {records.names[wrong[0]]!r} ({len(records.sequences[wrong[0]])} nt)",
+            )
+        where = {"dataset_id": "", "split": "", "offset": 0, "fasta_upload_id": request.fasta_upload_id}
+        num_sequences = len(records.sequences)
+    else:
+        ref = attribution.sequences.dataset_split
+        try:
+            split = split_name(ref.split, field="attribution.sequences.dataset_split.split")
+        except WireError as exc:
+            raise from_wire(exc) from None
+        info = get_dataset_info(
+            store, ref.dataset_id, field_name="attribution.sequences.dataset_split.dataset_id"
         )
+        rows = {"train": info.num_train, "valid": info.num_valid, "test": info.num_test}[split]
+        path = "attribution.sequences.dataset_split"
+        if ref.offset < 0 or ref.limit < 0:
+            raise invalid(path, f"expected offset >= 0 and limit >= 0, got {ref.offset} and {ref.limit}")
+        if ref.offset >= rows:
+            raise invalid(
+                f"{path}.offset", f"the {split} split of {ref.dataset_id} has {rows} rows, got {ref.offset}"
+            )
+        num_sequences = min(rows - ref.offset, ref.limit or rows)
+        if input_length != info.sequence_length:
+            raise invalid(
+                "attribution.model_id",
+                f"model {model_id} takes sequences of {input_length} nt, data set {ref.dataset_id} holds "
+                f"{info.sequence_length} nt",
+            )
+        where = {
+            "dataset_id": ref.dataset_id,
+            "split": split,
+            "offset": int(ref.offset),
+            "fasta_upload_id": "",
+        }
     chunk = check_range(
         attribution.chunk_size, "attribution.chunk_size", 1, MAX_CHUNK, zero=str(DEFAULT_CHUNK)
     )
@@ -213,9 +240,7 @@ def prepare(store: ArtifactStore, request: pb.AttributeSplitRequest) -> dict:
         raise invalid("format", f"expected one of {accepted}; got {request.format}")
     return {
         "model_id": model_id,
-        "dataset_id": ref.dataset_id,
-        "split": split,
-        "offset": int(ref.offset),
+        **where,
         "num_sequences": int(num_sequences),
         "input_length": input_length,
         "method": method,
@@ -230,6 +255,47 @@ def prepare(store: ArtifactStore, request: pb.AttributeSplitRequest) -> dict:
         "sequences_done": 0,
         "attributions_id": "",
     }
+
+
+#: Largest FASTA text (after gunzip) an attribution job reads; bounds the job's memory for strings.
+MAX_FASTA_BYTES = 1 << 30
+
+
+def read_fasta_upload(
+    store: ArtifactStore, upload_id: str, *, field: str = "fasta_upload_id"
+) -> FastaRecords:
+    """The records of an uploaded FASTA file (plain or gzip, at most :data:`MAX_FASTA_BYTES` of text).
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed id; not FASTA (the line is named); not gzip although it starts like it.
+    NotFoundError
+        No such upload.
+    ResourceExhaustedError
+        More than :data:`MAX_FASTA_BYTES` of text (a gzip file is measured unpacked).
+    """
+    from services.trainer.uploads import fetch_upload
+
+    with fetch_upload(store, upload_id, field) as (path, name):
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        try:
+            opener = gzip.open(path, "rb") if gzipped else path.open("rb")
+            with opener as handle:
+                data = handle.read(MAX_FASTA_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise invalid(field, f"upload {upload_id} ({name}) is not readable gzip: {exc}") from None
+    if len(data) > MAX_FASTA_BYTES:
+        raise ResourceExhaustedError(
+            f"{field}: upload {upload_id} holds more than {MAX_FASTA_BYTES >> 20} MiB of FASTA text; "
+            "split it into several jobs",
+            field=field,
+        )
+    try:
+        return read_fasta(io.StringIO(data.decode("ascii", errors="replace")))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{field}: upload {upload_id} ({name}): {exc}", field=field) from None
 
 
 def new_record(job_id: str, spec: Mapping, *, owner: str, executor: str) -> dict:
@@ -312,7 +378,8 @@ def job_message(record: Mapping, shards_done: int, sequences_done: int) -> pb.At
     return pb.AttributionJob(
         model_id=spec["model_id"],
         settings=attribution_settings(spec["method"], spec["options"]),
-        split=pb.Split.Value(f"SPLIT_{spec['split'].upper()}"),
+        split=pb.Split.Value(f"SPLIT_{spec['split'].upper()}") if spec["split"] else pb.SPLIT_UNSPECIFIED,
+        fasta_upload_id=spec.get("fasta_upload_id", ""),
         offset=spec["offset"],
         num_sequences=spec["num_sequences"],
         shard_size=spec["shard_size"],

@@ -142,6 +142,7 @@ def _compute(store: ArtifactStore, record: dict, indexes: Iterable[int], *, clai
     """Store every shard of ``indexes`` not stored yet."""
     from motiflens.attribution import DEFAULT_BATCH_SIZE, attribute
     from motiflens.attribution.files import MapFileWriter
+    from motiflens.sequences import one_hot
     from services.common.datasets import load_split
 
     spec = record["attribution"]
@@ -151,20 +152,34 @@ def _compute(store: ArtifactStore, record: dict, indexes: Iterable[int], *, clai
         return
     _enable_gpu_memory_growth()
     model = _load_model(store, spec["model_id"])
-    X = load_split(store, spec["dataset_id"], spec["split"], spec["offset"], spec["num_sequences"])
+    if spec.get("fasta_upload_id"):
+        records = jobs_spec.read_fasta_upload(store, spec["fasta_upload_id"])
+
+        def rows_of(start: int, stop: int) -> np.ndarray:  # one shard's one-hot at a time
+            return one_hot(records.sequences[start:stop])
+    else:
+        X = load_split(store, spec["dataset_id"], spec["split"], spec["offset"], spec["num_sequences"])
+
+        def rows_of(start: int, stop: int) -> np.ndarray:
+            return X[start:stop]
+
     method, options, chunk = spec["method"], dict(spec["options"]), int(spec["chunk_size"])
     by_index = method in ("integrated_gradients", "deepshap")
     for index in missing:
         start, stop = jobs_spec.shard_rows(spec, index)
+        shard = rows_of(start, stop)
         with tempfile.TemporaryDirectory(prefix="motiflens-shard-") as tmp:
-            with MapFileWriter(tmp, jobs_spec.SHARD_FILE_FORMAT, stop - start, X.shape[1]) as writer:
-                for block in range(start, stop, chunk):
+            with MapFileWriter(
+                tmp, jobs_spec.SHARD_FILE_FORMAT, stop - start, int(spec["input_length"])
+            ) as writer:
+                for block in range(0, stop - start, chunk):
                     if cancel_requested(store, job_id):
                         raise _Cancelled
                     if claimed:
                         _check_still_ours(store, record)
-                    rows = X[block : min(stop, block + chunk)]
-                    extra = {"index_offset": block} if by_index else {}
+                    rows = shard[block : block + chunk]
+                    # References are drawn by row index within the job: sharding changes nothing.
+                    extra = {"index_offset": start + block} if by_index else {}
                     result = attribute(model, rows, method, **options, **extra, batch_size=DEFAULT_BATCH_SIZE)
                     writer.append(rows, np.asarray(result.hypothetical, np.float32))
             path = writer.paths[0]
@@ -219,6 +234,7 @@ def _merge(store: ArtifactStore, record: dict) -> None:
                 "dataset_id": spec["dataset_id"],
                 "split": spec["split"],
                 "offset": spec["offset"],
+                "fasta_upload_id": spec.get("fasta_upload_id", ""),
                 "num_sequences": n,
                 "method": spec["method"],
                 "options": spec["options"],

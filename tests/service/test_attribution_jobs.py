@@ -9,12 +9,13 @@ comes one event per shard.
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import h5py
 import numpy as np
 import pytest
-from motiflens_client import Client, DatasetSplit, InvalidArgument, JobFailed, NotFound
+from motiflens_client import Client, DatasetSplit, FailedPrecondition, InvalidArgument, JobFailed, NotFound
 from motiflens_client.wire import pb
 from planted import LENGTH, PLANTED, detector, planted_sequences
 
@@ -225,3 +226,38 @@ def test_discover_motifs_on_a_stored_job_finds_the_planted_motifs(world):
     assert report.database == database.database_id
     with pytest.raises(NotFound, match="database"):
         client.discover_motifs("", attributions_id=info.attributions_id, database="db-" + "0" * 32)
+
+
+def test_a_job_over_an_uploaded_gzip_fasta_equals_the_inline_call(world, tmp_path):
+    client, model_id, _ = world
+    sequences, _ = planted_sequences()
+    chosen = sequences[::7]  # 46 records
+    path = tmp_path / "mine.fa.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("".join(f">r{i}\n{s[:60]}\n{s[60:]}\n" for i, s in enumerate(chosen)))  # two lines each
+    upload = client.upload(path)
+    info = client.attribute_split(
+        model_id, fasta_upload_id=upload.upload_id, method="saliency", shard_size=20
+    ).wait(timeout=600, progress=False)
+    assert (info.state, info.shards, info.num_sequences, info.dataset_id) == ("SUCCEEDED", 3, len(chosen), "")
+    stored = client.read_attributions(info.attributions_id)
+    expected = client.attribution_maps(model_id, chosen, method="saliency")
+    np.testing.assert_allclose(stored.hypothetical, expected.hypothetical, atol=1e-5)
+    assert stored.provenance["fasta_upload_id"] == upload.upload_id
+    with pytest.raises(FailedPrecondition, match="no labels"):
+        client.discover_motifs("", attributions_id=info.attributions_id, positives_only=True)
+
+    # Records of another length, text that is not FASTA, a truncated gzip: refused before a job exists.
+    before = len(client.list_jobs())
+    for content, pattern in (
+        (b">a\n" + b"A" * 119 + b"\n", "119 nt"),
+        (b"hello\n", "before the first"),
+        (gzip.compress(b">a\n" + b"A" * LENGTH + b"\n")[:-12], "gzip"),
+    ):
+        bad = tmp_path / "bad.fa"
+        bad.write_bytes(content)
+        with pytest.raises(InvalidArgument, match=pattern):
+            client.attribute_split(model_id, fasta_upload_id=client.upload(bad).upload_id)
+    with pytest.raises(InvalidArgument, match="not both"):
+        client.attribute_split(model_id, DatasetSplit("ds-" + "0" * 32), fasta_upload_id=upload.upload_id)
+    assert len(client.list_jobs()) == before

@@ -562,7 +562,7 @@ class InterpreterCalls(ClientBase):
 
 def attribute_request(
     model_id: str,
-    sequences: Sequence[str] | np.ndarray | DatasetSplit,
+    sequences: Sequence[str] | np.ndarray | DatasetSplit | None,
     method: str,
     target: int,
     output: str,
@@ -571,10 +571,13 @@ def attribute_request(
     num_steps: int,
     seed: int,
 ) -> pb.AttributeRequest:
-    """The AttributeRequest of the SDK's attribution calls (names checked, as sent to the server)."""
+    """The AttributeRequest of the SDK's attribution calls (names checked, as sent to the server).
+
+    ``sequences`` None leaves them unset (an attribution job over an uploaded FASTA).
+    """
     return pb.AttributeRequest(
         model_id=model_id,
-        sequences=sequences_to_proto(sequences),
+        sequences=None if sequences is None else sequences_to_proto(sequences),
         method=_choice(_METHODS, method, "method"),
         target=target,
         output=_output_choice(output),

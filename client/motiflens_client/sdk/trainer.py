@@ -589,8 +589,9 @@ class TrainerCalls(ClientBase):
     def attribute_split(
         self,
         model_id: str,
-        dataset: DatasetSplit,
+        dataset: DatasetSplit | None = None,
         *,
+        fasta_upload_id: str = "",
         method: str = "deepshap",
         target: int = 0,
         output: str = "auto",
@@ -617,7 +618,10 @@ class TrainerCalls(ClientBase):
         ----------
         model_id : str
         dataset : DatasetSplit
-            The rows (offset and limit select a window).
+            The rows (offset and limit select a window) ...
+        fasta_upload_id : str, default ""
+            ... or a FASTA file (plain or gzip) sent with :meth:`upload`, every record of
+            the model's input length; rows keep the file's order.
         method, target, output, reference, num_references, num_steps, seed, gradient_correction
             As for :meth:`attribute` (default method: "deepshap").
         file_format : {"npz", "hdf5"}, default "npz"
@@ -642,8 +646,12 @@ class TrainerCalls(ClientBase):
         ResourceExhausted
             The job queue is full.
         """
-        if not isinstance(dataset, DatasetSplit):
-            raise InvalidArgument("dataset: expected a DatasetSplit (a job attributes stored rows)")
+        if fasta_upload_id and dataset is not None:
+            raise InvalidArgument("dataset: give a DatasetSplit or fasta_upload_id, not both")
+        if not fasta_upload_id and not isinstance(dataset, DatasetSplit):
+            raise InvalidArgument(
+                "dataset: expected a DatasetSplit (a job attributes stored rows) or fasta_upload_id"
+            )
         if file_format not in ATTRIBUTION_FORMAT_BY_NAME:
             raise InvalidArgument(
                 f"file_format: expected one of {', '.join(ATTRIBUTION_FORMAT_BY_NAME)}, got {file_format!r}"
@@ -660,6 +668,7 @@ class TrainerCalls(ClientBase):
             parallelism=parallelism,
             name=name,
             labels=dict(labels or {}),
+            fasta_upload_id=fasta_upload_id,
         )
         response = self._unary(self._trainer, "AttributeSplit", request)
         return AttributionJob(self, response.job_id)

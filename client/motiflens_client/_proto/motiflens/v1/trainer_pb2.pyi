@@ -521,7 +521,7 @@ class Job(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ..., kind: _Optional[str] = ..., attribution: _Optional[_Union[AttributionJob, _Mapping]] = ...) -> None: ...
 
 class AttributeSplitRequest(_message.Message):
-    __slots__ = ("attribution", "format", "shard_size", "parallelism", "name", "labels")
+    __slots__ = ("attribution", "format", "shard_size", "parallelism", "name", "labels", "fasta_upload_id")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -535,16 +535,18 @@ class AttributeSplitRequest(_message.Message):
     PARALLELISM_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    FASTA_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     attribution: _interpreter_pb2.AttributeRequest
     format: AttributionFileFormat
     shard_size: int
     parallelism: int
     name: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, attribution: _Optional[_Union[_interpreter_pb2.AttributeRequest, _Mapping]] = ..., format: _Optional[_Union[AttributionFileFormat, str]] = ..., shard_size: _Optional[int] = ..., parallelism: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    fasta_upload_id: str
+    def __init__(self, attribution: _Optional[_Union[_interpreter_pb2.AttributeRequest, _Mapping]] = ..., format: _Optional[_Union[AttributionFileFormat, str]] = ..., shard_size: _Optional[int] = ..., parallelism: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., fasta_upload_id: _Optional[str] = ...) -> None: ...
 
 class AttributionJob(_message.Message):
-    __slots__ = ("model_id", "settings", "split", "offset", "num_sequences", "shard_size", "shards", "shards_done", "sequences_done", "format", "attributions_id", "executor")
+    __slots__ = ("model_id", "settings", "split", "offset", "num_sequences", "shard_size", "shards", "shards_done", "sequences_done", "format", "attributions_id", "executor", "fasta_upload_id")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
@@ -557,6 +559,7 @@ class AttributionJob(_message.Message):
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTIONS_ID_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    FASTA_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     settings: _interpreter_pb2.AttributionSettings
     split: _common_pb2.Split
@@ -569,7 +572,8 @@ class AttributionJob(_message.Message):
     format: AttributionFileFormat
     attributions_id: str
     executor: str
-    def __init__(self, model_id: _Optional[str] = ..., settings: _Optional[_Union[_interpreter_pb2.AttributionSettings, _Mapping]] = ..., split: _Optional[_Union[_common_pb2.Split, str]] = ..., offset: _Optional[int] = ..., num_sequences: _Optional[int] = ..., shard_size: _Optional[int] = ..., shards: _Optional[int] = ..., shards_done: _Optional[int] = ..., sequences_done: _Optional[int] = ..., format: _Optional[_Union[AttributionFileFormat, str]] = ..., attributions_id: _Optional[str] = ..., executor: _Optional[str] = ...) -> None: ...
+    fasta_upload_id: str
+    def __init__(self, model_id: _Optional[str] = ..., settings: _Optional[_Union[_interpreter_pb2.AttributionSettings, _Mapping]] = ..., split: _Optional[_Union[_common_pb2.Split, str]] = ..., offset: _Optional[int] = ..., num_sequences: _Optional[int] = ..., shard_size: _Optional[int] = ..., shards: _Optional[int] = ..., shards_done: _Optional[int] = ..., sequences_done: _Optional[int] = ..., format: _Optional[_Union[AttributionFileFormat, str]] = ..., attributions_id: _Optional[str] = ..., executor: _Optional[str] = ..., fasta_upload_id: _Optional[str] = ...) -> None: ...
 
 class ReadAttributionsRequest(_message.Message):
     __slots__ = ("attributions_id", "offset", "limit", "chunk_size")
