@@ -19,7 +19,7 @@ on those motifs.
 
 TF-MoDISco forks worker processes (numba kernels compile in children; the negative
 patterns are found in a child). Call it from a process that may fork: the services
-run it in a child process of their own (``services.interpreter.discovery``).
+run it in a child process of their own (``services.common.discovery``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from motiflens_client.errors import (
     Unavailable,
     from_rpc_error,
 )
-from motiflens_client.sdk import AttributionJob, Client, Job, Sweep
+from motiflens_client.sdk import AttributionJob, Client, Job, MotifsJob, Sweep
 from motiflens_client.types import (
     AttributionJobInfo,
     AttributionMaps,
@@ -47,6 +47,7 @@ from motiflens_client.types import (
     Metrics,
     ModelInfo,
     MotifDiscovery,
+    MotifsJobInfo,
     StoredAttributions,
     SweepInfo,
     TomtomHit,
@@ -63,7 +64,9 @@ __all__ = [
     "Job",
     "Sweep",
     "AttributionJob",
+    "MotifsJob",
     # types
+    "MotifsJobInfo",
     "AttributionJobInfo",
     "AttributionProgress",
     "StoredAttributions",

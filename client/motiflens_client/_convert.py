@@ -23,6 +23,7 @@ from motiflens_client.types import (
     Metrics,
     ModelInfo,
     MotifDiscovery,
+    MotifsJobInfo,
     SweepInfo,
     TomtomHit,
     TrustReport,
@@ -168,6 +169,26 @@ def attribution_job_info(message: pb.Job) -> AttributionJobInfo:
         file_format=next((k for k, v in ATTRIBUTION_FORMAT_BY_NAME.items() if v == job.format), "npz"),
         attributions_id=job.attributions_id,
         executor=job.executor,
+        error=message.error,
+        created_at=message.created_at,
+        started_at=message.started_at,
+        finished_at=message.finished_at,
+        resumes=message.resumes,
+    )
+
+
+def motifs_job_info(message: pb.Job) -> MotifsJobInfo:
+    """MotifsJobInfo from a Job message of kind "motifs"."""
+    job = message.motifs
+    return MotifsJobInfo(
+        job_id=message.job_id,
+        state=state_name(message.state),
+        name=message.name,
+        attributions_id=job.attributions_id,
+        motifs_id=job.motifs_id,
+        num_sequences=job.num_sequences,
+        num_patterns=job.num_patterns,
+        database=job.database,
         error=message.error,
         created_at=message.created_at,
         started_at=message.started_at,

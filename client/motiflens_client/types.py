@@ -318,6 +318,39 @@ class AttributionJobInfo:
 
 
 @dataclass(frozen=True)
+class MotifsJobInfo:
+    """A TF-MoDISco job (``Client.discover_motifs_job``).
+
+    Attributes
+    ----------
+    job_id, state, name : str
+    attributions_id : str
+        The maps searched.
+    motifs_id : str
+        The stored result (set when SUCCEEDED): ``Client.get_motifs(motifs_id)``.
+    num_sequences, num_patterns : int
+    database : str
+    error, created_at, started_at, finished_at : str
+    resumes : int
+        How often it was interrupted and run again.
+    """
+
+    job_id: str
+    state: str
+    name: str
+    attributions_id: str
+    motifs_id: str
+    num_sequences: int
+    num_patterns: int
+    database: str
+    error: str
+    created_at: str
+    started_at: str
+    finished_at: str
+    resumes: int
+
+
+@dataclass(frozen=True)
 class StoredAttributions:
     """Rows of a stored attributions artifact (``Client.read_attributions``).
 

@@ -3,13 +3,12 @@
 A mixin of :class:`~services.interpreter.servicer.InterpreterServicer` (it uses the
 servicer's attribution helpers, budget and store); kept apart so that each module stays
 one concern. TF-MoDISco's child process and the stored artifact are in
-:mod:`services.interpreter.discovery`; the trust scores themselves in :mod:`motiflens.trust`.
+:mod:`services.common.discovery`; the trust scores themselves in :mod:`motiflens.trust`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,16 +19,14 @@ import numpy as np
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import METHOD_BY_NAME, split_name
 
-from motiflens.attribution.files import read_map_rows
-from motiflens.discovery import match_patterns
 from motiflens.errors import FailedPreconditionError
 from motiflens.evaluation import interpretability_scores
 from motiflens.trust import score_trust
-from services.common.attributions import fetched_maps, map_shape
+from services.common import discovery
+from services.common.attributions import map_shape
 from services.common.datasets import load_dataset
 from services.common.errors import invalid
 from services.common.server import caller_gone
-from services.interpreter import discovery
 from services.interpreter.model_cache import LoadedModel, ModelCache
 
 if TYPE_CHECKING:
@@ -39,7 +36,6 @@ if TYPE_CHECKING:
     from services.common.store import ArtifactStore
 from services.interpreter.requests import (
     attribution_bytes,
-    check_finite,
     check_range,
     check_work,
     describe_call,
@@ -50,8 +46,6 @@ from services.interpreter.requests import (
     size_parameters,
 )
 
-#: Tomtom E-value threshold of DiscoverMotifs when the request leaves it 0 (MEME's -thresh).
-DEFAULT_EVALUE = 0.1
 #: Sequences attributed per DiscoverMotifs chunk (one progress event each).
 DISCOVERY_CHUNK = 64
 #: Most sequences one ScoreTrust call explains (it runs six attributions, ISM among them).
@@ -87,12 +81,8 @@ class ReportCalls:
         else:  # the artifact's own model and settings
             loaded = self.models.get(stored.provenance["model_id"])
             method, options = stored.provenance["method"], dict(stored.provenance["options"])
-        settings = discovery.checked_settings(request.settings, loaded.input_length)
-        database_name, database = discovery.database_of(request.database, request.database_meme, self.store)
-        threshold = check_finite(request.evalue_threshold, "evalue_threshold") or DEFAULT_EVALUE
-        if threshold <= 0:
-            raise invalid("evalue_threshold", f"expected > 0 (0 = {DEFAULT_EVALUE}), got {threshold}")
-        name = discovery.check_name(request.name)
+        chosen = discovery.plan(request, self.store, loaded.input_length)
+        settings = chosen.settings
         stop = caller_gone(context)
 
         def progress(stage: str, done: int = 0, total: int = 0) -> pb.DiscoverMotifsEvent:
@@ -137,25 +127,19 @@ class ReportCalls:
                 yield progress("discovering")
             num_sequences = len(X)
         yield progress("matching")
-        matches = match_patterns(patterns, database, evalue_threshold=threshold)
-        messages, meme = discovery.result_message(patterns, matches, include_logos=request.include_logos)
-        result = pb.DiscoverMotifsResult(
-            patterns=messages,
-            meme=meme,
-            attribution=self._settings(method, options),
-            num_sequences=num_sequences,
-            database=database_name,
-        )
         provenance = {
             "model_id": loaded.model_id,
             "attribution": {"method": method, **options},
-            "discovery": dataclasses.asdict(settings),
             "sequences": discovery.describe_sequences(request),
-            "num_sequences": num_sequences,
-            "database": database_name,
-            "evalue_threshold": threshold,
         }
-        result.motifs_id = discovery.store_result(self.store, result, provenance=provenance, name=name)
+        result = discovery.finish(
+            self.store,
+            patterns,
+            chosen,
+            attribution=self._settings(method, options),
+            provenance=provenance,
+            num_sequences=num_sequences,
+        )
         yield pb.DiscoverMotifsEvent(result=result)
 
     @contextmanager
@@ -165,33 +149,15 @@ class ReportCalls:
         With ``positives_only`` only the rows whose label of the artifact's target is 1.
         """
         n, length = map_shape(manifest)
-        keep = None
-        if request.positives_only:
-            origin = manifest.provenance
-            if not origin.get("dataset_id"):
-                raise FailedPreconditionError(
-                    f"positives_only: {manifest.artifact_id} holds maps of an uploaded FASTA, "
-                    "which has no labels",
-                    field="positives_only",
-                )
-            dataset, _ = load_dataset(self.store, origin["dataset_id"])
-            labels = dataset.split(origin["split"]).y[origin["offset"] : origin["offset"] + n]
-            keep = labels[:, origin["options"]["target"]] > 0.5
-            if not keep.any():
-                raise FailedPreconditionError(
-                    f"positives_only: no row of {manifest.artifact_id} has label "
-                    f"{origin['options']['target']} = 1",
-                    field="positives_only",
-                )
-        chosen = n if keep is None else int(keep.sum())
-        discovery.check_fits(chosen, length, settings, self.discovery_limits)
+        keep = discovery.stored_rows(self.store, manifest, request.positives_only)
+        discovery.check_fits(n if keep is None else int(keep.sum()), length, settings, self.discovery_limits)
         # The two maps as read (channels first) and as returned, then the rows kept.
         with self.budget.reserve(6 * onehot_bytes(n, length), describe_call(what, n, loaded)):
-            with fetched_maps(self.store, manifest) as folder:
-                one_hot, hypothetical = read_map_rows(folder, manifest.metadata["format"], 0, n)
-            if keep is not None:
-                one_hot, hypothetical = one_hot[keep], hypothetical[keep]
-            yield one_hot, hypothetical
+            yield discovery.read_stored_maps(self.store, manifest, keep)
+
+    def GetMotifs(self, request, context):  # noqa: N802 (gRPC method name)
+        """A stored DiscoverMotifs result (of a call or of a trainer job)."""
+        return discovery.read_result(self.store, request.motifs_id)
 
     @contextmanager
     def _chosen_sequences(self, request, loaded: LoadedModel, what: str, cost: Cost, admit) -> Iterator:

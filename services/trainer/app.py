@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.common.app import App
 from services.common.budget import MemoryBudget
 from services.common.config import (
+    DiscoveryLimits,
     JobSettings,
     ModelFileSettings,
     Settings,
@@ -40,5 +41,6 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
         budget=MemoryBudget(settings.memory_budget_bytes),
         max_upload_bytes=max_upload_bytes,
         model_files=model_files,
+        discovery_limits=DiscoveryLimits.from_env(),
     )
     return App(servicer.register, (SERVICE_NAME,), (servicer,), close=jobs.close)

@@ -87,7 +87,7 @@ def run_attribution_job(
     spec = record["attribution"]
     if shard is not None and not 0 <= shard < int(spec["shards"]):
         raise InvalidInputError(f"index: job {job_id} has shards 0..{int(spec['shards']) - 1}, got {shard}")
-    record = _begin(store, record, claim=shard is None)
+    record = claim_job(store, record, claim=shard is None)
     try:
         indexes = range(int(spec["shards"])) if shard is None else [shard]
         _compute(store, record, indexes, claimed=shard is None)
@@ -110,7 +110,7 @@ def run_attribution_job(
         delete_shards(store, record)
 
 
-def _begin(store: ArtifactStore, record: dict, *, claim: bool) -> dict:
+def claim_job(store: ArtifactStore, record: dict, *, claim: bool = True) -> dict:
     """Mark the job RUNNING; a local worker also claims it (its pid), a pod only starts it.
 
     Pods of one job run at once and write the record only while it is PENDING (the
@@ -188,7 +188,13 @@ def _compute(store: ArtifactStore, record: dict, indexes: Iterable[int], *, clai
                     jobs_spec.SHARD_KIND,
                     {path.name: path},
                     artifact_id=jobs_spec.shard_id(job_id, index),
-                    metadata={"job_id": job_id, "shard": index, "start": start, "stop": stop},
+                    metadata={
+                        "job_id": job_id,
+                        "shard": index,
+                        "start": start,
+                        "stop": stop,
+                        "worker": f"{socket.gethostname()}:{os.getpid()}",
+                    },
                 )
             except AlreadyExistsError:  # another pod of the same index got there first
                 pass
@@ -215,10 +221,12 @@ def _merge(store: ArtifactStore, record: dict) -> None:
         except NotFoundError:
             merged = False
         if not merged:
+            computed_by = []  # which process computed each shard (host:pid), for the provenance
             with MapFileWriter(out, spec["format"], n, length) as writer:
                 for index in range(int(spec["shards"])):
                     shard_dir = Path(tmp) / f"shard{index}"
-                    store.fetch_artifact(jobs_spec.shard_id(job_id, index), shard_dir)
+                    shard = store.fetch_artifact(jobs_spec.shard_id(job_id, index), shard_dir)
+                    computed_by.append(str(shard.metadata.get("worker", "")))
                     rows = jobs_spec.shard_rows(spec, index)
                     for block in range(0, rows[1] - rows[0], MERGE_BLOCK_ROWS):
                         one_hot, hypothetical = read_map_rows(
@@ -251,6 +259,7 @@ def _merge(store: ArtifactStore, record: dict) -> None:
                         "format": spec["format"],
                         "input_length": length,
                         "shape": [n, 4, length],
+                        "shard_workers": computed_by,
                         "layout": "modisco-lite: one-hot and hypothetical maps, (N, 4, L) float32, A C G T",
                     },
                     provenance=provenance,

@@ -31,6 +31,9 @@ AttributeSplit INVALID_ARGUMENT (no attribution, inline sequences, a bad method 
                NOT_FOUND (unknown model or data set), RESOURCE_EXHAUSTED (queue full, a
                chunk's maps over 512 MiB), UNAVAILABLE (shutting down, no API server),
                FAILED_PRECONDITION (Kubernetes refused the Job)
+DiscoverMotifsJob as DiscoverMotifs on a stored artifact (INVALID_ARGUMENT without
+               attributions_id), RESOURCE_EXHAUSTED (queue full, over
+               MOTIFLENS_DISCOVERY_MEMORY_MB)
 ReadAttributions INVALID_ARGUMENT (malformed id, offset past the end), NOT_FOUND (unknown id)
 ListJobs       none
 ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
@@ -74,7 +77,12 @@ from motiflens_client.wire.pb import trainer_pb2, trainer_pb2_grpc
 from motiflens.errors import FailedPreconditionError, InvalidInputError, ResourceExhaustedError
 from services.common import labels, pages
 from services.common.budget import MemoryBudget
-from services.common.config import DEFAULT_MAX_UPLOAD_MB, DEFAULT_MEMORY_BUDGET_MB, ModelFileSettings
+from services.common.config import (
+    DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_MEMORY_BUDGET_MB,
+    DiscoveryLimits,
+    ModelFileSettings,
+)
 from services.common.convert import tensor_to_array
 from services.common.datasets import (
     DATASET_KIND,
@@ -93,7 +101,7 @@ from services.common.server import (
     when_call_ends,
 )
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import attribution_jobs, datasets, intervals, model_files, uploads
+from services.trainer import attribution_jobs, datasets, intervals, model_files, motifs_jobs, uploads
 from services.trainer.jobs import JobManager, is_terminal, list_models, read_job
 from services.trainer.messages import (
     dataset_to_proto,
@@ -133,6 +141,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         Largest Upload (default ``MOTIFLENS_MAX_UPLOAD_MB``'s default, 16 GiB).
     model_files : ModelFileSettings, optional
         Limits of the ImportModel/ExportModel child process.
+    discovery_limits : DiscoveryLimits, optional
+        Memory and time of a DiscoverMotifsJob's TF-MoDISco child (checked when it is accepted).
     """
 
     def __init__(
@@ -144,7 +154,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         budget: MemoryBudget | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
         model_files: ModelFileSettings | None = None,
+        discovery_limits: DiscoveryLimits | None = None,
     ) -> None:
+        self.discovery_limits = discovery_limits or DiscoveryLimits()
         self.max_upload_bytes = max_upload_bytes
         self.model_files = model_files or ModelFileSettings()
         # One import/export child at a time: each may use MOTIFLENS_IMPORT_MEMORY_MB.
@@ -414,6 +426,16 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def ReadAttributions(self, request, context):  # noqa: N802
         """Rows of a stored attributions artifact, in bounded messages."""
         yield from attribution_jobs.read_rows(self.store, request, context.is_active)
+
+    def DiscoverMotifsJob(self, request, context):  # noqa: N802
+        """Validate and queue TF-MoDISco on a stored attributions artifact."""
+        spec = motifs_jobs.prepare(self.store, request, self.discovery_limits)
+        record = self.jobs.submit_job(
+            lambda job_id: motifs_jobs.new_record(
+                job_id, spec, request, self.store, owner=self.jobs.manager_id
+            )
+        )
+        return pb.TrainResponse(job_id=record["job_id"], state=state_name(record["state"]))
 
     def AttributeSplit(self, request, context):  # noqa: N802
         """Validate and start an attribution job over a stored split."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import signal
+import time
 
 import h5py
 import numpy as np
@@ -18,7 +21,11 @@ import pytest
 from motiflens_client import Client, DatasetSplit, FailedPrecondition, InvalidArgument, JobFailed, NotFound
 from motiflens_client.wire import pb
 from planted import LENGTH, PLANTED, detector, planted_sequences
+from test_sweeps import trainer as trainer_service
 
+from motiflens.attribution import attribute
+from motiflens.errors import NotFoundError as MotiflensNotFound
+from motiflens.models import load_model
 from motiflens.motifs import jaspar_motif, write_meme
 from services.common.store import open_store
 
@@ -261,3 +268,96 @@ def test_a_job_over_an_uploaded_gzip_fasta_equals_the_inline_call(world, tmp_pat
     with pytest.raises(InvalidArgument, match="not both"):
         client.attribute_split(model_id, DatasetSplit("ds-" + "0" * 32), fasta_upload_id=upload.upload_id)
     assert len(client.list_jobs()) == before
+
+
+def test_a_motifs_job_gives_the_streamed_call_s_patterns(world):
+    """DiscoverMotifsJob: the same request as a trainer job, its result stored and read back by id."""
+    client, model_id, dataset = world
+    info = client.attribute_split(model_id, DatasetSplit(dataset.dataset_id, "train"), num_references=5).wait(
+        timeout=600, progress=False
+    )
+    streamed = client.discover_motifs("", attributions_id=info.attributions_id)
+    job = client.discover_motifs_job(info.attributions_id, name="planted job")
+    done = job.wait(timeout=900)
+    assert done.state == "SUCCEEDED" and done.motifs_id == "motifs-" + job.job_id.split("-", 1)[1]
+    assert (done.attributions_id, done.num_sequences, done.database) == (
+        info.attributions_id,
+        dataset.num_train,
+        "JASPAR2016",
+    )
+    stored = client.get_motifs(done.motifs_id)
+    assert done.num_patterns == len(stored.patterns) == len(streamed.patterns)
+    assert [(p.name, p.num_seqlets) for p in stored.patterns] == [
+        (p.name, p.num_seqlets) for p in streamed.patterns
+    ]
+    best = {
+        p.best_match.target_id for p in stored.patterns if p.sign == "positive" and p.best_match is not None
+    }
+    assert set(PLANTED) <= best
+    store = open_store(client.store_url)
+    assert store.get_manifest(done.motifs_id, kind="motifs").provenance["job_id"] == job.job_id
+    with pytest.raises(MotiflensNotFound):  # the stored request is gone with the job
+        store.get_blob("job_requests", job.job_id)
+
+    # Refused before a job exists: no artifact, a field the artifact decides, an impossible size.
+    before = len(client.list_jobs())
+    with pytest.raises(InvalidArgument, match="attributions_id"):
+        client._unary(client._trainer, "DiscoverMotifsJob", pb.DiscoverMotifsRequest(model_id=model_id))
+    with pytest.raises(InvalidArgument, match="settings.window"):
+        client.discover_motifs_job(info.attributions_id, window=LENGTH + 1)
+    with pytest.raises(NotFound):
+        client.discover_motifs_job("attr-" + "0" * 32)
+    assert len(client.list_jobs()) == before
+    with pytest.raises(NotFound):
+        client.get_motifs("motifs-" + "0" * 32)
+
+
+def test_a_killed_worker_s_job_resumes_keeping_its_stored_shards(tmp_path):
+    """SIGKILL the worker process mid-job: the trainer re-queues it; stored shards are not recomputed."""
+    detector().save(tmp_path / "detector.keras")
+    sequences, _ = planted_sequences()
+    fasta = "".join(f">seq{i}\n{s}\n" for i, s in enumerate(sequences))
+    with trainer_service((tmp_path / "store").as_uri()) as running:
+        client, store = running.client, open_store(running.store_url)
+        model_id = client.import_model(tmp_path / "detector.keras").model_id
+        dataset_id = client.import_fasta(fasta, [1] * len(sequences)).dataset_id
+        rows = DatasetSplit(dataset_id, "train")
+        job = client.attribute_split(model_id, rows, method="deepshap", num_references=20, shard_size=10)
+
+        def first_shards() -> dict | None:
+            shards = [m.metadata["shard"] for m in store.list_artifacts("attribution_shard")]
+            record = store.get_record("jobs", job.job_id)
+            return {"shards": shards, "record": record} if shards and record.get("worker") else None
+
+        seen = wait_for(first_shards, timeout=300)
+        assert seen, store.get_record("jobs", job.job_id)
+        pid = seen["record"]["worker"]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        info = job.wait(timeout=900, progress=False)
+        record = store.get_record("jobs", job.job_id)
+        assert info.state == "SUCCEEDED" and info.resumes == 1 and record["worker"]["pid"] != pid
+        assert "died" in record["last_interruption"]
+        # The shards stored before the kill were kept, not recomputed by the second worker.
+        workers = store.get_manifest(info.attributions_id).metadata["shard_workers"]
+        assert len(workers) == info.shards == 23
+        assert all(workers[i].endswith(f":{pid}") for i in seen["shards"])
+        assert workers[-1].endswith(f":{record['worker']['pid']}")
+        # And the result is that of an uninterrupted computation (references by row index).
+        folder = tmp_path / "model"
+        store.fetch_artifact(model_id, folder)
+        X = client.read_split(dataset_id, "train").one_hot
+        expected = attribute(load_model(folder), X, "deepshap", num_references=20, target=0, output="logit")
+        np.testing.assert_allclose(
+            client.read_attributions(info.attributions_id).hypothetical, expected.hypothetical, atol=1e-5
+        )
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1):
+    """``predicate()`` once it is truthy, polled every ``interval`` s; None after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None

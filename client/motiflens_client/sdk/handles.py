@@ -1,4 +1,4 @@
-"""Handles on long-running work: :class:`Job`, :class:`Sweep` and :class:`AttributionJob`.
+"""Handles on long-running work: :class:`Job`, :class:`Sweep`, :class:`AttributionJob`, :class:`MotifsJob`.
 
 Each has events, a wait with progress on stderr, and cancel.
 """
@@ -21,6 +21,7 @@ from motiflens_client.types import (
     AttributionProgress,
     EpochEvent,
     JobInfo,
+    MotifsJobInfo,
     SweepInfo,
 )
 from motiflens_client.wire import pb
@@ -439,3 +440,71 @@ class AttributionJob:
         client = self.client
         response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
         return _convert.attribution_job_info(response.job)
+
+
+class MotifsJob:
+    """A TF-MoDISco job on the trainer service (``Client.discover_motifs_job``).
+
+    Attributes
+    ----------
+    job_id : str
+    """
+
+    def __init__(self, client: ClientBase, job_id: str) -> None:
+        self.client = client
+        self.job_id = job_id
+
+    def __repr__(self) -> str:
+        return f"MotifsJob({self.job_id!r})"
+
+    def info(self) -> MotifsJobInfo:
+        """The job's current state (``motifs_id`` once SUCCEEDED)."""
+        client = self.client
+        job = client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=self.job_id)).job
+        return _convert.motifs_job_info(job)
+
+    def wait(self, *, timeout: float | None = None) -> MotifsJobInfo:
+        """Follow the job until it ends; returns the SUCCEEDED info.
+
+        Raises
+        ------
+        JobFailed
+            The job ended FAILED or CANCELLED.
+        DeadlineExceeded
+            ``timeout`` passed first.
+        """
+        client = self.client
+        final: MotifsJobInfo | None = None
+
+        def ended() -> bool:
+            nonlocal final
+            try:
+                info = self.info()
+            except MotiflensClientError:
+                return False
+            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                final = info
+                return True
+            return False
+
+        for event in client._stream(
+            client._trainer,
+            "WatchJob",
+            pb.WatchJobRequest(job_id=self.job_id),
+            timeout=timeout,
+            patient=True,
+            give_up=ended,
+        ):
+            if event.WhichOneof("payload") == "final":
+                final = _convert.motifs_job_info(event.final)
+                break
+        info = final or self.info()
+        if info.state in ("FAILED", "CANCELLED"):
+            raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
+        return info
+
+    def cancel(self) -> MotifsJobInfo:
+        """Cancel the job (a running TF-MoDISco stops at its next heartbeat)."""
+        client = self.client
+        response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
+        return _convert.motifs_job_info(response.job)

@@ -316,48 +316,30 @@ class InterpreterCalls(ClientBase):
         ResourceExhausted
             More sequences than the interpreter's memory or TF-MoDISco limits allow.
         """
-        attribution: dict = {}
-        if attributions_id:
-            if sequences is not None:
-                raise InvalidArgument("sequences: give sequences or attributions_id, not both")
-            chosen = (method, target, output, reference, num_references, num_steps, seed, gradient_correction)
-            if chosen != ("deepshap", 0, "auto", "shuffle", 0, 0, 0, False):
-                raise InvalidArgument(
-                    "attributions_id: the stored maps decide the attribution; leave method, target, output, "
-                    "reference, num_references, num_steps, seed and gradient_correction at their defaults"
-                )
-        else:
-            if sequences is None:
-                raise InvalidArgument("sequences: required without attributions_id")
-            attribution = {
-                "sequences": sequences_to_proto(sequences),
-                "method": _choice(_METHODS, method, "method"),
-                "target": target,
-                "output": _output_choice(output),
-                "reference": _choice(_REFERENCES, reference, "reference"),
-                "num_references": num_references,
-                "num_steps": num_steps,
-                "seed": seed,
-                "gradient_correction": gradient_correction,
-            }
-        request = pb.DiscoverMotifsRequest(
-            model_id=model_id,
+        request = discovery_request(
+            model_id,
+            sequences,
             attributions_id=attributions_id,
             positives_only=positives_only,
-            **attribution,
-            settings=pb.DiscoverySettings(
-                max_seqlets=max_seqlets,
-                window=window,
-                sliding_window_size=sliding_window_size,
-                flank_size=flank_size,
-                trim_to_window_size=trim_to_window_size,
-                target_seqlet_fdr=target_seqlet_fdr,
-                n_leiden_runs=n_leiden_runs,
-            ),
+            method=method,
+            target=target,
+            output=output,
+            reference=reference,
+            num_references=num_references,
+            num_steps=num_steps,
+            seed=seed,
+            gradient_correction=gradient_correction,
+            max_seqlets=max_seqlets,
+            window=window,
+            sliding_window_size=sliding_window_size,
+            flank_size=flank_size,
+            trim_to_window_size=trim_to_window_size,
+            target_seqlet_fdr=target_seqlet_fdr,
+            n_leiden_runs=n_leiden_runs,
             database=database,
             database_meme=database_meme,
             evalue_threshold=evalue_threshold,
-            include_logos=logos,
+            logos=logos,
             name=name,
         )
         result = None
@@ -372,6 +354,19 @@ class InterpreterCalls(ClientBase):
         if result is None:
             raise Internal("DiscoverMotifs: the stream ended without a result")
         return _convert.motif_discovery(result)
+
+    def get_motifs(self, motifs_id: str, *, timeout: float | None = None) -> MotifDiscovery:
+        """A stored motif discovery result (``MotifDiscovery.motifs_id``, or a job's ``motifs_id``).
+
+        Raises
+        ------
+        NotFound, InvalidArgument
+            Unknown or malformed id.
+        """
+        response = self._unary(
+            self._interpreter, "GetMotifs", pb.GetMotifsRequest(motifs_id=motifs_id), timeout=timeout
+        )
+        return _convert.motif_discovery(response)
 
     def trust_report(
         self,
@@ -585,4 +580,78 @@ def attribute_request(
         num_references=num_references,
         num_steps=num_steps,
         seed=seed,
+    )
+
+
+def discovery_request(
+    model_id: str,
+    sequences: Sequence[str] | np.ndarray | DatasetSplit | None,
+    *,
+    attributions_id: str,
+    positives_only: bool,
+    method: str,
+    target: int,
+    output: str,
+    reference: str,
+    num_references: int,
+    num_steps: int,
+    seed: int,
+    gradient_correction: bool,
+    max_seqlets: int,
+    window: int,
+    sliding_window_size: int,
+    flank_size: int,
+    trim_to_window_size: int,
+    target_seqlet_fdr: float,
+    n_leiden_runs: int,
+    database: str,
+    database_meme: str,
+    evalue_threshold: float,
+    logos: bool,
+    name: str,
+) -> pb.DiscoverMotifsRequest:
+    """The DiscoverMotifsRequest of ``Client.discover_motifs`` and ``Client.discover_motifs_job``."""
+    attribution: dict = {}
+    if attributions_id:
+        if sequences is not None:
+            raise InvalidArgument("sequences: give sequences or attributions_id, not both")
+        chosen = (method, target, output, reference, num_references, num_steps, seed, gradient_correction)
+        if chosen != ("deepshap", 0, "auto", "shuffle", 0, 0, 0, False):
+            raise InvalidArgument(
+                "attributions_id: the stored maps decide the attribution; leave method, target, output, "
+                "reference, num_references, num_steps, seed and gradient_correction at their defaults"
+            )
+    else:
+        if sequences is None:
+            raise InvalidArgument("sequences: required without attributions_id")
+        attribution = {
+            "sequences": sequences_to_proto(sequences),
+            "method": _choice(_METHODS, method, "method"),
+            "target": target,
+            "output": _output_choice(output),
+            "reference": _choice(_REFERENCES, reference, "reference"),
+            "num_references": num_references,
+            "num_steps": num_steps,
+            "seed": seed,
+            "gradient_correction": gradient_correction,
+        }
+    return pb.DiscoverMotifsRequest(
+        model_id=model_id,
+        attributions_id=attributions_id,
+        positives_only=positives_only,
+        **attribution,
+        settings=pb.DiscoverySettings(
+            max_seqlets=max_seqlets,
+            window=window,
+            sliding_window_size=sliding_window_size,
+            flank_size=flank_size,
+            trim_to_window_size=trim_to_window_size,
+            target_seqlet_fdr=target_seqlet_fdr,
+            n_leiden_runs=n_leiden_runs,
+        ),
+        database=database,
+        database_meme=database_meme,
+        evalue_threshold=evalue_threshold,
+        include_logos=logos,
+        name=name,
     )

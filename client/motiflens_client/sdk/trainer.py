@@ -27,8 +27,8 @@ from motiflens_client.sdk._calls import (
     _TASKS,
     ClientBase,
 )
-from motiflens_client.sdk.handles import AttributionJob, Job, Sweep
-from motiflens_client.sdk.interpreter import attribute_request
+from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep
+from motiflens_client.sdk.interpreter import attribute_request, discovery_request
 from motiflens_client.types import (
     DatasetInfo,
     DatasetSplit,
@@ -672,6 +672,64 @@ class TrainerCalls(ClientBase):
         )
         response = self._unary(self._trainer, "AttributeSplit", request)
         return AttributionJob(self, response.job_id)
+
+    def discover_motifs_job(
+        self,
+        attributions_id: str,
+        *,
+        positives_only: bool = False,
+        max_seqlets: int = 0,
+        window: int = 0,
+        sliding_window_size: int = 0,
+        flank_size: int = 0,
+        trim_to_window_size: int = 0,
+        target_seqlet_fdr: float = 0.0,
+        n_leiden_runs: int = 0,
+        database: str = "",
+        database_meme: str = "",
+        evalue_threshold: float = 0.0,
+        logos: bool = False,
+        name: str = "",
+    ) -> MotifsJob:
+        """Start TF-MoDISco on a stored attributions artifact as a trainer job; returns at once.
+
+        The job outlives restarts of the trainer (it is run again from the artifact).
+        ``wait()`` returns its info with ``motifs_id``; :meth:`get_motifs` reads the
+        result. The parameters are those of :meth:`discover_motifs`.
+
+        Raises
+        ------
+        InvalidArgument, NotFound, FailedPrecondition, ResourceExhausted
+            As :meth:`discover_motifs` on the same artifact, before a job exists.
+        """
+        request = discovery_request(
+            "",
+            None,
+            attributions_id=attributions_id,
+            positives_only=positives_only,
+            method="deepshap",
+            target=0,
+            output="auto",
+            reference="shuffle",
+            num_references=0,
+            num_steps=0,
+            seed=0,
+            gradient_correction=False,
+            max_seqlets=max_seqlets,
+            window=window,
+            sliding_window_size=sliding_window_size,
+            flank_size=flank_size,
+            trim_to_window_size=trim_to_window_size,
+            target_seqlet_fdr=target_seqlet_fdr,
+            n_leiden_runs=n_leiden_runs,
+            database=database,
+            database_meme=database_meme,
+            evalue_threshold=evalue_threshold,
+            logos=logos,
+            name=name,
+        )
+        response = self._unary(self._trainer, "DiscoverMotifsJob", request)
+        return MotifsJob(self, response.job_id)
 
     def attribution_job(self, job_id: str) -> AttributionJob:
         """A handle on an existing attribution job."""

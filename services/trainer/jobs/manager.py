@@ -29,7 +29,7 @@ from motiflens.errors import (
 from services.common.config import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
 from services.common.datasets import get_dataset_info
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
-from services.trainer import attribution_jobs, attribution_worker, worker
+from services.trainer import attribution_jobs, attribution_worker, motifs_jobs, worker
 from services.trainer.jobs.liveness import heartbeat_gone, heartbeat_record
 from services.trainer.jobs.records import (
     CANCELLED_QUEUED,
@@ -218,6 +218,17 @@ class JobManager:
             model_config.activation,
             dataset_id,
             extra={"job_id": record["job_id"]},
+        )
+        return record
+
+    def submit_job(self, make_record: Callable[[str], dict]) -> dict:
+        """Queue a job whose record ``make_record(job_id)`` builds (checked already); return it.
+
+        Raises as :meth:`submit` for a full queue or a closing manager.
+        """
+        record = self._accept(make_record)
+        logger.info(
+            "job %s queued (%s)", record["job_id"], record.get("kind"), extra={"job_id": record["job_id"]}
         )
         return record
 
@@ -533,6 +544,10 @@ class JobManager:
         if attribution_jobs.is_attribution(record):
             return self._executor.submit(
                 attribution_worker.run_attribution_job, self.store_url, record["job_id"], retry_seconds=retry
+            )
+        if motifs_jobs.is_motifs(record):
+            return self._executor.submit(
+                motifs_jobs.run_motifs_job, self.store_url, record["job_id"], retry_seconds=retry
             )
         if record.get("sweep_id"):  # the same entrypoint as a sweep's Kubernetes pods
             return self._executor.submit(

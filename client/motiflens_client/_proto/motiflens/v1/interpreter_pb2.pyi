@@ -324,6 +324,12 @@ class DiscoverMotifsRequest(_message.Message):
     attributions_id: str
     def __init__(self, model_id: _Optional[str] = ..., sequences: _Optional[_Union[_common_pb2.Sequences, _Mapping]] = ..., positives_only: _Optional[bool] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., reference: _Optional[_Union[ReferenceKind, str]] = ..., num_references: _Optional[int] = ..., num_steps: _Optional[int] = ..., seed: _Optional[int] = ..., gradient_correction: _Optional[bool] = ..., settings: _Optional[_Union[DiscoverySettings, _Mapping]] = ..., database: _Optional[str] = ..., database_meme: _Optional[str] = ..., evalue_threshold: _Optional[float] = ..., include_logos: _Optional[bool] = ..., name: _Optional[str] = ..., attributions_id: _Optional[str] = ...) -> None: ...
 
+class GetMotifsRequest(_message.Message):
+    __slots__ = ("motifs_id",)
+    MOTIFS_ID_FIELD_NUMBER: _ClassVar[int]
+    motifs_id: str
+    def __init__(self, motifs_id: _Optional[str] = ...) -> None: ...
+
 class DiscoveryProgress(_message.Message):
     __slots__ = ("stage", "done", "total", "elapsed_seconds")
     STAGE_FIELD_NUMBER: _ClassVar[int]

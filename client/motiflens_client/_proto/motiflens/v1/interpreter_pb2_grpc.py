@@ -71,6 +71,11 @@ class InterpreterServiceStub:
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
                 _registered_method=True)
+        self.GetMotifs = channel.unary_unary(
+                '/motiflens.v1.InterpreterService/GetMotifs',
+                request_serializer=motiflens_dot_v1_dot_interpreter__pb2.GetMotifsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsResult.FromString,
+                _registered_method=True)
         self.ScoreTrust = channel.unary_unary(
                 '/motiflens.v1.InterpreterService/ScoreTrust',
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.SerializeToString,
@@ -132,6 +137,14 @@ class InterpreterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMotifs(self, request, context):
+        """A stored DiscoverMotifs result ("motifs-..." from DiscoverMotifs or a trainer
+        DiscoverMotifsJob). NOT_FOUND for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ScoreTrust(self, request, context):
         """Can this model's explanations be trusted? Scores that need no ground truth (filter
         match against chance, agreement of attribution methods, stability across references
@@ -179,6 +192,11 @@ def add_InterpreterServiceServicer_to_server(servicer, server):
                     servicer.DiscoverMotifs,
                     request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.SerializeToString,
+            ),
+            'GetMotifs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMotifs,
+                    request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.GetMotifsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsResult.SerializeToString,
             ),
             'ScoreTrust': grpc.unary_unary_rpc_method_handler(
                     servicer.ScoreTrust,
@@ -376,6 +394,33 @@ class InterpreterService:
             '/motiflens.v1.InterpreterService/DiscoverMotifs',
             motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
             motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMotifs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.InterpreterService/GetMotifs',
+            motiflens_dot_v1_dot_interpreter__pb2.GetMotifsRequest.SerializeToString,
+            motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -479,7 +479,7 @@ class EpochMetrics(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., val_auroc: _Optional[float] = ..., val_aupr: _Optional[float] = ..., learning_rate: _Optional[float] = ..., improved: _Optional[bool] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index", "resumes", "resumed_from_epoch", "kind", "attribution")
+    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index", "resumes", "resumed_from_epoch", "kind", "attribution", "motifs")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -499,6 +499,7 @@ class Job(_message.Message):
     RESUMED_FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    MOTIFS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     dataset_id: str
@@ -518,7 +519,22 @@ class Job(_message.Message):
     resumed_from_epoch: int
     kind: str
     attribution: AttributionJob
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ..., kind: _Optional[str] = ..., attribution: _Optional[_Union[AttributionJob, _Mapping]] = ...) -> None: ...
+    motifs: MotifsJob
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ..., kind: _Optional[str] = ..., attribution: _Optional[_Union[AttributionJob, _Mapping]] = ..., motifs: _Optional[_Union[MotifsJob, _Mapping]] = ...) -> None: ...
+
+class MotifsJob(_message.Message):
+    __slots__ = ("attributions_id", "motifs_id", "num_sequences", "num_patterns", "database")
+    ATTRIBUTIONS_ID_FIELD_NUMBER: _ClassVar[int]
+    MOTIFS_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    NUM_PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    attributions_id: str
+    motifs_id: str
+    num_sequences: int
+    num_patterns: int
+    database: str
+    def __init__(self, attributions_id: _Optional[str] = ..., motifs_id: _Optional[str] = ..., num_sequences: _Optional[int] = ..., num_patterns: _Optional[int] = ..., database: _Optional[str] = ...) -> None: ...
 
 class AttributeSplitRequest(_message.Message):
     __slots__ = ("attribution", "format", "shard_size", "parallelism", "name", "labels", "fasta_upload_id")

@@ -4,6 +4,7 @@
 import grpc
 import warnings
 
+from motiflens_client._proto.motiflens.v1 import interpreter_pb2 as motiflens_dot_v1_dot_interpreter__pb2
 from motiflens_client._proto.motiflens.v1 import trainer_pb2 as motiflens_dot_v1_dot_trainer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -170,6 +171,11 @@ class TrainerServiceStub:
                 '/motiflens.v1.TrainerService/ReadAttributions',
                 request_serializer=motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.AttributionRows.FromString,
+                _registered_method=True)
+        self.DiscoverMotifsJob = channel.unary_unary(
+                '/motiflens.v1.TrainerService/DiscoverMotifsJob',
+                request_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
                 _registered_method=True)
 
 
@@ -394,6 +400,16 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiscoverMotifsJob(self, request, context):
+        """Starts TF-MoDISco as a job on a stored attributions artifact (attributions_id
+        required; the other fields as for InterpreterService.DiscoverMotifs). The job
+        survives trainer restarts (it is run again from the artifact); when SUCCEEDED,
+        Job.motifs.motifs_id names the stored result (InterpreterService.GetMotifs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -531,6 +547,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.ReadAttributions,
                     request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.AttributionRows.SerializeToString,
+            ),
+            'DiscoverMotifsJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscoverMotifsJob,
+                    request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1263,6 +1284,33 @@ class TrainerService:
             '/motiflens.v1.TrainerService/ReadAttributions',
             motiflens_dot_v1_dot_trainer__pb2.ReadAttributionsRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.AttributionRows.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscoverMotifsJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/DiscoverMotifsJob',
+            motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
             options,
             channel_credentials,
             insecure,

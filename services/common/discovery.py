@@ -3,7 +3,7 @@
 The interpreter attributes the sequences itself (:meth:`InterpreterServicer.DiscoverMotifs`);
 this module takes the one-hot (N, L, 4) and hypothetical (N, L, 4) arrays from there.
 
-TF-MoDISco runs in a child process (``python -m services.interpreter.discovery_child``,
+TF-MoDISco runs in a child process (``python -m services.common.discovery_child``,
 which imports neither TensorFlow nor gRPC)
 because modisco-lite forks (numba kernels compile in forked children; negative patterns
 are found in one), which a multi-threaded gRPC server must not do, and because the
@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,32 +36,37 @@ from motiflens.discovery import (
     DiscoverySettings,
     Pattern,
     discovery_bytes,
+    match_patterns,
 )
 from motiflens.errors import (
+    AlreadyExistsError,
     CancelledError,
     FailedPreconditionError,
     InvalidInputError,
+    NotFoundError,
     ResourceExhaustedError,
 )
 from motiflens.filters import attribution_logo, pwm_logo
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, motif_database, read_meme, write_meme
 from motiflens.tomtom import TomtomHit
-from services.common.attributions import get_attributions
+from services.common.attributions import fetched_maps, get_attributions, map_shape
 from services.common.config import DiscoveryLimits
 from services.common.convert import array_to_tensor, motif_to_proto, tomtom_hit_to_proto
-from services.common.errors import invalid
-from services.common.motif_databases import is_uploaded_id, read_uploaded_database
-from services.common.store import ArtifactStore, Manifest
-from services.interpreter.discovery_child import (
+from services.common.discovery_child import (
     ERROR_FILE,
     INPUT_FILE,
     RESULT_FILE,
     SETTINGS_FILE,
     read_patterns,
 )
+from services.common.errors import invalid
+from services.common.motif_databases import is_uploaded_id, read_uploaded_database
+from services.common.store import ArtifactStore, Manifest, check_id
 
 #: Seconds between progress events while TF-MoDISco runs.
 HEARTBEAT_SECONDS = 5.0
+#: Kind (and id prefix) of a stored DiscoverMotifs result.
+MOTIFS_KIND = "motifs"
 #: Largest MEME text a request may carry as its database.
 MAX_DATABASE_MEME = 4 * 1024 * 1024
 MAX_NAME = 200
@@ -240,7 +246,7 @@ def run_discovery(
         command = [
             sys.executable,
             "-m",
-            "services.interpreter.discovery_child",
+            "services.common.discovery_child",
             str(limits.memory_bytes),
             work,
         ]
@@ -333,8 +339,13 @@ def store_result(
     *,
     provenance: Mapping,
     name: str,
+    artifact_id: str | None = None,
 ) -> str:
-    """Write the "motifs" artifact (result.pb, motifs.meme, patterns.json); its id."""
+    """Write the "motifs" artifact (result.pb, motifs.meme, patterns.json); its id.
+
+    With ``artifact_id`` an artifact of that id stored before (an interrupted job's) is
+    kept and its id returned.
+    """
     summary = [
         {
             "name": p.name,
@@ -348,17 +359,21 @@ def store_result(
         }
         for p in result.patterns
     ]
-    manifest = store.put_artifact(
-        "motifs",
-        {
-            "result.pb": result.SerializeToString(),
-            "motifs.meme": result.meme.encode(),
-            "patterns.json": json.dumps(summary, indent=1).encode(),
-        },
-        provenance=provenance,
-        metadata={"name": name, "num_patterns": len(result.patterns), "database": result.database},
-        id_prefix="motifs",
-    )
+    try:
+        manifest = store.put_artifact(
+            MOTIFS_KIND,
+            {
+                "result.pb": result.SerializeToString(),
+                "motifs.meme": result.meme.encode(),
+                "patterns.json": json.dumps(summary, indent=1).encode(),
+            },
+            provenance=provenance,
+            metadata={"name": name, "num_patterns": len(result.patterns), "database": result.database},
+            id_prefix=MOTIFS_KIND,
+            artifact_id=artifact_id,
+        )
+    except AlreadyExistsError:
+        return str(artifact_id)
     return manifest.artifact_id
 
 
@@ -367,3 +382,147 @@ def check_name(name: str) -> str:
     if len(name) > MAX_NAME:
         raise InvalidInputError(f"name: {len(name)} characters; at most {MAX_NAME}", field="name")
     return name
+
+
+#: Tomtom E-value threshold when a request leaves it 0.
+DEFAULT_EVALUE = 0.1
+
+
+@dataclass(frozen=True)
+class DiscoveryPlan:
+    """A DiscoverMotifs request checked, everything but the maps: what to run and match against."""
+
+    settings: DiscoverySettings
+    database_name: str
+    database: MotifDatabase | list[Motif]
+    evalue_threshold: float
+    name: str
+    include_logos: bool
+
+
+def plan(request: pb.DiscoverMotifsRequest, store: ArtifactStore, input_length: int) -> DiscoveryPlan:
+    """Check a request's TF-MoDISco settings, database, E-value threshold and name.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the field (``settings.*``, ``database``, ``database_meme``,
+        ``evalue_threshold``, ``name``).
+    NotFoundError
+        An unknown uploaded database.
+    """
+    settings = checked_settings(request.settings, input_length)
+    database_name, database = database_of(request.database, request.database_meme, store)
+    threshold = request.evalue_threshold
+    if not math.isfinite(threshold):
+        raise invalid("evalue_threshold", f"expected a finite number, got {threshold}")
+    threshold = threshold or DEFAULT_EVALUE
+    if threshold <= 0:
+        raise invalid("evalue_threshold", f"expected > 0 (0 = {DEFAULT_EVALUE}), got {threshold}")
+    return DiscoveryPlan(
+        settings=settings,
+        database_name=database_name,
+        database=database,
+        evalue_threshold=threshold,
+        name=check_name(request.name),
+        include_logos=bool(request.include_logos),
+    )
+
+
+def stored_rows(store: ArtifactStore, manifest: Manifest, positives_only: bool) -> np.ndarray | None:
+    """Which rows of a stored attributions artifact to search: None for all, else a boolean mask (N,).
+
+    Raises
+    ------
+    FailedPreconditionError
+        ``positives_only`` for maps of an uploaded FASTA (no labels), or no row labelled 1.
+    """
+    if not positives_only:
+        return None
+    origin = manifest.provenance
+    if not origin.get("dataset_id"):
+        raise FailedPreconditionError(
+            f"positives_only: {manifest.artifact_id} holds maps of an uploaded FASTA, which has no labels",
+            field="positives_only",
+        )
+    from services.common.datasets import load_dataset
+
+    n, _ = map_shape(manifest)
+    dataset, _ = load_dataset(store, origin["dataset_id"])
+    labels = dataset.split(origin["split"]).y[origin["offset"] : origin["offset"] + n]
+    keep = labels[:, origin["options"]["target"]] > 0.5
+    if not keep.any():
+        raise FailedPreconditionError(
+            f"positives_only: no row of {manifest.artifact_id} has label {origin['options']['target']} = 1",
+            field="positives_only",
+        )
+    return keep
+
+
+def read_stored_maps(
+    store: ArtifactStore, manifest: Manifest, keep: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(one-hot, hypothetical), (n, L, 4) float32 each, of the artifact's rows ``keep`` selects."""
+    from motiflens.attribution.files import read_map_rows
+
+    n, _ = map_shape(manifest)
+    with fetched_maps(store, manifest) as folder:
+        one_hot, hypothetical = read_map_rows(folder, manifest.metadata["format"], 0, n)
+    if keep is not None:
+        one_hot, hypothetical = one_hot[keep], hypothetical[keep]
+    return one_hot, hypothetical
+
+
+def finish(
+    store: ArtifactStore,
+    patterns: Sequence[Pattern],
+    chosen: DiscoveryPlan,
+    *,
+    attribution: pb.AttributionSettings,
+    provenance: Mapping,
+    num_sequences: int,
+    artifact_id: str | None = None,
+) -> pb.DiscoverMotifsResult:
+    """Match the patterns with Tomtom, build the result and store it as a "motifs" artifact.
+
+    ``provenance`` (model, attribution, sequences) is completed with the discovery
+    settings, the database and the threshold. ``artifact_id`` fixes the artifact's id
+    (a job's, so that a re-run finds it); default a new one.
+    """
+    matches = match_patterns(patterns, chosen.database, evalue_threshold=chosen.evalue_threshold)
+    messages, meme = result_message(patterns, matches, include_logos=chosen.include_logos)
+    result = pb.DiscoverMotifsResult(
+        patterns=messages,
+        meme=meme,
+        attribution=attribution,
+        num_sequences=num_sequences,
+        database=chosen.database_name,
+    )
+    full = {
+        **provenance,
+        "discovery": asdict(chosen.settings),
+        "num_sequences": num_sequences,
+        "database": chosen.database_name,
+        "evalue_threshold": chosen.evalue_threshold,
+    }
+    result.motifs_id = store_result(store, result, provenance=full, name=chosen.name, artifact_id=artifact_id)
+    return result
+
+
+def read_result(store: ArtifactStore, motifs_id: str) -> pb.DiscoverMotifsResult:
+    """A stored DiscoverMotifs result.
+
+    Raises
+    ------
+    InvalidInputError, NotFoundError
+        Malformed or unknown id.
+    """
+    check_id(motifs_id, field_name="motifs_id", prefix=MOTIFS_KIND)
+    try:
+        store.get_manifest(motifs_id, kind=MOTIFS_KIND)
+    except NotFoundError:
+        raise NotFoundError(f"motifs_id: no motifs artifact {motifs_id!r}") from None
+    result = pb.DiscoverMotifsResult()
+    result.ParseFromString(store.read_object(motifs_id, "result.pb"))
+    result.motifs_id = motifs_id
+    return result

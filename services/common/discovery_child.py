@@ -1,11 +1,11 @@
 """The child process of DiscoverMotifs: TF-MoDISco on the arrays in a work folder.
 
-``python -m services.interpreter.discovery_child MEMORY_BYTES FOLDER`` limits its own
+``python -m services.common.discovery_child MEMORY_BYTES FOLDER`` limits its own
 address space, reads ``inputs.npz`` (one_hot and hypothetical, (N, L, 4) float32) and
 ``settings.json``, runs :func:`motiflens.discovery.discover_motifs`, and writes
 ``patterns.npz`` or, for a refusal, ``error.json`` (kind and message). It imports
 neither TensorFlow nor gRPC, so it starts in about a second; see
-:mod:`services.interpreter.discovery` for the parent.
+:mod:`services.common.discovery` for the parent.
 """
 
 from __future__ import annotations
