@@ -21,6 +21,7 @@ import pytest
 from motiflens_client import Client, DatasetSplit, FailedPrecondition, InvalidArgument, JobFailed, NotFound
 from motiflens_client.wire import pb
 from planted import LENGTH, PLANTED, detector, planted_sequences
+from test_cli import run_cli
 from test_sweeps import trainer as trainer_service
 
 from motiflens.attribution import attribute
@@ -361,3 +362,61 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
             return value
         time.sleep(interval)
     return None
+
+
+def test_cli_starts_a_job_writes_modisco_inputs_and_discovers_from_it(world, tmp_path):
+    client, model_id, dataset = world
+    address = ["--address", client.address, "--timeout", "600"]
+    run = run_cli(
+        *address,
+        "attributions",
+        "start",
+        model_id,
+        "--dataset",
+        dataset.dataset_id,
+        "--split",
+        "train",
+        "--method",
+        "saliency",
+        "--shard-size",
+        "100",
+        "--wait",
+        "--out",
+        str(tmp_path / "maps"),
+    )
+    assert run.code == 0, run.err
+    attributions_id = run.out.split()[0]
+    assert attributions_id.startswith("attr-") and f"{dataset.num_train} sequences, 3 shard(s)" in run.out
+    ohe = np.load(tmp_path / "maps" / "ohe.npz")["arr_0"]
+    shap = np.load(tmp_path / "maps" / "shap.npz")["arr_0"]
+    assert ohe.shape == shap.shape == (dataset.num_train, 4, LENGTH)
+    expected = client.attribution_maps(model_id, DatasetSplit(dataset.dataset_id, "train"), method="saliency")
+    np.testing.assert_allclose(shap, expected.hypothetical.transpose(0, 2, 1), atol=1e-5)
+    again = run_cli(*address, "attributions", "get", attributions_id, "--out", str(tmp_path / "again"))
+    assert again.code == 0, again.err
+    assert np.array_equal(np.load(tmp_path / "again" / "shap.npz")["arr_0"], shap)
+    # Without --wait only the job id is printed.
+    started = run_cli(
+        *address, "attributions", "start", model_id, "--dataset", dataset.dataset_id, "--limit", "5"
+    )
+    assert started.code == 0 and started.out.strip().startswith("job-")
+    assert (
+        run_cli(
+            *address,
+            "attributions",
+            "start",
+            model_id,
+            "--dataset",
+            dataset.dataset_id,
+            "--out",
+            str(tmp_path / "x"),
+        ).code
+        == 2
+    )  # --out needs --wait
+
+    found = run_cli(*address, "motifs", "discover", "--attributions", attributions_id, "--job")
+    assert found.code == 0, found.err
+    assert found.out.startswith("motifs-") and f"from {dataset.num_train} sequences" in found.out
+    assert "job job-" in found.err
+    refused = run_cli(*address, "motifs", "discover", model_id, "--attributions", attributions_id)
+    assert refused.code == 2 and "MODEL_ID" in refused.err

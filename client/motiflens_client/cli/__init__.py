@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import grpc
 
 from motiflens_client import __version__
-from motiflens_client.cli import datasets, experiment, interpret, motifs, sweeps, train, up
+from motiflens_client.cli import attributions, datasets, experiment, interpret, motifs, sweeps, train, up
 from motiflens_client.cli._args import (
     EXIT_INTERRUPTED,
     EXIT_JOB_FAILED,
@@ -103,6 +103,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     train.register_models,
     interpret.register_filters,
     interpret.register_attribute,
+    attributions.register_attributions,
     interpret.register_predict,
     interpret.register_trust,
     motifs.register_tomtom,
@@ -120,6 +121,7 @@ SERVICE_OF = {
     "models": "trainer",
     "filters": "interpreter",
     "attribute": "interpreter",
+    "attributions": "trainer",
     "predict": "interpreter",
     "trust": "interpreter",
     "tomtom": "motifmatch",

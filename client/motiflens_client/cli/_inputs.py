@@ -120,10 +120,17 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 # --------------------------------------------------------------------------- the sequence source
 
 
-def add_sequence_source(parser: argparse.ArgumentParser) -> None:
-    """``--dataset ID | --fasta FILE | --hdf5 FILE`` with ``--split``, ``--offset`` and ``--limit``."""
+def add_sequence_source(parser: argparse.ArgumentParser, *, attributions: bool = False) -> None:
+    """``--dataset ID | --fasta FILE | --hdf5 FILE`` with ``--split``, ``--offset`` and ``--limit``.
+
+    ``attributions``: ``--attributions ID`` (a stored attributions artifact) is a fourth choice.
+    """
     source = parser.add_argument_group("sequences (one of)")
     group = source.add_mutually_exclusive_group(required=True)
+    if attributions:
+        group.add_argument(
+            "--attributions", metavar="ATTR_ID", help="the maps of an attribution job (`attributions start`)"
+        )
     group.add_argument("--dataset", metavar="ID", help="rows of a stored data set (see --split)")
     group.add_argument(
         "--fasta", type=input_file, metavar="FILE", help="FASTA file, all records of one length"

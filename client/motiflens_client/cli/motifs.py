@@ -7,6 +7,7 @@ import sys
 
 from motiflens_client.cli._args import (
     EXIT_OK,
+    CliError,
     Commands,
     command,
     group,
@@ -129,8 +130,11 @@ def register_discover(commands: Commands) -> None:
             "patterns.tsv and logos/<pattern>.{cwm,pwm}.png. The result is stored as a motifs-... artifact."
         ),
     )
-    parser.add_argument("model_id", metavar="MODEL_ID")
-    add_sequence_source(parser)
+    parser.add_argument("model_id", metavar="MODEL_ID", nargs="?", default="", help="not with --attributions")
+    add_sequence_source(parser, attributions=True)
+    parser.add_argument(
+        "--job", action="store_true", help="with --attributions: run as a trainer job (survives restarts)"
+    )
     parser.add_argument("--positives-only", action="store_true", help="only rows whose --target label is 1")
     parser.add_argument("--method", choices=vocabulary.METHOD_NAMES, default="deepshap")
     parser.add_argument("--target", type=non_negative_int, default=0, help="output unit (default 0)")
@@ -150,29 +154,46 @@ def register_discover(commands: Commands) -> None:
 
 
 def _discover(args: argparse.Namespace, client: Client) -> int:
-    chosen = sequences(args, client)
-
     def progress(stage: str, done: int, total: int, elapsed: float) -> None:
         note(f"{stage} {done}/{total}  {elapsed:.0f} s" if total else f"{stage}  {elapsed:.0f} s")
 
-    result = client.discover_motifs(
-        args.model_id,
-        chosen.value,
-        positives_only=args.positives_only,
-        method=args.method,
-        target=args.target,
-        num_references=args.num_references,
-        seed=args.seed,
-        gradient_correction=args.gradient_correction,
-        max_seqlets=args.max_seqlets,
-        window=args.window,
-        database=args.database,
-        database_meme=read_meme(args.meme) if args.meme is not None else "",
-        evalue_threshold=args.thresh,
-        logos=args.out is not None,
-        name=args.name,
-        progress=progress,
-    )
+    shared = {
+        "positives_only": args.positives_only,
+        "max_seqlets": args.max_seqlets,
+        "window": args.window,
+        "database": args.database,
+        "database_meme": read_meme(args.meme) if args.meme is not None else "",
+        "evalue_threshold": args.thresh,
+        "logos": args.out is not None,
+        "name": args.name,
+    }
+    chosen = None
+    if args.attributions:
+        if args.model_id:
+            raise CliError("MODEL_ID: leave it out with --attributions (the artifact names its model)")
+        if args.job:
+            job = client.discover_motifs_job(args.attributions, **shared)
+            note(f"job {job.job_id}")
+            result = client.get_motifs(job.wait().motifs_id)
+        else:
+            result = client.discover_motifs(
+                "", attributions_id=args.attributions, progress=progress, **shared
+            )
+    else:
+        if not args.model_id or args.job:
+            raise CliError("MODEL_ID is required, and --job needs --attributions")
+        chosen = sequences(args, client)
+        result = client.discover_motifs(
+            args.model_id,
+            chosen.value,
+            method=args.method,
+            target=args.target,
+            num_references=args.num_references,
+            seed=args.seed,
+            gradient_correction=args.gradient_correction,
+            progress=progress,
+            **shared,
+        )
     rows = [_pattern_row(pattern) for pattern in result.patterns]
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +209,8 @@ def _discover(args: argparse.Namespace, client: Client) -> int:
     else:
         out(f"{result.motifs_id}  {len(result.patterns)} patterns from {result.num_sequences} sequences")
         print_table(PATTERN_COLUMNS, rows)
-    chosen.report_upload()
+    if chosen is not None:
+        chosen.report_upload()
     return EXIT_OK
 
 
