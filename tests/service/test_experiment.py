@@ -255,7 +255,19 @@ def test_experiment_rejects_bad_settings():
 def test_demo_runs_end_to_end(tmp_path: Path, capsys):
     output = tmp_path / "demo"
     code = demo.main(
-        ["--num-sequences", "600", "--epochs", "2", "--patience", "2", "--output", str(output), "--quiet"]
+        [
+            "--num-sequences",
+            "600",
+            "--epochs",
+            "2",
+            "--patience",
+            "2",
+            "--output",
+            str(output),
+            "--quiet",
+            "--trust-sequences",
+            "40",
+        ]
     )
     printed = capsys.readouterr().out
     assert code == 0
@@ -267,7 +279,13 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys):
         fields = line.split()
         assert fields[1] == "2"  # epochs
         assert all(_in_unit_interval(float(value)) for value in fields[2:5])
+    # The trust reports: one line per activation with scores in range, and a page section.
+    trust = next(i for i, line in enumerate(lines) if line.startswith("Trust reports"))
+    rows = [line.split() for line in lines[trust + 3 : trust + 5]]
+    assert [row[0] for row in rows] == ["relu", "exponential"]
+    assert all(-1 <= float(value) <= 1 for row in rows for value in row[-3:])
     report = output / "report" / "report.html"
+    assert "Can the explanations be trusted?" in report.read_text()
     assert f"report: {report}" in printed
     assert "kubectl port-forward -n motiflens svc/trainer 50051" in printed
     for source in _image_sources(report.read_text()):
@@ -275,6 +293,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys):
     result = ExperimentResult.load(output / "report")
     assert [run.activation for run in result.runs] == ["relu", "exponential"]
     assert result.config["epochs"] == 2 and result.dataset["num_train"] == 420
+    assert result.config["trust_sequences"] == 40 and result.runs[1].trust["num_sequences"] == 40
     assert (output / "store" / "artifacts").is_dir()
 
 

@@ -58,6 +58,29 @@ def _chromium() -> str | None:
     return None
 
 
+#: Known trust scores: exponential ahead on three, relu on reference stability.
+TRUST = {
+    "relu": {
+        "filter_match": 0.2,
+        "filter_match_chance": 0.1,
+        "filter_match_excess": 0.1,
+        "mean_method_agreement": 0.6,
+        "reference_stability": 0.95,
+        "reverse_complement_stability": 0.5,
+        "off_simplex_fraction": 0.4,
+    },
+    "exponential": {
+        "filter_match": 0.6,
+        "filter_match_chance": 0.1,
+        "filter_match_excess": 0.5,
+        "mean_method_agreement": 0.8,
+        "reference_stability": 0.9,
+        "reverse_complement_stability": 0.7,
+        "off_simplex_fraction": 0.6,
+    },
+}
+
+
 def synthetic_result(task: int = 3) -> ExperimentResult:
     rng = np.random.default_rng(0)
     length, width, count = 200, 19, 6
@@ -101,6 +124,8 @@ def synthetic_result(task: int = 3) -> ExperimentResult:
                     train_seconds=12.5,
                     filters=filters,
                     attributions=attributions,
+                    trust=TRUST[activation]
+                    | {"num_sequences": 40, "ground_truth": {"saliency": {"auroc": 0.7}}},
                 )
             )
     example = None
@@ -215,3 +240,17 @@ def test_every_image_loads_in_headless_chromium(report: Path, tmp_path: Path):
     broken = [state["src"] for state in states if not state["width"] > 0]
     assert broken == [], f"images that did not load: {broken}"
     assert 'data-images-ok="true"' in completed.stdout
+
+
+def test_trust_section_ranks_activations_by_each_score(report: Path):
+    text = report.read_text()
+    assert "Can the explanations be trusted?" in text
+    rows = re.findall(r"<tr><td>cnn_local</td>((?:<td>[^<]*</td>){4})</tr>", text)
+    assert rows, "no ranking row"
+    assert re.findall(r"<td>([^<]*)</td>", rows[-1]) == ["exponential", "exponential", "relu", "exponential"]
+    assert "0.600 (0.100)" in text and "<td>0.700 / " in text
+    saved = ExperimentResult.load(report.parent)
+    assert (
+        saved.runs[2].trust["filter_match_excess"] == 0.5
+        and saved.runs[0].trust["reference_stability"] == 0.95
+    )

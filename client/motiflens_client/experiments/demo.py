@@ -31,6 +31,8 @@ DEFAULT_NUM_SEQUENCES = 30_000
 DEFAULT_EPOCHS = 25
 DEFAULT_PATIENCE = 8
 ARCHITECTURE = "cnn_deep"
+#: Test sequences of each model's trust report (Client.trust_report) in the demo.
+DEFAULT_TRUST_SEQUENCES = 200
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,6 +59,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"early stopping after this many epochs without improvement (default {DEFAULT_PATIENCE})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of data and models (default 0)")
+    parser.add_argument(
+        "--trust-sequences",
+        type=int,
+        default=DEFAULT_TRUST_SEQUENCES,
+        help=f"test sequences of each model's trust report (default {DEFAULT_TRUST_SEQUENCES}; 0: none)",
+    )
     parser.add_argument(
         "--activations",
         default="relu,exponential",
@@ -156,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         patience=args.patience,
         data_seed=args.seed,
         name="demo",
+        trust_sequences=args.trust_sequences,
     )
     try:
         if args.address:
@@ -179,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         f"filters whose Tomtom hits include a ground-truth TF / any JASPAR 2016 motif:\n"
     )
     print(comparison_table(result))
+    if any(run.trust for run in result.runs):
+        print(
+            f"\nTrust reports without ground truth ({args.trust_sequences} test sequences; "
+            "higher is better):\n"
+        )
+        print(trust_table(result))
     print(
         "\nOne seed per activation, as an example of the method; the paper's result is the mean "
         "over 10 seeds (`make reproduce BUDGET=paper`)."
@@ -187,6 +202,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - started:.0f} s\n")
     print(kubernetes_hint())
     return 0
+
+
+def trust_table(result) -> str:
+    """One line per model: filter match vs chance, method agreement, reference and RC stability."""
+    lines = [f"{'activation':<12} {'filters (chance)':>16} {'methods':>8} {'references':>10} {'RC':>6}"]
+    for run in result.runs:
+        trust = run.trust
+        if not trust:
+            continue
+        match = trust.get("filter_match")
+        filters = "-" if match is None else f"{match:.2f} ({trust['filter_match_chance']:.2f})"
+        lines.append(
+            f"{run.activation:<12} {filters:>16} {trust['mean_method_agreement']:>8.3f} "
+            f"{trust['reference_stability']:>10.3f} {trust['reverse_complement_stability']:>6.3f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,10 @@ def write_report(result: ExperimentResult, directory: str | os.PathLike) -> Path
     if result.task == 3:
         _task3_sections(result, colours, directory, page)
 
+    if any(run.trust for run in result.runs):
+        page.heading(2, "Can the explanations be trusted?")
+        page.raw(trust_tables(result))
+
     if result.notes:
         page.heading(2, "Notes")
         for note in result.notes:
@@ -292,3 +296,79 @@ def _task3_sections(result: ExperimentResult, colours: dict, directory: Path, pa
             )
             + _setup_text(result),
         )
+
+
+# --------------------------------------------------------------------------- trust
+
+#: Ground-truth-free trust scores: (key in the report, column title, higher is better).
+TRUST_SCORES = (
+    ("filter_match_excess", "filter match − chance", True),
+    ("mean_method_agreement", "method agreement", True),
+    ("reference_stability", "reference stability", True),
+    ("reverse_complement_stability", "RC stability", True),
+)
+
+
+def trust_tables(result: ExperimentResult) -> str:
+    """HTML: each model's trust report, then per architecture which activation ranks first on each score."""
+    head = (
+        "<tr><th>model</th><th>activation</th><th>seed</th><th>filter match (chance)</th>"
+        + "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in TRUST_SCORES)
+        + "<th>off-simplex</th><th>ground truth AUROC (saliency / DeepSHAP)</th></tr>"
+    )
+    rows = []
+    for run in result.runs:
+        trust = run.trust
+        if not trust:
+            continue
+        truth = trust.get("ground_truth") or {}
+        ground = " / ".join(
+            format_metric(truth.get(method, {}).get("auroc", math.nan)) for method in ("saliency", "deepshap")
+        )
+        match = (
+            "—"
+            if trust.get("filter_match") is None
+            else f"{format_metric(trust['filter_match'])} ({format_metric(trust['filter_match_chance'])})"
+        )
+        cells = [html.escape(run.model), html.escape(run.activation), str(run.seed), match]
+        cells += [format_metric(_number(trust.get(key))) for key, _, _ in TRUST_SCORES]
+        cells += [format_metric(_number(trust.get("off_simplex_fraction"))), ground if truth else "—"]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    ranking = []
+    for model in dict.fromkeys(run.model for run in result.runs if run.trust):
+        marks = []
+        for key, _title, higher in TRUST_SCORES:
+            means = {}
+            for run in result.runs:
+                value = _number(run.trust.get(key)) if run.model == model and run.trust else math.nan
+                if math.isfinite(value):
+                    means.setdefault(run.activation, []).append(value)
+            if len(means) < 2:
+                marks.append("—")
+                continue
+            best = max(means, key=lambda a: (1 if higher else -1) * sum(means[a]) / len(means[a]))
+            marks.append(html.escape(best))
+        ranking.append(
+            f"<tr><td>{html.escape(model)}</td>" + "".join(f"<td>{mark}</td>" for mark in marks) + "</tr>"
+        )
+    some = next(run.trust for run in result.runs if run.trust)
+    return (
+        f"<table>{head}{''.join(rows)}</table>"
+        "<p>Scores that need no ground truth (<code>Client.trust_report</code>, "
+        f"{some.get('num_sequences', '?')} test sequences{' (positives)' if result.task == 3 else ''}): "
+        "the fraction of first-layer filters with a Tomtom hit beside the fraction of column-shuffled "
+        "filters with one (chance); the mean per-sequence Spearman correlation of saliency, ISM and "
+        "DeepSHAP; DeepSHAP with two independent reference sets; DeepSHAP of a sequence and of its "
+        "reverse complement mapped back; and the share of the saliency gradient off the one-hot "
+        "simplex (a diagnostic, not a ranking). The paper's ground-truth interpretability AUROC is "
+        "shown where the data set has ground truth.</p>"
+        "<table><tr><th>model</th>"
+        + "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in TRUST_SCORES)
+        + f"</tr>{''.join(ranking)}</table>"
+        "<p>The activation with the best mean score per model (higher is better for every column): "
+        "the paper's claim is that exponential first layers come first.</p>"
+    )
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)

@@ -160,6 +160,10 @@ class RunResult:
     attributions : dict of str to np.ndarray, shape (L, 4)
         Task 3: the example sequence's raw attribution map per method, as the interpreter
         returned it (saliency not multiplied by the input; ISM: Δ logit per substitution).
+    trust : dict
+        The model's trust report (``Client.trust_report``, its JSON: filter match and
+        chance, method agreement, reference and reverse-complement stability,
+        off-simplex fraction, ground truth); empty when the experiment asked for none.
     """
 
     model: str
@@ -177,6 +181,7 @@ class RunResult:
     train_seconds: float = math.nan
     filters: FilterSet | None = None
     attributions: dict[str, np.ndarray] = field(default_factory=dict)
+    trust: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """JSON-ready dict (arrays as nested lists, NaN as null)."""
@@ -199,6 +204,7 @@ class RunResult:
             "train_seconds": _json_float(self.train_seconds),
             "filters": None if self.filters is None else self.filters.to_json(),
             "attributions": {method: scores.tolist() for method, scores in self.attributions.items()},
+            "trust": self.trust,
         }
 
     @classmethod
@@ -232,6 +238,7 @@ class RunResult:
                 method: np.asarray(scores, dtype=np.float32)
                 for method, scores in data.get("attributions", {}).items()
             },
+            trust=dict(data.get("trust") or {}),
         )
 
 

@@ -23,6 +23,7 @@ Dependencies: numpy and the SDK. No TensorFlow and no motiflens core imports.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -86,6 +87,10 @@ class Experiment:
     first_layer_l2 : float, optional
         L2 strength on every model's first-layer kernel (default: each activation's
         own, 0.2 for log_relu, else 1e-6); 0.2 with relu is the paper's log_relu control.
+    trust_sequences : int, default 0
+        Also score each model's trust report (``Client.trust_report``) on the first
+        ``trust_sequences`` test sequences (Task 3: the positives among them); the report
+        gets a "Can the explanations be trusted?" section. 0: no trust report.
 
     Examples
     --------
@@ -109,6 +114,7 @@ class Experiment:
     name: str = ""
     data_seed: int = 0
     first_layer_l2: float | None = None
+    trust_sequences: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in (1, 3):
@@ -137,6 +143,10 @@ class Experiment:
         ):
             if value < 0:
                 raise ValueError(f"{label}: expected >= 0 (0 = server default), got {value}")
+        if self.trust_sequences < 0:
+            raise ValueError(
+                f"trust_sequences: expected >= 0 (0 = no trust report), got {self.trust_sequences}"
+            )
         if self.interpretability_limit < 1:
             raise ValueError(f"interpretability_limit: expected >= 1, got {self.interpretability_limit}")
         if self.first_layer_l2 is not None and not (
@@ -189,6 +199,7 @@ class Experiment:
             "name": self.name,
             "data_seed": self.data_seed,
             "first_layer_l2": self.first_layer_l2,
+            "trust_sequences": self.trust_sequences,
         }
 
     # ------------------------------------------------------------------ run
@@ -333,6 +344,16 @@ class Experiment:
             train_seconds=_job_seconds(job_info),
             filters=filter_set,
         )
+        if self.trust_sequences:
+            say("  trust report")
+            report = client.trust_report(
+                job_info.model_id,
+                DatasetSplit(info.dataset_id, "test", limit=self.trust_sequences),
+                positives_only=self.task == 3,
+                database=self.database,
+                timeout=LONG_CALL_TIMEOUT,
+            )
+            run.trust = json.loads(report.json)
         if self.task == 3:
             offset, limit = self._interpretability_rows(info, labels)
             rows = DatasetSplit(info.dataset_id, "test", offset, limit)
