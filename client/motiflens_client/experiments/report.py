@@ -338,7 +338,7 @@ def trust_tables(result: ExperimentResult) -> str:
     for model in dict.fromkeys(run.model for run in result.runs if run.trust):
         marks = []
         for key, _title, higher in TRUST_SCORES:
-            means = {}
+            means: dict[str, list[float]] = {}
             for run in result.runs:
                 value = _number(run.trust.get(key)) if run.model == model and run.trust else math.nan
                 if math.isfinite(value):
