@@ -25,6 +25,7 @@ from motiflens_client.types import (
     SweepInfo,
 )
 from motiflens_client.wire import pb
+from motiflens_client.wire.vocabulary import TERMINAL_STATES, state_name
 
 if TYPE_CHECKING:
     from motiflens_client.sdk._calls import ClientBase
@@ -142,26 +143,9 @@ class Job:
         DeadlineExceeded
             ``timeout`` passed first.
         """
-        client = self.client
-        request = pb.WatchJobRequest(job_id=self.job_id)
         last_epoch = 0
-
-        def ended() -> bool:
-            # While the stream is refused (the server's stream limit), a unary GetJob
-            # still tells whether the job has finished meanwhile.
-            try:
-                info = self.info()
-            except MotiflensClientError:
-                return False
-            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                self.last_info = info
-                return True
-            return False
-
         self.last_info = None
-        for event in client._stream(
-            client._trainer, "WatchJob", request, timeout=timeout, patient=True, give_up=ended
-        ):
+        for event in _job_events(self.client, self.job_id, timeout):
             payload = event.WhichOneof("payload")
             if payload == "epoch":
                 if event.epoch.epoch <= last_epoch:
@@ -171,8 +155,6 @@ class Job:
             elif payload == "final":
                 self.last_info = _convert.job_info(event.final)
                 return
-        if self.last_info is None:  # the stream ended without a final event (not expected)
-            self.last_info = self.info()
 
     def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> JobInfo:
         """Follow the job until it ends.
@@ -370,24 +352,9 @@ class AttributionJob:
 
         After the last one, ``last_info`` holds the final AttributionJobInfo.
         """
-        client = self.client
-        request = pb.WatchJobRequest(job_id=self.job_id)
         last = 0
-
-        def ended() -> bool:
-            try:
-                info = self.info()
-            except MotiflensClientError:
-                return False
-            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                self.last_info = info
-                return True
-            return False
-
         self.last_info = None
-        for event in client._stream(
-            client._trainer, "WatchJob", request, timeout=timeout, patient=True, give_up=ended
-        ):
+        for event in _job_events(self.client, self.job_id, timeout):
             payload = event.WhichOneof("payload")
             if payload == "progress":
                 if event.progress.shards_done <= last:
@@ -397,8 +364,6 @@ class AttributionJob:
             elif payload == "final":
                 self.last_info = _convert.attribution_job_info(event.final)
                 return
-        if self.last_info is None:
-            self.last_info = self.info()
 
     def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> AttributionJobInfo:
         """Follow the job until it ends; returns the SUCCEEDED info (with ``attributions_id``).
@@ -473,31 +438,10 @@ class MotifsJob:
         DeadlineExceeded
             ``timeout`` passed first.
         """
-        client = self.client
         final: MotifsJobInfo | None = None
-
-        def ended() -> bool:
-            nonlocal final
-            try:
-                info = self.info()
-            except MotiflensClientError:
-                return False
-            if info.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                final = info
-                return True
-            return False
-
-        for event in client._stream(
-            client._trainer,
-            "WatchJob",
-            pb.WatchJobRequest(job_id=self.job_id),
-            timeout=timeout,
-            patient=True,
-            give_up=ended,
-        ):
+        for event in _job_events(self.client, self.job_id, timeout):
             if event.WhichOneof("payload") == "final":
                 final = _convert.motifs_job_info(event.final)
-                break
         info = final or self.info()
         if info.state in ("FAILED", "CANCELLED"):
             raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
@@ -508,3 +452,40 @@ class MotifsJob:
         client = self.client
         response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
         return _convert.motifs_job_info(response.job)
+
+
+def _job_events(client: ClientBase, job_id: str, timeout: float | None) -> Iterator[pb.JobEvent]:
+    """WatchJob's events of a job, always ending with its final one.
+
+    The stream restarts through outages (events may repeat; callers de-duplicate). While
+    the server refuses the stream (its stream limit), a unary GetJob tells whether the
+    job has finished meanwhile; the final event is then made from it.
+    """
+    final: list[pb.Job] = []
+
+    def ended() -> bool:
+        try:
+            job = client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=job_id)).job
+        except MotiflensClientError:
+            return False
+        if state_name(job.state) in TERMINAL_STATES:
+            final.append(job)
+            return True
+        return False
+
+    for event in client._stream(
+        client._trainer,
+        "WatchJob",
+        pb.WatchJobRequest(job_id=job_id),
+        timeout=timeout,
+        patient=True,
+        give_up=ended,
+    ):
+        yield event
+        if event.WhichOneof("payload") == "final":
+            return
+    # Refused until the job ended, or (not expected) a stream that ended without a final event.
+    job = (
+        final[-1] if final else client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=job_id)).job
+    )
+    yield pb.JobEvent(job_id=job_id, state=job.state, final=job)
