@@ -117,7 +117,7 @@ class Genome:
 
     def _missing_contig_message(self, chrom: str) -> str:
         message = f"contig {chrom!r} is not in the genome {self.path.name}"
-        alternative = next((name for name in _naming_variants(chrom) if name in self._sizes), None)
+        alternative = next((name for name in contig_aliases(chrom) if name in self._sizes), None)
         if alternative is not None:
             return (
                 f"{message}; genome/BED contig naming differs: the genome has {alternative!r} "
@@ -159,7 +159,7 @@ class Genome:
         self.close()
 
 
-def _naming_variants(chrom: str) -> list[str]:
+def contig_aliases(chrom: str) -> list[str]:
     """Names the same contig has in the other common convention (UCSC chr1/chrM, Ensembl 1/MT)."""
     mitochondrial = {"chrM": "MT", "MT": "chrM", "M": "chrM"}
     toggled = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"

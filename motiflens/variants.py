@@ -1,0 +1,323 @@
+"""Variant effects: VCF records → allele windows of a model's input length → ref/alt predictions.
+
+The rules (what labs need, and what this module does):
+
+- **Reading**: :func:`read_vcf` reads plain or bgzip VCF with pysam (htslib). A header
+  without ``#CHROM``, a truncated or corrupt bgzip stream or a malformed record is
+  InvalidInputError naming the record; nothing is scored from a file that does not
+  read to its end.
+- **Alleles**: a multi-allelic record becomes one :class:`Variant` per ALT allele
+  (``allele`` 1, 2, ...), in input order.
+- **Skipped, with a reason** (:class:`Skipped`): symbolic alleles (``<DEL>``, ``*``,
+  breakends, ``.``), REF or ALT with characters other than ACGTN, a REF that disagrees
+  with the genome ("REF mismatch: genome has ..."; never scored silently), a contig
+  missing from the genome in either naming, an indel whose ALT does not fit in the
+  window.
+- **Contig names**: the VCF's name is looked up as it is; when absent its other common
+  form (``chr1`` ↔ ``1``, ``chrM`` ↔ ``MT``) is used, and the summary counts how many
+  variants were renamed that way.
+- **Windows**: the model's input length L, the variant's first REF base at index
+  ``L // 2``. Beyond a chromosome end the window is padded with N (an all-zero column),
+  and the summary counts the padded variants. The ALT window is the same left flank,
+  the ALT bases, then the genome after REF: an indel is re-centred on its first base
+  and trimmed (or extended from the genome) to L.
+- **Effects**: alt − ref of the chosen output (logit or probability) for every unit;
+  ``both_strands`` averages each prediction with that of the reverse complement.
+  For a SNV this is exactly the ISM value at that position and base (the same
+  calculation), which :func:`allele_maps` shows around the variant at both alleles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motiflens.errors import InvalidInputError
+from motiflens.genome.fasta import Genome, contig_aliases
+from motiflens.sequences import one_hot, reverse_complement
+
+#: Characters a REF or ALT may hold (IUPAC codes other than N are refused).
+BASES = frozenset("ACGTN")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ALT allele of a VCF record.
+
+    Attributes
+    ----------
+    record : int
+        Index of the record in the file (0-based, input order).
+    allele : int
+        Index of the ALT allele in the record (1-based, as in VCF's GT).
+    chrom : str
+        As the VCF names it.
+    pos : int
+        1-based position of REF's first base.
+    id, ref, alt : str
+    """
+
+    record: int
+    allele: int
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+
+    @property
+    def key(self) -> str:
+        """``chrom:pos:ref>alt``, the variant's name in tables."""
+        return f"{self.chrom}:{self.pos}:{self.ref}>{self.alt}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A variant not scored, and why."""
+
+    variant: Variant
+    reason: str
+
+
+@dataclass
+class Windows:
+    """The scoreable variants' ref and alt windows, and what was skipped.
+
+    Attributes
+    ----------
+    variants : list of Variant
+        Scoreable variants, in input order.
+    ref, alt : np.ndarray, shape (n, L, 4), float32
+        One-hot windows, the variant's first base at index ``L // 2``.
+    skipped : list of Skipped
+    renamed : int
+        Variants whose contig was found only in the other naming (chr1 vs 1).
+    padded : int
+        Variants whose window runs past a chromosome end (padded with N).
+    """
+
+    variants: list[Variant]
+    ref: np.ndarray
+    alt: np.ndarray
+    skipped: list[Skipped] = field(default_factory=list)
+    renamed: int = 0
+    padded: int = 0
+
+
+def read_vcf(
+    path: str | os.PathLike, *, max_records: int = 1_000_000, field_name: str = "vcf"
+) -> list[Variant]:
+    """The ALT alleles of every record of a VCF file (plain or bgzip), in input order.
+
+    Raises
+    ------
+    InvalidInputError
+        Not a VCF (no ``#CHROM`` header line), a truncated or corrupt file, a malformed
+        record (named by its number), or more than ``max_records`` records.
+    """
+    import pysam
+
+    pysam.set_verbosity(0)  # htslib's own warnings go to stderr otherwise
+    try:
+        handle = pysam.VariantFile(str(path))
+    except (ValueError, OSError) as exc:
+        raise InvalidInputError(
+            f"{field_name}: not a readable VCF ({_htslib_message(exc)}); expected '##' meta lines, "
+            "then a '#CHROM POS ID REF ALT QUAL FILTER INFO' header line, plain or bgzip",
+            field=field_name,
+        ) from None
+    variants: list[Variant] = []
+    count = 0
+    with handle:
+        records = iter(handle)
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except (ValueError, OSError) as exc:
+                raise InvalidInputError(
+                    f"{field_name}: record {count + 1} is unreadable ({_htslib_message(exc)}): a truncated "
+                    "or corrupt file, or a malformed line",
+                    field=field_name,
+                ) from None
+            if count >= max_records:
+                raise InvalidInputError(
+                    f"{field_name}: more than {max_records} records; split the file", field=field_name
+                )
+            for allele, alt in enumerate(record.alts or (".",), start=1):
+                variants.append(
+                    Variant(
+                        record=count,
+                        allele=allele,
+                        chrom=str(record.chrom),
+                        pos=int(record.pos),
+                        id=str(record.id or "."),
+                        ref=str(record.ref or ""),
+                        alt=str(alt),
+                    )
+                )
+            count += 1
+    return variants
+
+
+def _htslib_message(exc: BaseException) -> str:
+    return str(exc).split(" - ")[0][:300] or type(exc).__name__
+
+
+def _allele_problem(variant: Variant) -> str:
+    """Why a variant cannot be scored from its alleles alone ("" if it can)."""
+    alt = variant.alt
+    if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
+        return f"symbolic allele {alt!r} (only sequence alleles are scored)"
+    for name, allele in (("REF", variant.ref), ("ALT", alt)):
+        if not allele or not set(allele.upper()) <= BASES:
+            return f"{name} {allele!r} is not a sequence of A, C, G, T, N"
+    return ""
+
+
+def _fetch_padded(genome: Genome, chrom: str, start: int, end: int) -> tuple[str, bool]:
+    """``[start, end)`` of ``chrom`` with N beyond its ends; and whether padding was needed."""
+    size = genome.contig_length(chrom)
+    left, right = max(0, -start), max(0, end - size)
+    inner = genome.fetch(chrom, max(0, start), min(size, end)) if max(0, start) < min(size, end) else ""
+    return "N" * left + inner + "N" * right, bool(left or right)
+
+
+def variant_windows(genome: Genome, variants: Sequence[Variant], length: int) -> Windows:
+    """Ref and alt windows of ``length`` nt for every scoreable variant (rules: the module docstring)."""
+    centre = length // 2
+    chosen: list[Variant] = []
+    refs: list[str] = []
+    alts: list[str] = []
+    skipped: list[Skipped] = []
+    renamed = padded = 0
+    sizes = genome.sizes
+    for variant in variants:
+        problem = _allele_problem(variant)
+        if problem:
+            skipped.append(Skipped(variant, problem))
+            continue
+        chrom = variant.chrom
+        if chrom not in sizes:
+            other = next((name for name in contig_aliases(chrom) if name in sizes), None)
+            if other is None:
+                skipped.append(Skipped(variant, f"contig {chrom!r} is not in the genome (in either naming)"))
+                continue
+            chrom = other
+            renamed += 1
+        ref, alt = variant.ref.upper(), variant.alt.upper()
+        start = variant.pos - 1  # 0-based first REF base
+        if start + len(ref) > sizes[chrom]:
+            skipped.append(Skipped(variant, f"position {variant.pos} is past the end of {chrom}"))
+            continue
+        genome_ref = genome.fetch(chrom, start, start + len(ref))
+        if genome_ref != ref:
+            skipped.append(
+                Skipped(variant, f"REF mismatch: the genome has {genome_ref!r} at {chrom}:{variant.pos}")
+            )
+            continue
+        if len(alt) > length - centre:
+            skipped.append(Skipped(variant, f"ALT of {len(alt)} nt does not fit in the {length}-nt window"))
+            continue
+        window, pad_ref = _fetch_padded(genome, chrom, start - centre, start - centre + length)
+        left = window[:centre]
+        tail = length - centre - len(alt)
+        right, pad_alt = _fetch_padded(genome, chrom, start + len(ref), start + len(ref) + tail)
+        chosen.append(variant)
+        refs.append(window)
+        alts.append(left + alt + right)
+        padded += pad_ref or pad_alt
+    empty = np.zeros((0, length, 4), np.float32)
+    return Windows(
+        variants=chosen,
+        ref=one_hot(refs) if refs else empty,
+        alt=one_hot(alts) if alts else empty,
+        skipped=skipped,
+        renamed=renamed,
+        padded=padded,
+    )
+
+
+def scored_model(model, output: str):
+    """The model whose (N, T) output is scored: the logits model for "logit", else the model."""
+    from motiflens.models import logits_model
+
+    if output not in ("logit", "probability"):
+        raise InvalidInputError(f"output: expected 'logit' or 'probability', got {output!r}", field="output")
+    return logits_model(model) if output == "logit" else model
+
+
+def predict_windows(
+    scorer, X: np.ndarray, *, both_strands: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """(n, T) float32 predictions of ``scorer`` on X (n, L, 4); ``both_strands``: mean of x and its RC."""
+    out = []
+    for start in range(0, len(X), batch_size):
+        block = X[start : start + batch_size]
+        values = np.asarray(scorer(block, training=False), np.float64)
+        if both_strands:
+            values = 0.5 * (
+                values + np.asarray(scorer(reverse_complement(block), training=False), np.float64)
+            )
+        out.append(values.astype(np.float32))
+    if not out:
+        return np.zeros((0, int(scorer.output_shape[-1])), np.float32)
+    return np.concatenate(out)
+
+
+@dataclass
+class Effects:
+    """Predictions at both alleles and their difference, one row per scored variant.
+
+    Attributes
+    ----------
+    ref, alt, effect : np.ndarray, shape (n, T), float32
+        The chosen output at REF and ALT, and alt − ref.
+    output : str
+        "logit" or "probability".
+    """
+
+    ref: np.ndarray
+    alt: np.ndarray
+    effect: np.ndarray
+    output: str
+
+
+def variant_effects(
+    model, windows: Windows, *, output: str = "logit", both_strands: bool = False, batch_size: int = 256
+) -> Effects:
+    """Predictions of ``model`` at the ref and alt windows and the effect alt − ref."""
+    scorer = scored_model(model, output)
+    ref = predict_windows(scorer, windows.ref, both_strands=both_strands, batch_size=batch_size)
+    alt = predict_windows(scorer, windows.alt, both_strands=both_strands, batch_size=batch_size)
+    return Effects(ref=ref, alt=alt, effect=(alt.astype(np.float64) - ref).astype(np.float32), output=output)
+
+
+def allele_maps(
+    model, windows: Windows, *, method: str = "ism", flank: int = 20, target: int = 0, output: str = "logit"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Attribution maps at both alleles around the variant: (ref maps, alt maps, first position).
+
+    Each map has shape (n, 2 * flank + 1, 4): positions ``L // 2 - flank`` .. ``L // 2 + flank``
+    of the windows (clipped to the window), from :func:`motiflens.attribution.attribute`
+    (``method`` "ism" or "saliency"; ISM gives f(mutant) − f(x) per base).
+    """
+    from motiflens.attribution import attribute
+
+    if method not in ("ism", "saliency"):
+        raise InvalidInputError(f"method: expected 'ism' or 'saliency', got {method!r}", field="method")
+    length = windows.ref.shape[1]
+    first = max(0, length // 2 - flank)
+    last = min(length, length // 2 + flank + 1)
+    maps = []
+    for X in (windows.ref, windows.alt):
+        if len(X) == 0:
+            maps.append(np.zeros((0, last - first, 4), np.float32))
+            continue
+        result = attribute(model, X, method, target=target, output=output)
+        maps.append(np.asarray(result.scores, np.float32)[:, first:last])
+    return maps[0], maps[1], first
