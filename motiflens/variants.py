@@ -74,12 +74,17 @@ class Variant:
         return f"{self.chrom}:{self.pos}:{self.ref}>{self.alt}"
 
 
+#: Why a variant is skipped, as :attr:`Skipped.category` says it (summaries count these).
+SKIP_CATEGORIES = ("symbolic", "invalid_allele", "ref_mismatch", "unknown_contig", "too_long", "past_end")
+
+
 @dataclass(frozen=True)
 class Skipped:
-    """A variant not scored, and why."""
+    """A variant not scored, why (in words), and the kind of reason (one of :data:`SKIP_CATEGORIES`)."""
 
     variant: Variant
     reason: str
+    category: str
 
 
 @dataclass
@@ -168,15 +173,15 @@ def _htslib_message(exc: BaseException) -> str:
     return str(exc).split(" - ")[0][:300] or type(exc).__name__
 
 
-def _allele_problem(variant: Variant) -> str:
-    """Why a variant cannot be scored from its alleles alone ("" if it can)."""
+def _allele_problem(variant: Variant) -> tuple[str, str]:
+    """(reason, category) when a variant cannot be scored from its alleles alone, else ("", "")."""
     alt = variant.alt
     if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
-        return f"symbolic allele {alt!r} (only sequence alleles are scored)"
+        return f"symbolic allele {alt!r} (only sequence alleles are scored)", "symbolic"
     for name, allele in (("REF", variant.ref), ("ALT", alt)):
         if not allele or not set(allele.upper()) <= BASES:
-            return f"{name} {allele!r} is not a sequence of A, C, G, T, N"
-    return ""
+            return f"{name} {allele!r} is not a sequence of A, C, G, T, N", "invalid_allele"
+    return "", ""
 
 
 def _fetch_padded(genome: Genome, chrom: str, start: int, end: int) -> tuple[str, bool]:
@@ -197,31 +202,32 @@ def variant_windows(genome: Genome, variants: Sequence[Variant], length: int) ->
     renamed = padded = 0
     sizes = genome.sizes
     for variant in variants:
-        problem = _allele_problem(variant)
+        problem, category = _allele_problem(variant)
         if problem:
-            skipped.append(Skipped(variant, problem))
+            skipped.append(Skipped(variant, problem, category))
             continue
         chrom = variant.chrom
         if chrom not in sizes:
             other = next((name for name in contig_aliases(chrom) if name in sizes), None)
             if other is None:
-                skipped.append(Skipped(variant, f"contig {chrom!r} is not in the genome (in either naming)"))
+                reason = f"contig {chrom!r} is not in the genome (in either naming)"
+                skipped.append(Skipped(variant, reason, "unknown_contig"))
                 continue
             chrom = other
             renamed += 1
         ref, alt = variant.ref.upper(), variant.alt.upper()
         start = variant.pos - 1  # 0-based first REF base
         if start + len(ref) > sizes[chrom]:
-            skipped.append(Skipped(variant, f"position {variant.pos} is past the end of {chrom}"))
+            skipped.append(Skipped(variant, f"position {variant.pos} is past the end of {chrom}", "past_end"))
             continue
         genome_ref = genome.fetch(chrom, start, start + len(ref))
         if genome_ref != ref:
-            skipped.append(
-                Skipped(variant, f"REF mismatch: the genome has {genome_ref!r} at {chrom}:{variant.pos}")
-            )
+            reason = f"REF mismatch: the genome has {genome_ref!r} at {chrom}:{variant.pos}"
+            skipped.append(Skipped(variant, reason, "ref_mismatch"))
             continue
         if len(alt) > length - centre:
-            skipped.append(Skipped(variant, f"ALT of {len(alt)} nt does not fit in the {length}-nt window"))
+            reason = f"ALT of {len(alt)} nt does not fit in the {length}-nt window"
+            skipped.append(Skipped(variant, reason, "too_long"))
             continue
         window, pad_ref = _fetch_padded(genome, chrom, start - centre, start - centre + length)
         left = window[:centre]

@@ -53,6 +53,8 @@ from motiflens_client.types import (
     TomtomHit,
     TrustReport,
     UploadInfo,
+    VariantScore,
+    VariantScores,
     WindowCounts,
 )
 
@@ -70,6 +72,8 @@ __all__ = [
     "AttributionJobInfo",
     "AttributionProgress",
     "StoredAttributions",
+    "VariantScore",
+    "VariantScores",
     "AttributionMaps",
     "CompareResult",
     "DiscoveredPattern",

@@ -28,6 +28,7 @@ from motiflens_client.types import (
     TomtomHit,
     TrustReport,
     UploadInfo,
+    VariantScore,
     WindowCounts,
 )
 from motiflens_client.wire import pb
@@ -195,6 +196,46 @@ def motifs_job_info(message: pb.Job) -> MotifsJobInfo:
         finished_at=message.finished_at,
         resumes=message.resumes,
     )
+
+
+def variant_score(message: pb.VariantScore) -> VariantScore:
+    """VariantScore from its message."""
+    return VariantScore(
+        record=message.record,
+        allele=message.allele,
+        chrom=message.chrom,
+        pos=message.pos,
+        id=message.id,
+        ref=message.ref,
+        alt=message.alt,
+        skipped=message.skipped,
+        ref_prediction=np.asarray(message.ref_prediction, np.float32),
+        alt_prediction=np.asarray(message.alt_prediction, np.float32),
+        effect=np.asarray(message.effect, np.float32),
+        ref_map=tensor_to_array(message.ref_map, field="ref_map") if message.HasField("ref_map") else None,
+        alt_map=tensor_to_array(message.alt_map, field="alt_map") if message.HasField("alt_map") else None,
+    )
+
+
+def variant_summary(message: pb.VariantSummary) -> dict:
+    """The ScoreVariants summary as a dict."""
+    return {
+        "records": message.records,
+        "alleles": message.alleles,
+        "scored": message.scored,
+        "skipped": message.skipped,
+        "skipped_by_reason": dict(message.skipped_by_reason),
+        "renamed_contigs": message.renamed_contigs,
+        "padded": message.padded,
+        "output": OUTPUT_NAMES_BY_VALUE.get(message.output, ""),
+        "both_strands": message.both_strands,
+        "map_start": message.map_start,
+        "input_length": message.input_length,
+    }
+
+
+#: OutputKind value -> name.
+OUTPUT_NAMES_BY_VALUE = {value: name for name, value in OUTPUT_BY_NAME.items()}
 
 
 def attribution_progress(message: pb.AttributionProgress) -> AttributionProgress:

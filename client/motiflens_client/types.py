@@ -941,3 +941,147 @@ class DatabaseInfo:
     source: str
     collection: str
     tax_group: str
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    """One ALT allele of a VCF record, scored or skipped (``Client.score_variants``).
+
+    Attributes
+    ----------
+    record : int
+        Record index in the VCF (0-based, input order).
+    allele : int
+        ALT index in the record (1-based).
+    chrom, id, ref, alt : str
+    pos : int
+        1-based position, as in the VCF.
+    skipped : str
+        Why it was not scored ("" when it was).
+    ref_prediction, alt_prediction, effect : np.ndarray, shape (T,), float32
+        The output at REF and ALT, and alt − ref (empty when skipped).
+    ref_map, alt_map : np.ndarray or None, shape (2 * flank + 1, 4)
+        ISM or saliency around the variant at both alleles (when asked).
+    """
+
+    record: int
+    allele: int
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    skipped: str
+    ref_prediction: np.ndarray
+    alt_prediction: np.ndarray
+    effect: np.ndarray
+    ref_map: np.ndarray | None = None
+    alt_map: np.ndarray | None = None
+
+
+#: INFO fields :meth:`VariantScores.annotate_vcf` adds (Number=A: one value per ALT allele).
+VARIANT_INFO = (
+    ("MLENS_EFFECT", "A", "Float", "motiflens: alt - ref of the model's {output} (output unit {unit})"),
+    ("MLENS_ALT", "A", "Float", "motiflens: the model's {output} at ALT (output unit {unit})"),
+    ("MLENS_REF", "1", "Float", "motiflens: the model's {output} at REF (output unit {unit})"),
+    ("MLENS_SKIPPED", "A", "String", "motiflens: why an ALT allele was not scored ('.': scored)"),
+)
+
+
+@dataclass(frozen=True)
+class VariantScores:
+    """Every ALT allele of a VCF in input order, and the summary (``Client.score_variants``).
+
+    Attributes
+    ----------
+    variants : list of VariantScore
+    summary : dict
+        records, alleles, scored, skipped, skipped_by_reason, renamed_contigs, padded,
+        output, both_strands, map_start, input_length.
+    """
+
+    variants: list
+    summary: dict
+
+    def to_tsv(self, path, *, unit: int = 0) -> None:
+        """One row per allele: record, position, alleles, predictions and effect of ``unit``, skipped."""
+        columns = [
+            "record",
+            "chrom",
+            "pos",
+            "id",
+            "ref",
+            "alt",
+            "ref_prediction",
+            "alt_prediction",
+            "effect",
+            "skipped",
+        ]
+        lines = ["\t".join(columns)]
+        for v in self.variants:
+            values = [v.ref_prediction, v.alt_prediction, v.effect]
+            numbers = ["" if v.skipped else f"{float(a[unit]):.6g}" for a in values]
+            lines.append(
+                "\t".join([str(v.record), v.chrom, str(v.pos), v.id, v.ref, v.alt, *numbers, v.skipped])
+            )
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+    def annotate_vcf(self, source, path, *, unit: int = 0) -> None:
+        """Write ``source`` (the VCF scored; plain or bgzip) to ``path`` (plain text) with INFO fields added.
+
+        The fields are :data:`VARIANT_INFO`; every record keeps its line and order.
+        """
+        import gzip
+
+        by_record: dict[int, list] = {}
+        for v in self.variants:
+            by_record.setdefault(v.record, []).append(v)
+        output = self.summary.get("output", "")
+        with open(source, "rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        reader = gzip.open(source, "rt", encoding="utf-8") if gzipped else open(source, encoding="utf-8")
+        record = 0
+        with reader, open(path, "w", encoding="utf-8") as out:
+            for line in reader:
+                if line.startswith("##"):
+                    out.write(line)
+                    continue
+                if line.startswith("#"):
+                    for key, number, kind, text in VARIANT_INFO:
+                        description = text.format(output=output, unit=unit)
+                        out.write(
+                            f'##INFO=<ID={key},Number={number},Type={kind},Description="{description}">\n'
+                        )
+                    out.write(line)
+                    continue
+                if not line.strip():
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                alleles = sorted(by_record.get(record, []), key=lambda v: v.allele)
+                record += 1
+                if len(fields) < 8 or not alleles:
+                    out.write(line if line.endswith("\n") else line + "\n")
+                    continue
+                scored = [v for v in alleles if not v.skipped]
+
+                extra = [
+                    "MLENS_EFFECT=" + _per_allele(alleles, "effect", unit),
+                    "MLENS_ALT=" + _per_allele(alleles, "alt_prediction", unit),
+                ]
+                if scored:
+                    extra.append(f"MLENS_REF={float(scored[0].ref_prediction[unit]):.6g}")
+                reasons = ",".join(_info_text(v.skipped) if v.skipped else "." for v in alleles)
+                extra.append(f"MLENS_SKIPPED={reasons}")
+                fields[7] = ";".join(extra) if fields[7] in ("", ".") else fields[7] + ";" + ";".join(extra)
+                out.write("\t".join(fields) + "\n")
+
+
+def _per_allele(alleles: list, name: str, unit: int) -> str:
+    """One INFO value per ALT allele: ``getattr(allele, name)[unit]``, or "." for a skipped one."""
+    return ",".join("." if v.skipped else f"{float(getattr(v, name)[unit]):.6g}" for v in alleles)
+
+
+def _info_text(text: str) -> str:
+    """``text`` as an INFO string value (no spaces, commas, semicolons or equals signs)."""
+    return "".join("_" if ch in " ,;=\t" else ch for ch in text)

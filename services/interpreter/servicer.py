@@ -68,6 +68,7 @@ from services.interpreter.requests import (
     scan_bytes,
     size_parameters,
 )
+from services.interpreter.variants import GenomeCache, VariantCalls
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ DEFAULT_BUDGET_BYTES = DEFAULT_MEMORY_BUDGET_MB["interpreter"] * 1024 * 1024
 Cost = Callable[[int], int]
 
 
-class InterpreterServicer(ReportCalls, interpreter_pb2_grpc.InterpreterServiceServicer):
+class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.InterpreterServiceServicer):
     """Filters, attribution maps, scans and interpretability scores of stored models.
 
     Parameters
@@ -121,6 +122,7 @@ class InterpreterServicer(ReportCalls, interpreter_pb2_grpc.InterpreterServiceSe
         self.max_sequences = max_sequences
         self.budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
         self.max_evaluations = max_evaluations
+        self.genomes = GenomeCache()
 
     # ------------------------------------------------------------------ helpers
 

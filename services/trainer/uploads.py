@@ -15,17 +15,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from motiflens.errors import CancelledError, InvalidInputError, ResourceExhaustedError
 from services.common.datasets import disk_errors, scratch_directory
 from services.common.limits import check_name
-from services.common.store import ArtifactStore, Manifest, check_id
+from services.common.store import ArtifactStore, Manifest
+from services.common.uploads import CONTENT_OBJECT, UPLOAD_KIND, fetch_upload  # noqa: F401  (re-exported)
 
-UPLOAD_KIND = "upload"
-#: The stored object of an upload artifact.
-CONTENT_OBJECT = "content"
 #: Largest data chunk accepted, bytes (the SDK sends 1 MiB chunks).
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 #: Upload names: a file name, not a path.
@@ -143,33 +140,6 @@ def _write_chunks(stream: Iterator, path: Path, size: int, should_stop: Callable
             field="data",
         )
     return digest.hexdigest()
-
-
-@contextmanager
-def fetch_upload(store: ArtifactStore, upload_id: str, field: str) -> Iterator[tuple[Path, str]]:
-    """Copy an upload into a scratch folder for the block: yields (local path, its file name).
-
-    The local file is named after the upload (``genome.fa.gz``), so readers that go by
-    the file ending see the right one; the folder is removed afterwards.
-
-    Raises
-    ------
-    InvalidInputError
-        Malformed id (naming ``field``).
-    NotFoundError
-        No such upload.
-    """
-    try:
-        check_id(upload_id)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"{field}: {exc}", field=field) from None
-    manifest = store.get_manifest(upload_id, kind=UPLOAD_KIND)
-    name = str(manifest.metadata.get("name") or CONTENT_OBJECT)
-    with scratch_directory() as tmp:
-        store.fetch_artifact(upload_id, tmp)
-        local = tmp / name
-        (tmp / CONTENT_OBJECT).rename(local)
-        yield local, name
 
 
 def upload_info(manifest: Manifest) -> dict:

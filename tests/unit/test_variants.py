@@ -141,6 +141,12 @@ def test_the_vcf_rules_split_skip_rename_and_pad(genome, tmp_path):
     assert [v.record for v in variants] == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     windows = variant_windows(genome, variants, LENGTH)
     reasons = {s.variant.id: s.reason for s in windows.skipped}
+    assert {s.variant.id: s.category for s in windows.skipped} == {
+        "mismatch": "ref_mismatch",
+        "unknown": "unknown_contig",
+        "symbolic": "symbolic",
+        "long": "too_long",
+    }
     assert reasons["mismatch"].startswith(f"REF mismatch: the genome has '{ref_hit}'")
     assert "not in the genome" in reasons["unknown"]
     assert "symbolic" in reasons["symbolic"]

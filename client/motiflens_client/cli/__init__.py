@@ -29,7 +29,17 @@ from collections.abc import Callable, Sequence
 import grpc
 
 from motiflens_client import __version__
-from motiflens_client.cli import attributions, datasets, experiment, interpret, motifs, sweeps, train, up
+from motiflens_client.cli import (
+    attributions,
+    datasets,
+    experiment,
+    interpret,
+    motifs,
+    sweeps,
+    train,
+    up,
+    variants,
+)
 from motiflens_client.cli._args import (
     EXIT_INTERRUPTED,
     EXIT_JOB_FAILED,
@@ -109,6 +119,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     motifs.register_tomtom,
     motifs.register_databases,
     motifs.register_discover,
+    variants.register,
     experiment.register,
 )
 
@@ -127,6 +138,7 @@ SERVICE_OF = {
     "tomtom": "motifmatch",
     "databases": "motifmatch",
     "motifs": "interpreter",
+    "variants": "interpreter",
 }
 _PORT_OFFSETS = {"trainer": 0, "interpreter": 1, "motifmatch": 2}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from motiflens_client.types import (
     LocalizeResult,
     MotifDiscovery,
     TrustReport,
+    VariantScores,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import FORM_BY_NAME
@@ -355,6 +358,92 @@ class InterpreterCalls(ClientBase):
             raise Internal("DiscoverMotifs: the stream ended without a result")
         return _convert.motif_discovery(result)
 
+    def score_variants(
+        self,
+        model_id: str,
+        vcf: str | os.PathLike | None = None,
+        *,
+        genome_upload_id: str,
+        vcf_upload_id: str = "",
+        output: str = "auto",
+        both_strands: bool = False,
+        maps: str = "none",
+        target: int = 0,
+        flank: int = 0,
+        batch_size: int = 0,
+        progress: Callable[[int], None] | None = None,
+        timeout: float | None = None,
+    ) -> VariantScores:
+        """Effects of a VCF's variants on the model, every ALT allele in input order.
+
+        Parameters
+        ----------
+        model_id : str
+        vcf : path, optional
+            A VCF file (plain or bgzip, at most 16 MiB; larger: :meth:`upload` it and
+            pass ``vcf_upload_id``).
+        genome_upload_id : str
+            The reference genome FASTA (plain or bgzip) sent with :meth:`upload`.
+        vcf_upload_id : str, default ""
+        output : str, default "auto"
+            "logit" or "probability" ("auto": the logit when the model has one).
+        both_strands : bool, default False
+            Average each prediction with that of the reverse-complemented window.
+        maps : {"none", "ism", "saliency"}, default "none"
+            Attribution around each variant at both alleles (output unit ``target``).
+        flank : int, default 0 (20)
+            Positions each side of the variant the maps cover.
+        batch_size : int, default 0 (256)
+            Alleles per streamed message.
+        progress : callable, optional
+            Called with the number of alleles received so far after each message.
+
+        Returns
+        -------
+        VariantScores
+            ``variants`` (VariantScore each: predictions, effect or why skipped) and
+            ``summary``; ``to_tsv`` and ``annotate_vcf`` write them out.
+
+        Raises
+        ------
+        InvalidArgument
+            A malformed VCF or genome, a bad setting.
+        NotFound
+            Unknown model or upload.
+        """
+        if (vcf is None) == (not vcf_upload_id):
+            raise InvalidArgument("vcf: give a VCF file or vcf_upload_id (one of them)")
+        if maps not in _VARIANT_MAPS:
+            raise InvalidArgument(f"maps: expected one of {', '.join(_VARIANT_MAPS)}, got {maps!r}")
+        request = pb.ScoreVariantsRequest(
+            model_id=model_id,
+            genome_upload_id=genome_upload_id,
+            output=_output_choice(output),
+            both_strands=both_strands,
+            maps=_VARIANT_MAPS[maps],
+            target=target,
+            flank=flank,
+            batch_size=batch_size,
+        )
+        if vcf is not None:
+            request.vcf_content = Path(vcf).expanduser().read_bytes()
+        else:
+            request.vcf_upload_id = vcf_upload_id
+        rows: list = []
+        summary = None
+        for event in self._stream(
+            self._interpreter, "ScoreVariants", request, timeout=self.timeout if timeout is None else timeout
+        ):
+            if event.WhichOneof("event") == "batch":
+                rows.extend(_convert.variant_score(item) for item in event.batch.variants)
+                if progress is not None:
+                    progress(len(rows))
+            else:
+                summary = event.summary
+        if summary is None:
+            raise Internal("ScoreVariants: the stream ended without a summary")
+        return VariantScores(variants=rows, summary=_convert.variant_summary(summary))
+
     def get_motifs(self, motifs_id: str, *, timeout: float | None = None) -> MotifDiscovery:
         """A stored motif discovery result (``MotifDiscovery.motifs_id``, or a job's ``motifs_id``).
 
@@ -553,6 +642,14 @@ class InterpreterCalls(ClientBase):
         )
         response = self._unary(self._interpreter, "ScoreInterpretability", request, timeout=timeout)
         return _convert.interpretability(response, method=method)
+
+
+#: ScoreVariants' ``maps`` names -> VariantMaps values.
+_VARIANT_MAPS = {
+    "none": pb.VARIANT_MAPS_UNSPECIFIED,
+    "ism": pb.VARIANT_MAPS_ISM,
+    "saliency": pb.VARIANT_MAPS_SALIENCY,
+}
 
 
 def attribute_request(

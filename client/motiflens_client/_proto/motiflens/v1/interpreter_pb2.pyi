@@ -35,6 +35,12 @@ class ScoreForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SCORE_FORM_UNSPECIFIED: _ClassVar[ScoreForm]
     SCORE_FORM_HYPOTHETICAL: _ClassVar[ScoreForm]
     SCORE_FORM_PROJECTED: _ClassVar[ScoreForm]
+
+class VariantMaps(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VARIANT_MAPS_UNSPECIFIED: _ClassVar[VariantMaps]
+    VARIANT_MAPS_ISM: _ClassVar[VariantMaps]
+    VARIANT_MAPS_SALIENCY: _ClassVar[VariantMaps]
 OUTPUT_KIND_UNSPECIFIED: OutputKind
 OUTPUT_KIND_LOGIT: OutputKind
 OUTPUT_KIND_PROBABILITY: OutputKind
@@ -49,6 +55,9 @@ REFERENCE_KIND_DINUCLEOTIDE: ReferenceKind
 SCORE_FORM_UNSPECIFIED: ScoreForm
 SCORE_FORM_HYPOTHETICAL: ScoreForm
 SCORE_FORM_PROJECTED: ScoreForm
+VARIANT_MAPS_UNSPECIFIED: VariantMaps
+VARIANT_MAPS_ISM: VariantMaps
+VARIANT_MAPS_SALIENCY: VariantMaps
 
 class FilterMotifsRequest(_message.Message):
     __slots__ = ("model_id", "sequences", "threshold", "window", "include_logos")
@@ -478,3 +487,104 @@ class ScoreTrustResponse(_message.Message):
     json: str
     database: str
     def __init__(self, num_sequences: _Optional[int] = ..., has_filter_match: _Optional[bool] = ..., filter_match: _Optional[float] = ..., filter_match_chance: _Optional[float] = ..., filter_match_excess: _Optional[float] = ..., method_agreement: _Optional[_Mapping[str, float]] = ..., mean_method_agreement: _Optional[float] = ..., reference_stability: _Optional[float] = ..., reverse_complement_stability: _Optional[float] = ..., off_simplex_fraction: _Optional[float] = ..., ground_truth: _Optional[_Iterable[_Union[GroundTruthScore, _Mapping]]] = ..., json: _Optional[str] = ..., database: _Optional[str] = ...) -> None: ...
+
+class ScoreVariantsRequest(_message.Message):
+    __slots__ = ("model_id", "vcf_content", "vcf_upload_id", "genome_upload_id", "output", "both_strands", "maps", "target", "flank", "batch_size")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VCF_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    VCF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    GENOME_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    BOTH_STRANDS_FIELD_NUMBER: _ClassVar[int]
+    MAPS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    FLANK_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    vcf_content: bytes
+    vcf_upload_id: str
+    genome_upload_id: str
+    output: OutputKind
+    both_strands: bool
+    maps: VariantMaps
+    target: int
+    flank: int
+    batch_size: int
+    def __init__(self, model_id: _Optional[str] = ..., vcf_content: _Optional[bytes] = ..., vcf_upload_id: _Optional[str] = ..., genome_upload_id: _Optional[str] = ..., output: _Optional[_Union[OutputKind, str]] = ..., both_strands: _Optional[bool] = ..., maps: _Optional[_Union[VariantMaps, str]] = ..., target: _Optional[int] = ..., flank: _Optional[int] = ..., batch_size: _Optional[int] = ...) -> None: ...
+
+class VariantScore(_message.Message):
+    __slots__ = ("record", "allele", "chrom", "pos", "id", "ref", "alt", "skipped", "ref_prediction", "alt_prediction", "effect", "ref_map", "alt_map")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    ALLELE_FIELD_NUMBER: _ClassVar[int]
+    CHROM_FIELD_NUMBER: _ClassVar[int]
+    POS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ALT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    REF_PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    ALT_PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    EFFECT_FIELD_NUMBER: _ClassVar[int]
+    REF_MAP_FIELD_NUMBER: _ClassVar[int]
+    ALT_MAP_FIELD_NUMBER: _ClassVar[int]
+    record: int
+    allele: int
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    skipped: str
+    ref_prediction: _containers.RepeatedScalarFieldContainer[float]
+    alt_prediction: _containers.RepeatedScalarFieldContainer[float]
+    effect: _containers.RepeatedScalarFieldContainer[float]
+    ref_map: _common_pb2.Tensor
+    alt_map: _common_pb2.Tensor
+    def __init__(self, record: _Optional[int] = ..., allele: _Optional[int] = ..., chrom: _Optional[str] = ..., pos: _Optional[int] = ..., id: _Optional[str] = ..., ref: _Optional[str] = ..., alt: _Optional[str] = ..., skipped: _Optional[str] = ..., ref_prediction: _Optional[_Iterable[float]] = ..., alt_prediction: _Optional[_Iterable[float]] = ..., effect: _Optional[_Iterable[float]] = ..., ref_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., alt_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class VariantSummary(_message.Message):
+    __slots__ = ("records", "alleles", "scored", "skipped", "skipped_by_reason", "renamed_contigs", "padded", "output", "both_strands", "map_start", "input_length")
+    class SkippedByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    ALLELES_FIELD_NUMBER: _ClassVar[int]
+    SCORED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    RENAMED_CONTIGS_FIELD_NUMBER: _ClassVar[int]
+    PADDED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    BOTH_STRANDS_FIELD_NUMBER: _ClassVar[int]
+    MAP_START_FIELD_NUMBER: _ClassVar[int]
+    INPUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    records: int
+    alleles: int
+    scored: int
+    skipped: int
+    skipped_by_reason: _containers.ScalarMap[str, int]
+    renamed_contigs: int
+    padded: int
+    output: OutputKind
+    both_strands: bool
+    map_start: int
+    input_length: int
+    def __init__(self, records: _Optional[int] = ..., alleles: _Optional[int] = ..., scored: _Optional[int] = ..., skipped: _Optional[int] = ..., skipped_by_reason: _Optional[_Mapping[str, int]] = ..., renamed_contigs: _Optional[int] = ..., padded: _Optional[int] = ..., output: _Optional[_Union[OutputKind, str]] = ..., both_strands: _Optional[bool] = ..., map_start: _Optional[int] = ..., input_length: _Optional[int] = ...) -> None: ...
+
+class ScoreVariantsEvent(_message.Message):
+    __slots__ = ("batch", "summary")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    batch: VariantBatch
+    summary: VariantSummary
+    def __init__(self, batch: _Optional[_Union[VariantBatch, _Mapping]] = ..., summary: _Optional[_Union[VariantSummary, _Mapping]] = ...) -> None: ...
+
+class VariantBatch(_message.Message):
+    __slots__ = ("variants",)
+    VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    variants: _containers.RepeatedCompositeFieldContainer[VariantScore]
+    def __init__(self, variants: _Optional[_Iterable[_Union[VariantScore, _Mapping]]] = ...) -> None: ...

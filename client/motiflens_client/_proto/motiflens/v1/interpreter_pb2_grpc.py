@@ -81,6 +81,11 @@ class InterpreterServiceStub:
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.FromString,
                 _registered_method=True)
+        self.ScoreVariants = channel.unary_stream(
+                '/motiflens.v1.InterpreterService/ScoreVariants',
+                request_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.FromString,
+                _registered_method=True)
 
 
 class InterpreterServiceServicer:
@@ -155,6 +160,15 @@ class InterpreterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreVariants(self, request, context):
+        """Effects of the variants of a VCF (plain or bgzip) on a model's predictions, against
+        an uploaded reference genome: batches of scored or skipped alleles in input order,
+        then a summary. INVALID_ARGUMENT for a malformed VCF or genome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InterpreterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +216,11 @@ def add_InterpreterServiceServicer_to_server(servicer, server):
                     servicer.ScoreTrust,
                     request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.SerializeToString,
+            ),
+            'ScoreVariants': grpc.unary_stream_rpc_method_handler(
+                    servicer.ScoreVariants,
+                    request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -448,6 +467,33 @@ class InterpreterService:
             '/motiflens.v1.InterpreterService/ScoreTrust',
             motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustRequest.SerializeToString,
             motiflens_dot_v1_dot_interpreter__pb2.ScoreTrustResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreVariants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.InterpreterService/ScoreVariants',
+            motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsRequest.SerializeToString,
+            motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,227 @@
+"""ScoreVariants: a VCF's variant effects on a model, against an uploaded reference genome.
+
+The VCF comes inline (at most :data:`MAX_VCF_BYTES`) or as an upload; the genome is
+an upload (plain or bgzip FASTA), fetched once and kept open for the next calls
+(:class:`GenomeCache`, the last :data:`GENOMES_KEPT`), because copying and indexing a
+genome costs far more than scoring. Variants are read whole (at most
+:data:`MAX_VARIANTS` alleles), then scored :data:`batch_size` alleles at a time: each
+batch's windows, predictions and maps are the only arrays held (reserved from the
+memory budget first), and go out as one message, scored and skipped alleles together
+in input order. The rules of :mod:`motiflens.variants` apply.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from motiflens_client.wire import pb
+from motiflens_client.wire.vocabulary import OUTPUT_BY_NAME
+
+from motiflens.errors import InvalidInputError
+from motiflens.genome import Genome
+from motiflens.variants import (
+    SKIP_CATEGORIES,
+    Variant,
+    allele_maps,
+    read_vcf,
+    variant_effects,
+    variant_windows,
+)
+from services.common.attribution_options import check_range, enum_name
+from services.common.convert import array_to_tensor
+from services.common.datasets import scratch_directory
+from services.common.errors import invalid
+from services.common.server import caller_gone
+from services.common.uploads import fetch_upload
+from services.interpreter.requests import describe_call, holding, onehot_bytes, pass_bytes, pass_rows
+
+if TYPE_CHECKING:
+    from services.common.budget import MemoryBudget
+    from services.common.store import ArtifactStore
+    from services.interpreter.model_cache import ModelCache
+
+MAX_VCF_BYTES = 16 * 1024 * 1024
+MAX_VARIANTS = 200_000
+DEFAULT_FLANK = 20
+MAX_FLANK = 200
+DEFAULT_BATCH = 256
+MAX_BATCH = 4096
+GENOMES_KEPT = 1
+MAPS = {"none": pb.VARIANT_MAPS_UNSPECIFIED, "ism": pb.VARIANT_MAPS_ISM, "saliency": pb.VARIANT_MAPS_SALIENCY}
+
+
+class GenomeCache:
+    """Uploaded genomes fetched to local disk and opened, the last ``capacity`` kept (LRU)."""
+
+    def __init__(self, capacity: int = GENOMES_KEPT):
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._open: OrderedDict[str, tuple[Genome, Path]] = OrderedDict()
+
+    def get(self, store: ArtifactStore, upload_id: str, *, field: str = "genome_upload_id") -> Genome:
+        """The opened genome of ``upload_id`` (fetched and indexed the first time)."""
+        with self._lock:
+            if upload_id in self._open:
+                self._open.move_to_end(upload_id)
+                return self._open[upload_id][0]
+        folder = Path(tempfile.mkdtemp(prefix="motiflens-genome-"))
+        try:
+            with fetch_upload(store, upload_id, field) as (path, name):
+                local = folder / name
+                shutil.move(str(path), local)
+            genome = Genome.open(local, index_dir=folder, field=field)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        with self._lock:
+            self._open[upload_id] = (genome, folder)
+            while len(self._open) > self.capacity:
+                _, (old, old_folder) = self._open.popitem(last=False)
+                old.close()
+                shutil.rmtree(old_folder, ignore_errors=True)
+        return genome
+
+
+class VariantCalls:
+    """ScoreVariants (mixed into InterpreterServicer)."""
+
+    if TYPE_CHECKING:  # what InterpreterServicer provides
+        store: ArtifactStore
+        models: ModelCache
+        budget: MemoryBudget
+        genomes: GenomeCache
+
+    def ScoreVariants(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
+        """Scored and skipped alleles in input order, one batch per message, then the summary."""
+        loaded = self.models.get(request.model_id)
+        output = loaded.output_kind(
+            None if request.output == 0 else enum_name(OUTPUT_BY_NAME, request.output, "output"),
+            default="logit",
+        )
+        maps = enum_name(MAPS, request.maps, "maps")
+        if maps != "none" and not 0 <= request.target < loaded.num_outputs:
+            raise invalid(
+                "target",
+                f"model {loaded.model_id} has outputs 0..{loaded.num_outputs - 1}, got {request.target}",
+            )
+        flank = check_range(request.flank, "flank", 1, MAX_FLANK, zero=str(DEFAULT_FLANK)) or DEFAULT_FLANK
+        batch = (
+            check_range(request.batch_size, "batch_size", 1, MAX_BATCH, zero=str(DEFAULT_BATCH))
+            or DEFAULT_BATCH
+        )
+        if not request.genome_upload_id:
+            raise invalid(
+                "genome_upload_id", "required: the reference genome FASTA, sent with TrainerService.Upload"
+            )
+        stop = caller_gone(context)
+        length = loaded.input_length
+        with contextlib.ExitStack() as held:
+            variants = read_vcf(held.enter_context(self._vcf_file(request)), max_records=MAX_VARIANTS)
+            genome = self.genomes.get(self.store, request.genome_upload_id)
+            counts: collections.Counter = collections.Counter()
+            renamed = padded = 0
+            # Windows (ref, alt, both strands), predictions and the maps of one batch.
+            cost = 6 * onehot_bytes(batch, length) + pass_bytes(loaded, pass_rows(loaded), gradients=True)
+            map_start = 0
+            for start in range(0, len(variants), batch):
+                part = variants[start : start + batch]
+                with self.budget.reserve(cost, describe_call("ScoreVariants", len(part), loaded)):
+                    windows = variant_windows(genome, part, length)
+                    with holding(loaded.lock, stop, "ScoreVariants"):
+                        effects = variant_effects(
+                            loaded.model, windows, output=output, both_strands=request.both_strands
+                        )
+                        ref_maps = alt_maps = None
+                        if maps != "none":
+                            ref_maps, alt_maps, map_start = allele_maps(
+                                loaded.model,
+                                windows,
+                                method=maps,
+                                flank=flank,
+                                target=request.target,
+                                output=output,
+                            )
+                renamed += windows.renamed
+                padded += windows.padded
+                counts.update(s.category for s in windows.skipped)
+                yield pb.ScoreVariantsEvent(batch=_batch_message(windows, effects, ref_maps, alt_maps))
+        records = len({v.record for v in variants})
+        yield pb.ScoreVariantsEvent(
+            summary=pb.VariantSummary(
+                records=records,
+                alleles=len(variants),
+                scored=len(variants) - sum(counts.values()),
+                skipped=sum(counts.values()),
+                skipped_by_reason={
+                    category: counts[category] for category in SKIP_CATEGORIES if counts[category]
+                },
+                renamed_contigs=renamed,
+                padded=padded,
+                output=OUTPUT_BY_NAME[output],  # type: ignore[arg-type]  # an OutputKind value
+                both_strands=request.both_strands,
+                map_start=map_start if maps != "none" else 0,
+                input_length=length,
+            )
+        )
+
+    @contextlib.contextmanager
+    def _vcf_file(self, request) -> Iterator[Path]:
+        """The request's VCF as a local file (inline bytes written to scratch, or the upload fetched)."""
+        which = request.WhichOneof("vcf")
+        if which is None:
+            raise invalid("vcf", "required: vcf_content (the file's bytes) or vcf_upload_id")
+        if which == "vcf_upload_id":
+            with fetch_upload(self.store, request.vcf_upload_id, "vcf_upload_id") as (path, _):
+                yield path
+            return
+        if len(request.vcf_content) > MAX_VCF_BYTES:
+            raise InvalidInputError(
+                f"vcf_content: {len(request.vcf_content)} bytes, at most {MAX_VCF_BYTES}; send a larger "
+                "file with TrainerService.Upload and give vcf_upload_id",
+                field="vcf_content",
+            )
+        with scratch_directory() as tmp:
+            path = Path(tmp) / "input.vcf"
+            path.write_bytes(request.vcf_content)
+            yield path
+
+
+def _batch_message(windows, effects, ref_maps, alt_maps) -> pb.VariantBatch:
+    """Scored and skipped alleles of one batch, in input order (record, then allele)."""
+    rows: list[tuple[Variant, pb.VariantScore]] = []
+    for row, variant in enumerate(windows.variants):
+        score = _score(variant)
+        score.ref_prediction.extend(effects.ref[row].tolist())
+        score.alt_prediction.extend(effects.alt[row].tolist())
+        score.effect.extend(effects.effect[row].tolist())
+        if ref_maps is not None:
+            score.ref_map.CopyFrom(array_to_tensor(np.asarray(ref_maps[row], np.float32)))
+            score.alt_map.CopyFrom(array_to_tensor(np.asarray(alt_maps[row], np.float32)))
+        rows.append((variant, score))
+    for skipped in windows.skipped:
+        score = _score(skipped.variant)
+        score.skipped = skipped.reason
+        rows.append((skipped.variant, score))
+    rows.sort(key=lambda item: (item[0].record, item[0].allele))
+    return pb.VariantBatch(variants=[score for _, score in rows])
+
+
+def _score(variant: Variant) -> pb.VariantScore:
+    return pb.VariantScore(
+        record=variant.record,
+        allele=variant.allele,
+        chrom=variant.chrom,
+        pos=variant.pos,
+        id=variant.id,
+        ref=variant.ref,
+        alt=variant.alt,
+    )
