@@ -30,9 +30,10 @@ The rules (what labs need, and what this module does):
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 
 from motiflens.errors import InvalidInputError
@@ -220,23 +221,25 @@ def variant_windows(genome: Genome, variants: Sequence[Variant], length: int) ->
         if start + len(ref) > sizes[chrom]:
             skipped.append(Skipped(variant, f"position {variant.pos} is past the end of {chrom}", "past_end"))
             continue
-        genome_ref = genome.fetch(chrom, start, start + len(ref))
-        if genome_ref != ref:
-            reason = f"REF mismatch: the genome has {genome_ref!r} at {chrom}:{variant.pos}"
-            skipped.append(Skipped(variant, reason, "ref_mismatch"))
-            continue
         if len(alt) > length - centre:
             reason = f"ALT of {len(alt)} nt does not fit in the {length}-nt window"
             skipped.append(Skipped(variant, reason, "too_long"))
             continue
-        window, pad_ref = _fetch_padded(genome, chrom, start - centre, start - centre + length)
-        left = window[:centre]
-        tail = length - centre - len(alt)
-        right, pad_alt = _fetch_padded(genome, chrom, start + len(ref), start + len(ref) + tail)
+        # One read covers the REF window, the REF bases and the genome after them that the
+        # ALT window needs (N beyond the ends); both windows are cut from it.
+        first = start - centre
+        used = max(length, centre + len(ref) + length - centre - len(alt))
+        span, _ = _fetch_padded(genome, chrom, first, first + used)
+        genome_ref = span[centre : centre + len(ref)]
+        if genome_ref != ref:
+            reason = f"REF mismatch: the genome has {genome_ref!r} at {chrom}:{variant.pos}"
+            skipped.append(Skipped(variant, reason, "ref_mismatch"))
+            continue
+        after = centre + len(ref)
         chosen.append(variant)
-        refs.append(window)
-        alts.append(left + alt + right)
-        padded += pad_ref or pad_alt
+        refs.append(span[:length])
+        alts.append(span[:centre] + alt + span[after : after + length - centre - len(alt)])
+        padded += first < 0 or first + used > sizes[chrom]
     empty = np.zeros((0, length, 4), np.float32)
     return Windows(
         variants=chosen,
@@ -248,31 +251,28 @@ def variant_windows(genome: Genome, variants: Sequence[Variant], length: int) ->
     )
 
 
-def scored_model(model, output: str):
-    """The model whose (N, T) output is scored: the logits model for "logit", else the model."""
+def model_predictor(model, output: str, *, batch_size: int = 512) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict(X (n, L, 4)) -> (n, T) float32`` of ``model``'s logits ("logit") or output ("probability").
+
+    Built once per model and output: ``predict_on_batch`` reuses one compiled function.
+    """
     from motiflens.models import logits_model
 
     if output not in ("logit", "probability"):
         raise InvalidInputError(f"output: expected 'logit' or 'probability', got {output!r}", field="output")
-    return logits_model(model) if output == "logit" else model
+    scorer = logits_model(model) if output == "logit" else model
 
+    def predict(X: np.ndarray) -> np.ndarray:
+        if len(X) == 0:
+            return np.zeros((0, int(scorer.output_shape[-1])), np.float32)
+        return np.concatenate(
+            [
+                np.asarray(scorer.predict_on_batch(X[start : start + batch_size]), np.float32)
+                for start in range(0, len(X), batch_size)
+            ]
+        )
 
-def predict_windows(
-    scorer, X: np.ndarray, *, both_strands: bool = False, batch_size: int = 256
-) -> np.ndarray:
-    """(n, T) float32 predictions of ``scorer`` on X (n, L, 4); ``both_strands``: mean of x and its RC."""
-    out = []
-    for start in range(0, len(X), batch_size):
-        block = X[start : start + batch_size]
-        values = np.asarray(scorer(block, training=False), np.float64)
-        if both_strands:
-            values = 0.5 * (
-                values + np.asarray(scorer(reverse_complement(block), training=False), np.float64)
-            )
-        out.append(values.astype(np.float32))
-    if not out:
-        return np.zeros((0, int(scorer.output_shape[-1])), np.float32)
-    return np.concatenate(out)
+    return predict
 
 
 @dataclass
@@ -293,13 +293,21 @@ class Effects:
     output: str
 
 
-def variant_effects(
-    model, windows: Windows, *, output: str = "logit", both_strands: bool = False, batch_size: int = 256
-) -> Effects:
-    """Predictions of ``model`` at the ref and alt windows and the effect alt − ref."""
-    scorer = scored_model(model, output)
-    ref = predict_windows(scorer, windows.ref, both_strands=both_strands, batch_size=batch_size)
-    alt = predict_windows(scorer, windows.alt, both_strands=both_strands, batch_size=batch_size)
+def variant_effects(model, windows: Windows, *, output: str = "logit", both_strands: bool = False) -> Effects:
+    """Predictions at the ref and alt windows and the effect alt − ref.
+
+    ``model`` is a Keras model (scored through :func:`model_predictor` with ``output``) or
+    a ``predict(X) -> (n, T)`` callable of that output. REF and ALT windows are predicted
+    together; ``both_strands`` averages each with its reverse complement's prediction.
+    """
+    predict = model_predictor(model, output) if isinstance(model, keras.Model) else model
+    n = len(windows.ref)
+    X = np.concatenate([windows.ref, windows.alt])
+    both = np.asarray(predict(X), np.float64)
+    if both_strands:
+        both = 0.5 * (both + np.asarray(predict(reverse_complement(X)), np.float64))
+    both = both.astype(np.float32)
+    ref, alt = both[:n], both[n:]
     return Effects(ref=ref, alt=alt, effect=(alt.astype(np.float64) - ref).astype(np.float32), output=output)
 
 

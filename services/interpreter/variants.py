@@ -138,7 +138,10 @@ class VariantCalls:
                     windows = variant_windows(genome, part, length)
                     with holding(loaded.lock, stop, "ScoreVariants"):
                         effects = variant_effects(
-                            loaded.model, windows, output=output, both_strands=request.both_strands
+                            lambda X: loaded.predict(X, output, stop),
+                            windows,
+                            output=output,
+                            both_strands=request.both_strands,
                         )
                         ref_maps = alt_maps = None
                         if maps != "none":
