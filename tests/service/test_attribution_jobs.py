@@ -40,7 +40,10 @@ def world(tmp_path_factory):
     sequences, sites = planted_sequences()
     fasta = "".join(f">seq{i}\n{s}\n" for i, s in enumerate(sequences))
     labels = np.array([1 if i % 3 else 0 for i in range(len(sequences))], dtype=np.int8)
+    # timeout= bounds the stack's start; client.timeout is each call's deadline (default 60 s):
+    # the first TF-MoDISco call of a fresh machine compiles numba for about a minute.
     with Client.local(temporary=True, timeout=600) as client:
+        client.timeout = 900
         model_id = client.import_model(folder / "detector.keras", name="pwm detector").model_id
         dataset = client.import_fasta(fasta, labels, name="planted")
         yield client, model_id, dataset

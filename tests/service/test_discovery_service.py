@@ -28,7 +28,10 @@ pytestmark = pytest.mark.timeout(900)
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("detector")
     detector().save(folder / "detector.keras")
+    # timeout= bounds the stack's start; client.timeout is each call's deadline (default 60 s):
+    # the first TF-MoDISco call of a fresh machine compiles numba for about a minute.
     with Client.local(temporary=True, timeout=600) as client:
+        client.timeout = 900
         info = client.import_model(folder / "detector.keras", name="pwm detector")
         yield client, info.model_id, *planted_sequences()
 

@@ -38,7 +38,10 @@ def world(tmp_path_factory):
     chrom[SITE : SITE + len(CONSENSUS)] = CONSENSUS
     chr1 = "".join(chrom)
     (folder / "genome.fa").write_text(f">chr1\n{chr1}\n>chr2\n{''.join(rng.choice(list('ACGT'), 400))}\n")
+    # timeout= bounds the stack's start; client.timeout is each call's deadline (default 60 s):
+    # the first TF-MoDISco call of a fresh machine compiles numba for about a minute.
     with Client.local(temporary=True, timeout=600) as client:
+        client.timeout = 900
         model_id = client.import_model(folder / "detector.keras").model_id
         genome = client.upload(folder / "genome.fa").upload_id
         yield client, model_id, genome, chr1, folder
