@@ -12,7 +12,6 @@ in input order. The rules of :mod:`motiflens.variants` apply.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import shutil
 import tempfile
@@ -22,26 +21,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import OUTPUT_BY_NAME
 
 from motiflens.errors import InvalidInputError
 from motiflens.genome import Genome
 from motiflens.variants import (
-    SKIP_CATEGORIES,
-    Variant,
     allele_maps,
     read_vcf,
     variant_effects,
     variant_windows,
 )
 from services.common.attribution_options import check_range, enum_name
-from services.common.convert import array_to_tensor
 from services.common.datasets import scratch_directory
 from services.common.errors import invalid
 from services.common.server import caller_gone
 from services.common.uploads import fetch_upload
+from services.common.variant_messages import SummaryCounter, batch_message
 from services.interpreter.requests import describe_call, holding, onehot_bytes, pass_bytes, pass_rows
 
 if TYPE_CHECKING:
@@ -127,8 +123,7 @@ class VariantCalls:
         with contextlib.ExitStack() as held:
             variants = read_vcf(held.enter_context(self._vcf_file(request)), max_records=MAX_VARIANTS)
             genome = self.genomes.get(self.store, request.genome_upload_id)
-            counts: collections.Counter = collections.Counter()
-            renamed = padded = 0
+            counter = SummaryCounter()
             # Windows (ref, alt, both strands), predictions and the maps of one batch.
             cost = 6 * onehot_bytes(batch, length) + pass_bytes(loaded, pass_rows(loaded), gradients=True)
             map_start = 0
@@ -153,28 +148,16 @@ class VariantCalls:
                                 target=request.target,
                                 output=output,
                             )
-                renamed += windows.renamed
-                padded += windows.padded
-                counts.update(s.category for s in windows.skipped)
-                yield pb.ScoreVariantsEvent(batch=_batch_message(windows, effects, ref_maps, alt_maps))
-        records = len({v.record for v in variants})
-        yield pb.ScoreVariantsEvent(
-            summary=pb.VariantSummary(
-                records=records,
-                alleles=len(variants),
-                scored=len(variants) - sum(counts.values()),
-                skipped=sum(counts.values()),
-                skipped_by_reason={
-                    category: counts[category] for category in SKIP_CATEGORIES if counts[category]
-                },
-                renamed_contigs=renamed,
-                padded=padded,
-                output=OUTPUT_BY_NAME[output],  # type: ignore[arg-type]  # an OutputKind value
-                both_strands=request.both_strands,
-                map_start=map_start if maps != "none" else 0,
-                input_length=length,
-            )
+                counter.add(windows)
+                yield pb.ScoreVariantsEvent(batch=batch_message(windows, effects, ref_maps, alt_maps))
+        summary = counter.message(
+            variants,
+            output=output,
+            both_strands=request.both_strands,
+            map_start=map_start if maps != "none" else 0,
+            input_length=length,
         )
+        yield pb.ScoreVariantsEvent(summary=summary)
 
     @contextlib.contextmanager
     def _vcf_file(self, request) -> Iterator[Path]:
@@ -196,35 +179,3 @@ class VariantCalls:
             path = Path(tmp) / "input.vcf"
             path.write_bytes(request.vcf_content)
             yield path
-
-
-def _batch_message(windows, effects, ref_maps, alt_maps) -> pb.VariantBatch:
-    """Scored and skipped alleles of one batch, in input order (record, then allele)."""
-    rows: list[tuple[Variant, pb.VariantScore]] = []
-    for row, variant in enumerate(windows.variants):
-        score = _score(variant)
-        score.ref_prediction.extend(effects.ref[row].tolist())
-        score.alt_prediction.extend(effects.alt[row].tolist())
-        score.effect.extend(effects.effect[row].tolist())
-        if ref_maps is not None:
-            score.ref_map.CopyFrom(array_to_tensor(np.asarray(ref_maps[row], np.float32)))
-            score.alt_map.CopyFrom(array_to_tensor(np.asarray(alt_maps[row], np.float32)))
-        rows.append((variant, score))
-    for skipped in windows.skipped:
-        score = _score(skipped.variant)
-        score.skipped = skipped.reason
-        rows.append((skipped.variant, score))
-    rows.sort(key=lambda item: (item[0].record, item[0].allele))
-    return pb.VariantBatch(variants=[score for _, score in rows])
-
-
-def _score(variant: Variant) -> pb.VariantScore:
-    return pb.VariantScore(
-        record=variant.record,
-        allele=variant.allele,
-        chrom=variant.chrom,
-        pos=variant.pos,
-        id=variant.id,
-        ref=variant.ref,
-        alt=variant.alt,
-    )
