@@ -25,7 +25,7 @@ from motiflens_client.errors import (
     Unavailable,
     from_rpc_error,
 )
-from motiflens_client.sdk import AttributionJob, Client, Job, MotifsJob, Sweep
+from motiflens_client.sdk import AttributionJob, Client, Job, MotifsJob, Sweep, VariantsJob
 from motiflens_client.types import (
     AttributionJobInfo,
     AttributionMaps,
@@ -55,6 +55,7 @@ from motiflens_client.types import (
     UploadInfo,
     VariantScore,
     VariantScores,
+    VariantsJobInfo,
     WindowCounts,
 )
 
@@ -67,7 +68,9 @@ __all__ = [
     "Sweep",
     "AttributionJob",
     "MotifsJob",
+    "VariantsJob",
     # types
+    "VariantsJobInfo",
     "MotifsJobInfo",
     "AttributionJobInfo",
     "AttributionProgress",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motiflens_client._tensors import tensor_to_array
+from motiflens_client.errors import Internal
 from motiflens_client.types import (
     AttributionJobInfo,
     AttributionProgress,
@@ -29,6 +30,8 @@ from motiflens_client.types import (
     TrustReport,
     UploadInfo,
     VariantScore,
+    VariantScores,
+    VariantsJobInfo,
     WindowCounts,
 )
 from motiflens_client.wire import pb
@@ -196,6 +199,43 @@ def motifs_job_info(message: pb.Job) -> MotifsJobInfo:
         finished_at=message.finished_at,
         resumes=message.resumes,
     )
+
+
+def variants_job_info(message: pb.Job) -> VariantsJobInfo:
+    """VariantsJobInfo from a Job message of kind "variants"."""
+    job = message.variants
+    return VariantsJobInfo(
+        job_id=message.job_id,
+        state=state_name(message.state),
+        name=message.name,
+        model_id=job.model_id,
+        vcf_upload_id=job.vcf_upload_id,
+        genome_upload_id=job.genome_upload_id,
+        alleles=job.alleles,
+        shards=job.shards,
+        shards_done=job.shards_done,
+        variants_id=job.variants_id,
+        executor=job.executor,
+        error=message.error,
+        created_at=message.created_at,
+        started_at=message.started_at,
+        finished_at=message.finished_at,
+        resumes=message.resumes,
+    )
+
+
+def variant_scores(events) -> VariantScores:
+    """VariantScores from a stream of ScoreVariantsEvent (batches, then the summary)."""
+    rows: list = []
+    summary = None
+    for event in events:
+        if event.WhichOneof("event") == "batch":
+            rows.extend(variant_score(item) for item in event.batch.variants)
+        else:
+            summary = event.summary
+    if summary is None:
+        raise Internal("the stream of variant scores ended without its summary")
+    return VariantScores(variants=rows, summary=variant_summary(summary))
 
 
 def variant_score(message: pb.VariantScore) -> VariantScore:

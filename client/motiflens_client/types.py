@@ -351,6 +351,38 @@ class MotifsJobInfo:
 
 
 @dataclass(frozen=True)
+class VariantsJobInfo:
+    """A variant scoring job (``Client.score_variants_job``).
+
+    Attributes
+    ----------
+    job_id, state, name, model_id, vcf_upload_id, genome_upload_id : str
+    alleles, shards, shards_done : int
+    variants_id : str
+        The stored scores (set when SUCCEEDED): ``Client.read_variant_scores(variants_id)``.
+    executor, error, created_at, started_at, finished_at : str
+    resumes : int
+    """
+
+    job_id: str
+    state: str
+    name: str
+    model_id: str
+    vcf_upload_id: str
+    genome_upload_id: str
+    alleles: int
+    shards: int
+    shards_done: int
+    variants_id: str
+    executor: str
+    error: str
+    created_at: str
+    started_at: str
+    finished_at: str
+    resumes: int
+
+
+@dataclass(frozen=True)
 class StoredAttributions:
     """Rows of a stored attributions artifact (``Client.read_attributions``).
 

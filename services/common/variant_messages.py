@@ -7,7 +7,6 @@ stored job result reads back exactly as the streamed call sends it.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
 
 import numpy as np
 from motiflens_client.wire import pb
@@ -75,20 +74,20 @@ class SummaryCounter:
 
     def message(
         self,
-        variants: Iterable[Variant],
         *,
+        records: int,
+        alleles: int,
         output: str,
         both_strands: bool,
         map_start: int,
         input_length: int,
     ) -> pb.VariantSummary:
-        """The VariantSummary of ``variants`` (every allele read) with these counts."""
-        alleles = list(variants)
+        """The VariantSummary of ``records`` VCF records and their ``alleles`` ALT alleles, these counts."""
         skipped = sum(self.skipped.values())
         return pb.VariantSummary(
-            records=len({v.record for v in alleles}),
-            alleles=len(alleles),
-            scored=len(alleles) - skipped,
+            records=records,
+            alleles=alleles,
+            scored=alleles - skipped,
             skipped=skipped,
             skipped_by_reason={c: self.skipped[c] for c in SKIP_CATEGORIES if self.skipped[c]},
             renamed_contigs=self.renamed,

@@ -151,7 +151,8 @@ class VariantCalls:
                 counter.add(windows)
                 yield pb.ScoreVariantsEvent(batch=batch_message(windows, effects, ref_maps, alt_maps))
         summary = counter.message(
-            variants,
+            records=len({v.record for v in variants}),
+            alleles=len(variants),
             output=output,
             both_strands=request.both_strands,
             map_start=map_start if maps != "none" else 0,

@@ -14,7 +14,7 @@ from motiflens_client.wire import pb
 from motiflens.models import ModelConfig
 from services.common.datasets import DatasetInfo
 from services.common.store import Manifest
-from services.trainer import attribution_jobs, model_files, motifs_jobs
+from services.trainer import attribution_jobs, model_files, motifs_jobs, variants_jobs
 from services.trainer.jobs import JobState
 
 
@@ -114,6 +114,19 @@ def job_to_proto(record: Mapping, progress: tuple[int, int] | None = None) -> pb
             state=state_name(record["state"]),
             dataset_id=record["dataset_id"],
             attribution=attribution_jobs.job_message(record, *done),
+            error=record.get("error", ""),
+            created_at=record.get("created_at", ""),
+            started_at=record.get("started_at", ""),
+            finished_at=record.get("finished_at", ""),
+            name=record.get("name", ""),
+            resumes=int(record.get("resumes") or 0),
+        )
+    if variants_jobs.is_variants(record):
+        return pb.Job(
+            job_id=record["job_id"],
+            kind=variants_jobs.KIND,
+            state=state_name(record["state"]),
+            variants=variants_jobs.job_message(record, None if progress is None else progress[0]),
             error=record.get("error", ""),
             created_at=record.get("created_at", ""),
             started_at=record.get("started_at", ""),

@@ -34,6 +34,10 @@ AttributeSplit INVALID_ARGUMENT (no attribution, inline sequences, a bad method 
 DiscoverMotifsJob as DiscoverMotifs on a stored artifact (INVALID_ARGUMENT without
                attributions_id), RESOURCE_EXHAUSTED (queue full, over
                MOTIFLENS_DISCOVERY_MEMORY_MB)
+ScoreVariantsJob INVALID_ARGUMENT (bad output or shard size, a malformed VCF naming the record,
+               more than 1024 shards), NOT_FOUND (unknown model or upload), RESOURCE_EXHAUSTED
+               (queue full)
+ReadVariantScores INVALID_ARGUMENT / NOT_FOUND (malformed / unknown id)
 ReadAttributions INVALID_ARGUMENT (malformed id, offset past the end), NOT_FOUND (unknown id)
 ListJobs       none
 ListModels     INVALID_ARGUMENT / NOT_FOUND for a malformed / unknown data set filter
@@ -101,7 +105,15 @@ from services.common.server import (
     when_call_ends,
 )
 from services.common.store import ArtifactStore, Manifest, check_id
-from services.trainer import attribution_jobs, datasets, intervals, model_files, motifs_jobs, uploads
+from services.trainer import (
+    attribution_jobs,
+    datasets,
+    intervals,
+    model_files,
+    motifs_jobs,
+    uploads,
+    variants_jobs,
+)
 from services.trainer.jobs import JobManager, is_terminal, list_models, read_job
 from services.trainer.messages import (
     dataset_to_proto,
@@ -413,15 +425,28 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def GetJob(self, request, context):  # noqa: N802
         """One job's state (an attribution job in a cluster reconciled with its Kubernetes Job)."""
         record = self.jobs.get_job(request.job_id)
-        if attribution_jobs.is_attribution(record) and record.get("executor") == "kubernetes":
+        kubernetes_kinds = attribution_jobs.is_attribution(record) or variants_jobs.is_variants(record)
+        if kubernetes_kinds and record.get("executor") == "kubernetes":
             record = attribution_jobs.reconcile(self.store, record, self.sweeps.kubernetes())
         return pb.GetJobResponse(job=self._job_message(record))
 
     def _job_message(self, record: dict) -> pb.Job:
-        """The Job message; an attribution job's progress as the store shows it now."""
+        """The Job message; an attribution or variants job's progress as the store shows it now."""
         if attribution_jobs.is_attribution(record):
             return job_to_proto(record, self.jobs.attribution_progress(record))
+        if variants_jobs.is_variants(record) and not is_terminal(record["state"]):
+            return job_to_proto(record, (len(variants_jobs.stored_shards(self.store, record)), 0))
         return job_to_proto(record)
+
+    def ScoreVariantsJob(self, request, context):  # noqa: N802
+        """Validate and start a variant scoring job over an uploaded VCF."""
+        spec = variants_jobs.prepare(self.store, request)
+        record = variants_jobs.launch(self.jobs, self.sweeps, spec, parallelism=request.parallelism)
+        return pb.TrainResponse(job_id=record["job_id"], state=state_name(record["state"]))
+
+    def ReadVariantScores(self, request, context):  # noqa: N802
+        """A stored variants artifact: batches in input order, then the summary."""
+        yield from variants_jobs.read_scores(self.store, request, context.is_active)
 
     def ReadAttributions(self, request, context):  # noqa: N802
         """Rows of a stored attributions artifact, in bounded messages."""

@@ -491,7 +491,7 @@ def run_sweep_index(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m services.trainer.worker (--sweep-id ID | --attribution-job ID) [--index N]``.
+    """``python -m services.trainer.worker (--sweep-id | --attribution-job | --variants-job) ID [--index N]``.
 
     One sweep configuration, or one shard of an attribution job (see
     :mod:`services.trainer.attribution_worker`).
@@ -511,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--sweep-id", help="the sweep (sweep-<32 hex>)")
     target.add_argument("--attribution-job", help="an attribution job (job-<32 hex>); the index is the shard")
+    target.add_argument("--variants-job", help="a variant scoring job (job-<32 hex>); the index is the shard")
     parser.add_argument(
         "--index",
         type=int,
@@ -530,11 +531,27 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         parser.error(str(exc))
     configure_logging(settings.log_level)
-    what = f"sweep {args.sweep_id}" if args.sweep_id else f"attribution job {args.attribution_job}"
+    what = (
+        f"sweep {args.sweep_id}"
+        if args.sweep_id
+        else f"attribution job {args.attribution_job}"
+        if args.attribution_job
+        else f"variants job {args.variants_job}"
+    )
     try:
         if args.sweep_id:
             run_sweep_index(
                 settings.store_url, args.sweep_id, index, retry_seconds=job_settings.store_retry_seconds
+            )
+        elif args.variants_job:
+            from services.trainer.variants_jobs import run_variants_job
+
+            check_id(args.variants_job, field_name="variants_job", prefix="job")
+            run_variants_job(
+                settings.store_url,
+                args.variants_job,
+                shard=index,
+                retry_seconds=job_settings.store_retry_seconds,
             )
         else:
             from services.trainer.attribution_worker import run_attribution_job

@@ -296,6 +296,46 @@ def test_an_attribution_job_on_kubernetes_is_one_indexed_job_whose_pods_merge(s3
         assert job["state"] == "FAILED" and "quota exceeded" in job["error"]
 
 
+def test_a_variants_job_on_kubernetes_is_one_indexed_job_too(s3_server, tmp_path):
+    """ScoreVariantsJob with the sweep executor: a pod per shard, merged by the pod that finds all."""
+    store_url = deployed_store_url(s3_server)
+    cluster = RecordingCluster()
+    detector().save(tmp_path / "detector.keras")
+    rng = np.random.default_rng(2)
+    chrom = "".join(rng.choice(list("ACGT"), 600))
+    (tmp_path / "genome.fa").write_text(f">chr1\n{chrom}\n")
+    lines = [
+        f"chr1\t{p}\t.\t{chrom[p - 1]}\t{'ACGT'[('ACGT'.index(chrom[p - 1]) + 1) % 4]}\t.\t.\t."
+        for p in range(100, 400, 10)
+    ]
+    (tmp_path / "calls.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "\n".join(lines) + "\n"
+    )
+    with trainer(store_url) as local, trainer(store_url, cluster=cluster) as kube_trainer:
+        model_id = local.client.import_model(tmp_path / "detector.keras").model_id
+        genome = local.client.upload(tmp_path / "genome.fa").upload_id
+        vcf = local.client.upload(tmp_path / "calls.vcf").upload_id
+        options = {"vcf_upload_id": vcf, "genome_upload_id": genome, "shard_size": 12}
+        local_info = local.client.score_variants_job(model_id, **options).wait(timeout=600)
+        kube_job = kube_trainer.client.score_variants_job(model_id, **options, parallelism=2)
+        (manifest,) = cluster.manifests.values()
+        kubernetes_validate.validate(manifest, "1.33", strict=True)
+        command = manifest["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert command[-2:] == ["--variants-job", kube_job.job_id] and manifest["spec"]["completions"] == 3
+        run_pods(manifest, [2, 0], store_url, tmp_path)
+        info = kube_job.info()
+        assert (info.state, info.shards_done, info.variants_id) == ("RUNNING", 2, "")
+        run_pods(manifest, [1], store_url, tmp_path)
+        kube_info = kube_job.wait(timeout=120)
+        assert (kube_info.state, kube_info.alleles) == ("SUCCEEDED", 30)
+        a = local.client.read_variant_scores(local_info.variants_id)
+        b = kube_trainer.client.read_variant_scores(kube_info.variants_id)
+        assert a.summary == b.summary and a.summary["scored"] == 30
+        for x, y in zip(a.variants, b.variants, strict=True):
+            assert (x.pos, x.alt) == (y.pos, y.alt)
+            np.testing.assert_allclose(x.effect, y.effect, atol=1e-6)
+
+
 # --------------------------------------------------------------------------- local executor
 
 

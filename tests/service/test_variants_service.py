@@ -160,3 +160,45 @@ def test_cli_scores_a_vcf_end_to_end(world, tmp_path):
     assert "7 records, 9 alleles: 6 scored, 3 skipped" in run.out and "genome uploaded as upload-" in run.err
     assert len((tmp_path / "out.tsv").read_text().splitlines()) == 10
     assert "##INFO=<ID=MLENS_EFFECT" in (tmp_path / "out.vcf").read_text()
+    # The same as a trainer job: the same table.
+    job_argv = [*argv[:-4], "--job", "--tsv", str(tmp_path / "job.tsv")]
+    run = run_cli(*job_argv)
+    assert run.code == 0, run.err
+    assert "job job-" in run.err and (tmp_path / "job.tsv").read_text() == (tmp_path / "out.tsv").read_text()
+
+
+def test_a_variants_job_stores_what_the_streamed_call_returns(world, tmp_path):
+    """ScoreVariantsJob: shards of an uploaded VCF, merged; read back equal to ScoreVariants."""
+    client, model_id, genome, chr1, _ = world
+    path = tmp_path / "calls.vcf"
+    path.write_text(HEADER + "".join(line + "\n" for line in vcf_lines(chr1)))
+    streamed = client.score_variants(model_id, path, genome_upload_id=genome, both_strands=True)
+    upload = client.upload(path).upload_id
+    job = client.score_variants_job(
+        model_id, vcf_upload_id=upload, genome_upload_id=genome, both_strands=True, shard_size=4
+    )
+    info = job.wait(timeout=600)
+    assert (info.state, info.alleles, info.shards, info.shards_done) == ("SUCCEEDED", 9, 3, 3)
+    assert info.variants_id == "vars-" + job.job_id.split("-", 1)[1]
+    stored = client.read_variant_scores(info.variants_id)
+    assert stored.summary == streamed.summary
+    assert [(v.id, v.allele, v.skipped) for v in stored.variants] == [
+        (v.id, v.allele, v.skipped) for v in streamed.variants
+    ]
+    for a, b in zip(stored.variants, streamed.variants, strict=True):
+        np.testing.assert_allclose(a.effect, b.effect, atol=1e-6)
+    # Refused before a job exists: a malformed VCF (named), an unknown upload, a bad shard size.
+    before = len(client.list_jobs())
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("##fileformat=VCFv4.2\nchr1\t1\t.\tA\tC\t.\t.\t.\n")
+    with pytest.raises(InvalidArgument, match="vcf_upload_id"):
+        client.score_variants_job(
+            model_id, vcf_upload_id=client.upload(bad).upload_id, genome_upload_id=genome
+        )
+    with pytest.raises(NotFound, match="genome_upload_id"):
+        client.score_variants_job(model_id, vcf_upload_id=upload, genome_upload_id="upload-" + "0" * 32)
+    with pytest.raises(InvalidArgument, match="shard_size"):
+        client.score_variants_job(model_id, vcf_upload_id=upload, genome_upload_id=genome, shard_size=10**7)
+    assert len(client.list_jobs()) == before
+    with pytest.raises(NotFound):
+        client.read_variant_scores("vars-" + "0" * 32)

@@ -6,6 +6,7 @@ import argparse
 
 from motiflens_client.cli._args import (
     EXIT_OK,
+    CliError,
     Commands,
     command,
     group,
@@ -36,7 +37,9 @@ def register(commands: Commands) -> None:
         ),
     )
     parser.add_argument("model_id", metavar="MODEL_ID")
-    parser.add_argument("vcf", type=input_file, metavar="VCF", help="plain or bgzip, at most 16 MiB")
+    parser.add_argument(
+        "vcf", type=input_file, metavar="VCF", help="plain or bgzip (at most 16 MiB without --job)"
+    )
     genome = parser.add_mutually_exclusive_group(required=True)
     genome.add_argument("--genome", type=input_file, metavar="FASTA", help="reference FASTA (plain or bgzip)")
     genome.add_argument("--genome-upload", metavar="UPLOAD_ID", help="a genome uploaded before (upload-...)")
@@ -47,6 +50,9 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--unit", type=non_negative_int, default=0, help="output unit of the TSV/VCF (default 0)"
     )
+    parser.add_argument(
+        "--job", action="store_true", help="upload the VCF and score it as a trainer job (any size; no maps)"
+    )
     parser.add_argument("--tsv", type=output_file, metavar="OUT.tsv")
     parser.add_argument("--vcf-out", type=output_file, metavar="OUT.vcf")
 
@@ -55,16 +61,29 @@ def _score(args: argparse.Namespace, client: Client) -> int:
     genome = args.genome_upload or client.upload(args.genome).upload_id
     if args.genome:
         note(f"genome uploaded as {genome} (pass --genome-upload {genome} next time)")
-    scores = client.score_variants(
-        args.model_id,
-        args.vcf,
-        genome_upload_id=genome,
-        output=args.output,
-        both_strands=args.both_strands,
-        maps=args.maps,
-        target=args.unit,
-        flank=args.flank,
-    )
+    if args.job:
+        if args.maps != "none":
+            raise CliError("--maps applies to the streamed call, not to --job")
+        job = client.score_variants_job(
+            args.model_id,
+            vcf_upload_id=client.upload(args.vcf).upload_id,
+            genome_upload_id=genome,
+            output=args.output,
+            both_strands=args.both_strands,
+        )
+        note(f"job {job.job_id}")
+        scores = client.read_variant_scores(job.wait().variants_id)
+    else:
+        scores = client.score_variants(
+            args.model_id,
+            args.vcf,
+            genome_upload_id=genome,
+            output=args.output,
+            both_strands=args.both_strands,
+            maps=args.maps,
+            target=args.unit,
+            flank=args.flank,
+        )
     summary = scores.summary
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped_by_reason"].items())) or "none"
     out(

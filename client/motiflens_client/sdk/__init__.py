@@ -36,7 +36,7 @@ from motiflens_client.sdk._calls import (
     DEFAULT_DATABASE,
     PATIENT_BACKOFF_CAP_SECONDS,
 )
-from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep
+from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep, VariantsJob
 from motiflens_client.sdk.interpreter import InterpreterCalls
 from motiflens_client.sdk.local import LOCAL_STOP_GRACE_SECONDS
 from motiflens_client.sdk.model_files import ModelFileCalls
@@ -49,6 +49,7 @@ __all__ = [
     "Job",
     "MotifsJob",
     "Sweep",
+    "VariantsJob",
     "BACKOFF_SECONDS",
     "DEFAULT_DATABASE",
     "LOCAL_STOP_GRACE_SECONDS",

@@ -23,6 +23,7 @@ from motiflens_client.types import (
     JobInfo,
     MotifsJobInfo,
     SweepInfo,
+    VariantsJobInfo,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import TERMINAL_STATES, state_name
@@ -489,3 +490,43 @@ def _job_events(client: ClientBase, job_id: str, timeout: float | None) -> Itera
         final[-1] if final else client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=job_id)).job
     )
     yield pb.JobEvent(job_id=job_id, state=job.state, final=job)
+
+
+class VariantsJob:
+    """A variant scoring job on the trainer service (``Client.score_variants_job``)."""
+
+    def __init__(self, client: ClientBase, job_id: str) -> None:
+        self.client = client
+        self.job_id = job_id
+
+    def __repr__(self) -> str:
+        return f"VariantsJob({self.job_id!r})"
+
+    def info(self) -> VariantsJobInfo:
+        """The job's current state and progress (``variants_id`` once SUCCEEDED)."""
+        client = self.client
+        job = client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=self.job_id)).job
+        return _convert.variants_job_info(job)
+
+    def wait(self, *, timeout: float | None = None) -> VariantsJobInfo:
+        """Follow the job until it ends; returns the SUCCEEDED info.
+
+        Raises
+        ------
+        JobFailed
+            The job ended FAILED or CANCELLED.
+        """
+        final: VariantsJobInfo | None = None
+        for event in _job_events(self.client, self.job_id, timeout):
+            if event.WhichOneof("payload") == "final":
+                final = _convert.variants_job_info(event.final)
+        info = final or self.info()
+        if info.state in ("FAILED", "CANCELLED"):
+            raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
+        return info
+
+    def cancel(self) -> VariantsJobInfo:
+        """Cancel the job (a running shard stops at its next batch)."""
+        client = self.client
+        response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
+        return _convert.variants_job_info(response.job)

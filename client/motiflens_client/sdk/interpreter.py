@@ -429,20 +429,27 @@ class InterpreterCalls(ClientBase):
             request.vcf_content = Path(vcf).expanduser().read_bytes()
         else:
             request.vcf_upload_id = vcf_upload_id
-        rows: list = []
-        summary = None
-        for event in self._stream(
-            self._interpreter, "ScoreVariants", request, timeout=self.timeout if timeout is None else timeout
-        ):
-            if event.WhichOneof("event") == "batch":
-                rows.extend(_convert.variant_score(item) for item in event.batch.variants)
-                if progress is not None:
-                    progress(len(rows))
-            else:
-                summary = event.summary
-        if summary is None:
-            raise Internal("ScoreVariants: the stream ended without a summary")
-        return VariantScores(variants=rows, summary=_convert.variant_summary(summary))
+        received = 0
+
+        def counted(events):
+            nonlocal received
+            for event in events:
+                if event.WhichOneof("event") == "batch":
+                    received += len(event.batch.variants)
+                    if progress is not None:
+                        progress(received)
+                yield event
+
+        return _convert.variant_scores(
+            counted(
+                self._stream(
+                    self._interpreter,
+                    "ScoreVariants",
+                    request,
+                    timeout=self.timeout if timeout is None else timeout,
+                )
+            )
+        )
 
     def get_motifs(self, motifs_id: str, *, timeout: float | None = None) -> MotifDiscovery:
         """A stored motif discovery result (``MotifDiscovery.motifs_id``, or a job's ``motifs_id``).

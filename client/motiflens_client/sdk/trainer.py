@@ -26,8 +26,9 @@ from motiflens_client.sdk import inputs
 from motiflens_client.sdk._calls import (
     _TASKS,
     ClientBase,
+    _output_choice,
 )
-from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep
+from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep, VariantsJob
 from motiflens_client.sdk.interpreter import attribute_request, discovery_request
 from motiflens_client.types import (
     DatasetInfo,
@@ -37,6 +38,7 @@ from motiflens_client.types import (
     SplitRows,
     StoredAttributions,
     SweepInfo,
+    VariantScores,
 )
 from motiflens_client.wire import pb
 from motiflens_client.wire.vocabulary import ATTRIBUTION_FORMAT_BY_NAME
@@ -730,6 +732,56 @@ class TrainerCalls(ClientBase):
         )
         response = self._unary(self._trainer, "DiscoverMotifsJob", request)
         return MotifsJob(self, response.job_id)
+
+    def score_variants_job(
+        self,
+        model_id: str,
+        *,
+        vcf_upload_id: str,
+        genome_upload_id: str,
+        output: str = "auto",
+        both_strands: bool = False,
+        shard_size: int = 0,
+        parallelism: int = 0,
+        name: str = "",
+    ) -> VariantsJob:
+        """Score an uploaded VCF as a trainer job (any size; sharded; a cluster runs the shards as pods).
+
+        ``wait()`` returns the info with ``variants_id``; :meth:`read_variant_scores` reads
+        the scores (as :meth:`score_variants` returns them, without maps). ``shard_size``:
+        alleles per shard (0: 10,000).
+
+        Raises
+        ------
+        InvalidArgument
+            A malformed VCF (the record is named), bad settings.
+        NotFound
+            Unknown model or upload.
+        """
+        request = pb.ScoreVariantsJobRequest(
+            model_id=model_id,
+            vcf_upload_id=vcf_upload_id,
+            genome_upload_id=genome_upload_id,
+            output=_output_choice(output),
+            both_strands=both_strands,
+            shard_size=shard_size,
+            parallelism=parallelism,
+            name=name,
+        )
+        response = self._unary(self._trainer, "ScoreVariantsJob", request)
+        return VariantsJob(self, response.job_id)
+
+    def read_variant_scores(self, variants_id: str, *, timeout: float | None = None) -> VariantScores:
+        """The scores stored by a variants job, every allele in input order, and the summary."""
+        request = pb.ReadVariantScoresRequest(variants_id=variants_id)
+        return _convert.variant_scores(
+            self._stream(
+                self._trainer,
+                "ReadVariantScores",
+                request,
+                timeout=self.timeout if timeout is None else timeout,
+            )
+        )
 
     def attribution_job(self, job_id: str) -> AttributionJob:
         """A handle on an existing attribution job."""

@@ -29,7 +29,7 @@ from motiflens.errors import (
 from services.common.config import MAX_RESUMES_ENV, QUEUE_ENV, JobSettings
 from services.common.datasets import get_dataset_info
 from services.common.store import ArtifactStore, CorruptRecordError, new_id, open_store, utc_now
-from services.trainer import attribution_jobs, attribution_worker, motifs_jobs, worker
+from services.trainer import attribution_jobs, attribution_worker, motifs_jobs, variants_jobs, worker
 from services.trainer.jobs.liveness import heartbeat_gone, heartbeat_record
 from services.trainer.jobs.records import (
     CANCELLED_QUEUED,
@@ -254,9 +254,15 @@ class JobManager:
 
     def record_kubernetes_attribution(self, spec: Mapping) -> dict:
         """Write the PENDING record of an attribution job that a Kubernetes Indexed Job runs (not queued)."""
+        return self.record_kubernetes_job(
+            lambda job_id: attribution_jobs.new_record(job_id, spec, owner="", executor="kubernetes")
+        )
+
+    def record_kubernetes_job(self, make_record: Callable[[str], dict]) -> dict:
+        """Write the PENDING record ``make_record(job_id)`` of a job an Indexed Job runs (not queued)."""
         if self._closing.is_set():
             raise UnavailableError("the trainer is shutting down; retry on another replica or later")
-        record = attribution_jobs.new_record(new_id(JOB_ID_PREFIX), spec, owner="", executor="kubernetes")
+        record = make_record(new_id(JOB_ID_PREFIX))
         self.store.put_record(JOBS_NAMESPACE, record["job_id"], record)
         self._metrics_stale = True
         return record
@@ -544,6 +550,10 @@ class JobManager:
         if attribution_jobs.is_attribution(record):
             return self._executor.submit(
                 attribution_worker.run_attribution_job, self.store_url, record["job_id"], retry_seconds=retry
+            )
+        if variants_jobs.is_variants(record):
+            return self._executor.submit(
+                variants_jobs.run_variants_job, self.store_url, record["job_id"], retry_seconds=retry
             )
         if motifs_jobs.is_motifs(record):
             return self._executor.submit(

@@ -479,7 +479,7 @@ class EpochMetrics(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., val_auroc: _Optional[float] = ..., val_aupr: _Optional[float] = ..., learning_rate: _Optional[float] = ..., improved: _Optional[bool] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index", "resumes", "resumed_from_epoch", "kind", "attribution", "motifs")
+    __slots__ = ("job_id", "state", "dataset_id", "model", "training", "epochs_done", "model_id", "test_metrics", "error", "created_at", "started_at", "finished_at", "name", "sweep_id", "sweep_index", "resumes", "resumed_from_epoch", "kind", "attribution", "motifs", "variants")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -500,6 +500,7 @@ class Job(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     MOTIFS_FIELD_NUMBER: _ClassVar[int]
+    VARIANTS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     dataset_id: str
@@ -520,7 +521,54 @@ class Job(_message.Message):
     kind: str
     attribution: AttributionJob
     motifs: MotifsJob
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ..., kind: _Optional[str] = ..., attribution: _Optional[_Union[AttributionJob, _Mapping]] = ..., motifs: _Optional[_Union[MotifsJob, _Mapping]] = ...) -> None: ...
+    variants: VariantsJob
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., dataset_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., epochs_done: _Optional[int] = ..., model_id: _Optional[str] = ..., test_metrics: _Optional[_Union[_common_pb2.ClassificationMetrics, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., name: _Optional[str] = ..., sweep_id: _Optional[str] = ..., sweep_index: _Optional[int] = ..., resumes: _Optional[int] = ..., resumed_from_epoch: _Optional[int] = ..., kind: _Optional[str] = ..., attribution: _Optional[_Union[AttributionJob, _Mapping]] = ..., motifs: _Optional[_Union[MotifsJob, _Mapping]] = ..., variants: _Optional[_Union[VariantsJob, _Mapping]] = ...) -> None: ...
+
+class ScoreVariantsJobRequest(_message.Message):
+    __slots__ = ("model_id", "vcf_upload_id", "genome_upload_id", "output", "both_strands", "shard_size", "parallelism", "name")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VCF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    GENOME_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    BOTH_STRANDS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    vcf_upload_id: str
+    genome_upload_id: str
+    output: _interpreter_pb2.OutputKind
+    both_strands: bool
+    shard_size: int
+    parallelism: int
+    name: str
+    def __init__(self, model_id: _Optional[str] = ..., vcf_upload_id: _Optional[str] = ..., genome_upload_id: _Optional[str] = ..., output: _Optional[_Union[_interpreter_pb2.OutputKind, str]] = ..., both_strands: _Optional[bool] = ..., shard_size: _Optional[int] = ..., parallelism: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ReadVariantScoresRequest(_message.Message):
+    __slots__ = ("variants_id",)
+    VARIANTS_ID_FIELD_NUMBER: _ClassVar[int]
+    variants_id: str
+    def __init__(self, variants_id: _Optional[str] = ...) -> None: ...
+
+class VariantsJob(_message.Message):
+    __slots__ = ("model_id", "vcf_upload_id", "genome_upload_id", "alleles", "shards", "shards_done", "variants_id", "executor")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VCF_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    GENOME_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLELES_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_DONE_FIELD_NUMBER: _ClassVar[int]
+    VARIANTS_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    vcf_upload_id: str
+    genome_upload_id: str
+    alleles: int
+    shards: int
+    shards_done: int
+    variants_id: str
+    executor: str
+    def __init__(self, model_id: _Optional[str] = ..., vcf_upload_id: _Optional[str] = ..., genome_upload_id: _Optional[str] = ..., alleles: _Optional[int] = ..., shards: _Optional[int] = ..., shards_done: _Optional[int] = ..., variants_id: _Optional[str] = ..., executor: _Optional[str] = ...) -> None: ...
 
 class MotifsJob(_message.Message):
     __slots__ = ("attributions_id", "motifs_id", "num_sequences", "num_patterns", "database")

@@ -177,6 +177,16 @@ class TrainerServiceStub:
                 request_serializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
                 response_deserializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
                 _registered_method=True)
+        self.ScoreVariantsJob = channel.unary_unary(
+                '/motiflens.v1.TrainerService/ScoreVariantsJob',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ScoreVariantsJobRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.ReadVariantScores = channel.unary_stream(
+                '/motiflens.v1.TrainerService/ReadVariantScores',
+                request_serializer=motiflens_dot_v1_dot_trainer__pb2.ReadVariantScoresRequest.SerializeToString,
+                response_deserializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -410,6 +420,22 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreVariantsJob(self, request, context):
+        """Starts ScoreVariants as a job over an uploaded VCF (any size up to 1,000,000 records):
+        the alleles are cut into shards (local worker processes, or one Kubernetes Indexed
+        Job), merged into a "variants" artifact; ReadVariantScores streams it back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadVariantScores(self, request, context):
+        """Streams a stored "variants" artifact: batches in input order, then the summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -552,6 +578,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.DiscoverMotifsJob,
                     request_deserializer=motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.FromString,
                     response_serializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.SerializeToString,
+            ),
+            'ScoreVariantsJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreVariantsJob,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ScoreVariantsJobRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_trainer__pb2.TrainResponse.SerializeToString,
+            ),
+            'ReadVariantScores': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadVariantScores,
+                    request_deserializer=motiflens_dot_v1_dot_trainer__pb2.ReadVariantScoresRequest.FromString,
+                    response_serializer=motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1311,6 +1347,60 @@ class TrainerService:
             '/motiflens.v1.TrainerService/DiscoverMotifsJob',
             motiflens_dot_v1_dot_interpreter__pb2.DiscoverMotifsRequest.SerializeToString,
             motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreVariantsJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ScoreVariantsJob',
+            motiflens_dot_v1_dot_trainer__pb2.ScoreVariantsJobRequest.SerializeToString,
+            motiflens_dot_v1_dot_trainer__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadVariantScores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/motiflens.v1.TrainerService/ReadVariantScores',
+            motiflens_dot_v1_dot_trainer__pb2.ReadVariantScoresRequest.SerializeToString,
+            motiflens_dot_v1_dot_interpreter__pb2.ScoreVariantsEvent.FromString,
             options,
             channel_credentials,
             insecure,
