@@ -285,16 +285,25 @@ class Effects:
         The chosen output at REF and ALT, and alt − ref.
     output : str
         "logit" or "probability".
+    probability_effect : np.ndarray or None, shape (n, T), float32
+        For the logit of a sigmoid model: sigmoid(alt) − sigmoid(ref), the effect on the
+        probability (of the strand-averaged logits with ``both_strands``); else None.
     """
 
     ref: np.ndarray
     alt: np.ndarray
     effect: np.ndarray
     output: str
+    probability_effect: np.ndarray | None = None
 
 
-def variant_effects(model, windows: Windows, *, output: str = "logit", both_strands: bool = False) -> Effects:
+def variant_effects(
+    model, windows: Windows, *, output: str = "logit", both_strands: bool = False, sigmoid: bool = False
+) -> Effects:
     """Predictions at the ref and alt windows and the effect alt − ref.
+
+    ``sigmoid`` (the model's output is the sigmoid of its logits) with ``output`` "logit"
+    also gives the effect on the probability.
 
     ``model`` is a Keras model (scored through :func:`model_predictor` with ``output``) or
     a ``predict(X) -> (n, T)`` callable of that output. REF and ALT windows are predicted
@@ -308,7 +317,15 @@ def variant_effects(model, windows: Windows, *, output: str = "logit", both_stra
         both = 0.5 * (both + np.asarray(predict(reverse_complement(X)), np.float64))
     both = both.astype(np.float32)
     ref, alt = both[:n], both[n:]
-    return Effects(ref=ref, alt=alt, effect=(alt.astype(np.float64) - ref).astype(np.float32), output=output)
+    effect = (alt.astype(np.float64) - ref).astype(np.float32)
+    probability = None
+    if sigmoid and output == "logit":
+        probability = (_sigmoid(alt) - _sigmoid(ref)).astype(np.float32)
+    return Effects(ref=ref, alt=alt, effect=effect, output=output, probability_effect=probability)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 def allele_maps(

@@ -254,6 +254,7 @@ def variant_score(message: pb.VariantScore) -> VariantScore:
         effect=np.asarray(message.effect, np.float32),
         ref_map=tensor_to_array(message.ref_map, field="ref_map") if message.HasField("ref_map") else None,
         alt_map=tensor_to_array(message.alt_map, field="alt_map") if message.HasField("alt_map") else None,
+        probability_effect=np.asarray(message.probability_effect, np.float32),
     )
 
 

@@ -994,6 +994,8 @@ class VariantScore:
         The output at REF and ALT, and alt − ref (empty when skipped).
     ref_map, alt_map : np.ndarray or None, shape (2 * flank + 1, 4)
         ISM or saliency around the variant at both alleles (when asked).
+    probability_effect : np.ndarray, shape (T,) or (0,), float32
+        alt − ref on the probability when the logit of a sigmoid model was scored.
     """
 
     record: int
@@ -1009,11 +1011,13 @@ class VariantScore:
     effect: np.ndarray
     ref_map: np.ndarray | None = None
     alt_map: np.ndarray | None = None
+    probability_effect: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 #: INFO fields :meth:`VariantScores.annotate_vcf` adds (Number=A: one value per ALT allele).
 VARIANT_INFO = (
     ("MLENS_EFFECT", "A", "Float", "motiflens: alt - ref of the model's {output} (output unit {unit})"),
+    ("MLENS_PEFFECT", "A", "Float", "motiflens: alt - ref of the model's probability (output unit {unit})"),
     ("MLENS_ALT", "A", "Float", "motiflens: the model's {output} at ALT (output unit {unit})"),
     ("MLENS_REF", "1", "Float", "motiflens: the model's {output} at REF (output unit {unit})"),
     ("MLENS_SKIPPED", "A", "String", "motiflens: why an ALT allele was not scored ('.': scored)"),
@@ -1047,12 +1051,13 @@ class VariantScores:
             "ref_prediction",
             "alt_prediction",
             "effect",
+            "probability_effect",
             "skipped",
         ]
         lines = ["\t".join(columns)]
         for v in self.variants:
-            values = [v.ref_prediction, v.alt_prediction, v.effect]
-            numbers = ["" if v.skipped else f"{float(a[unit]):.6g}" for a in values]
+            values = [v.ref_prediction, v.alt_prediction, v.effect, v.probability_effect]
+            numbers = ["" if v.skipped or len(a) <= unit else f"{float(a[unit]):.6g}" for a in values]
             lines.append(
                 "\t".join([str(v.record), v.chrom, str(v.pos), v.id, v.ref, v.alt, *numbers, v.skipped])
             )
@@ -1099,6 +1104,7 @@ class VariantScores:
 
                 extra = [
                     "MLENS_EFFECT=" + _per_allele(alleles, "effect", unit),
+                    "MLENS_PEFFECT=" + _per_allele(alleles, "probability_effect", unit),
                     "MLENS_ALT=" + _per_allele(alleles, "alt_prediction", unit),
                 ]
                 if scored:
@@ -1111,7 +1117,11 @@ class VariantScores:
 
 def _per_allele(alleles: list, name: str, unit: int) -> str:
     """One INFO value per ALT allele: ``getattr(allele, name)[unit]``, or "." for a skipped one."""
-    return ",".join("." if v.skipped else f"{float(getattr(v, name)[unit]):.6g}" for v in alleles)
+    values = []
+    for v in alleles:
+        array = getattr(v, name)
+        values.append("." if v.skipped or len(array) <= unit else f"{float(array[unit]):.6g}")
+    return ",".join(values)
 
 
 def _info_text(text: str) -> str:

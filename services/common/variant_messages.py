@@ -24,6 +24,8 @@ def batch_message(windows, effects, ref_maps=None, alt_maps=None) -> pb.VariantB
         score.ref_prediction.extend(effects.ref[row].tolist())
         score.alt_prediction.extend(effects.alt[row].tolist())
         score.effect.extend(effects.effect[row].tolist())
+        if effects.probability_effect is not None:
+            score.probability_effect.extend(effects.probability_effect[row].tolist())
         if ref_maps is not None:
             score.ref_map.CopyFrom(array_to_tensor(np.asarray(ref_maps[row], np.float32)))
             score.alt_map.CopyFrom(array_to_tensor(np.asarray(alt_maps[row], np.float32)))

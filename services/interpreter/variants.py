@@ -137,6 +137,7 @@ class VariantCalls:
                             windows,
                             output=output,
                             both_strands=request.both_strands,
+                            sigmoid=loaded.output_activation == "sigmoid",
                         )
                         ref_maps = alt_maps = None
                         if maps != "none":

@@ -434,8 +434,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         """The Job message; an attribution or variants job's progress as the store shows it now."""
         if attribution_jobs.is_attribution(record):
             return job_to_proto(record, self.jobs.attribution_progress(record))
-        if variants_jobs.is_variants(record) and not is_terminal(record["state"]):
-            return job_to_proto(record, (len(variants_jobs.stored_shards(self.store, record)), 0))
+        if variants_jobs.is_variants(record):
+            return job_to_proto(record, (self.jobs.variants_progress(record), 0))
         return job_to_proto(record)
 
     def ScoreVariantsJob(self, request, context):  # noqa: N802

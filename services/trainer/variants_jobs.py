@@ -140,6 +140,7 @@ def prepare(store: ArtifactStore, request: pb.ScoreVariantsJobRequest) -> dict:
         "output": output,
         "both_strands": bool(request.both_strands),
         "input_length": int(manifest.metadata.get("input_length", 0)),
+        "output_activation": outputs.output_activation,
         "alleles": alleles,
         "records": len({v.record for v in variants}),
         "shard_size": shard_size,
@@ -205,16 +206,36 @@ def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism
     return record
 
 
-def stored_shards(store: ArtifactStore, record: Mapping) -> set[int]:
-    """Indexes of the job's shards stored so far."""
-    done = set()
+def stored_shards(store: ArtifactStore, record: Mapping, known: set[int] | None = None) -> set[int]:
+    """Indexes of the job's shards stored so far (``known``: seen before, skipped and updated)."""
+    done = set(known or ())
     for index in range(int(record["variants"]["shards"])):
+        if index in done:
+            continue
         try:
             store.get_manifest(attribution_jobs.shard_id(record["job_id"], index), kind=SHARD_KIND)
         except NotFoundError:
             continue
         done.add(index)
+    if known is not None:
+        known |= done
     return done
+
+
+def progress_events(record: Mapping, shards_done: int) -> list[dict]:
+    """WatchJob's events of a variants job: one per finished shard (as attribution jobs have)."""
+    spec = record["variants"]
+    size, total = int(spec["shard_size"]), int(spec["alleles"])
+    return [
+        {
+            "kind": "progress",
+            "shards_done": k,
+            "shards": int(spec["shards"]),
+            "sequences_done": min(total, k * size),
+            "num_sequences": total,
+        }
+        for k in range(1, shards_done + 1)
+    ]
 
 
 def job_message(record: Mapping, shards_done: int | None = None) -> pb.VariantsJob:
@@ -331,7 +352,11 @@ def _score_shards(store: ArtifactStore, record: dict, missing: list[int]) -> Non
                         genome, variants[start : min(last, start + BATCH)], int(spec["input_length"])
                     )
                     effects = variant_effects(
-                        predict, windows, output=spec["output"], both_strands=bool(spec["both_strands"])
+                        predict,
+                        windows,
+                        output=spec["output"],
+                        both_strands=bool(spec["both_strands"]),
+                        sigmoid=spec.get("output_activation") == "sigmoid",
                     )
                     counter.add(windows)
                     shard.variants.extend(batch_message(windows, effects).variants)

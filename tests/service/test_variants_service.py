@@ -103,6 +103,11 @@ def test_effects_match_the_planted_site_and_the_interpreter_s_ism(world, tmp_pat
     np.testing.assert_allclose(
         by_id["break"].alt_prediction - by_id["break"].ref_prediction, by_id["break"].effect, atol=1e-5
     )
+    # The logit of a sigmoid model: the effect on the probability too.
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    expected = sigmoid(by_id["break"].alt_prediction) - sigmoid(by_id["break"].ref_prediction)
+    np.testing.assert_allclose(by_id["break"].probability_effect, expected, atol=1e-6)
+    assert by_id["break"].probability_effect[0] < 0
 
     # TSV and the annotated VCF: every allele, input order, INFO per ALT allele.
     scores.to_tsv(tmp_path / "calls.tsv")
@@ -180,6 +185,13 @@ def test_a_variants_job_stores_what_the_streamed_call_returns(world, tmp_path):
     info = job.wait(timeout=600)
     assert (info.state, info.alleles, info.shards, info.shards_done) == ("SUCCEEDED", 9, 3, 3)
     assert info.variants_id == "vars-" + job.job_id.split("-", 1)[1]
+    # WatchJob replays one progress event per shard (AttributionProgress: alleles as sequences).
+    events = list(job.events(timeout=60))
+    assert [(e.shards_done, e.sequences_done, e.num_sequences) for e in events] == [
+        (1, 4, 9),
+        (2, 8, 9),
+        (3, 9, 9),
+    ]
     stored = client.read_variant_scores(info.variants_id)
     assert stored.summary == streamed.summary
     assert [(v.id, v.allele, v.skipped) for v in stored.variants] == [

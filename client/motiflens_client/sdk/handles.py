@@ -508,6 +508,16 @@ class VariantsJob:
         job = client._unary(client._trainer, "GetJob", pb.GetJobRequest(job_id=self.job_id)).job
         return _convert.variants_job_info(job)
 
+    def events(self, *, timeout: float | None = None) -> Iterator[AttributionProgress]:
+        """Finished shards (alleles as ``sequences_done``/``num_sequences``); stops when the job ends."""
+        last = 0
+        for event in _job_events(self.client, self.job_id, timeout):
+            if event.WhichOneof("payload") == "progress" and event.progress.shards_done > last:
+                last = event.progress.shards_done
+                yield _convert.attribution_progress(event.progress)
+            elif event.WhichOneof("payload") == "final":
+                return
+
     def wait(self, *, timeout: float | None = None) -> VariantsJobInfo:
         """Follow the job until it ends; returns the SUCCEEDED info.
 

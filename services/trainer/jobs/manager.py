@@ -450,7 +450,19 @@ class JobManager:
         record = read_job(self.store, job_id)
         if attribution_jobs.is_attribution(record):
             return record, attribution_jobs.progress_events(record, self.attribution_progress(record)[0])
+        if variants_jobs.is_variants(record):
+            return record, variants_jobs.progress_events(record, self.variants_progress(record))
         return record, read_events(self.store, job_id)
+
+    def variants_progress(self, record: Mapping) -> int:
+        """Shards done of a variants job (each shard's manifest read once while it runs)."""
+        if is_terminal(record.get("state", "")):
+            with self._lock:
+                self._shards_seen.pop(record["job_id"], None)
+            return int(record["variants"].get("shards_done", 0))
+        with self._lock:
+            known = self._shards_seen.setdefault(record["job_id"], set())
+        return len(variants_jobs.stored_shards(self.store, record, known))
 
     def attribution_progress(self, record: Mapping) -> tuple[int, int]:
         """(shards done, sequences done) of an attribution job; each shard's manifest is read once."""

@@ -513,7 +513,7 @@ class ScoreVariantsRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., vcf_content: _Optional[bytes] = ..., vcf_upload_id: _Optional[str] = ..., genome_upload_id: _Optional[str] = ..., output: _Optional[_Union[OutputKind, str]] = ..., both_strands: _Optional[bool] = ..., maps: _Optional[_Union[VariantMaps, str]] = ..., target: _Optional[int] = ..., flank: _Optional[int] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
 class VariantScore(_message.Message):
-    __slots__ = ("record", "allele", "chrom", "pos", "id", "ref", "alt", "skipped", "ref_prediction", "alt_prediction", "effect", "ref_map", "alt_map")
+    __slots__ = ("record", "allele", "chrom", "pos", "id", "ref", "alt", "skipped", "ref_prediction", "alt_prediction", "effect", "ref_map", "alt_map", "probability_effect")
     RECORD_FIELD_NUMBER: _ClassVar[int]
     ALLELE_FIELD_NUMBER: _ClassVar[int]
     CHROM_FIELD_NUMBER: _ClassVar[int]
@@ -527,6 +527,7 @@ class VariantScore(_message.Message):
     EFFECT_FIELD_NUMBER: _ClassVar[int]
     REF_MAP_FIELD_NUMBER: _ClassVar[int]
     ALT_MAP_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_EFFECT_FIELD_NUMBER: _ClassVar[int]
     record: int
     allele: int
     chrom: str
@@ -540,7 +541,8 @@ class VariantScore(_message.Message):
     effect: _containers.RepeatedScalarFieldContainer[float]
     ref_map: _common_pb2.Tensor
     alt_map: _common_pb2.Tensor
-    def __init__(self, record: _Optional[int] = ..., allele: _Optional[int] = ..., chrom: _Optional[str] = ..., pos: _Optional[int] = ..., id: _Optional[str] = ..., ref: _Optional[str] = ..., alt: _Optional[str] = ..., skipped: _Optional[str] = ..., ref_prediction: _Optional[_Iterable[float]] = ..., alt_prediction: _Optional[_Iterable[float]] = ..., effect: _Optional[_Iterable[float]] = ..., ref_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., alt_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    probability_effect: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, record: _Optional[int] = ..., allele: _Optional[int] = ..., chrom: _Optional[str] = ..., pos: _Optional[int] = ..., id: _Optional[str] = ..., ref: _Optional[str] = ..., alt: _Optional[str] = ..., skipped: _Optional[str] = ..., ref_prediction: _Optional[_Iterable[float]] = ..., alt_prediction: _Optional[_Iterable[float]] = ..., effect: _Optional[_Iterable[float]] = ..., ref_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., alt_map: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., probability_effect: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class VariantSummary(_message.Message):
     __slots__ = ("records", "alleles", "scored", "skipped", "skipped_by_reason", "renamed_contigs", "padded", "output", "both_strands", "map_start", "input_length")
