@@ -36,7 +36,12 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
         budget=MemoryBudget(settings.memory_budget_bytes),
         discovery_limits=DiscoveryLimits.from_env(),
     )
-    return App(_register(interpreter, prediction), SERVICE_NAMES, (interpreter, prediction))
+    return App(
+        _register(interpreter, prediction),
+        SERVICE_NAMES,
+        (interpreter, prediction),
+        close=interpreter.genomes.close,
+    )
 
 
 def build_register(

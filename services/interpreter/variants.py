@@ -79,12 +79,24 @@ class GenomeCache:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         with self._lock:
+            if upload_id in self._open:  # another call opened it meanwhile: keep one copy
+                genome.close()
+                shutil.rmtree(folder, ignore_errors=True)
+                return self._open[upload_id][0]
             self._open[upload_id] = (genome, folder)
             while len(self._open) > self.capacity:
                 _, (old, old_folder) = self._open.popitem(last=False)
                 old.close()
                 shutil.rmtree(old_folder, ignore_errors=True)
         return genome
+
+    def close(self) -> None:
+        """Close every genome and remove its local copy (the server is stopping)."""
+        with self._lock:
+            while self._open:
+                _, (genome, folder) = self._open.popitem()
+                genome.close()
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 class VariantCalls:
