@@ -393,10 +393,34 @@ def job_message(record: Mapping, shards_done: int, sequences_done: int) -> pb.At
 
 
 def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism: int = 0) -> dict:
-    """Start a prepared attribution job with the trainer's executor; return its record.
+    """Start a prepared attribution job with the trainer's executor (:func:`launch_sharded`); its record."""
+    return launch_sharded(
+        jobs,
+        sweeps,
+        lambda job_id, owner, executor: new_record(job_id, spec, owner=owner, executor=executor),
+        shards=int(spec["shards"]),
+        flag="--attribution-job",
+        component="attribution",
+        parallelism=parallelism,
+    )
 
-    Local executor: queued on the job manager. Kubernetes: recorded, then one Indexed
-    Job with a pod per shard (at most ``parallelism``, 0 = the sweep default, at once).
+
+def launch_sharded(
+    jobs: JobManager,
+    sweeps: SweepManager,
+    make_record: Callable[[str, str, str], dict],
+    *,
+    shards: int,
+    flag: str,
+    component: str,
+    parallelism: int = 0,
+) -> dict:
+    """Start a sharded job (attribution, variants) with the trainer's executor; return its record.
+
+    ``make_record(job_id, owner, executor)`` builds the PENDING record. Local executor:
+    queued on the job manager. Kubernetes: recorded, then one Indexed Job named after
+    the job, a pod per shard running ``python -m services.trainer.worker <flag> <job id>``
+    (at most ``parallelism``, 0 = the sweep default, at once).
 
     Raises
     ------
@@ -411,14 +435,18 @@ def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism
 
     check_range(parallelism, "parallelism", 1, MAX_PARALLELISM, zero="the server default")
     if sweeps.settings.executor != "kubernetes":
-        return jobs.submit_attribution(spec)
+        return jobs.submit_job(lambda job_id: make_record(job_id, jobs.manager_id, "local"))
     cluster = sweeps.kubernetes()
-    record = jobs.record_kubernetes_attribution(spec)
-    manifest = job_manifest(
-        record,
-        parallelism=min(parallelism or sweeps.settings.parallelism, int(spec["shards"])),
+    record = jobs.record_kubernetes_job(lambda job_id: make_record(job_id, "", "kubernetes"))
+    manifest = kube.indexed_job_manifest(
+        kubernetes_job_name(record["job_id"]),
+        args=(flag, record["job_id"]),
+        completions=shards,
+        parallelism=min(parallelism or sweeps.settings.parallelism, shards),
         namespace=cluster.namespace,
         image=sweeps.settings.image,
+        component=component,
+        labels={kube.ATTRIBUTION_JOB_LABEL: record["job_id"]},
         resources=sweeps.resources,
     )
     try:
@@ -426,29 +454,13 @@ def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism
     except MotiflensError as exc:
         jobs.fail_if_unfinished(record["job_id"], f"could not create the Kubernetes Job: {exc}")
         raise
-    logger.info("job %s: Kubernetes Job of %d shard(s) created", record["job_id"], spec["shards"])
+    logger.info("job %s: Kubernetes Job of %d shard(s) created", record["job_id"], shards)
     return record
 
 
 def kubernetes_job_name(job_id: str) -> str:
-    """The Indexed Job of an attribution job: its id ("job-<32 hex>", a valid DNS label)."""
+    """The Indexed Job of a sharded job: its id ("job-<32 hex>", a valid DNS label)."""
     return job_id
-
-
-def job_manifest(record: Mapping, *, parallelism: int, namespace: str, image: str, resources=None) -> dict:
-    """The Indexed Job that runs an attribution job's shards (one pod per shard)."""
-    spec = record["attribution"]
-    return kube.indexed_job_manifest(
-        kubernetes_job_name(record["job_id"]),
-        args=("--attribution-job", record["job_id"]),
-        completions=int(spec["shards"]),
-        parallelism=parallelism,
-        namespace=namespace,
-        image=image,
-        component="attribution",
-        labels={kube.ATTRIBUTION_JOB_LABEL: record["job_id"]},
-        resources=resources,
-    )
 
 
 def reconcile(store: ArtifactStore, record: dict, cluster: kube.KubernetesJobs) -> dict:

@@ -28,7 +28,7 @@ from motiflens.errors import AlreadyExistsError, InvalidInputError, NotFoundErro
 from services.common.attributions import ATTRIBUTIONS_KIND
 from services.common.config import DEFAULT_STORE_RETRY_SECONDS
 from services.common.labels import set_labels
-from services.common.store import ArtifactStore, RetryingStore, open_store, utc_now
+from services.common.store import ArtifactStore, utc_now
 from services.trainer import attribution_jobs as jobs_spec
 from services.trainer.worker import (
     JOBS_NAMESPACE,
@@ -40,6 +40,7 @@ from services.trainer.worker import (
     _error_message,
     _write_final,
     cancel_requested,
+    open_job,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,14 +77,10 @@ def run_attribution_job(
     UnavailableError
         The store stayed unreachable; stored shards are kept for the next run.
     """
-    store = RetryingStore(open_store(store_url), retry_seconds)
-    record = store.get_record(JOBS_NAMESPACE, job_id)
-    if record.get("state") in TERMINAL:
-        logger.info("job %s: already %s; nothing to do", job_id, record["state"])
+    opened = open_job(store_url, job_id, retry_seconds)
+    if opened is None:
         return
-    if cancel_requested(store, job_id):
-        _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
-        return
+    store, record = opened
     spec = record["attribution"]
     if shard is not None and not 0 <= shard < int(spec["shards"]):
         raise InvalidInputError(f"index: job {job_id} has shards 0..{int(spec['shards']) - 1}, got {shard}")

@@ -99,72 +99,44 @@ def epoch_to_proto(event: Mapping) -> pb.EpochMetrics:
 
 
 def job_to_proto(record: Mapping, progress: tuple[int, int] | None = None) -> pb.Job:
-    """Job message from a job record.
+    """Job message from a job record (any kind: training, attribution, motifs, variants).
 
-    ``progress`` is an attribution job's (shards done, sequences done) as the store
-    shows it now (:meth:`services.trainer.jobs.JobManager.attribution_progress`);
-    default the record's own counts.
+    ``progress`` is an attribution or variants job's (shards done, sequences done) as the
+    store shows it now (:meth:`services.trainer.jobs.JobManager.attribution_progress`,
+    ``variants_progress``); default the record's own counts.
     """
+    common = {
+        "job_id": record["job_id"],
+        "state": state_name(record["state"]),
+        "dataset_id": record.get("dataset_id", ""),
+        "error": record.get("error", ""),
+        "created_at": record.get("created_at", ""),
+        "started_at": record.get("started_at", ""),
+        "finished_at": record.get("finished_at", ""),
+        "name": record.get("name", ""),
+        "resumes": int(record.get("resumes") or 0),
+    }
     if attribution_jobs.is_attribution(record):
         spec = record["attribution"]
         done = progress or (int(spec.get("shards_done", 0)), int(spec.get("sequences_done", 0)))
         return pb.Job(
-            job_id=record["job_id"],
-            kind=attribution_jobs.KIND,
-            state=state_name(record["state"]),
-            dataset_id=record["dataset_id"],
-            attribution=attribution_jobs.job_message(record, *done),
-            error=record.get("error", ""),
-            created_at=record.get("created_at", ""),
-            started_at=record.get("started_at", ""),
-            finished_at=record.get("finished_at", ""),
-            name=record.get("name", ""),
-            resumes=int(record.get("resumes") or 0),
+            **common, kind=attribution_jobs.KIND, attribution=attribution_jobs.job_message(record, *done)
         )
     if variants_jobs.is_variants(record):
-        return pb.Job(
-            job_id=record["job_id"],
-            kind=variants_jobs.KIND,
-            state=state_name(record["state"]),
-            variants=variants_jobs.job_message(record, None if progress is None else progress[0]),
-            error=record.get("error", ""),
-            created_at=record.get("created_at", ""),
-            started_at=record.get("started_at", ""),
-            finished_at=record.get("finished_at", ""),
-            name=record.get("name", ""),
-            resumes=int(record.get("resumes") or 0),
-        )
+        shards = None if progress is None else progress[0]
+        return pb.Job(**common, kind=variants_jobs.KIND, variants=variants_jobs.job_message(record, shards))
     if motifs_jobs.is_motifs(record):
-        return pb.Job(
-            job_id=record["job_id"],
-            kind=motifs_jobs.KIND,
-            state=state_name(record["state"]),
-            motifs=motifs_jobs.job_message(record),
-            error=record.get("error", ""),
-            created_at=record.get("created_at", ""),
-            started_at=record.get("started_at", ""),
-            finished_at=record.get("finished_at", ""),
-            name=record.get("name", ""),
-            resumes=int(record.get("resumes") or 0),
-        )
+        return pb.Job(**common, kind=motifs_jobs.KIND, motifs=motifs_jobs.job_message(record))
     return pb.Job(
-        job_id=record["job_id"],
+        **common,
         kind="training",
-        state=state_name(record["state"]),
-        dataset_id=record["dataset_id"],
         model=model_spec_to_proto(record["model_config"]),
         training=training_spec_to_proto(record["train_config"]),
         epochs_done=record.get("epochs_done", 0),
         model_id=record.get("model_id", ""),
         test_metrics=metrics_to_proto(record.get("test_metrics")),
-        error=record.get("error", ""),
-        created_at=record.get("created_at", ""),
-        started_at=record.get("started_at", ""),
-        finished_at=record.get("finished_at", ""),
-        name=record.get("name", ""),
         sweep_id=record.get("sweep_id", ""),
         sweep_index=record.get("sweep_index", 0),
-        resumes=int(record.get("resumes") or 0),
         resumed_from_epoch=int(record.get("resumed_from_epoch") or 0),
     )
 

@@ -29,7 +29,7 @@ from services.common.attribution_options import attribution_settings
 from services.common.attributions import map_shape
 from services.common.config import DEFAULT_STORE_RETRY_SECONDS, DiscoveryLimits
 from services.common.errors import invalid
-from services.common.store import ArtifactStore, RetryingStore, open_store, utc_now
+from services.common.store import ArtifactStore, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -133,22 +133,12 @@ def run_motifs_job(
         The store stayed unreachable; the job is run again later.
     """
     from services.trainer.attribution_worker import claim_job
-    from services.trainer.worker import (
-        JOBS_NAMESPACE,
-        TERMINAL,
-        JobAbandoned,
-        _error_message,
-        _write_final,
-        cancel_requested,
-    )
+    from services.trainer.worker import JobAbandoned, _error_message, _write_final, cancel_requested, open_job
 
-    store = RetryingStore(open_store(store_url), retry_seconds)
-    record = store.get_record(JOBS_NAMESPACE, job_id)
-    if record.get("state") in TERMINAL:
+    opened = open_job(store_url, job_id, retry_seconds)
+    if opened is None:
         return
-    if cancel_requested(store, job_id):
-        _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
-        return
+    store, record = opened
     record = claim_job(store, record)
     try:
         request = pb.DiscoverMotifsRequest.FromString(store.get_blob(REQUESTS_NAMESPACE, job_id))

@@ -37,7 +37,6 @@ from motiflens_client.wire.vocabulary import OUTPUT_BY_NAME
 from motiflens.errors import (
     AlreadyExistsError,
     InvalidInputError,
-    MotiflensError,
     NotFoundError,
     UnavailableError,
 )
@@ -45,9 +44,9 @@ from services.common.attribution_options import ModelOutputs, check_range, enum_
 from services.common.config import DEFAULT_STORE_RETRY_SECONDS
 from services.common.errors import invalid
 from services.common.limits import check_name
-from services.common.store import ArtifactStore, RetryingStore, check_id, open_store, utc_now
+from services.common.store import ArtifactStore, check_id, utc_now
 from services.common.uploads import UPLOAD_KIND, fetch_upload
-from services.trainer import attribution_jobs, kube
+from services.trainer import attribution_jobs
 
 if TYPE_CHECKING:
     from services.trainer.jobs import JobManager
@@ -175,35 +174,16 @@ def new_record(job_id: str, spec: Mapping, *, owner: str, executor: str) -> dict
 
 
 def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism: int = 0) -> dict:
-    """Start a prepared variants job with the trainer's executor (as attribution jobs are started)."""
-    from services.trainer.sweeps import MAX_PARALLELISM
-
-    check_range(parallelism, "parallelism", 1, MAX_PARALLELISM, zero="the server default")
-    if sweeps.settings.executor != "kubernetes":
-        return jobs.submit_job(
-            lambda job_id: new_record(job_id, spec, owner=jobs.manager_id, executor="local")
-        )
-    cluster = sweeps.kubernetes()
-    record = jobs.record_kubernetes_job(
-        lambda job_id: new_record(job_id, spec, owner="", executor="kubernetes")
-    )
-    manifest = kube.indexed_job_manifest(
-        attribution_jobs.kubernetes_job_name(record["job_id"]),
-        args=("--variants-job", record["job_id"]),
-        completions=int(spec["shards"]),
-        parallelism=min(parallelism or sweeps.settings.parallelism, int(spec["shards"])),
-        namespace=cluster.namespace,
-        image=sweeps.settings.image,
+    """Start a prepared variants job (:func:`services.trainer.attribution_jobs.launch_sharded`)."""
+    return attribution_jobs.launch_sharded(
+        jobs,
+        sweeps,
+        lambda job_id, owner, executor: new_record(job_id, spec, owner=owner, executor=executor),
+        shards=int(spec["shards"]),
+        flag="--variants-job",
         component="variants",
-        labels={kube.ATTRIBUTION_JOB_LABEL: record["job_id"]},
-        resources=sweeps.resources,
+        parallelism=parallelism,
     )
-    try:
-        cluster.create_job(manifest)
-    except MotiflensError as exc:
-        jobs.fail_if_unfinished(record["job_id"], f"could not create the Kubernetes Job: {exc}")
-        raise
-    return record
 
 
 def stored_shards(store: ArtifactStore, record: Mapping, known: set[int] | None = None) -> set[int]:
@@ -277,15 +257,12 @@ def run_variants_job(
         The store stayed unreachable; stored shards are kept for the next run.
     """
     from services.trainer.attribution_worker import claim_job
-    from services.trainer.worker import JOBS_NAMESPACE, TERMINAL, JobAbandoned, _error_message, _write_final
+    from services.trainer.worker import JobAbandoned, _error_message, _write_final, open_job
 
-    store = RetryingStore(open_store(store_url), retry_seconds)
-    record = store.get_record(JOBS_NAMESPACE, job_id)
-    if record.get("state") in TERMINAL:
+    opened = open_job(store_url, job_id, retry_seconds)
+    if opened is None:
         return
-    if cancel_requested(store, job_id):
-        _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
-        return
+    store, record = opened
     spec = record["variants"]
     if shard is not None and not 0 <= shard < int(spec["shards"]):
         raise InvalidInputError(f"index: job {job_id} has shards 0..{int(spec['shards']) - 1}, got {shard}")

@@ -276,6 +276,24 @@ def load_checkpoint(store: ArtifactStore, job_id: str) -> TrainingState | None:
         return None
 
 
+def open_job(store_url: str, job_id: str, retry_seconds: float) -> tuple[ArtifactStore, dict] | None:
+    """The store (retrying through outages) and the job's record, or None when there is nothing to run.
+
+    Every job entrypoint (training, attribution, motifs, variants) starts here: a job
+    finished already is left alone, and one whose cancellation was requested before it
+    started is recorded CANCELLED.
+    """
+    store = RetryingStore(open_store(store_url), retry_seconds)
+    record = store.get_record(JOBS_NAMESPACE, job_id)
+    if record.get("state") in TERMINAL:
+        logger.info("job %s: already %s; nothing to do", job_id, record["state"])
+        return None
+    if cancel_requested(store, job_id):
+        _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
+        return None
+    return store, record
+
+
 def run_training_job(
     store_url: str, job_id: str, *, retry_seconds: float = float(DEFAULT_STORE_RETRY_SECONDS)
 ) -> None:
@@ -300,14 +318,10 @@ def run_training_job(
         The store stayed unreachable for ``retry_seconds``; nothing more was recorded,
         and running the job again resumes it from its checkpoint.
     """
-    store = RetryingStore(open_store(store_url), retry_seconds)
-    record = store.get_record(JOBS_NAMESPACE, job_id)
-    if record.get("state") in TERMINAL:
-        logger.info("job %s: already %s; nothing to do", job_id, record["state"])
+    opened = open_job(store_url, job_id, retry_seconds)
+    if opened is None:
         return
-    if cancel_requested(store, job_id):
-        _write_final(store, record, "CANCELLED", error="cancelled by request before it started")
-        return
+    store, record = opened
     checkpoint = _begin(store, record)
     try:
         _train(store, record, checkpoint)

@@ -232,32 +232,6 @@ class JobManager:
         )
         return record
 
-    def submit_attribution(self, spec: Mapping) -> dict:
-        """Queue an attribution job checked by :func:`services.trainer.attribution_jobs.prepare`.
-
-        Returns the new PENDING record; raises as :meth:`submit` for a full queue or a
-        closing manager.
-        """
-        record = self._accept(
-            lambda job_id: attribution_jobs.new_record(job_id, spec, owner=self.manager_id, executor="local")
-        )
-        logger.info(
-            "job %s queued: %s attribution of %d rows of %s (%d shard(s))",
-            record["job_id"],
-            spec["method"],
-            spec["num_sequences"],
-            spec["dataset_id"],
-            spec["shards"],
-            extra={"job_id": record["job_id"]},
-        )
-        return record
-
-    def record_kubernetes_attribution(self, spec: Mapping) -> dict:
-        """Write the PENDING record of an attribution job that a Kubernetes Indexed Job runs (not queued)."""
-        return self.record_kubernetes_job(
-            lambda job_id: attribution_jobs.new_record(job_id, spec, owner="", executor="kubernetes")
-        )
-
     def record_kubernetes_job(self, make_record: Callable[[str], dict]) -> dict:
         """Write the PENDING record ``make_record(job_id)`` of a job an Indexed Job runs (not queued)."""
         if self._closing.is_set():
