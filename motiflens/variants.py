@@ -33,7 +33,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
 
 from motiflens.errors import InvalidInputError
@@ -309,6 +308,8 @@ def variant_effects(
     a ``predict(X) -> (n, T)`` callable of that output. REF and ALT windows are predicted
     together; ``both_strands`` averages each with its reverse complement's prediction.
     """
+    import keras  # here, so that reading a VCF (a child process of the services) needs no TensorFlow
+
     predict = model_predictor(model, output) if isinstance(model, keras.Model) else model
     n = len(windows.ref)
     X = np.concatenate([windows.ref, windows.alt])

@@ -28,7 +28,6 @@ from motiflens.errors import InvalidInputError
 from motiflens.genome import Genome
 from motiflens.variants import (
     allele_maps,
-    read_vcf,
     variant_effects,
     variant_windows,
 )
@@ -38,6 +37,7 @@ from services.common.errors import invalid
 from services.common.server import caller_gone
 from services.common.uploads import fetch_upload
 from services.common.variant_messages import SummaryCounter, batch_message
+from services.common.vcf_child import read_vcf_isolated
 from services.interpreter.requests import describe_call, holding, onehot_bytes, pass_bytes, pass_rows
 
 if TYPE_CHECKING:
@@ -133,7 +133,9 @@ class VariantCalls:
         stop = caller_gone(context)
         length = loaded.input_length
         with contextlib.ExitStack() as held:
-            variants = read_vcf(held.enter_context(self._vcf_file(request)), max_records=MAX_VARIANTS)
+            variants = read_vcf_isolated(
+                held.enter_context(self._vcf_file(request)), max_records=MAX_VARIANTS
+            )
             genome = self.genomes.get(self.store, request.genome_upload_id)
             counter = SummaryCounter()
             # Windows (ref, alt, both strands), predictions and the maps of one batch.

@@ -86,11 +86,11 @@ def _upload(store: ArtifactStore, upload_id: str, field: str) -> None:
 
 
 def read_alleles(store: ArtifactStore, upload_id: str) -> list:
-    """The alleles of an uploaded VCF (:func:`motiflens.variants.read_vcf`), input order."""
-    from motiflens.variants import read_vcf
+    """The alleles of an uploaded VCF, input order (parsed in a child: :mod:`services.common.vcf_child`)."""
+    from services.common.vcf_child import read_vcf_isolated
 
     with fetch_upload(store, upload_id, "vcf_upload_id") as (path, _):
-        return read_vcf(path, max_records=MAX_RECORDS, field_name="vcf_upload_id")
+        return read_vcf_isolated(path, max_records=MAX_RECORDS, field_name="vcf_upload_id")
 
 
 def prepare(store: ArtifactStore, request: pb.ScoreVariantsJobRequest) -> dict:

@@ -18,7 +18,10 @@ from motiflens_client import Client, InvalidArgument, NotFound
 from planted import LENGTH, detector
 from test_cli import run_cli
 
+from motiflens.errors import InvalidInputError as MotiflensInvalidInput
 from motiflens.motifs import jaspar_motif
+from motiflens.variants import read_vcf
+from services.common import vcf_child
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -214,3 +217,16 @@ def test_a_variants_job_stores_what_the_streamed_call_returns(world, tmp_path):
     assert len(client.list_jobs()) == before
     with pytest.raises(NotFound):
         client.read_variant_scores("vars-" + "0" * 32)
+
+
+def test_the_vcf_is_parsed_in_a_child_process_that_may_fail_alone(tmp_path, monkeypatch):
+    """What the services call: the same alleles as read_vcf; a child that dies is a clear error."""
+    path = tmp_path / "calls.vcf"
+    path.write_text(HEADER + "chr1\t10\ta\tA\tG,T\t.\t.\t.\nchr1\t20\tb\tC\t<DEL>\t.\t.\t.\n")
+    assert vcf_child.read_vcf_isolated(path, max_records=10) == read_vcf(path)
+    with pytest.raises(MotiflensInvalidInput, match="more than 1 records"):
+        vcf_child.read_vcf_isolated(path, max_records=1)
+    # Too little memory for the child to even start: it dies, the caller gets a reason.
+    monkeypatch.setattr(vcf_child, "MEMORY_BYTES", 16 * 1024 * 1024)
+    with pytest.raises(MotiflensInvalidInput, match="parser stopped"):
+        vcf_child.read_vcf_isolated(path, max_records=10)
