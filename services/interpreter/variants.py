@@ -16,7 +16,7 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,18 +56,36 @@ MAPS = {"none": pb.VARIANT_MAPS_UNSPECIFIED, "ism": pb.VARIANT_MAPS_ISM, "salien
 
 
 class GenomeCache:
-    """Uploaded genomes fetched to local disk and opened, the last ``capacity`` kept (LRU)."""
+    """Uploaded genomes fetched to local disk and opened; the last ``capacity`` unused ones kept (LRU).
+
+    :meth:`use` holds a genome for one call: a genome in use is never closed, so the cache
+    may hold more than ``capacity`` while calls on several genomes run at once.
+    """
 
     def __init__(self, capacity: int = GENOMES_KEPT):
         self.capacity = capacity
         self._lock = threading.Lock()
         self._open: OrderedDict[str, tuple[Genome, Path]] = OrderedDict()
+        self._users: Counter[str] = Counter()
 
-    def get(self, store: ArtifactStore, upload_id: str, *, field: str = "genome_upload_id") -> Genome:
-        """The opened genome of ``upload_id`` (fetched and indexed the first time)."""
+    @contextlib.contextmanager
+    def use(
+        self, store: ArtifactStore, upload_id: str, *, field: str = "genome_upload_id"
+    ) -> Iterator[Genome]:
+        """The opened genome of ``upload_id`` for the block (fetched and indexed the first time)."""
+        genome = self._get(store, upload_id, field)
+        try:
+            yield genome
+        finally:
+            with self._lock:
+                self._users[upload_id] -= 1
+                self._evict()
+
+    def _get(self, store: ArtifactStore, upload_id: str, field: str) -> Genome:
         with self._lock:
             if upload_id in self._open:
                 self._open.move_to_end(upload_id)
+                self._users[upload_id] += 1
                 return self._open[upload_id][0]
         folder = Path(tempfile.mkdtemp(prefix="motiflens-genome-"))
         try:
@@ -79,16 +97,24 @@ class GenomeCache:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         with self._lock:
+            self._users[upload_id] += 1
             if upload_id in self._open:  # another call opened it meanwhile: keep one copy
                 genome.close()
                 shutil.rmtree(folder, ignore_errors=True)
                 return self._open[upload_id][0]
             self._open[upload_id] = (genome, folder)
-            while len(self._open) > self.capacity:
-                _, (old, old_folder) = self._open.popitem(last=False)
-                old.close()
-                shutil.rmtree(old_folder, ignore_errors=True)
+            self._evict()
         return genome
+
+    def _evict(self) -> None:
+        """Close the least recently used genomes no call holds, down to ``capacity`` (lock held)."""
+        for upload_id in list(self._open):
+            if len(self._open) <= self.capacity:
+                return
+            if self._users[upload_id] <= 0:
+                genome, folder = self._open.pop(upload_id)
+                genome.close()
+                shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         """Close every genome and remove its local copy (the server is stopping)."""
@@ -136,7 +162,7 @@ class VariantCalls:
             variants = read_vcf_isolated(
                 held.enter_context(self._vcf_file(request)), max_records=MAX_VARIANTS
             )
-            genome = self.genomes.get(self.store, request.genome_upload_id)
+            genome = held.enter_context(self.genomes.use(self.store, request.genome_upload_id))
             counter = SummaryCounter()
             # Windows (ref, alt, both strands), predictions and the maps of one batch.
             cost = 6 * onehot_bytes(batch, length) + pass_bytes(loaded, pass_rows(loaded), gradients=True)

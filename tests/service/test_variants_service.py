@@ -230,3 +230,23 @@ def test_the_vcf_is_parsed_in_a_child_process_that_may_fail_alone(tmp_path, monk
     monkeypatch.setattr(vcf_child, "MEMORY_BYTES", 16 * 1024 * 1024)
     with pytest.raises(MotiflensInvalidInput, match="parser stopped"):
         vcf_child.read_vcf_isolated(path, max_records=10)
+
+
+def test_the_genome_cache_never_closes_a_genome_in_use(world):
+    """Two genomes at once with room for one: the one in use stays open; the unused one goes."""
+    client, _, genome, _, folder = world
+    from services.common.store import open_store
+    from services.interpreter.variants import GenomeCache
+
+    store = open_store(client.store_url)
+    other = client.upload(folder / "genome.fa").upload_id  # a second upload of the same file
+    cache = GenomeCache(capacity=1)
+    with cache.use(store, genome) as first:
+        with cache.use(store, other) as second:
+            assert first.fetch("chr1", 0, 10) == second.fetch("chr1", 0, 10)  # both open at once
+        assert first.fetch("chr1", 0, 10)  # still open after the other call ended
+    with cache.use(store, other):
+        pass
+    assert list(cache._open) == [other]  # the least recently used, unused genome was closed
+    cache.close()
+    assert not cache._open
