@@ -153,13 +153,24 @@ def job_info(message: pb.Job) -> JobInfo:
     )
 
 
+def _job_common(message: pb.Job) -> dict:
+    """The fields every job kind's info has: id, state, name, error, times, resumes."""
+    return {
+        "job_id": message.job_id,
+        "state": state_name(message.state),
+        "name": message.name,
+        "error": message.error,
+        "created_at": message.created_at,
+        "started_at": message.started_at,
+        "finished_at": message.finished_at,
+        "resumes": message.resumes,
+    }
+
+
 def attribution_job_info(message: pb.Job) -> AttributionJobInfo:
     """AttributionJobInfo from a Job message of kind "attribution"."""
     job = message.attribution
     return AttributionJobInfo(
-        job_id=message.job_id,
-        state=state_name(message.state),
-        name=message.name,
         dataset_id=message.dataset_id,
         model_id=job.model_id,
         split=split_name(job.split),
@@ -173,11 +184,7 @@ def attribution_job_info(message: pb.Job) -> AttributionJobInfo:
         file_format=next((k for k, v in ATTRIBUTION_FORMAT_BY_NAME.items() if v == job.format), "npz"),
         attributions_id=job.attributions_id,
         executor=job.executor,
-        error=message.error,
-        created_at=message.created_at,
-        started_at=message.started_at,
-        finished_at=message.finished_at,
-        resumes=message.resumes,
+        **_job_common(message),
     )
 
 
@@ -185,19 +192,12 @@ def motifs_job_info(message: pb.Job) -> MotifsJobInfo:
     """MotifsJobInfo from a Job message of kind "motifs"."""
     job = message.motifs
     return MotifsJobInfo(
-        job_id=message.job_id,
-        state=state_name(message.state),
-        name=message.name,
         attributions_id=job.attributions_id,
         motifs_id=job.motifs_id,
         num_sequences=job.num_sequences,
         num_patterns=job.num_patterns,
         database=job.database,
-        error=message.error,
-        created_at=message.created_at,
-        started_at=message.started_at,
-        finished_at=message.finished_at,
-        resumes=message.resumes,
+        **_job_common(message),
     )
 
 
@@ -205,9 +205,6 @@ def variants_job_info(message: pb.Job) -> VariantsJobInfo:
     """VariantsJobInfo from a Job message of kind "variants"."""
     job = message.variants
     return VariantsJobInfo(
-        job_id=message.job_id,
-        state=state_name(message.state),
-        name=message.name,
         model_id=job.model_id,
         vcf_upload_id=job.vcf_upload_id,
         genome_upload_id=job.genome_upload_id,
@@ -216,11 +213,7 @@ def variants_job_info(message: pb.Job) -> VariantsJobInfo:
         shards_done=job.shards_done,
         variants_id=job.variants_id,
         executor=job.executor,
-        error=message.error,
-        created_at=message.created_at,
-        started_at=message.started_at,
-        finished_at=message.finished_at,
-        resumes=message.resumes,
+        **_job_common(message),
     )
 
 

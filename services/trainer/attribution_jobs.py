@@ -79,11 +79,6 @@ if TYPE_CHECKING:  # the managers import this module
 logger = logging.getLogger(__name__)
 
 
-def is_terminal(state: str) -> bool:
-    """Whether a job in ``state`` is finished (the job records' own rule, without importing the manager)."""
-    return state in TERMINAL
-
-
 KIND = "attribution"
 SHARD_KIND = "attribution_shard"
 SHARD_PREFIX = "ashard"
@@ -327,18 +322,26 @@ def is_attribution(record: Mapping) -> bool:
 
 
 def stored_shards(store: ArtifactStore, record: Mapping, known: set[int] | None = None) -> set[int]:
-    """Indexes of the shards of an unfinished job stored so far.
+    """Indexes of the shards of an unfinished attribution job stored so far (:func:`stored_shard_indexes`)."""
+    return stored_shard_indexes(
+        store, record["job_id"], int(record["attribution"]["shards"]), SHARD_KIND, known
+    )
+
+
+def stored_shard_indexes(
+    store: ArtifactStore, job_id: str, shards: int, kind: str, known: set[int] | None = None
+) -> set[int]:
+    """Indexes of a sharded job's shards (artifacts of ``kind``) stored so far.
 
     ``known`` (indexes seen before; shards are immutable until the merge deletes them)
     is updated and skipped, so a caller polling a job reads each shard's manifest once.
     """
-    spec = record["attribution"]
     done = set(known or ())
-    for index in range(int(spec["shards"])):
+    for index in range(shards):
         if index in done:
             continue
         try:
-            store.get_manifest(shard_id(record["job_id"], index), kind=SHARD_KIND)
+            store.get_manifest(shard_id(job_id, index), kind=kind)
         except NotFoundError:
             continue
         done.add(index)
@@ -350,21 +353,30 @@ def stored_shards(store: ArtifactStore, record: Mapping, known: set[int] | None 
 def progress(store: ArtifactStore, record: Mapping, known: set[int] | None = None) -> tuple[int, int]:
     """(shards done, sequences done) of an attribution job: the record's once it is finished."""
     spec = record["attribution"]
-    if is_terminal(record.get("state", "")) or spec.get("attributions_id"):
+    if record.get("state", "") in TERMINAL or spec.get("attributions_id"):
         return int(spec.get("shards_done", 0)), int(spec.get("sequences_done", 0))
     done = stored_shards(store, record, known)
     return len(done), sum(b - a for a, b in (shard_rows(spec, i) for i in done))
 
 
 def progress_events(record: Mapping, shards_done: int) -> list[dict]:
-    """WatchJob's events of an attribution job: one per finished shard, in the order of their count."""
+    """WatchJob's events of an attribution job (:func:`shard_progress_events`)."""
     spec = record["attribution"]
-    size, total = int(spec["shard_size"]), int(spec["num_sequences"])
+    return shard_progress_events(
+        shards_done, int(spec["shards"]), int(spec["shard_size"]), int(spec["num_sequences"])
+    )
+
+
+def shard_progress_events(shards_done: int, shards: int, size: int, total: int) -> list[dict]:
+    """WatchJob's events of a sharded job: one per finished shard, in the order of their count.
+
+    ``size`` rows per shard, ``total`` rows in all (sequences, or a VCF's alleles).
+    """
     return [
         {
             "kind": "progress",
             "shards_done": k,
-            "shards": int(spec["shards"]),
+            "shards": shards,
             "sequences_done": min(total, k * size),
             "num_sequences": total,
         }
@@ -468,7 +480,7 @@ def reconcile(store: ArtifactStore, record: dict, cluster: kube.KubernetesJobs) 
 
     Returns the record as it is afterwards.
     """
-    if is_terminal(record["state"]) or record.get("executor") != "kubernetes":
+    if record["state"] in TERMINAL or record.get("executor") != "kubernetes":
         return record
     name = kubernetes_job_name(record["job_id"])
     try:
@@ -495,7 +507,7 @@ def reconcile(store: ArtifactStore, record: dict, cluster: kube.KubernetesJobs) 
     if not reason:
         return record
     current = store.get_record(JOBS_NAMESPACE, record["job_id"])
-    if is_terminal(current["state"]):
+    if current["state"] in TERMINAL:
         return current
     current.update(state="FAILED", error=reason, finished_at=utc_now())
     store.put_record(JOBS_NAMESPACE, record["job_id"], current)

@@ -188,34 +188,18 @@ def launch(jobs: JobManager, sweeps: SweepManager, spec: Mapping, *, parallelism
 
 def stored_shards(store: ArtifactStore, record: Mapping, known: set[int] | None = None) -> set[int]:
     """Indexes of the job's shards stored so far (``known``: seen before, skipped and updated)."""
-    done = set(known or ())
-    for index in range(int(record["variants"]["shards"])):
-        if index in done:
-            continue
-        try:
-            store.get_manifest(attribution_jobs.shard_id(record["job_id"], index), kind=SHARD_KIND)
-        except NotFoundError:
-            continue
-        done.add(index)
-    if known is not None:
-        known |= done
-    return done
+    spec = record["variants"]
+    return attribution_jobs.stored_shard_indexes(
+        store, record["job_id"], int(spec["shards"]), SHARD_KIND, known
+    )
 
 
 def progress_events(record: Mapping, shards_done: int) -> list[dict]:
-    """WatchJob's events of a variants job: one per finished shard (as attribution jobs have)."""
+    """WatchJob's events of a variants job: one per finished shard (alleles as sequences)."""
     spec = record["variants"]
-    size, total = int(spec["shard_size"]), int(spec["alleles"])
-    return [
-        {
-            "kind": "progress",
-            "shards_done": k,
-            "shards": int(spec["shards"]),
-            "sequences_done": min(total, k * size),
-            "num_sequences": total,
-        }
-        for k in range(1, shards_done + 1)
-    ]
+    return attribution_jobs.shard_progress_events(
+        shards_done, int(spec["shards"]), int(spec["shard_size"]), int(spec["alleles"])
+    )
 
 
 def job_message(record: Mapping, shards_done: int | None = None) -> pb.VariantsJob:
@@ -428,17 +412,19 @@ def read_scores(
         store.get_manifest(artifact_id, kind=VARIANTS_KIND)
     except NotFoundError:
         raise NotFoundError(f"variants_id: no variants artifact {artifact_id!r}") from None
-    data = memoryview(store.read_object(artifact_id, "scores.pb"))
-    offset = 0
-    while offset < len(data):
-        (size,) = _LENGTH.unpack_from(data, offset)
-        shard = pb.VariantBatch.FromString(bytes(data[offset + _LENGTH.size : offset + _LENGTH.size + size]))
-        offset += _LENGTH.size + size
-        for start in range(0, len(shard.variants), READ_BATCH):
-            if not is_active():
-                return
-            yield pb.ScoreVariantsEvent(
-                batch=pb.VariantBatch(variants=shard.variants[start : start + READ_BATCH])
-            )
+    from services.common.datasets import disk_errors, scratch_directory
+
+    with scratch_directory() as tmp:
+        with disk_errors("variants_id"):
+            store.fetch_artifact(artifact_id, Path(tmp))
+        with (Path(tmp) / "scores.pb").open("rb") as scores:  # one shard in memory at a time
+            while header := scores.read(_LENGTH.size):
+                (size,) = _LENGTH.unpack(header)
+                shard = pb.VariantBatch.FromString(scores.read(size))
+                for start in range(0, len(shard.variants), READ_BATCH):
+                    if not is_active():
+                        return
+                    batch = pb.VariantBatch(variants=shard.variants[start : start + READ_BATCH])
+                    yield pb.ScoreVariantsEvent(batch=batch)
     summary = pb.VariantSummary.FromString(store.read_object(artifact_id, "summary.pb"))
     yield pb.ScoreVariantsEvent(summary=summary)
