@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 SERVICES := trainer interpreter motifmatch
+# MinIO built from source (docker/minio.Dockerfile); deploy/base/Kustomization names the same tag.
+MINIO_RELEASE := RELEASE.2025-10-15T17-29-55Z
 BUDGET ?= small
 OUTPUT ?= reproduce-output
 IRF1 ?= ../shared/data/IRF1_400_h3k27ac.h5
@@ -57,11 +59,13 @@ bench: install ## Print training, attribution and sweep-submission figures (benc
 	$(PY) bench/attribution_throughput.py
 	$(PY) bench/sweep_submit.py
 
-images: ## Build the service images motiflens/<svc>:$(VERSION) and the GPU trainer (needs Docker)
+images: ## Build the service images motiflens/<svc>:$(VERSION), the GPU trainer and MinIO (needs Docker)
 	@for svc in $(SERVICES) trainer-gpu; do \
 		echo docker build -f docker/$$svc.Dockerfile -t motiflens/$$svc:$(VERSION) . ; \
 		docker build -f docker/$$svc.Dockerfile -t motiflens/$$svc:$(VERSION) . || exit 1; \
 	done
+	docker build -f docker/minio.Dockerfile --build-arg MINIO_RELEASE=$(MINIO_RELEASE) \
+		-t motiflens/minio:$(MINIO_RELEASE) docker
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

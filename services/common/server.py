@@ -101,6 +101,9 @@ LIVENESS_SERVICE = "liveness"
 SWITCH_INTERVAL_SECONDS = 0.001
 #: Seconds between store checks once the store has answered.
 STORE_CHECK_SECONDS = 5.0
+#: A client connection's lifetime, seconds, before the server asks the client to reconnect
+#: (gRPC adds +-10 % jitter); see the option in :func:`create_server`.
+MAX_CONNECTION_AGE_SECONDS = 300
 
 Register = Callable[[grpc.Server], None]
 
@@ -298,6 +301,10 @@ def create_server(
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         # A port in use must fail loudly instead of being shared with another server.
         ("grpc.so_reuseport", 0),
+        # Clients re-resolve the service name when a connection ends: closing each connection
+        # after a few minutes (GOAWAY; calls in flight finish, with no grace limit) lets a
+        # round_robin client see replicas the autoscaler added behind a headless Service.
+        ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_SECONDS * 1000),
     ]
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(

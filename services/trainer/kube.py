@@ -7,8 +7,8 @@ sweep entrypoint, ``python -m services.trainer.worker --sweep-id <id>``, which m
 its index to the job id recorded for it (``sweeps/<id>`` in the store) and runs
 :func:`services.trainer.worker.run_training_job` — the same function the trainer's
 local worker processes run. The pod reads the store URL and S3 credentials from the
-same ConfigMap and Secret as the trainer (``deploy/11-configmap.yaml``,
-``deploy/10-secrets.yaml``), carries the label that lets it through MinIO's
+same ConfigMap and Secret as the trainer (``deploy/base/11-configmap.yaml``, and the
+``minio-credentials`` Secret deploy/README.md creates), carries the label that lets it through MinIO's
 NetworkPolicy, and no service-account token (it never talks to the API server).
 
 Retries: ``backoffLimitPerIndex`` (GA in Kubernetes 1.33) retries a pod that died
@@ -21,7 +21,7 @@ up on are listed in the Job's ``status.failedIndexes``; :func:`failed_indexes` p
 that list so the trainer can mark those jobs FAILED.
 
 The API client (:class:`ClusterJobs`) uses the official ``kubernetes`` package with
-the pod's service-account credentials; the trainer's Role (``deploy/12-trainer-rbac.yaml``)
+the pod's service-account credentials; the trainer's Role (``deploy/base/12-trainer-rbac.yaml``)
 allows Jobs and Pods in its namespace only.
 """
 
@@ -308,7 +308,7 @@ class ClusterJobs:
                 raise FailedPreconditionError(
                     "sweeps: MOTIFLENS_SWEEP_EXECUTOR=kubernetes but no in-cluster Kubernetes "
                     f"configuration was found ({exc}); run the trainer in a pod with a service "
-                    "account (deploy/12-trainer-rbac.yaml) or set MOTIFLENS_SWEEP_EXECUTOR=local"
+                    "account (deploy/base/12-trainer-rbac.yaml) or set MOTIFLENS_SWEEP_EXECUTOR=local"
                 ) from None
             self._api = client.BatchV1Api()
         return self._api
@@ -340,7 +340,7 @@ def _api_error(action: str, name: str, exc) -> Exception:
     message = f"Kubernetes API error {action} Job {name!r}: {exc.status} {exc.reason}"
     if exc.status in (401, 403):
         return FailedPreconditionError(
-            f"{message}; the trainer's service account needs the Role in deploy/12-trainer-rbac.yaml"
+            f"{message}; the trainer's service account needs the Role in deploy/base/12-trainer-rbac.yaml"
         )
     if exc.status in (400, 409, 422):
         return FailedPreconditionError(f"{message}: {(exc.body or '')[:500]}")

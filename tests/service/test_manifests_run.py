@@ -1,6 +1,7 @@
 """Manifests and code cannot drift apart: run each service exactly as its Deployment says.
 
-For every service Deployment in deploy/, the container's command and environment
+For every service Deployment in deploy/ (rendered: the dev overlay, whose generated Secrets
+stand in for the ones an operator creates), the container's command and environment
 (ConfigMap and Secret values resolved as Kubernetes would) start a local process;
 only what must change off-cluster is rewritten: the bind host (loopback), the ports
 (free ones, the probe port moving with the gRPC port), the numba cache directory,
@@ -17,10 +18,10 @@ from urllib.parse import urlsplit
 
 import grpc
 import pytest
-import yaml
 from google.protobuf import descriptor_pool, message_factory
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from helpers import wait_for_serving
+from kustomize_render import build, config_maps_and_secrets
 
 from services.common.server import LIVENESS_SERVICE
 
@@ -28,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def documents():
-    for path in sorted((ROOT / "deploy").glob("*.yaml")):
-        yield from (doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    """The rendered objects of deploy/overlays/dev: the base plus the Secrets a cluster would hold."""
+    yield from build("dev")
 
 
 def free_port() -> int:
@@ -56,8 +57,7 @@ def resolved_env(container, config_maps, secrets) -> dict[str, str]:
 
 def service_deployments():
     docs = list(documents())
-    config_maps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in docs if d["kind"] == "Secret"}
+    config_maps, secrets = config_maps_and_secrets(tuple(docs))
     for doc in docs:
         if doc["kind"] != "Deployment":
             continue

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import numpy as np
 import pytest
+from kustomize_render import build, config_maps_and_secrets
 from motiflens_client import (
     Client,
     DatasetSplit,
@@ -34,7 +35,7 @@ from motiflens_client import (
 )
 from planted import detector, planted_sequences
 from test_cli import run_cli
-from test_manifests_run import documents, resolved_env
+from test_manifests_run import resolved_env
 
 from motiflens.errors import FailedPreconditionError
 from services.common.config import JobSettings, SweepSettings
@@ -112,10 +113,8 @@ def trainer(
 
 
 def _deploy_config() -> tuple[dict, dict]:
-    docs = list(documents())
-    config_maps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in docs if d["kind"] == "Secret"}
-    return config_maps, secrets
+    """ConfigMaps and Secrets of the rendered dev overlay (the base plus generated Secrets)."""
+    return config_maps_and_secrets(build("dev"))
 
 
 def deployed_store_url(s3_server) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-import yaml
+from kustomize_render import build, config_maps_and_secrets
 
 from motiflens.errors import InvalidInputError, ResourceExhaustedError
 from services.common.config import ConfigError, SweepSettings
@@ -178,8 +178,8 @@ def test_sweep_settings_from_env():
 
 
 def test_deployed_configmap_configures_kubernetes_sweeps():
-    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "11-configmap.yaml").read_text()) if d]
-    settings = SweepSettings.from_env(docs[0]["data"])
+    (config,) = [d for d in build("base") if d["kind"] == "ConfigMap"]
+    settings = SweepSettings.from_env(config["data"])
     assert settings.executor == "kubernetes"
     assert settings.image == "motiflens/trainer:0.1.0"
     assert settings.gpu_image == "motiflens/trainer-gpu:0.1.0"
@@ -250,14 +250,8 @@ def test_job_pods_are_hardened_and_reach_minio():
 
 
 def test_job_env_references_exist_in_deploy():
-    docs = [
-        d
-        for path in sorted((ROOT / "deploy").glob("*.yaml"))
-        for d in yaml.safe_load_all(path.read_text())
-        if d
-    ]
-    config_maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"]: d["stringData"] for d in docs if d["kind"] == "Secret"}
+    docs = build("dev")  # the base plus the Secrets an operator creates (generated there)
+    config_maps, secrets = config_maps_and_secrets(docs)
     (container,) = manifest()["spec"]["template"]["spec"]["containers"]
     for source in container["envFrom"]:
         assert source["configMapRef"]["name"] in config_maps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -69,6 +70,10 @@ _CHANNEL_OPTIONS = [
     # 4 MiB would refuse large scans and attribution chunks.
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
+    # One connection per address the name resolves to, calls spread over them in turn: behind
+    # a headless Service (deploy/) each interpreter or motifmatch pod gets its share of one
+    # client's calls. A name with one address behaves as before.
+    ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
 ]
 
 
