@@ -201,7 +201,13 @@ def filter_pwms(
 # --------------------------------------------------------------------------- logos
 
 
-def _save_logo(matrix: np.ndarray, path: str | os.PathLike, *, ylabel: str, title: str | None, ylim=None):
+def _logo_figure(matrix: np.ndarray, *, title: str | None, bits: bool):
+    """A matplotlib Figure with one logomaker logo of ``matrix`` (L, 4), columns A, C, G, T.
+
+    ``bits``: an information-content axis (:func:`bits_axis`: 0 to 2 bits, whole-bit
+    ticks); otherwise an "attribution" axis with matplotlib's ticks. The caller saves and
+    closes the figure.
+    """
     import logomaker
     import matplotlib
 
@@ -214,16 +220,58 @@ def _save_logo(matrix: np.ndarray, path: str | os.PathLike, *, ylabel: str, titl
     figure, axis = plt.subplots(figsize=(min(width, 24), 1.8))
     try:
         logomaker.Logo(frame, ax=axis, color_scheme="classic")
-        axis.set_ylabel(ylabel)
-        if ylim is not None:
-            axis.set_ylim(*ylim)
+        if bits:
+            bits_axis(axis)
+        else:
+            axis.set_ylabel("attribution")
         if title:
             axis.set_title(title, fontsize=9)
         axis.spines[["top", "right"]].set_visible(False)
         figure.tight_layout()
+    except BaseException:
+        plt.close(figure)
+        raise
+    return figure
+
+
+def _save_figure(figure, path: str | os.PathLike) -> None:
+    """Write ``figure`` as PNG (100 dpi) and close it, also when writing fails."""
+    import matplotlib.pyplot as plt
+
+    try:
         figure.savefig(path, dpi=100, format="png")
     finally:
         plt.close(figure)
+
+
+def bits_axis(axis, *, ylim: tuple[float, float] | None = (0.0, 2.0)) -> None:
+    """Make ``axis`` an information-content axis: labelled "bits", ticks at whole bits only.
+
+    matplotlib's default locator ticks at fractions of a bit (0.0, 0.5, ... 2.0 on a 0-2 bit
+    axis); a bit is the unit of a logo, so the ticks sit at integers (0, 1, 2 for DNA),
+    labelled without decimals, whatever the limits.
+
+    Parameters
+    ----------
+    axis : matplotlib.axes.Axes
+    ylim : (float, float) or None, default (0, 2)
+        Y limits in bits (2 = log2 of 4 bases, the most a DNA column holds); None keeps
+        the axis's limits.
+    """
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    class WholeBits(MaxNLocator):
+        # integer=True alone falls back to fractional ticks when the limits hold fewer than
+        # min_n_ticks integers; those are dropped here, so an axis never shows 0.5 bits.
+        def tick_values(self, vmin, vmax):
+            ticks = super().tick_values(vmin, vmax)
+            return ticks[np.isclose(ticks, np.round(ticks))]
+
+    if ylim is not None:
+        axis.set_ylim(*ylim)
+    axis.yaxis.set_major_locator(WholeBits(integer=True, steps=[1, 2, 5, 10], min_n_ticks=1))
+    axis.yaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
+    axis.set_ylabel("bits")
 
 
 def information_matrix(pwm: np.ndarray) -> np.ndarray:
@@ -244,12 +292,21 @@ def information_matrix(pwm: np.ndarray) -> np.ndarray:
     return pwm * information_content(pwm)[..., None]
 
 
-def pwm_logo(pwm: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
-    """Write a sequence logo of a PWM (W, 4) as PNG, letter heights in bits (0 to 2)."""
+def pwm_logo_figure(pwm: np.ndarray, *, title: str | None = None):
+    """A sequence logo of a PWM (W, 4) as a matplotlib Figure (close it when done).
+
+    Letter heights in bits (:func:`information_matrix`); y axis 0 to 2 bits, ticked at
+    0, 1, 2 (:func:`bits_axis`).
+    """
     pwm = np.asarray(pwm, dtype=np.float64)
     if pwm.ndim != 2 or pwm.shape[1] != 4:
         raise InvalidInputError(f"pwm: expected shape (W, 4), got {pwm.shape}", field="pwm")
-    _save_logo(information_matrix(pwm), path, ylabel="bits", title=title, ylim=(0, 2))
+    return _logo_figure(information_matrix(pwm), title=title, bits=True)
+
+
+def pwm_logo(pwm: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Write a sequence logo of a PWM (W, 4) as PNG: heights in bits, y ticks at 0, 1, 2 bits."""
+    _save_figure(pwm_logo_figure(pwm, title=title), path)
 
 
 def attribution_logo(scores: np.ndarray, path: str | os.PathLike, *, title: str | None = None) -> None:
@@ -261,4 +318,4 @@ def attribution_logo(scores: np.ndarray, path: str | os.PathLike, *, title: str 
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != 4:
         raise InvalidInputError(f"scores: expected shape (L, 4), got {scores.shape}", field="scores")
-    _save_logo(scores, path, ylabel="attribution", title=title)
+    _save_figure(_logo_figure(scores, title=title, bits=False), path)

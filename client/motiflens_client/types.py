@@ -693,11 +693,15 @@ class Filters:
 
 @dataclass(frozen=True)
 class TomtomHit:
-    """One Tomtom match (a row of MEME Tomtom's TSV).
+    """One Tomtom match (a row of MEME Tomtom's TSV, plus the target's name).
 
     Attributes
     ----------
-    query_id, target_id, target_name : str
+    query_id, target_id : str
+    target_name : str
+        The target's alternate name, the word after its id on the ``MOTIF`` line: for
+        JASPAR the TF (``MA0139.1`` -> ``"CTCF"``); "" when the database gives none.
+        MEME's TSV has no such column; ``motiflens tomtom --table`` prints it.
     offset : int
         Optimal offset of the query relative to the target.
     p_value, e_value, q_value : float
@@ -844,9 +848,9 @@ class CompareResult:
     Attributes
     ----------
     hits : tuple of TomtomHit
-        Significant matches.
+        Significant matches; each carries the target's name (``target_name``, e.g. the TF).
     tsv : str
-        The hits as MEME Tomtom's TSV.
+        The hits as MEME Tomtom's TSV (MEME's ten columns exactly, so no target names).
     num_targets : int
         Motifs in the database searched.
     distance : str

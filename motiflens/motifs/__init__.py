@@ -6,7 +6,8 @@ matched filters against JASPAR CORE 2016 vertebrates (519 motifs) and built its
 synthetic data from JASPAR 2016 motifs, hence the default release.
 
 Files: :func:`read_meme` and :func:`write_meme` handle the MEME motif format
-(version 4, the "minimal" format that Tomtom and FIMO read), :func:`read_jaspar`
+(version 4, the "minimal" format that Tomtom and FIMO read; on reading, also MEME 5's
+DNA alphabet blocks), :func:`read_jaspar`
 the JASPAR matrix format (``>MA0001.1 AGL3`` then four count rows). Paths and
 open text streams are both accepted. :func:`motif_database` gives an immutable,
 cached :class:`MotifDatabase` for a JASPAR release or a motif file.
@@ -21,6 +22,7 @@ Where things live
   :func:`read_jaspar` for JASPAR-format files.
 - :mod:`~motiflens.motifs.database`: :class:`MotifDatabase`, :func:`motif_database`.
 - ``_text``: line access and error messages shared by the two file readers.
+- ``_alphabet``: MEME 5 alphabet blocks (``ALPHABET "DNA" DNA-LIKE`` ... ``END ALPHABET``).
 
 Import from ``motiflens.motifs``; the modules are its parts.
 """

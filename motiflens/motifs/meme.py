@@ -1,7 +1,8 @@
 """MEME motif files: :func:`read_meme` and :func:`write_meme` (version 4, the "minimal" format).
 
 That is the format Tomtom and FIMO read. Paths and open text streams are both accepted;
-errors name the line (1-based) and what was expected.
+errors name the line (1-based) and what was expected. MEME 5's alphabet blocks
+(``ALPHABET "DNA" DNA-LIKE`` ... ``END ALPHABET``) are read by :mod:`motiflens.motifs._alphabet`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TextIO
 import numpy as np
 
 from motiflens.errors import InvalidInputError
+from motiflens.motifs._alphabet import is_alphabet_line, read_alphabet
 from motiflens.motifs._text import _Lines, _open_text, _parse_float
 from motiflens.motifs.pwm import Motif
 
@@ -96,7 +98,7 @@ def read_meme(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
     """Read motifs from a MEME motif file (format version 4 or later).
 
     The accepted layout is MEME's "minimal motif format": a ``MEME version 4``
-    line, then optionally ``ALPHABET= ACGT``, ``strands: + -`` and a
+    line, then optionally the alphabet, ``strands: + -`` and a
     ``Background letter frequencies`` line followed by the four frequencies;
     then one block per motif::
 
@@ -108,7 +110,14 @@ def read_meme(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
 
     ``alength=``, ``w=``, ``nsites=`` and ``E=`` are optional (``w`` is inferred
     from the rows when absent), as are ``URL`` lines and ``log-odds matrix:``
-    blocks (skipped). Other text outside motif blocks is ignored, as MEME does.
+    blocks (skipped). The alphabet is either the line ``ALPHABET= ACGT`` or a
+    MEME 5 alphabet block (``ALPHABET "DNA" DNA-LIKE`` ... ``END ALPHABET``, as
+    MEME 5's tools write it) that defines DNA: core symbols A, C, G, T with
+    complements A ~ T and C ~ G, in any order, with any names, colours,
+    comments, ambiguity codes and aliases. MEME orders matrix columns by the
+    sorted core symbols, so the columns are A, C, G, T whatever order the block
+    lists them in (:mod:`motiflens.motifs._alphabet`). Other text outside motif
+    blocks is ignored, as MEME does.
     The alternate name is the token after the id; the rest of a MOTIF line is
     ignored. Rows are renormalised to sum to 1 when they miss it by at most
     ``ROW_SUM_TOLERANCE`` (0.01), because MEME files are rounded to a few decimals.
@@ -127,7 +136,10 @@ def read_meme(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
     ------
     InvalidInputError
         Malformed input; the message names the line (1-based) and the reason: no
-        ``MEME version`` line, an alphabet other than ACGT, a MOTIF without a
+        ``MEME version`` line, an alphabet other than DNA (``ALPHABET= ACGU``,
+        protein, an RNA, protein or custom alphabet block), a malformed alphabet
+        block (no ``END ALPHABET``, a redefined symbol, a complement other than
+        A ~ T and C ~ G, a line over the bounds), a MOTIF without a
         ``letter-probability matrix:`` line, fewer or more rows than ``w=``, a row
         without exactly 4 numbers, a non-numeric or negative value, a row summing
         to 1 by more than 0.01 off, a repeated motif id, or no MOTIF at all.
@@ -151,11 +163,10 @@ def read_meme(path_or_stream: str | os.PathLike | TextIO) -> list[Motif]:
     # Header: everything up to the first MOTIF line.
     while index < n_lines and not lines.text(index).startswith("MOTIF"):
         text = lines.text(index)
-        if text.startswith("ALPHABET"):
-            alphabet = text[len("ALPHABET") :].lstrip("= \t")
-            if alphabet != "ACGT":
-                raise lines.error(index, f"alphabet: expected 'ALPHABET= ACGT', got {text!r}")
-        elif text.startswith("Background letter frequencies"):
+        if is_alphabet_line(text):
+            index = read_alphabet(lines, index)
+            continue
+        if text.startswith("Background letter frequencies"):
             index = _parse_background(lines, index)
             continue
         elif text.startswith("strands:"):

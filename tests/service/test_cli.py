@@ -23,7 +23,7 @@ import pytest
 from helpers import make_settings, running_server
 from motiflens_client.cli import main
 
-from motiflens.motifs import jaspar_motif, read_meme, write_meme
+from motiflens.motifs import Motif, jaspar_motif, read_meme, write_meme
 from motiflens.tomtom import TSV_COLUMNS
 from services.common.store import open_store
 from services.launcher import start_suite, stop_suite
@@ -587,10 +587,31 @@ def test_tomtom_prints_meme_tomtom_tsv_and_writes_out(cli, max_meme, tmp_path):
     assert (first[0], first[1], first[9]) == ("MA0058.3", "MA0058.3", "+")
     out = tmp_path / "hits.tsv"
     written = cli("tomtom", str(max_meme), "--qvalue", "0.05", "--trim", "--out", str(out))
-    assert written.code == 0 and re.match(
-        rf"^{re.escape(str(out))}  \d+ hits against 519 targets$", written.out
-    )
-    assert tuple(out.read_text().splitlines()[0].split("\t")) == TSV_COLUMNS
+    summary, *table = written.out.splitlines()
+    assert written.code == 0 and re.match(rf"^{re.escape(str(out))}  \d+ hits against 519 targets$", summary)
+    tsv = out.read_text().split("\n\n")[0].splitlines()
+    assert tuple(tsv[0].split("\t")) == TSV_COLUMNS  # the file stays MEME's format
+    # The hits also reach the terminal, each target's TF name beside its id.
+    assert table[0].split() == "QUERY TARGET TF E_VALUE Q_VALUE P_VALUE OFFSET OVERLAP STRAND".split()
+    assert len(table) - 1 == len(tsv) - 1 == int(summary.split()[1])
+    assert table[1].split()[:3] == ["MA0058.3", "MA0058.3", "MAX"]
+
+
+def test_tomtom_table_prints_the_tf_name_beside_the_target_id(cli, tmp_path):
+    ctcf = jaspar_motif("MA0139.1", "JASPAR2016")
+    queries = tmp_path / "ctcf_like.meme"
+    write_meme([Motif("ctcf_like", "", 0.7 * ctcf.pwm + 0.3 * 0.25)], queries)  # CTCF, flattened
+    result = cli("tomtom", str(queries), "--table")
+    assert result.code == 0, result.err
+    header, *rows = [line.split() for line in result.out.splitlines()]
+    assert header[:3] == ["QUERY", "TARGET", "TF"]
+    best = min(rows, key=lambda row: float(row[header.index("P_VALUE")]))
+    assert best[:3] == ["ctcf_like", "MA0139.1", "CTCF"] and float(best[header.index("E_VALUE")]) < 1e-6
+    assert all(len(row) == len(header) for row in rows)  # every JASPAR target has a one-word name
+    # Without --table stdout is MEME's TSV, unchanged: ten columns and no names.
+    tsv = cli("tomtom", str(queries)).out.split("\n\n")[0].splitlines()
+    assert tuple(tsv[0].split("\t")) == TSV_COLUMNS and "CTCF" not in "\n".join(tsv)
+    assert {line.split("\t")[1] for line in tsv[1:]} == {row[1] for row in rows}
 
 
 def test_databases_upload_then_list(cli, max_meme):

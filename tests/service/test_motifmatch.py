@@ -17,7 +17,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from helpers import make_channel, rpc_error, running_server, scrape_metrics, wait_for_serving
+from motiflens_client import Client
 from motiflens_client.api import common_pb2, motifmatch_pb2_grpc, pb
+from motiflens_client.errors import InvalidArgument
 
 from motiflens.motifs import Motif, jaspar_motif, motif_database, write_meme
 from motiflens.tomtom import TSV_COLUMNS, tomtom
@@ -264,6 +266,63 @@ def test_malformed_meme_is_invalid_argument_with_line(stub):
     assert error.code() == Code.INVALID_ARGUMENT and error.details().startswith("meme: line 7:")
     error = rpc_error(stub.UploadDatabase, pb.UploadDatabaseRequest(name="", meme=MALFORMED_MEME))
     assert error.code() == Code.INVALID_ARGUMENT and error.details().startswith("name:")
+
+
+# --------------------------------------------------------------------------- through the SDK
+
+# A MEME 5 file as STREME/meme2meme write it: the DNA alphabet as a block, the core symbols
+# listed T/A first (MEME orders the columns by the sorted symbols, A C G T, all the same).
+MEME5_HEADER = """MEME version 5.5.8 (Release date: Thu May 15 15:01:46 2025 -0700)
+
+ALPHABET "DNA" DNA-LIKE
+T "Thymine" 008000 ~ A "Adenine" CC0000
+C "Cytosine" 0000CC ~ G "Guanine" FFB300
+N "Any base" = ACGT  # ambiguity codes are allowed and ignored
+U = T
+END ALPHABET
+
+"""
+
+
+@pytest.fixture
+def sdk(tmp_path):
+    """A motiflens_client.Client whose motifmatch address is a real server on loopback (file store)."""
+    store = open_store((tmp_path / "store").as_uri())
+    servicer = MotifMatchServicer(store)
+    with running_server(
+        lambda server: add_to_server(servicer, server), service_name=SERVICE_NAME, store=store
+    ) as running:
+        address = f"127.0.0.1:{running.port}"
+        with Client(address, interpreter_address=address, motifmatch_address=address, timeout=120) as client:
+            yield client
+
+
+def test_sdk_tomtom_hits_carry_the_tf_name_and_the_tsv_stays_memes(sdk):
+    ctcf = jaspar_motif("MA0139.1", "JASPAR2016")
+    query = 0.7 * ctcf.pwm + 0.3 * 0.25  # CTCF-like: the JASPAR matrix flattened towards uniform
+    result = sdk.tomtom([("ctcf_like", query)])
+    best = min(result.hits, key=lambda hit: hit.p_value)
+    assert (best.query_id, best.target_id, best.target_name) == ("ctcf_like", "MA0139.1", "CTCF")
+    assert best.e_value < 1e-6 and best.offset == 0 and best.orientation == "+"
+    assert all(hit.target_name for hit in result.hits)  # every JASPAR motif has a TF name
+    header, *rows = result.tsv.split("\n\n")[0].splitlines()
+    assert tuple(header.split("\t")) == TSV_COLUMNS  # MEME's ten columns, no name column
+    assert [len(row.split("\t")) for row in rows] == [len(TSV_COLUMNS)] * len(result.hits)
+    assert "CTCF" not in result.tsv
+
+
+def test_sdk_uploads_a_meme5_alphabet_block_database_and_names_its_hits(sdk):
+    ctcf, max_motif = jaspar_motif("MA0139.1", "JASPAR2016"), jaspar_motif("MA0058.3", "JASPAR2016")
+    text = MEME5_HEADER + meme_text([ctcf, max_motif]).split("\n\n", 4)[4]  # the MOTIF blocks
+    info = sdk.upload_database("meme5", text)
+    assert info.num_motifs == 2
+    result = sdk.tomtom([("max_query", max_motif.pwm)], database=info.database_id, evalue_threshold=10)
+    best = min(result.hits, key=lambda hit: hit.p_value)
+    assert (best.target_id, best.target_name, best.offset, best.orientation) == ("MA0058.3", "MAX", 0, "+")
+    assert result.num_targets == 2
+    rna = text.replace('"DNA" DNA-LIKE', '"RNA" RNA-LIKE')
+    with pytest.raises(InvalidArgument, match=r"meme: line 3: alphabet: an RNA-LIKE alphabet block"):
+        sdk.upload_database("rna", rna)
 
 
 # --------------------------------------------------------------------------- errors

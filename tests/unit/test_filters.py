@@ -7,12 +7,14 @@ from motiflens.errors import CancelledError, InvalidInputError
 from motiflens.filters import (
     TASK1_GROUND_TRUTH,
     attribution_logo,
+    bits_axis,
     filter_pwms,
     filter_scans,
     hits_by_filter,
     information_matrix,
     match_statistics,
     pwm_logo,
+    pwm_logo_figure,
 )
 from motiflens.models import build_model
 from motiflens.motifs import jaspar_motif
@@ -122,6 +124,47 @@ def test_logos_are_pngs(tmp_path):
     assert png_size(tmp_path / "attr.png")[0] > width  # 50 positions are wider than 10
     with pytest.raises(InvalidInputError, match=r"expected shape \(W, 4\)"):
         pwm_logo(np.zeros((4, 5)), tmp_path / "bad.png")
+
+
+def _visible_ticks(axis) -> tuple[list[float], list[str]]:
+    """The y ticks inside the limits and their labels, after a draw."""
+    axis.figure.canvas.draw()
+    low, high = axis.get_ylim()
+    ticks = [
+        (tick, label.get_text())
+        for tick, label in zip(axis.get_yticks(), axis.get_yticklabels(), strict=True)
+    ]
+    inside = [(float(tick), text) for tick, text in ticks if low - 1e-9 <= tick <= high + 1e-9]
+    return [tick for tick, _ in inside], [text for _, text in inside]
+
+
+def test_pwm_logos_tick_the_bits_axis_at_whole_bits():
+    import matplotlib.pyplot as plt
+
+    figure = pwm_logo_figure(jaspar_motif(MAX_ID).pwm, title="MAX")
+    try:
+        (axis,) = figure.axes
+        assert axis.get_ylabel() == "bits" and axis.get_ylim() == (0.0, 2.0)
+        # matplotlib's default here is 0.0, 0.5, 1.0, 1.5, 2.0.
+        assert _visible_ticks(axis) == ([0.0, 1.0, 2.0], ["0", "1", "2"])
+    finally:
+        plt.close(figure)
+    # Whatever the limits, only integers are ticked (none when the range holds no integer).
+    for ylim, expected in [
+        ((0, 5.3), [0, 1, 2, 3, 4, 5]),
+        ((0, 12), [0, 2, 4, 6, 8, 10, 12]),
+        ((0, 1), [0, 1]),
+        ((0, 0.4), [0]),
+        ((0.2, 0.9), []),
+    ]:
+        figure, axis = plt.subplots(figsize=(3, 1.8))
+        try:
+            bits_axis(axis, ylim=ylim)
+            ticks, labels = _visible_ticks(axis)
+            assert ticks == expected, ylim
+            assert labels == [str(tick) for tick in expected] and axis.get_ylabel() == "bits"
+        finally:
+            plt.close(figure)
 
 
 def test_information_matrix_heights():

@@ -20,6 +20,7 @@ from motiflens_client.cli._args import (
 from motiflens_client.cli._inputs import add_sequence_source, read_meme, sequences, write_bytes, write_text
 from motiflens_client.cli._output import note, out, print_json, print_table
 from motiflens_client.sdk import Client
+from motiflens_client.types import TomtomHit
 from motiflens_client.wire import vocabulary
 
 
@@ -32,7 +33,9 @@ def register_tomtom(commands: Commands) -> None:
         "compare MEME motifs with a motif database (MEME Tomtom's TSV)",
         description=(
             "Tomtom (MEME 5's defaults: Euclidean distance; or --dist pearson) of every query\n"
-            "motif against a database; prints MEME Tomtom's TSV (Query_ID ... Orientation) to stdout or --out"
+            "motif against a database; prints MEME Tomtom's TSV (Query_ID ... Orientation) to stdout or\n"
+            "--out. MEME's TSV has no TF names: --table prints the hits as a table with each target's\n"
+            "name (JASPAR: the TF) beside its id, and with --out that table follows the summary line."
         ),
     )
     parser.add_argument(
@@ -60,7 +63,34 @@ def register_tomtom(commands: Commands) -> None:
         help="column distance, as MEME's -dist: ed (Euclidean, MEME 5's default) or pearson; default ed",
     )
     parser.add_argument(
-        "--out", type=output_file, metavar="OUT.tsv", help="write the TSV here instead of stdout"
+        "--out",
+        type=output_file,
+        metavar="OUT.tsv",
+        help="write the TSV here; stdout then gets a summary line and the hits with their TF names",
+    )
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="print the hits as a table with TF names (TARGET, TF, ...) instead of MEME's TSV",
+    )
+
+
+#: Columns of ``tomtom``'s table: MEME's TSV fields, less the consensi, plus the target's name.
+TOMTOM_COLUMNS = ("QUERY", "TARGET", "TF", "E_VALUE", "Q_VALUE", "P_VALUE", "OFFSET", "OVERLAP", "STRAND")
+
+
+def _hit_row(hit: TomtomHit) -> tuple:
+    # TF: the target's alternate name (JASPAR's TF name, e.g. CTCF for MA0139.1); "-" if none.
+    return (
+        hit.query_id,
+        hit.target_id,
+        hit.target_name,
+        f"{hit.e_value:.3g}",
+        f"{hit.q_value:.3g}",
+        f"{hit.p_value:.3g}",
+        hit.offset,
+        hit.overlap,
+        hit.orientation,
     )
 
 
@@ -75,11 +105,14 @@ def _tomtom(args: argparse.Namespace, client: Client) -> int:
         trim=args.trim,
         distance=args.dist,
     )
-    if args.out is None:
+    if args.out is not None:
+        write_text(args.out, result.tsv)  # MEME's format exactly: no name column
+        out(f"{args.out}  {len(result.hits)} hits against {result.num_targets} targets")
+    elif not args.table:
         sys.stdout.write(result.tsv)
         return EXIT_OK
-    write_text(args.out, result.tsv)
-    out(f"{args.out}  {len(result.hits)} hits against {result.num_targets} targets")
+    if result.hits or args.table:
+        print_table(TOMTOM_COLUMNS, [_hit_row(hit) for hit in result.hits])
     return EXIT_OK
 
 

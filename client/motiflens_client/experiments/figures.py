@@ -335,11 +335,15 @@ def plot_filters(run: RunResult, path: Path) -> None:
     save_figure(figure, path)
 
 
+#: Title of Fig. 2d's information-content row (the planted motifs, in bits).
+GROUND_TRUTH_ROW = "ground truth (bits)"
+
+
 def _attribution_rows(run: RunResult, example) -> list[tuple[str, np.ndarray]]:
     one_hot = np.asarray(example.one_hot, dtype=np.float64)
     rows = []
     if example.ground_truth is not None:
-        rows.append(("ground truth (bits)", _information_matrix(example.ground_truth)))
+        rows.append((GROUND_TRUTH_ROW, _information_matrix(example.ground_truth)))
     for method in ("saliency", "ism", "integrated_gradients", "deepshap"):
         scores = run.attributions.get(method)
         if scores is None:
@@ -365,6 +369,10 @@ def plot_attribution(run: RunResult, example, path: Path) -> None:
     axes = np.atleast_1d(figure.subplots(len(rows), 1, squeeze=False)).ravel()
     for axis, (title, matrix) in zip(axes, rows, strict=True):
         draw_logo(axis, matrix)
+        if title == GROUND_TRUTH_ROW:
+            # Information content: 0 to 2 bits for DNA, ticked at whole bits only.
+            axis.set_ylim(0.0, 2.0)
+            axis.set_yticks([0, 1, 2])
         axis.set_title(title, fontsize=9, loc="left")
         axis.tick_params(labelsize=7)
     figure.tight_layout(pad=0.4)
