@@ -4,11 +4,12 @@
 or ``make up``): the trainer at ``--address`` and the interpreter and motifmatch at
 the next two ports unless given. Every command has ``--help``. Results go to stdout
 (tables, ids, TSV, MEME, or JSON with ``--json``); files go where ``--out``,
-``--meme`` and ``--logos`` say. A failure prints one line,
+``--meme`` and ``--logos`` say. Long calls draw a progress bar on stderr when it is a
+terminal (never on stdout; ``--no-progress`` turns them off). A failure prints one line,
 ``motiflens: error: ...``, to stderr and exits with the code listed in the
 top-level ``--help``.
 
-Only grpcio, protobuf and numpy are imported; ``--hdf5`` inputs are uploaded to the
+Only grpcio, protobuf, numpy and tqdm (bars on a terminal) are imported; ``--hdf5`` inputs go to the
 trainer (no h5py here), and ``up`` runs ``python -m services.launcher`` as a child
 process (the full motiflens installation: TensorFlow, services).
 
@@ -245,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_float, default=60.0, help="seconds per call (default %(default)s)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log the client's retries to stderr")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (shown on stderr only when it is a terminal, never on stdout)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMANDS:

@@ -1,7 +1,8 @@
-"""What commands print: stdout lines, JSON, aligned tables, and the one-line error on stderr."""
+"""What commands print: stdout lines, JSON, aligned tables, progress bars and the one-line error on stderr."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from motiflens_client.cli._args import PROG
+from motiflens_client.sdk.progress import is_tty
 from motiflens_client.types import JobInfo
 
 
@@ -31,6 +33,18 @@ def note(message: str) -> None:
     """``motiflens: MESSAGE`` on stderr: progress or a hint, never the command's result."""
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
+
+
+def progress_choice(args: argparse.Namespace) -> bool | None:
+    """The ``progress`` a command passes to the SDK's long calls.
+
+    Bars go to stderr only, and only when it is a terminal: None there (the SDK's automatic
+    choice: a bar when the work takes more than one step); False with ``--no-progress``
+    or when stderr is a pipe or a file, so that scripts and logs see no bar.
+    """
+    if getattr(args, "no_progress", False) or not is_tty(sys.stderr):
+        return False
+    return None
 
 
 def job_failed_message(info: JobInfo) -> str:

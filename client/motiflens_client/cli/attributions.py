@@ -15,7 +15,7 @@ from motiflens_client.cli._args import (
     output_dir,
 )
 from motiflens_client.cli._inputs import write_npz
-from motiflens_client.cli._output import out
+from motiflens_client.cli._output import out, progress_choice
 from motiflens_client.sdk import Client
 from motiflens_client.types import DatasetSplit, StoredAttributions
 from motiflens_client.wire import vocabulary
@@ -32,9 +32,9 @@ def register_attributions(commands: Commands) -> None:
         description=(
             "The trainer attributes every row of --dataset's --split (or every record of --fasta,\n"
             "uploaded first) in shards and stores one attr-... artifact in modisco-lite's\n"
-            "layout (one-hot and hypothetical maps, (N, 4, L)). --wait shows progress and prints the\n"
-            "artifact id; with --out DIR it also writes DIR/ohe.npz and DIR/shap.npz\n"
-            "(`modisco motifs -s DIR/ohe.npz -a DIR/shap.npz`)."
+            "layout (one-hot and hypothetical maps, (N, 4, L)). --wait shows a progress bar on stderr\n"
+            "(when it is a terminal) and prints the artifact id; with --out DIR it also writes\n"
+            "DIR/ohe.npz and DIR/shap.npz (`modisco motifs -s DIR/ohe.npz -a DIR/shap.npz`)."
         ),
     )
     parser.add_argument("model_id", metavar="MODEL_ID")
@@ -85,7 +85,7 @@ def _start(args: argparse.Namespace, client: Client) -> int:
     if not args.wait:
         out(job.job_id)
         return EXIT_OK
-    info = job.wait()
+    info = job.wait(progress=progress_choice(args))
     out(f"{info.attributions_id}  {info.num_sequences} sequences, {info.shards} shard(s)  (job {job.job_id})")
     if args.out is not None:
         _write(client.read_attributions(info.attributions_id), args.out)

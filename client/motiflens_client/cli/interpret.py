@@ -27,7 +27,7 @@ from motiflens_client.cli._inputs import (
     write_npz,
     write_text,
 )
-from motiflens_client.cli._output import out, print_fields, print_table
+from motiflens_client.cli._output import out, print_fields, print_table, progress_choice
 from motiflens_client.sdk import Client
 from motiflens_client.types import DatasetSplit
 from motiflens_client.wire import vocabulary
@@ -170,8 +170,9 @@ def _attribute(args: argparse.Namespace, client: Client) -> int:
         times_input=args.times_input,
         form=args.form,
         gradient_correction=args.gradient_correction,
+        progress=progress_choice(args),
     )
-    one_hot = _one_hot(chosen.value, client)
+    one_hot = _one_hot(chosen.value, client, progress_choice(args))
     arrays = {
         "scores": maps.scores,
         "hypothetical": maps.hypothetical,
@@ -202,12 +203,13 @@ def _attribute(args: argparse.Namespace, client: Client) -> int:
     return EXIT_OK
 
 
-def _one_hot(value: Sequence[str] | DatasetSplit, client: Client) -> np.ndarray:
+def _one_hot(value: Sequence[str] | DatasetSplit, client: Client, progress: bool | None) -> np.ndarray:
     """The one-hot (N, L, 4) float32 of the sequences a command sent."""
     if isinstance(value, DatasetSplit):
-        return np.array(
-            client.read_split(value.dataset_id, value.split, offset=value.offset, limit=value.limit).one_hot
+        rows = client.read_split(
+            value.dataset_id, value.split, offset=value.offset, limit=value.limit, progress=progress
         )
+        return np.array(rows.one_hot)
     return one_hot(value)
 
 

@@ -19,7 +19,7 @@ from motiflens_client.cli._args import (
     param,
     word_list,
 )
-from motiflens_client.cli._output import out, print_fields, print_json, print_table
+from motiflens_client.cli._output import out, print_fields, print_json, print_table, progress_choice
 from motiflens_client.sdk import Client, Sweep
 from motiflens_client.types import JobInfo, SweepInfo
 
@@ -118,7 +118,7 @@ def _start(args: argparse.Namespace, client: Client) -> int:
 
 def _follow(args: argparse.Namespace, sweep: Sweep) -> int:
     try:
-        info = sweep.wait(progress=not args.json)
+        info = sweep.wait(progress=False if args.json else progress_choice(args))
     except KeyboardInterrupt:
         raise CliError(
             f"interrupted; sweep {sweep.sweep_id} keeps running (`{PROG} sweep get {sweep.sweep_id}`, "

@@ -30,6 +30,7 @@ from motiflens_client.cli._output import (
     print_fields,
     print_json,
     print_table,
+    progress_choice,
 )
 from motiflens_client.sdk import Client, Job
 from motiflens_client.types import JobInfo
@@ -73,7 +74,7 @@ def register_train(commands: Commands) -> None:
     parser.add_argument("--initializer", default="", help="default glorot_uniform")
     parser.add_argument("--name", default="")
     parser.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (as the global --no-progress)")
     parser.add_argument("--json", action="store_true", help="print the final job as JSON")
 
 
@@ -101,7 +102,7 @@ def _train(args: argparse.Namespace, client: Client) -> int:
         return EXIT_OK
     sys.stderr.write(f"{PROG}: job {job.job_id} queued; Ctrl-C stops waiting (the job keeps running)\n")
     try:
-        info = job.wait(progress=False if args.quiet else None)
+        info = job.wait(progress=False if args.quiet else progress_choice(args))
     except KeyboardInterrupt:
         raise CliError(
             f"interrupted; job {job.job_id} keeps running (`{PROG} jobs watch {job.job_id}`, "

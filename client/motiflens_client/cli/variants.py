@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import gzip
+from contextlib import closing
+from pathlib import Path
 
 from motiflens_client.cli._args import (
     EXIT_OK,
@@ -14,9 +17,32 @@ from motiflens_client.cli._args import (
     non_negative_int,
     output_file,
 )
-from motiflens_client.cli._output import note, out
+from motiflens_client.cli._output import note, out, progress_choice
 from motiflens_client.sdk import Client
+from motiflens_client.sdk.progress import open_bar
 from motiflens_client.wire import vocabulary
+
+#: Alleles per streamed message of ScoreVariants when batch_size is left at 0 (the server's default).
+VARIANT_BATCH = 256
+
+
+def count_alleles(path: Path) -> int | None:
+    """ALT alleles of a VCF (plain or gzip/bgzip), as the interpreter splits its records: the total of a bar.
+
+    Each comma-separated ALT counts one ("." too: the interpreter reports it as skipped).
+    None when the file cannot be read as text; the interpreter then says what is wrong.
+    """
+    try:
+        with path.open("rb") as probe:
+            packed = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rt") if packed else path.open() as handle:
+            return sum(
+                len(line.split("\t", 5)[4].split(","))
+                for line in handle
+                if line.strip() and not line.startswith("#") and line.count("\t") >= 4
+            )
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
 
 
 def register(commands: Commands) -> None:
@@ -72,18 +98,31 @@ def _score(args: argparse.Namespace, client: Client) -> int:
             both_strands=args.both_strands,
         )
         note(f"job {job.job_id}")
-        scores = client.read_variant_scores(job.wait().variants_id)
+        scores = client.read_variant_scores(job.wait(progress=progress_choice(args)).variants_id)
     else:
-        scores = client.score_variants(
-            args.model_id,
-            args.vcf,
-            genome_upload_id=genome,
-            output=args.output,
-            both_strands=args.both_strands,
-            maps=args.maps,
-            target=args.unit,
-            flank=args.flank,
+        bar = open_bar(
+            progress_choice(args),
+            total=lambda: count_alleles(args.vcf),
+            desc="score variants",
+            unit="allele",
+            per_step=VARIANT_BATCH,
         )
+
+        def received(alleles: int) -> None:
+            bar.update(alleles - bar.n)
+
+        with closing(bar):
+            scores = client.score_variants(
+                args.model_id,
+                args.vcf,
+                genome_upload_id=genome,
+                output=args.output,
+                both_strands=args.both_strands,
+                maps=args.maps,
+                target=args.unit,
+                flank=args.flank,
+                progress=received,
+            )
     summary = scores.summary
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped_by_reason"].items())) or "none"
     out(

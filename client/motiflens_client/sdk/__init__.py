@@ -25,7 +25,8 @@ Behaviour of every call:
   subclass (``NotFound``, ``InvalidArgument``, ...);
 - with a ``token``, every call carries ``authorization: Bearer <token>``.
 
-Needs grpcio, protobuf and numpy only; TensorFlow is never imported (``Client.local``
+Needs grpcio, protobuf, numpy and tqdm (progress bars, imported only when one is shown);
+TensorFlow is never imported (``Client.local``
 starts the servers as separate processes).
 """
 

@@ -1,6 +1,6 @@
 """Handles on long-running work: :class:`Job`, :class:`Sweep`, :class:`AttributionJob`, :class:`MotifsJob`.
 
-Each has events, a wait with progress on stderr, and cancel.
+Each has events, a wait with a progress bar (:mod:`motiflens_client.sdk.progress`), and cancel.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TextIO
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
 
 from motiflens_client import _convert
 from motiflens_client.errors import (
@@ -16,6 +17,9 @@ from motiflens_client.errors import (
     JobFailed,
     MotiflensClientError,
 )
+from motiflens_client.sdk.progress import Progress, close_bar, open_bar
+from motiflens_client.sdk.progress import in_notebook as _in_notebook
+from motiflens_client.sdk.progress import is_tty as _is_tty
 from motiflens_client.types import (
     AttributionJobInfo,
     AttributionProgress,
@@ -32,58 +36,24 @@ if TYPE_CHECKING:
     from motiflens_client.sdk._calls import ClientBase
 
 
-def _in_notebook() -> bool:
-    """True inside a Jupyter/IPython kernel (not a terminal IPython)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - a broken IPython only means "not a notebook"
-        return False
-    return shell is not None and hasattr(shell, "kernel")
+#: tqdm's bar_format of a job's epochs: "job-... epoch 3/10 |###   | 00:12<00:28, loss ...".
+EPOCH_BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}"
 
 
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+def _bar(progress: Progress, **options: Any) -> Any:
+    """:func:`open_bar` on stderr as of now; ``_is_tty`` and ``_in_notebook`` are looked up here."""
+    stream = sys.stderr
+    return open_bar(progress, stream=stream, tty=_is_tty(stream), notebook=_in_notebook(), **options)
 
 
-class _Progress:
-    """A text progress display of a job on a stream: a carriage-return bar, or one line per epoch."""
-
-    width = 24
-
-    def __init__(self, job_id: str, total_epochs: int, stream: TextIO, *, lines: bool) -> None:
-        self.job_id = job_id
-        self.total = total_epochs
-        self.stream = stream
-        self.lines = lines
-        self.shown = False
-
-    def update(self, event: EpochEvent) -> None:
-        total = max(self.total, event.epoch)
-        filled = round(self.width * event.epoch / total) if total else self.width
-        bar = "#" * filled + "-" * (self.width - filled)
-        text = (
-            f"{self.job_id} epoch {event.epoch}/{total} [{bar}] loss {event.loss:.4f} "
-            f"val AUPR {event.val_aupr:.3f} AUROC {event.val_auroc:.3f}"
-        )
-        self.stream.write(text + "\n" if self.lines else f"\r{text}")
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self, info: JobInfo) -> None:
-        end = "\n" if self.shown and not self.lines else ""
-        text = f"{info.job_id} {info.state} after {info.epochs_done} epochs"
-        if info.test_metrics is not None:
-            text += f": test AUROC {info.test_metrics.auroc:.3f} AUPR {info.test_metrics.aupr:.3f}"
-        elif info.error:
-            text += f": {info.error}"
-        self.stream.write(f"{end}{text}\n")
-        self.stream.flush()
+def _job_summary(info: JobInfo) -> str:
+    """``job-... SUCCEEDED after 10 epochs: test AUROC 0.912 AUPR 0.705`` (or the error)."""
+    text = f"{info.job_id} {info.state} after {info.epochs_done} epochs"
+    if info.test_metrics is not None:
+        text += f": test AUROC {info.test_metrics.auroc:.3f} AUPR {info.test_metrics.aupr:.3f}"
+    elif info.error:
+        text += f": {info.error}"
+    return text
 
 
 class Job:
@@ -157,17 +127,19 @@ class Job:
                 self.last_info = _convert.job_info(event.final)
                 return
 
-    def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> JobInfo:
+    def wait(self, *, timeout: float | None = None, progress: Progress = None) -> JobInfo:
         """Follow the job until it ends.
 
         Parameters
         ----------
         timeout : float, optional
             Seconds to wait; default: no limit.
-        progress : bool, optional
-            Show progress on stderr: a carriage-return-updated bar with epoch, loss and
-            validation AUPR/AUROC (one line per epoch in a notebook). None (default):
-            only when stderr is a terminal or inside a notebook.
+        progress : None, bool or callable
+            A bar of epochs done of the job's epochs, with loss and validation AUPR/AUROC,
+            then a line with the final state, on stderr. None (default): only when stderr
+            is a terminal or inside a notebook; True: always (a log file gets one line per
+            epoch); False: never; or a tqdm-compatible factory (see
+            :mod:`motiflens_client.sdk.progress`).
 
         Returns
         -------
@@ -180,21 +152,28 @@ class Job:
             The job ended FAILED or CANCELLED (``.job`` is its final JobInfo).
         DeadlineExceeded
             ``timeout`` passed first.
+        InvalidArgument
+            ``progress`` of another type.
         """
-        stream = sys.stderr
-        notebook = _in_notebook()
-        show = progress if progress is not None else (notebook or _is_tty(stream))
-        display = None
-        if show:
-            # A carriage-return bar only on a terminal; notebooks and log files get one line per epoch.
-            lines = notebook or not _is_tty(stream)
-            display = _Progress(self.job_id, self._get().training.epochs, stream, lines=lines)
-        for event in self.events(timeout=timeout):
-            if display is not None:
-                display.update(event)
-        info = self.last_info or self.info()
-        if display is not None:
-            display.finish(info)
+        bar = _bar(
+            progress,
+            total=lambda: self._get().training.epochs or None,
+            desc=f"{self.job_id} epoch",
+            unit="epoch",
+            bar_format=EPOCH_BAR_FORMAT,
+            every_step=True,
+        )
+        with closing(bar):
+            for event in self.events(timeout=timeout):
+                bar.set_postfix_str(
+                    f"loss {event.loss:.4f} val AUPR {event.val_aupr:.3f} AUROC {event.val_auroc:.3f}",
+                    refresh=False,
+                )
+                if bar.total is not None and event.epoch > bar.total:  # never expected: a resumed job
+                    bar.total = event.epoch
+                bar.update(event.epoch - bar.n)
+            info = self.last_info or self.info()
+            close_bar(bar, progress, _job_summary(info))
         if info.state in ("FAILED", "CANCELLED"):
             raise JobFailed(info)
         return info
@@ -253,7 +232,7 @@ class Sweep:
         return Job(self.client, self.info().job_ids[index])
 
     def wait(
-        self, *, timeout: float | None = None, poll: float = 2.0, progress: bool | None = None
+        self, *, timeout: float | None = None, poll: float = 2.0, progress: Progress = None
     ) -> SweepInfo:
         """Poll until every job has finished; return the final SweepInfo.
 
@@ -267,38 +246,46 @@ class Sweep:
             Seconds to wait; default: no limit.
         poll : float, default 2.0
             Seconds between GetSweep calls.
-        progress : bool, optional
-            One line on stderr whenever the counts change (default: when stderr is a
-            terminal or in a notebook).
+        progress : None, bool or callable
+            A bar of finished jobs of all, with the running, succeeded, failed and
+            cancelled counts, on stderr; as for :meth:`Job.wait` (default: when stderr is
+            a terminal or in a notebook).
 
         Raises
         ------
         DeadlineExceeded
             ``timeout`` passed first.
+        InvalidArgument
+            ``progress`` of another type.
         """
-        show = progress if progress is not None else (_in_notebook() or _is_tty(sys.stderr))
         deadline = None if timeout is None else time.monotonic() + timeout
+        info = self.info()
+        bar = _bar(progress, total=info.total, desc=self.sweep_id, unit="job", every_step=True)
         last = None
-        while True:
-            info = self.info()
-            counts = (info.pending, info.running, info.succeeded, info.failed, info.cancelled)
-            if show and counts != last:
-                print(
-                    f"{self.sweep_id}: {info.succeeded + info.failed + info.cancelled}/{info.total} done "
-                    f"({info.running} running, {info.succeeded} succeeded, {info.failed} failed, "
-                    f"{info.cancelled} cancelled)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                last = counts
-            if info.done:
-                return info
-            if deadline is not None and time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"sweep {self.sweep_id} still {info.state} after {timeout} s "
-                    f"({info.succeeded + info.failed + info.cancelled}/{info.total} done)"
-                )
-            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+        with closing(bar):
+            while True:
+                counts = (info.pending, info.running, info.succeeded, info.failed, info.cancelled)
+                if counts != last:
+                    done = info.succeeded + info.failed + info.cancelled
+                    # A new count of running jobs alone redraws too (a log gets a line).
+                    bar.set_postfix_str(
+                        f"{info.running} running, {info.succeeded} succeeded, {info.failed} failed, "
+                        f"{info.cancelled} cancelled",
+                        refresh=done == bar.n,
+                    )
+                    if done != bar.n:
+                        bar.update(done - bar.n)
+                    last = counts
+                if info.done:
+                    close_bar(bar, progress, f"{self.sweep_id} {info.state}")
+                    return info
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise DeadlineExceeded(
+                        f"sweep {self.sweep_id} still {info.state} after {timeout} s "
+                        f"({info.succeeded + info.failed + info.cancelled}/{info.total} done)"
+                    )
+                time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+                info = self.info()
 
     def model_ids(self) -> list[str]:
         """Model ids of the succeeded configurations, in grid order."""
@@ -366,10 +353,11 @@ class AttributionJob:
                 self.last_info = _convert.attribution_job_info(event.final)
                 return
 
-    def wait(self, *, timeout: float | None = None, progress: bool | None = None) -> AttributionJobInfo:
+    def wait(self, *, timeout: float | None = None, progress: Progress = None) -> AttributionJobInfo:
         """Follow the job until it ends; returns the SUCCEEDED info (with ``attributions_id``).
 
-        ``progress`` as for :meth:`Job.wait`: sequences done of all, on stderr.
+        ``progress`` as for :meth:`Job.wait`: a bar of sequences done of all (and shards),
+        on stderr.
 
         Raises
         ------
@@ -378,25 +366,18 @@ class AttributionJob:
         DeadlineExceeded
             ``timeout`` passed first.
         """
-        stream = sys.stderr
-        notebook = _in_notebook()
-        show = progress if progress is not None else (notebook or _is_tty(stream))
-        lines = notebook or not _is_tty(stream)
-        for event in self.events(timeout=timeout):
-            if show:
-                filled = round(_Progress.width * event.sequences_done / max(1, event.num_sequences))
-                bar = "#" * filled + "-" * (_Progress.width - filled)
-                text = (
-                    f"{self.job_id} shard {event.shards_done}/{event.shards} [{bar}] "
-                    f"{event.sequences_done}/{event.num_sequences} sequences"
-                )
-                stream.write(text + "\n" if lines else f"\r{text}")
-                stream.flush()
-        info = self.last_info or self.info()
-        if show:
-            end = "" if lines else "\n"
-            stream.write(f"{end}{info.job_id} {info.state} {info.attributions_id or info.error}\n")
-            stream.flush()
+        bar = _bar(
+            progress,
+            total=lambda: self.info().num_sequences or None,
+            desc=self.job_id,
+            unit="seq",
+            every_step=True,
+        )
+        with closing(bar):
+            for event in self.events(timeout=timeout):
+                _advance(bar, event, f"shard {event.shards_done}/{event.shards}")
+            info = self.last_info or self.info()
+            close_bar(bar, progress, f"{info.job_id} {info.state} {info.attributions_id or info.error}")
         if info.state in ("FAILED", "CANCELLED"):
             raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
         return info
@@ -453,6 +434,14 @@ class MotifsJob:
         client = self.client
         response = client._unary(client._trainer, "CancelJob", pb.CancelJobRequest(job_id=self.job_id))
         return _convert.motifs_job_info(response.job)
+
+
+def _advance(bar: Any, event: AttributionProgress, postfix: str) -> None:
+    """Move ``bar`` to ``event.sequences_done`` of ``event.num_sequences`` (a shard just finished)."""
+    if event.num_sequences and bar.total != event.num_sequences:  # unknown when the bar opened
+        bar.total = event.num_sequences
+    bar.set_postfix_str(postfix, refresh=False)
+    bar.update(event.sequences_done - bar.n)
 
 
 def _job_events(client: ClientBase, job_id: str, timeout: float | None) -> Iterator[pb.JobEvent]:
@@ -518,19 +507,37 @@ class VariantsJob:
             elif event.WhichOneof("payload") == "final":
                 return
 
-    def wait(self, *, timeout: float | None = None) -> VariantsJobInfo:
+    def wait(self, *, timeout: float | None = None, progress: Progress = None) -> VariantsJobInfo:
         """Follow the job until it ends; returns the SUCCEEDED info.
+
+        ``progress`` as for :meth:`Job.wait`: a bar of alleles scored of all (and shards),
+        on stderr.
 
         Raises
         ------
         JobFailed
             The job ended FAILED or CANCELLED.
         """
+        bar = _bar(
+            progress,
+            total=lambda: self.info().alleles or None,
+            desc=self.job_id,
+            unit="allele",
+            every_step=True,
+        )
         final: VariantsJobInfo | None = None
-        for event in _job_events(self.client, self.job_id, timeout):
-            if event.WhichOneof("payload") == "final":
-                final = _convert.variants_job_info(event.final)
-        info = final or self.info()
+        with closing(bar):
+            last = 0
+            for event in _job_events(self.client, self.job_id, timeout):
+                payload = event.WhichOneof("payload")
+                if payload == "progress" and event.progress.shards_done > last:
+                    last = event.progress.shards_done
+                    step = _convert.attribution_progress(event.progress)
+                    _advance(bar, step, f"shard {step.shards_done}/{step.shards}")
+                elif payload == "final":
+                    final = _convert.variants_job_info(event.final)
+            info = final or self.info()
+            close_bar(bar, progress, f"{info.job_id} {info.state} {info.variants_id or info.error}")
         if info.state in ("FAILED", "CANCELLED"):
             raise JobFailed(info)  # type: ignore[arg-type]  # JobFailed reads job_id, state, error
         return info

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from motiflens_client._tensors import (
     split_ref,
     tensor_to_array,
 )
-from motiflens_client.errors import Internal, InvalidArgument
+from motiflens_client.errors import Internal, InvalidArgument, MotiflensClientError
 from motiflens_client.sdk._calls import (
     _METHODS,
     _REFERENCES,
@@ -23,6 +25,7 @@ from motiflens_client.sdk._calls import (
     _choice,
     _output_choice,
 )
+from motiflens_client.sdk.progress import Progress, open_bar
 from motiflens_client.types import (
     AttributionMaps,
     DatasetSplit,
@@ -34,7 +37,10 @@ from motiflens_client.types import (
     VariantScores,
 )
 from motiflens_client.wire import pb
-from motiflens_client.wire.vocabulary import FORM_BY_NAME
+from motiflens_client.wire.vocabulary import FORM_BY_NAME, split_name
+
+#: Sequences per streamed chunk when a call leaves ``chunk_size`` at 0 (the interpreter's default).
+DEFAULT_CHUNK_SIZE = 64
 
 
 class InterpreterCalls(ClientBase):
@@ -131,6 +137,7 @@ class InterpreterCalls(ClientBase):
         gradient_correction: bool = False,
         chunk_size: int = 0,
         timeout: float | None = None,
+        progress: Progress = None,
     ) -> np.ndarray:
         """Attribution maps, streamed in chunks and reassembled by offset.
 
@@ -163,6 +170,11 @@ class InterpreterCalls(ClientBase):
             Sequences per streamed chunk; never changes the result.
         timeout : float, optional
             Seconds for the whole stream (default: the client's timeout).
+        progress : None, bool or callable
+            A bar of sequences attributed of N on stderr, advancing as chunks arrive.
+            None (default): when stderr is a terminal or in a notebook and the call
+            streams more than one chunk; True: always; False: never; or a tqdm-compatible
+            factory (:mod:`motiflens_client.sdk.progress`).
 
         Returns
         -------
@@ -177,8 +189,13 @@ class InterpreterCalls(ClientBase):
         request.chunk_size = chunk_size
         chunks = {
             chunk.offset: tensor_to_array(chunk.scores, field="scores")
-            for chunk in self._stream(
-                self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
+            for chunk in self._tracked_stream(
+                "Attribute",
+                request,
+                rows=lambda chunk: _rows(chunk.scores),
+                desc=f"attribute {method}",
+                progress=progress,
+                timeout=timeout,
             )
         }
         return reassemble(chunks, field="scores")
@@ -200,11 +217,12 @@ class InterpreterCalls(ClientBase):
         gradient_correction: bool = False,
         chunk_size: int = 0,
         timeout: float | None = None,
+        progress: Progress = None,
     ) -> AttributionMaps:
         """A map and its hypothetical form in one stream, as TF-MoDISco and tangermeme take them.
 
-        Parameters are those of :meth:`attribute`; ``method`` defaults to "deepshap" and
-        ``form`` to "projected".
+        Parameters are those of :meth:`attribute` (``progress`` included); ``method``
+        defaults to "deepshap" and ``form`` to "projected".
 
         Returns
         -------
@@ -223,8 +241,13 @@ class InterpreterCalls(ClientBase):
         scores: dict[int, np.ndarray] = {}
         hypothetical: dict[int, np.ndarray] = {}
         settings = None
-        for chunk in self._stream(
-            self._interpreter, "Attribute", request, timeout=self.timeout if timeout is None else timeout
+        for chunk in self._tracked_stream(
+            "Attribute",
+            request,
+            rows=lambda chunk: _rows(chunk.scores),
+            desc=f"attribute {method}",
+            progress=progress,
+            timeout=timeout,
         ):
             scores[chunk.offset] = tensor_to_array(chunk.scores, field="scores")
             hypothetical[chunk.offset] = tensor_to_array(chunk.hypothetical, field="hypothetical")
@@ -533,6 +556,7 @@ class InterpreterCalls(ClientBase):
         *,
         chunk_size: int = 0,
         timeout: float | None = None,
+        progress: Progress = None,
     ) -> np.ndarray:
         """Post-activation first-layer scans, streamed in chunks and reassembled.
 
@@ -543,6 +567,8 @@ class InterpreterCalls(ClientBase):
         chunk_size : int, default 0 (64)
         timeout : float, optional
             Seconds for the whole stream (default: the client's timeout).
+        progress : None, bool or callable
+            A bar of sequences scanned of N, as for :meth:`attribute`.
 
         Returns
         -------
@@ -553,11 +579,13 @@ class InterpreterCalls(ClientBase):
         )
         chunks = {
             chunk.offset: tensor_to_array(chunk.scans, field="scans")
-            for chunk in self._stream(
-                self._interpreter,
+            for chunk in self._tracked_stream(
                 "ScanFilters",
                 request,
-                timeout=self.timeout if timeout is None else timeout,
+                rows=lambda chunk: _rows(chunk.scans),
+                desc="scan filters",
+                progress=progress,
+                timeout=timeout,
             )
         }
         return reassemble(chunks, field="scans")
@@ -649,6 +677,67 @@ class InterpreterCalls(ClientBase):
         )
         response = self._unary(self._interpreter, "ScoreInterpretability", request, timeout=timeout)
         return _convert.interpretability(response, method=method)
+
+    def _tracked_stream(
+        self,
+        method: str,
+        request: Any,
+        *,
+        rows: Callable[[Any], int],
+        desc: str,
+        progress: Progress,
+        timeout: float | None,
+    ) -> Iterator[Any]:
+        """The chunks of a streamed interpreter call, a bar advancing by ``rows(chunk)`` as each arrives.
+
+        A stream restarted after UNAVAILABLE repeats chunks; only a new offset moves the
+        bar. The bar closes when the stream ends, fails or is abandoned.
+        """
+        bar = open_bar(
+            progress,
+            total=lambda: self._sequence_count(request.sequences),
+            desc=desc,
+            unit="seq",
+            per_step=request.chunk_size or DEFAULT_CHUNK_SIZE,
+        )
+        seen: set[int] = set()
+        with closing(bar):
+            for chunk in self._stream(
+                self._interpreter, method, request, timeout=self.timeout if timeout is None else timeout
+            ):
+                if chunk.offset not in seen:
+                    seen.add(chunk.offset)
+                    bar.update(rows(chunk))
+                yield chunk
+
+    def _sequence_count(self, sequences: pb.Sequences) -> int | None:
+        """N, the sequences a request sends or names (a stored split: one GetDataset call).
+
+        None when it cannot be told (the trainer did not answer): the bar then counts
+        without a total rather than fail the call.
+        """
+        source = sequences.WhichOneof("source")
+        if source == "strings":
+            return len(sequences.strings.sequences)
+        if source == "one_hot":
+            return int(sequences.one_hot.shape[0]) if sequences.one_hot.shape else None
+        if source != "dataset_split":
+            return None
+        ref = sequences.dataset_split
+        try:
+            response = self._unary(
+                self._trainer, "GetDataset", pb.GetDatasetRequest(dataset_id=ref.dataset_id)
+            )
+            size = int(getattr(response.dataset, f"num_{split_name(ref.split)}"))
+        except (MotiflensClientError, ValueError):  # the call itself reports what is wrong
+            return None
+        left = max(size - int(ref.offset), 0)
+        return min(left, int(ref.limit)) if ref.limit else left
+
+
+def _rows(tensor: pb.Tensor) -> int:
+    """Rows (the first axis) of a streamed tensor."""
+    return int(tensor.shape[0]) if tensor.shape else 0
 
 
 #: ScoreVariants' ``maps`` names -> VariantMaps values.

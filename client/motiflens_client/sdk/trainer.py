@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from motiflens_client.sdk._calls import (
 )
 from motiflens_client.sdk.handles import AttributionJob, Job, MotifsJob, Sweep, VariantsJob
 from motiflens_client.sdk.interpreter import attribute_request, discovery_request
+from motiflens_client.sdk.progress import Progress, open_bar
 from motiflens_client.types import (
     DatasetInfo,
     DatasetSplit,
@@ -250,6 +252,7 @@ class TrainerCalls(ClientBase):
         ground_truth: bool = False,
         rows_per_chunk: int = 0,
         timeout: float | None = None,
+        progress: Progress = None,
     ) -> SplitRows:
         """Rows of a stored split (``TrainerService.ReadSplit``), streamed in chunks and reassembled.
 
@@ -268,6 +271,11 @@ class TrainerCalls(ClientBase):
             Rows per streamed message (0: the server's choice, about 4 MiB); never changes the result.
         timeout : float, optional
             Seconds for the whole stream (default: the client's timeout).
+        progress : None, bool or callable
+            A bar of rows received of all on stderr, advancing as chunks arrive. None
+            (default): when stderr is a terminal or in a notebook and more than one chunk
+            comes; True: always; False: never; or a tqdm-compatible factory
+            (:mod:`motiflens_client.sdk.progress`).
 
         Returns
         -------
@@ -296,17 +304,34 @@ class TrainerCalls(ClientBase):
         truth: dict[int, np.ndarray] = {}
         names: dict[int, list[str]] = {}
         total = 0
-        for chunk in self._stream(
-            self._trainer, "ReadSplit", request, timeout=self.timeout if timeout is None else timeout
-        ):
-            # Keyed by the row within the answer; a restarted stream's repeats overwrite their twins.
-            start = int(chunk.offset) - int(ref.offset)
-            one_hot[start] = tensor_to_array(chunk.one_hot, field="one_hot")
-            labels[start] = tensor_to_array(chunk.labels, field="labels")
-            if chunk.HasField("ground_truth"):
-                truth[start] = tensor_to_array(chunk.ground_truth, field="ground_truth")
-            names[start] = list(chunk.names)
-            total = int(chunk.total_rows)
+        with ExitStack() as bars:
+            bar = None
+            for chunk in self._stream(
+                self._trainer, "ReadSplit", request, timeout=self.timeout if timeout is None else timeout
+            ):
+                # Keyed by the row within the answer; a restarted stream's repeats overwrite their twins.
+                start = int(chunk.offset) - int(ref.offset)
+                rows = int(chunk.one_hot.shape[0]) if chunk.one_hot.shape else 0
+                if bar is None:  # the first chunk tells the rows of the whole answer and per chunk
+                    bar = bars.enter_context(
+                        closing(
+                            open_bar(
+                                progress,
+                                total=int(chunk.total_rows),
+                                desc=f"read {split}",
+                                unit="row",
+                                per_step=max(rows, 1),
+                            )
+                        )
+                    )
+                if start not in one_hot:
+                    bar.update(rows)
+                one_hot[start] = tensor_to_array(chunk.one_hot, field="one_hot")
+                labels[start] = tensor_to_array(chunk.labels, field="labels")
+                if chunk.HasField("ground_truth"):
+                    truth[start] = tensor_to_array(chunk.ground_truth, field="ground_truth")
+                names[start] = list(chunk.names)
+                total = int(chunk.total_rows)
         X = reassemble(one_hot, field="one_hot")
         y = reassemble(labels, field="labels")
         model = reassemble(truth, field="ground_truth") if truth else None
