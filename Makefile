@@ -45,8 +45,8 @@ test: install lint type ## Install if needed, lint, type-check, run the fast tes
 test-slow: install ## Run the slow tests (minutes: Task 3 motif discovery end to end)
 	$(PY) -m pytest -m slow -q || [ $$? -eq 5 ]  # 5 = no test collected
 
-up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=file:///... or s3://...)
-	$(PY) -m services.launcher $(if $(STORE),--store '$(STORE)')
+up: install ## Start trainer, interpreter and motifmatch on loopback (STORE=a folder, file:///... or s3://...)
+	$(PY) -m motiflens_client up $(if $(STORE),--store '$(STORE)')
 
 demo: install ## Install, then run the end-to-end example (see README)
 	$(PY) -m motiflens_client.experiments.demo

@@ -88,6 +88,11 @@ def run(service: str, build: Build, argv: Sequence[str] | None = None) -> int:
         threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
     try:
         serve(settings, app.register, app.service_names, store, metrics=metrics)
+    except (RuntimeError, OSError) as error:
+        # Its gRPC or metrics port cannot be bound (taken since the launcher checked it, or
+        # never checked when the service runs alone): one line that names it, no traceback.
+        sys.stderr.write(f"{service}: cannot start: {error}\n")
+        return CONFIG_EXIT_STATUS
     finally:
         if app.close is not None:
             app.close()

@@ -17,6 +17,8 @@ MOTIFLENS_HOST                     127.0.0.1               bind address of the g
 MOTIFLENS_<SERVICE>_PORT           50051 / 50052 / 50053   gRPC port; 0 = any free port
 MOTIFLENS_<SERVICE>_METRICS_PORT   9101 / 9102 / 9103      Prometheus /metrics HTTP port;
                                                            0 = any free port, -1 = off
+                                                           (the launcher's layout for another
+                                                           base port: :func:`stack_ports`)
 MOTIFLENS_STORE                    file URL of             artifact store: file:///path or
                                    ~/.motiflens/store      s3://bucket/prefix?endpoint=host:port
 MOTIFLENS_TOKEN                    empty (no auth)         bearer token clients must send in
@@ -110,13 +112,19 @@ from pathlib import Path
 from typing import ClassVar, Self
 from urllib.parse import urlsplit
 
-from motiflens_client.wire.vocabulary import DEFAULT_PORTS
+from motiflens_client.wire.vocabulary import DEFAULT_PORTS, PORT_OFFSETS
 
 from motiflens.errors import InvalidInputError
 
 #: The services' default metrics ports (their gRPC ports, DEFAULT_PORTS, are the wire
 #: vocabulary's: one port layout for client and services).
 DEFAULT_METRICS_PORTS: Mapping[str, int] = {"trainer": 9101, "interpreter": 9102, "motifmatch": 9103}
+
+#: A stack launched on base port N (``motiflens up --base-port N``) serves /metrics on
+#: N + 50, N + 51, N + 52; the default base (50051) keeps DEFAULT_METRICS_PORTS (see stack_ports).
+METRICS_PORT_OFFSET = 50
+#: Largest base port whose six ports (gRPC and metrics) all fit below 65536.
+MAX_BASE_PORT = 65535 - METRICS_PORT_OFFSET - max(PORT_OFFSETS.values())
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_MESSAGE_MB = 64
@@ -373,6 +381,109 @@ class Settings:
             max_compute=max_compute,
             interpreter_cache=interpreter_cache,
         )
+
+
+@dataclass(frozen=True)
+class StackPort:
+    """One port that a launched stack opens (:func:`stack_ports`).
+
+    Attributes
+    ----------
+    service : str
+        "trainer", "interpreter" or "motifmatch".
+    kind : str
+        "gRPC" or "metrics".
+    port : int
+        The port; a metrics port may be 0 (any free port, set in the environment).
+    variable : str
+        The environment variable that sets it, e.g. ``MOTIFLENS_TRAINER_METRICS_PORT``.
+    from_env : bool
+        Whether that variable set it (else it follows the base port).
+    """
+
+    service: str
+    kind: str
+    port: int
+    variable: str
+    from_env: bool
+
+    @property
+    def label(self) -> str:
+        """E.g. "trainer metrics"."""
+        return f"{self.service} {self.kind}"
+
+
+def stack_ports(base_port: int, environ: Mapping[str, str] | None = None) -> list[StackPort]:
+    """Every port a stack started on ``base_port`` opens: one layout for ``motiflens up`` and the launcher.
+
+    gRPC: trainer ``base_port``, interpreter + 1, motifmatch + 2 (the wire vocabulary's
+    PORT_OFFSETS). Metrics: ``base_port + 50``, + 51, + 52, except for the default base
+    port 50051, whose metrics ports stay 9101, 9102, 9103 (what deploy/ and Prometheus
+    scrape configurations expect). ``MOTIFLENS_<SERVICE>_PORT`` and
+    ``MOTIFLENS_<SERVICE>_METRICS_PORT`` in ``environ`` win over the layout; a metrics
+    port set to -1 (off) is left out.
+
+    Parameters
+    ----------
+    base_port : int
+        The trainer's gRPC port, 1 to :data:`MAX_BASE_PORT` (65483).
+    environ : mapping, optional
+        Variables to read instead of ``os.environ``.
+
+    Returns
+    -------
+    list of StackPort
+        Per service in PORT_OFFSETS order, its gRPC port then its metrics port.
+
+    Raises
+    ------
+    ConfigError
+        A base port out of range, a malformed variable, a gRPC port of 0 (the launcher
+        must know every address) or two services given the same port.
+    """
+    if isinstance(base_port, bool) or not isinstance(base_port, int) or not 1 <= base_port <= MAX_BASE_PORT:
+        raise ConfigError(
+            f"--base-port: expected an integer from 1 to {MAX_BASE_PORT} (the stack opens it, the next "
+            f"two and +{METRICS_PORT_OFFSET} to +{METRICS_PORT_OFFSET + 2} for metrics), got {base_port!r}"
+        )
+    env = os.environ if environ is None else environ
+    default_base = base_port == DEFAULT_PORTS["trainer"]
+    ports: list[StackPort] = []
+    for service, offset in sorted(PORT_OFFSETS.items(), key=lambda item: item[1]):
+        grpc_variable = f"MOTIFLENS_{service.upper()}_PORT"
+        metrics_variable = f"MOTIFLENS_{service.upper()}_METRICS_PORT"
+        grpc_raw = (env.get(grpc_variable) or "").strip() or None
+        metrics_raw = (env.get(metrics_variable) or "").strip() or None
+        grpc_port = parse_int_setting(
+            grpc_raw,
+            grpc_variable,
+            base_port + offset,
+            1,
+            65535,
+            "0 = any is not possible here: the launcher must know each address",
+        )
+        layout_metrics = (
+            DEFAULT_METRICS_PORTS[service] if default_base else base_port + METRICS_PORT_OFFSET + offset
+        )
+        metrics_port = parse_int_setting(
+            metrics_raw, metrics_variable, layout_metrics, -1, 65535, "0 = any, -1 = off"
+        )
+        ports.append(StackPort(service, "gRPC", grpc_port, grpc_variable, grpc_raw is not None))
+        if metrics_port != -1:
+            ports.append(
+                StackPort(service, "metrics", metrics_port, metrics_variable, metrics_raw is not None)
+            )
+    claimed: dict[int, StackPort] = {}
+    for port in ports:
+        if port.port == 0:
+            continue
+        other = claimed.setdefault(port.port, port)
+        if other is not port:
+            raise ConfigError(
+                f"port {port.port}: wanted by the {other.label} ({other.variable}) and the {port.label} "
+                f"({port.variable}); give them different ports"
+            )
+    return ports
 
 
 def s3_credentials(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:

@@ -141,8 +141,18 @@ class ServiceMetrics:
         -------
         MetricsHttpServer
             Holds the bound port; call :meth:`MetricsHttpServer.close` to stop it.
+
+        Raises
+        ------
+        RuntimeError
+            The port cannot be bound (the message names it).
         """
-        httpd, thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            httpd, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as error:  # e.g. EADDRINUSE, which names no port by itself
+            raise RuntimeError(
+                f"cannot bind the metrics port {host}:{port}: {error.strerror or error}"
+            ) from error
         return MetricsHttpServer(httpd, thread)
 
 

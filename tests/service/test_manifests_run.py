@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,3 +127,58 @@ def test_service_starts_from_its_manifest(name, s3_server, tmp_path):
         process.terminate()
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+def bucket_job():
+    """(container, env) of deploy/'s Job minio-create-bucket, env resolved from the dev overlay."""
+    docs = tuple(documents())
+    config_maps, secrets = config_maps_and_secrets(docs)
+    (job,) = [d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "minio-create-bucket"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    return container, resolved_env(container, config_maps, secrets)
+
+
+def run_job_command(container, env, store_url: str, tmp_path) -> subprocess.CompletedProcess:
+    command = container["command"] + container.get("args", [])
+    assert command[0] == "python"
+    return subprocess.run(
+        [sys.executable, *command[1:]],
+        env={**os.environ, **env, "MOTIFLENS_STORE": store_url, "HOME": str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_bucket_job_creates_the_store_bucket_as_its_manifest_says(s3_server, tmp_path):
+    container, env = bucket_job()
+    assert container["image"].startswith("motiflens/trainer:")  # no MinIO client image needed
+    store = urlsplit(env["MOTIFLENS_STORE"])
+    # The manifest's store URL with a bucket of this test's own and the loopback endpoint.
+    bucket = f"mlt-job-{uuid.uuid4().hex[:16]}"
+    query = "&".join(
+        f"endpoint={s3_server.endpoint}" if part.startswith("endpoint=") else part
+        for part in store.query.split("&")
+    )
+    url = f"s3://{bucket}{store.path}?{query}"
+    assert not s3_server.client().bucket_exists(bucket)
+    first = run_job_command(container, env, url, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "bucket created" in first.stdout
+    assert s3_server.client().bucket_exists(bucket)
+    again = run_job_command(container, env, url, tmp_path)  # a Job retried, or re-applied
+    assert again.returncode == 0, again.stderr
+    assert "bucket already exists" in again.stdout
+
+
+def test_bucket_job_gives_up_with_the_reason_when_minio_never_answers(tmp_path):
+    container, env = bucket_job()
+    url = f"s3://motiflens/artifacts?endpoint=127.0.0.1:{free_port()}&secure=false"
+    command = dict(container, command=[*container["command"][:-1], "1"])  # --wait 1 instead of 300
+    assert container["command"][-2] == "--wait"
+    result = run_job_command(command, env, url, tmp_path)
+    assert result.returncode == 1
+    port = urlsplit(url).query.split("endpoint=")[1].split("&")[0]
+    assert f"at {port} is unavailable" in result.stderr, result.stderr

@@ -3,6 +3,12 @@
 The CLI never imports ``services``: it runs ``python -m services.launcher`` with the
 interpreter it runs in, forwards SIGINT and SIGTERM to it (the launcher then stops the
 three services gracefully) and exits with its status.
+
+``--store`` takes what ``Client.local(store=...)`` takes (:func:`motiflens_client.sdk.local.store_url`:
+a folder path or a ``file://`` / ``s3://`` URL). The launcher checks the store and every
+port before it starts a service and refuses with one line and status 2 (a malformed
+store, an unreachable S3 server, a missing bucket without ``--create-bucket``, a port in
+use); ``up`` then adds nothing to that line.
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ from motiflens_client.cli._args import (
     non_negative_int,
 )
 from motiflens_client.cli._output import fail
+from motiflens_client.errors import InvalidArgument
+from motiflens_client.sdk.local import store_url
 from motiflens_client.wire.vocabulary import DEFAULT_PORTS
 
 LAUNCHER = "services.launcher"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The launcher's status when it refused to start (its one line on stderr says why and the fix).
+LAUNCHER_REFUSED = 2
 
 
 def register(commands: Commands) -> None:
@@ -46,14 +56,24 @@ def register(commands: Commands) -> None:
         ),
     )
     parser.add_argument(
-        "--store", help="file:///... or s3://bucket/prefix?endpoint=... (default ~/.motiflens/store)"
+        "--store",
+        help="a folder, file:///... or s3://bucket/prefix?endpoint=host:port[&secure=false] "
+        "(default MOTIFLENS_STORE, else ~/.motiflens/store)",
+    )
+    parser.add_argument(
+        "--create-bucket",
+        action="store_true",
+        help="create the s3:// store's bucket if it does not exist (without it a missing bucket is refused)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     parser.add_argument(
         "--base-port",
         type=non_negative_int,
         default=DEFAULT_PORTS["trainer"],
-        help="trainer port; interpreter and motifmatch take the next two (default %(default)s)",
+        metavar="N",
+        help="trainer port N; interpreter and motifmatch take N+1, N+2, their /metrics N+50 to N+52 "
+        "(default %(default)s, whose metrics stay 9101-9103); MOTIFLENS_<SERVICE>_PORT and "
+        "MOTIFLENS_<SERVICE>_METRICS_PORT win",
     )
 
 
@@ -71,8 +91,13 @@ def launcher_installed() -> bool:
 def launcher_command(args: argparse.Namespace) -> list[str]:
     """``python -m services.launcher ...`` for ``up``'s options; the stack stops with this process."""
     command = [sys.executable, "-m", LAUNCHER, "--host", args.host, "--base-port", str(args.base_port)]
-    if args.store:
-        command += ["--store", args.store]
+    if args.store is not None:
+        try:
+            command += ["--store", store_url(args.store)]  # the SDK's rule: a folder → its file:// URL
+        except InvalidArgument as error:
+            raise CliError(f"--{error.message}") from None  # "--store: expected ..."
+    if args.create_bucket:
+        command.append("--create-bucket")
     return [*command, "--exit-with-parent"]
 
 
@@ -119,6 +144,7 @@ class SignalForwarder:
 
 def run_up(args: argparse.Namespace) -> int:
     """Run the launcher until it exits; its exit status (128 + N when killed by signal N)."""
+    command = launcher_command(args)  # a bad --store is refused before the launcher is looked for
     if not launcher_installed():
         raise CliError(
             f"up needs the full motiflens installation (the 'services' package with TensorFlow), "
@@ -129,7 +155,7 @@ def run_up(args: argparse.Namespace) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     with SignalForwarder() if main_thread else contextlib.nullcontext() as forwarder:
         try:
-            process = subprocess.Popen(launcher_command(args), start_new_session=main_thread)
+            process = subprocess.Popen(command, start_new_session=main_thread)
         except OSError as error:
             raise CliError(f"cannot start {sys.executable} -m {LAUNCHER}: {error}", EXIT_SERVER) from None
         if forwarder is not None:
@@ -137,6 +163,6 @@ def run_up(args: argparse.Namespace) -> int:
         status = process.wait()
     if status < 0:
         return 128 - status
-    if status != 0:
+    if status not in (0, LAUNCHER_REFUSED):
         fail(f"the stack exited with status {status} (the launcher's messages are above)")
     return status

@@ -30,6 +30,7 @@ from motiflens_client.sdk.local import (
     _terminate,
     _wait_ready,
 )
+from motiflens_client.sdk.local import store_url as local_store_url
 from motiflens_client.wire import vocabulary
 from motiflens_client.wire.pb import (
     interpreter_pb2_grpc,
@@ -230,10 +231,8 @@ class ClientBase:
             )
         elif store is None:
             store_url = None  # the launcher's default (MOTIFLENS_STORE or ~/.motiflens/store)
-        elif "://" in store:
-            store_url = store
         else:
-            store_url = Path(store).expanduser().resolve().as_uri()
+            store_url = local_store_url(store)  # the one rule, shared with `motiflens up --store`
         env = dict(os.environ)
         for name in ("MOTIFLENS_TOKEN", "MOTIFLENS_TLS_CERT", "MOTIFLENS_TLS_KEY"):
             env.pop(name, None)

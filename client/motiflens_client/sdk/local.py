@@ -1,4 +1,8 @@
-"""``Client.local``'s helpers: find ``services`` (never importing it), start, wait for, stop the stack."""
+"""``Client.local``'s helpers: find ``services`` (never importing it), start, wait for, stop the stack.
+
+:func:`store_url` is the one rule that turns a ``store`` argument (``Client.local(store=...)``,
+``motiflens up --store``, ``motiflens experiment --store``) into the URL the launcher takes.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,40 @@ from typing import Any
 
 from motiflens_client.errors import (
     FailedPrecondition,
+    InvalidArgument,
 )
+
+
+def store_url(store: str) -> str:
+    """The artifact-store URL for a ``store`` argument: a URL as it is, a folder as its ``file://`` URL.
+
+    A value containing ``://`` (``file:///path``, ``s3://bucket/prefix?endpoint=host:port``)
+    is passed on unchanged, for the launcher to validate; anything else is a folder path,
+    with ``~`` expanded and made absolute against the current directory (the folder need
+    not exist yet: the store creates it).
+
+    Parameters
+    ----------
+    store : str
+        A store URL or a folder path.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidArgument
+        ``store`` is empty or blank.
+    """
+    if not isinstance(store, str) or not store.strip():
+        raise InvalidArgument(
+            "store: expected a folder path, file:///path or s3://bucket/prefix?endpoint=host:port, "
+            f"got {store!r}"
+        )
+    if "://" in store:
+        return store
+    return Path(store).expanduser().resolve().as_uri()
 
 
 def _free_base_port(host: str = "127.0.0.1") -> int:

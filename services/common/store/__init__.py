@@ -2,14 +2,17 @@
 
 The package: :mod:`.layout` (ids, keys, paths), :mod:`.base` (:class:`ArtifactStore`,
 manifests, record checksums, :class:`RetryingStore`), :mod:`.file` and :mod:`.s3` (the
-backends) and :func:`open_store` here.
+backends) and :func:`open_store` here, with :func:`check_store` (open, ping and, when
+asked, create the bucket: what the launcher runs before it starts a service).
 
 - ``file:///absolute/path`` — a local directory (the embedded default).
 - ``s3://bucket/prefix?endpoint=host:port&secure=false`` — MinIO or any S3 through
   the ``minio`` SDK; credentials from ``MOTIFLENS_S3_ACCESS_KEY`` /
   ``MOTIFLENS_S3_SECRET_KEY`` (falling back to ``AWS_ACCESS_KEY_ID`` /
   ``AWS_SECRET_ACCESS_KEY``); ``secure`` defaults to true (TLS). The bucket must
-  exist; a missing one makes the store unavailable until it is created.
+  exist; a missing one makes the store unavailable (:class:`MissingBucketError`) until
+  it is created — by an operator (``mc mb``, a set-up job) or explicitly through
+  :meth:`ArtifactStore.create_bucket` (``motiflens up --create-bucket``), never silently.
 
 Two kinds of things are stored:
 
@@ -58,8 +61,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from motiflens.errors import InvalidInputError
-from services.common.config import s3_credentials
+from motiflens.errors import InvalidInputError, UnavailableError
+from services.common.config import ConfigError, s3_credentials
 from services.common.store.base import (
     BLOB_MAGIC,
     RECORD_FORMAT,
@@ -67,6 +70,7 @@ from services.common.store.base import (
     CorruptArtifactError,
     CorruptRecordError,
     Manifest,
+    MissingBucketError,
     ObjectInfo,
     RetryingStore,
     decode_record,
@@ -87,10 +91,12 @@ __all__ = [
     "CorruptArtifactError",
     "CorruptRecordError",
     "Manifest",
+    "MissingBucketError",
     "ObjectInfo",
     "RetryingStore",
     "check_id",
     "check_key",
+    "check_store",
     "decode_record",
     "encode_record",
     "new_id",
@@ -187,3 +193,59 @@ def open_store(url: str, *, environ: Mapping[str, str] | None = None) -> Artifac
             region=query.get("region", [None])[0] or None,
         )
     raise InvalidInputError(f"store URL {url!r}: unsupported scheme {parts.scheme!r}{accepted}")
+
+
+def check_store(
+    url: str, *, create_bucket: bool = False, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Open the store at ``url`` and check that it answers, before a process starts serving it.
+
+    What ``python -m services.launcher`` (``motiflens up``) runs before it starts any
+    service, so that a store that cannot work is refused in seconds with its fix rather
+    than by health checks that never pass. A file store's directory is created.
+
+    Parameters
+    ----------
+    url : str
+        As for :func:`open_store`.
+    create_bucket : bool
+        Create an ``s3://`` store's bucket if it does not exist; without it a missing
+        bucket is refused (nothing creates one silently).
+    environ : mapping, optional
+        Where S3 credentials are read (default ``os.environ``).
+
+    Returns
+    -------
+    str or None
+        "created bucket 'name' on host:port" when this call created the bucket, else None.
+
+    Raises
+    ------
+    ConfigError
+        A malformed URL, a store that cannot be reached or refuses access, or a missing
+        bucket without ``create_bucket``; the message names the store and the fix.
+    """
+    try:
+        store = open_store(url, environ=environ)
+    except (InvalidInputError, UnavailableError) as error:
+        raise ConfigError(str(error)) from None
+    try:
+        store.ping()
+    except MissingBucketError as error:
+        missing = error
+    except UnavailableError as error:
+        raise ConfigError(f"{error}; start the store or give another one") from None
+    else:
+        return None
+    if not create_bucket:
+        raise ConfigError(
+            f"{store.url}: bucket {missing.bucket!r} does not exist on {missing.endpoint}; create it "
+            f"(e.g. `mc mb ALIAS/{missing.bucket}` or `aws s3 mb s3://{missing.bucket}`) or start the "
+            "stack with --create-bucket"
+        )
+    try:
+        store.create_bucket()
+        store.ping()
+    except UnavailableError as error:
+        raise ConfigError(f"bucket {missing.bucket!r} could not be created: {error}") from None
+    return f"created bucket {missing.bucket!r} on {missing.endpoint}"

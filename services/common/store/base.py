@@ -62,6 +62,27 @@ class CorruptRecordError(CorruptArtifactError, FailedPreconditionError):
     """
 
 
+class MissingBucketError(UnavailableError):
+    """An S3 store's bucket does not exist: unavailable until someone creates it.
+
+    Still an :class:`~motiflens.errors.UnavailableError` (a service reports NOT_SERVING
+    and retrying after the bucket is made succeeds); the launcher tells it apart to
+    answer at once with the fix instead of waiting for health checks that cannot pass.
+
+    Attributes
+    ----------
+    bucket : str
+        The missing bucket's name.
+    endpoint : str
+        ``host:port`` of the S3 server asked.
+    """
+
+    def __init__(self, message: str, *, bucket: str, endpoint: str) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.endpoint = endpoint
+
+
 def utc_now() -> str:
     """RFC 3339 UTC time with seconds, e.g. 2026-11-26T13:45:00Z."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -517,10 +538,25 @@ class ArtifactStore(abc.ABC):
             self._warned.add(what)
         logger.warning("artifact store %s: %s: %s", self.url, what, message)
 
+    def create_bucket(self) -> bool:
+        """Create the bucket this store lives in if it is missing; True if it was created.
+
+        Only S3 stores have one (:class:`MissingBucketError` from :meth:`ping` says it is
+        missing); a file store creates its directory when opened, so this is False there.
+        Never called implicitly: creating a bucket is the operator's choice
+        (``motiflens up --create-bucket``).
+
+        Raises
+        ------
+        UnavailableError
+            The server refused or could not be reached.
+        """
+        return False
+
     # ---- backend primitives
     @abc.abstractmethod
     def ping(self) -> None:
-        """Raise UnavailableError unless the backend answers."""
+        """Raise UnavailableError unless the backend answers (MissingBucketError: no bucket)."""
 
     @abc.abstractmethod
     def _put(self, path: str, data: bytes) -> None:
@@ -620,6 +656,10 @@ class RetryingStore(ArtifactStore):
     def ping(self) -> None:
         """Raise UnavailableError unless the backend answers within the retry window."""
         self._retry(self.inner.ping, "ping")
+
+    def create_bucket(self) -> bool:
+        """The inner store's :meth:`ArtifactStore.create_bucket` (not retried: a one-off set-up step)."""
+        return self.inner.create_bucket()
 
     def _put(self, path: str, data: bytes) -> None:
         self._retry(lambda: self.inner._put(path, data), f"writing {path}")

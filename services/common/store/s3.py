@@ -14,9 +14,11 @@ the server — refused or dropped connections, timeouts, 5xx answers, unexpected
 responses, denied access — becomes :class:`~motiflens.errors.UnavailableError`
 naming the store, the endpoint and the cause, e.g. ``artifact store
 s3://bucket/prefix at 127.0.0.1:9000 is unavailable: connection refused``.
-A missing bucket is also UnavailableError ("bucket ... does not exist"): the store
-is not ready yet (on Kubernetes the bucket is created by a set-up job), health
-checks keep reporting NOT_SERVING, and retrying after it is created succeeds.
+A missing bucket is :class:`~services.common.store.base.MissingBucketError`, an
+UnavailableError ("bucket ... does not exist"): the store is not ready yet (on
+Kubernetes the bucket is created by a set-up job), health checks keep reporting
+NOT_SERVING, and retrying after it is created succeeds. :meth:`S3Store.create_bucket`
+creates it when asked to (``motiflens up --create-bucket``); nothing creates it silently.
 A missing object is :class:`~motiflens.errors.NotFoundError`.
 """
 
@@ -32,7 +34,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.helpers import MAX_PART_SIZE, MIN_PART_SIZE
 
 from motiflens.errors import InvalidInputError, NotFoundError, UnavailableError
-from services.common.store.base import FILE_CHUNK_BYTES, ArtifactStore
+from services.common.store.base import FILE_CHUNK_BYTES, ArtifactStore, MissingBucketError
 from services.common.store.layout import KEY_PATTERN
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -144,15 +146,29 @@ class S3Store(ArtifactStore):
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def _unavailable(self, exc: BaseException) -> UnavailableError:
-        return UnavailableError(
-            f"artifact store {self.url} at {self.endpoint} is unavailable: {self._describe(exc)}"
+        message = f"artifact store {self.url} at {self.endpoint} is unavailable: {self._describe(exc)}"
+        if isinstance(exc, S3Error) and exc.code == "NoSuchBucket":
+            return MissingBucketError(message, bucket=self.bucket, endpoint=self.endpoint)
+        return UnavailableError(message)
+
+    def _missing_bucket(self) -> MissingBucketError:
+        return MissingBucketError(
+            f"artifact store {self.url} at {self.endpoint} is unavailable: {self._no_bucket()}",
+            bucket=self.bucket,
+            endpoint=self.endpoint,
+        )
+
+    def _no_bucket(self) -> str:
+        return (
+            f"bucket {self.bucket!r} does not exist (create it first, e.g. `mc mb ALIAS/{self.bucket}`, "
+            "or start the stack with `motiflens up --create-bucket`)"
         )
 
     def _describe(self, exc: BaseException) -> str:
         """A short, human cause for a transport or server error."""
         if isinstance(exc, S3Error):
             if exc.code == "NoSuchBucket":
-                return f"bucket {self.bucket!r} does not exist (create it first)"
+                return self._no_bucket()
             if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 return (
                     f"access denied ({exc.code}); check MOTIFLENS_S3_ACCESS_KEY / MOTIFLENS_S3_SECRET_KEY "
@@ -187,16 +203,39 @@ class S3Store(ArtifactStore):
 
     # ---- primitives
     def ping(self) -> None:
-        """Raise UnavailableError unless the server answers and the bucket exists."""
+        """Raise UnavailableError unless the server answers; MissingBucketError if there is no bucket."""
         try:
             exists = self._client.bucket_exists(self.bucket)
         except TRANSPORT_ERRORS as exc:
             raise self._unavailable(exc) from exc
         if not exists:
-            raise UnavailableError(
-                f"artifact store {self.url} at {self.endpoint} is unavailable: "
-                f"bucket {self.bucket!r} does not exist (create it first)"
-            )
+            raise self._missing_bucket()
+
+    def create_bucket(self) -> bool:
+        """Create the bucket if it does not exist (in the client's region); True if this call made it.
+
+        Raises
+        ------
+        UnavailableError
+            The server cannot be reached, refuses (access denied), or the name belongs
+            to another account.
+        """
+        try:
+            if self._client.bucket_exists(self.bucket):
+                return False
+            self._client.make_bucket(self.bucket)
+        except S3Error as exc:
+            if exc.code == "BucketAlreadyOwnedByYou":  # made in between by someone with our keys
+                return False
+            if exc.code == "BucketAlreadyExists":
+                raise UnavailableError(
+                    f"artifact store {self.url} at {self.endpoint}: bucket {self.bucket!r} cannot be "
+                    "created: the name is taken by another account; choose another bucket"
+                ) from exc
+            raise self._unavailable(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise self._unavailable(exc) from exc
+        return True
 
     def _put(self, path: str, data: bytes) -> None:
         key = self._key(path)
