@@ -78,10 +78,18 @@ def test_kubectl_renders_every_build():
     assert render(DEPLOY / "base")[0]["kind"] == "Namespace"  # kustomize orders it first
 
 
-def test_plain_apply_of_the_base_sends_what_kustomize_renders():
+@pytest.mark.parametrize("folder", ["deploy/base", "deploy"])
+def test_plain_apply_of_the_base_sends_what_kustomize_renders(folder):
     """`kubectl apply -f deploy/base/` reads the same objects as `-k`: the Kustomization file has no
-    .yaml suffix and the transformer configuration lives in a subfolder, so `-f` skips both."""
-    plain = apply_f_documents(DEPLOY / "base")
+    .yaml suffix and the transformer configuration lives in a subfolder, so `-f` skips both. And
+    `kubectl apply -f deploy/` keeps working as before the overlays: deploy/*.yaml are links to
+    the base's files (a kustomization cannot contain its own overlays, so the base has a folder)."""
+    if folder == "deploy":
+        links = sorted(p for p in DEPLOY.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        assert [p.name for p in links] == sorted(p.name for p in (DEPLOY / "base").glob("*.yaml"))
+        for link in links:
+            assert link.is_symlink() and link.resolve() == (DEPLOY / "base" / link.name).resolve(), link
+    plain = apply_f_documents(ROOT / folder)
     files = [name for name, _ in plain]
     assert files[0] == "00-namespace.yaml" and plain[0][1]["kind"] == "Namespace"
     assert (DEPLOY / "base" / "Kustomization").is_file()
