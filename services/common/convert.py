@@ -217,6 +217,93 @@ def sequences_to_onehot(
         sequences, a length other than ``length``, a malformed data set id,
         negative offset or limit, or the ``dataset_split`` form without ``load_split``.
     """
+    _check_declared(message, field=field, load_split=load_split, length=length, max_sequences=max_sequences)
+    try:
+        decoded = wire_sequences.decode(message, field=field)
+    except WireError as error:
+        raise from_wire(error) from None
+    if isinstance(decoded, np.ndarray):
+        return decoded
+    if load_split is None:  # pragma: no cover - a split ref only comes from the dataset_split form
+        raise invalid(f"{field}.dataset_split", "this service does not read stored data sets")
+    X = np.asarray(load_split(decoded.dataset_id, decoded.split, decoded.offset, decoded.limit))
+    _check_onehot_shape(X.shape, f"{field}.dataset_split")
+    _check_size(X.shape[0], field, max_sequences)
+    _check_length(X.shape[1], f"{field}.dataset_split", length)
+    return X.astype(np.float32, copy=False)
+
+
+class SequenceChunks:
+    """A request's sequences, decoded one slice at a time: ``chunks[a:b]`` is (b - a, L, 4) float32.
+
+    From :func:`sequence_chunks`. ``len(chunks)`` is N. Strings are one-hot encoded only for
+    the rows asked, so a streaming call holds one chunk's one-hot array (16 bytes a base)
+    instead of the whole request's; a one-hot tensor or a stored split is already an array
+    and is sliced as a view.
+    """
+
+    def __init__(self, count: int, length: int, rows: Callable[[int, int], np.ndarray]) -> None:
+        self._count = count
+        self.length = length
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError(f"SequenceChunks takes a slice of rows, got {type(key).__name__}")
+        start, stop, step = key.indices(self._count)
+        if step != 1:
+            raise ValueError("SequenceChunks takes contiguous slices (step 1)")
+        return self._rows(start, max(start, stop))
+
+
+def sequence_chunks(
+    message: pb.Sequences,
+    *,
+    field: str,
+    load_split: LoadSplit | None = None,
+    length: int,
+    max_sequences: int | None = None,
+) -> SequenceChunks:
+    """The sequences of a Sequences message, checked in full now and decoded slice by slice later.
+
+    Every check of :func:`sequences_to_onehot` runs before this returns (a bad request is
+    refused before the call answers anything), but strings are encoded only when a slice
+    is asked for. Parameters and errors as for :func:`sequences_to_onehot`; ``length`` is
+    required (the model's input length).
+    """
+    if message.WhichOneof("source") != "strings":
+        X = sequences_to_onehot(
+            message, field=field, load_split=load_split, length=length, max_sequences=max_sequences
+        )
+        return SequenceChunks(len(X), X.shape[1], lambda start, stop: X[start:stop])
+    _check_declared(message, field=field, load_split=load_split, length=length, max_sequences=max_sequences)
+    strings = message.strings.sequences
+    strings_field = f"{field}.strings.sequences"
+    try:
+        wire_sequences.check_strings(strings, field=strings_field)
+    except WireError as error:
+        raise from_wire(error) from None
+
+    def rows(start: int, stop: int) -> np.ndarray:
+        if start == stop:
+            return np.zeros((0, length, 4), dtype=np.float32)
+        return wire_sequences.one_hot(strings[start:stop], field=strings_field)
+
+    return SequenceChunks(len(strings), length, rows)
+
+
+def _check_declared(
+    message: pb.Sequences,
+    *,
+    field: str,
+    load_split: LoadSplit | None,
+    length: int | None,
+    max_sequences: int | None,
+) -> None:
+    """The checks that need only what ``message`` declares (counts, lengths, shape), nothing decoded."""
     form = message.WhichOneof("source")
     if form == "strings":
         strings = message.strings.sequences
@@ -242,19 +329,6 @@ def sequences_to_onehot(
                 "this service does not read stored data sets; send strings or one_hot",
             )
         check_id(message.dataset_split.dataset_id, field_name=f"{field}.dataset_split.dataset_id")
-    try:
-        decoded = wire_sequences.decode(message, field=field)
-    except WireError as error:
-        raise from_wire(error) from None
-    if isinstance(decoded, np.ndarray):
-        return decoded
-    if load_split is None:  # pragma: no cover - a split ref only comes from the dataset_split form
-        raise invalid(f"{field}.dataset_split", "this service does not read stored data sets")
-    X = np.asarray(load_split(decoded.dataset_id, decoded.split, decoded.offset, decoded.limit))
-    _check_onehot_shape(X.shape, f"{field}.dataset_split")
-    _check_size(X.shape[0], field, max_sequences)
-    _check_length(X.shape[1], f"{field}.dataset_split", length)
-    return X.astype(np.float32, copy=False)
 
 
 def _check_size(count: int, field: str, max_sequences: int | None) -> None:

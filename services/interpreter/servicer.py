@@ -21,6 +21,7 @@ import io
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from motiflens_client.wire import pb
@@ -45,7 +46,13 @@ from services.common.attribution_options import (
 )
 from services.common.budget import MemoryBudget
 from services.common.config import DEFAULT_MEMORY_BUDGET_MB, DiscoveryLimits
-from services.common.convert import array_to_tensor, motif_to_proto, sequences_to_onehot
+from services.common.convert import (
+    SequenceChunks,
+    array_to_tensor,
+    motif_to_proto,
+    sequence_chunks,
+    sequences_to_onehot,
+)
 from services.common.datasets import load_dataset
 from services.common.errors import from_wire
 from services.common.metrics import ServiceMetrics
@@ -147,6 +154,16 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             max_sequences=self.max_sequences,
         )
 
+    def _chunks(self, message, loaded: LoadedModel) -> SequenceChunks:
+        """The sequences of ``message``, checked now, one-hot encoded a chunk at a time."""
+        return sequence_chunks(
+            message,
+            field="sequences",
+            load_split=self._load_split,
+            length=loaded.input_length,
+            max_sequences=self.max_sequences,
+        )
+
     @contextmanager
     def _budgeted(
         self,
@@ -155,21 +172,26 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
         what: str,
         cost: Cost,
         admit: Callable[[int], None] | None = None,
-    ) -> Iterator[np.ndarray]:
+        *,
+        chunked: bool = False,
+    ) -> Iterator[Any]:
         """The sequences of ``message``, with ``cost(N)`` bytes of the budget held while the block runs.
 
         When the message declares N (strings, a one-hot tensor) the bytes are reserved
         and ``admit(N)`` runs before anything is decoded; a stored split is a view of
-        the cached data set, so it is sliced first.
+        the cached data set, so it is sliced first. ``chunked``: a :class:`SequenceChunks`
+        (checked in full, encoded per slice: ``cost`` then counts one chunk's one-hot
+        array) instead of the (N, L, 4) array.
         """
+        decode = self._chunks if chunked else self._sequences
         declared = _declared_count(message)
         if declared is not None and declared <= self.max_sequences:
             if admit is not None:
                 admit(declared)
             with self.budget.reserve(cost(declared), describe_call(what, declared, loaded)):
-                yield self._sequences(message, loaded)
+                yield decode(message, loaded)
             return
-        X = self._sequences(message, loaded)
+        X = decode(message, loaded)
         if admit is not None:
             admit(len(X))
         with self.budget.reserve(cost(len(X)), describe_call(what, len(X), loaded)):
@@ -259,7 +281,7 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
         ``maps`` is the number of (n, L, 4) tensors each chunk message carries.
         """
         return lambda n: (
-            onehot_bytes(n, loaded.input_length)
+            onehot_bytes(min(n, chunk), loaded.input_length)  # decoded a chunk at a time
             + attribution_bytes(loaded, method, options, min(n, chunk))
             + 2 * maps * onehot_bytes(min(n, chunk), loaded.input_length)
         )
@@ -332,6 +354,7 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             f"Attribute {method}{size_parameters(options, chunk_size=chunk)}",
             self._attribution_cost(loaded, method, options, chunk, maps=1 + include_hypothetical),
             lambda n: check_work(method, options, n, "Attribute", self.max_evaluations),
+            chunked=True,
         ) as X:
             for start in range(0, len(X), chunk):
                 result = self._attribute(loaded, X[start : start + chunk], method, options, start, stop)
@@ -352,12 +375,14 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             # A chunk's scans, its tensor message and the message's bytes.
             rows = min(n, INFERENCE_BATCH)
             return (
-                onehot_bytes(n, loaded.input_length)
+                onehot_bytes(min(n, chunk), loaded.input_length)  # decoded a chunk at a time
                 + 3 * scan_bytes(loaded, min(n, chunk))
                 + pass_bytes(loaded, rows, gradients=False)
             )
 
-        with self._budgeted(request.sequences, loaded, f"ScanFilters (chunk_size {chunk})", cost) as X:
+        with self._budgeted(
+            request.sequences, loaded, f"ScanFilters (chunk_size {chunk})", cost, chunked=True
+        ) as X:
             for start in range(0, len(X), chunk):
                 with holding(loaded.lock, stop, "ScanFilters"):
                     scans = loaded.scans(X[start : start + chunk], stop)

@@ -25,7 +25,7 @@ from motiflens.errors import CancelledError
 from motiflens.models import build_model
 from motiflens.sequences import decode
 from services.common.budget import MemoryBudget
-from services.common.convert import array_to_tensor
+from services.common.convert import array_to_tensor, tensor_to_array
 from services.common.store import open_store
 from services.interpreter.app import SERVICE_NAMES, build_register
 from services.interpreter.model_cache import ModelCache
@@ -304,3 +304,32 @@ def test_reflection_describes_tf_serving_prediction_service(world):
     assert [dim.size for dim in probabilities.tensor_shape.dim] == [2, 1]
     values = np.frombuffer(probabilities.tensor_content, "<f4")
     assert values.shape == (2,) and ((values > 0) & (values < 1)).all()
+
+
+def test_a_request_larger_than_the_budget_streams_when_each_chunk_fits(world):
+    """Strings are one-hot encoded a chunk at a time: 12,000 sequences of 200 nt would be
+    38.4 MB one-hot, over the tight server's 32 MiB, yet each chunk of 100 fits, so the call
+    streams every chunk; what the budget refuses is one chunk that does not fit."""
+    tight, model_id = world["tight"], world["model_id"]
+    rng = np.random.default_rng(5)
+    strings = ["".join(row) for row in np.array(list("ACGT"))[rng.integers(0, 4, size=(12_000, 200))]]
+    assert 12_000 * 200 * 4 * 4 > 32 * 1024 * 1024
+    request = pb.ScanFiltersRequest(
+        model_id=model_id, sequences=pb.Sequences(strings=pb.SequenceList(sequences=strings)), chunk_size=100
+    )
+    chunks = list(tight.ScanFilters(request, timeout=600))
+    assert [c.offset for c in chunks] == list(range(0, 12_000, 100))
+    last = tensor_to_array(chunks[-1].scans, field="scans")
+    assert last.shape[0] == 100
+    # The chunk equals the same rows sent alone (decoding per chunk changes no value).
+    alone = pb.ScanFiltersRequest(
+        model_id=model_id,
+        sequences=pb.Sequences(strings=pb.SequenceList(sequences=strings[-100:])),
+        chunk_size=100,
+    )
+    (single,) = list(tight.ScanFilters(alone, timeout=120))
+    np.testing.assert_array_equal(last, tensor_to_array(single.scans, field="scans"))
+    # A chunk too big for the budget is still refused, before anything streams.
+    huge = pb.ScanFiltersRequest(model_id=model_id, sequences=request.sequences, chunk_size=1024)
+    error = rpc_error(tight.ScanFilters, huge, timeout=120)
+    assert error.code() == CODE.RESOURCE_EXHAUSTED, error.details()

@@ -20,7 +20,16 @@ from motiflens_client.wire.errors import WireError
 from motiflens_client.wire.tensors import array_to_tensor, tensor_to_array
 from motiflens_client.wire.vocabulary import SPLIT_BY_NAME, choice, split_name
 
-__all__ = ["ACCEPTED_BASES", "SplitRef", "one_hot", "split_ref", "encode", "decode"]
+__all__ = [
+    "ACCEPTED_BASES",
+    "SplitRef",
+    "check_one_hot_values",
+    "check_strings",
+    "decode",
+    "encode",
+    "one_hot",
+    "split_ref",
+]
 
 #: The characters a DNA string may hold, as error messages name them.
 ACCEPTED_BASES = "A, C, G, T, N (either case)"
@@ -32,6 +41,10 @@ for _channel, _bases in enumerate(("Aa", "Cc", "Gg", "Tt", "Nn")):
         _CODE[ord(_base)] = _channel
 # Row 4 (N) stays all zero.
 _TABLE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
+# str.translate table deleting the accepted bases: what is left of a string is what is wrong.
+_DELETE_BASES = str.maketrans("", "", "ACGTNacgtn")
+#: Rows of a one-hot tensor whose values :func:`check_one_hot_values` checks at a time.
+CHECK_BLOCK_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -45,16 +58,46 @@ class SplitRef:
 
 
 def _codes(sequence: str, field: str) -> np.ndarray:
-    raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
-    codes = _CODE[raw] if sequence.isascii() else np.full(len(sequence), 255, dtype=np.uint8)
-    bad = np.flatnonzero(codes == 255)
-    if bad.size:
-        position = int(bad[0])
+    if sequence.isascii():
+        codes = _CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+        bad = np.flatnonzero(codes == 255)
+        position = int(bad[0]) if bad.size else None
+    else:  # name the first character that is not a base (the first non-ASCII one, or earlier)
+        position = next(i for i, c in enumerate(sequence) if c.translate(_DELETE_BASES))
+    if position is not None:
         raise WireError(
             field,
             f"invalid character {sequence[position]!r} at position {position}; accepted: {ACCEPTED_BASES}",
         )
     return codes
+
+
+def check_strings(sequences: Sequence[str], *, field: str = "sequences") -> int:
+    """Check DNA strings as :func:`one_hot` does, without encoding them; their length L.
+
+    Lets a server reject a bad request before it answers anything and then encode it a
+    chunk at a time (:func:`one_hot` of each slice), so memory follows the chunk, not N.
+
+    Raises
+    ------
+    WireError
+        As :func:`one_hot`.
+    """
+    if len(sequences) == 0:
+        raise WireError(field, "expected at least one sequence, got none")
+    length = len(sequences[0])
+    if length == 0:
+        raise WireError(f"{field}[0]", "empty sequence; expected length >= 1")
+    for index, sequence in enumerate(sequences):
+        if len(sequence) != length:
+            raise WireError(
+                f"{field}[{index}]",
+                f"expected length {length} (the length of {field}[0]), got {len(sequence)}; "
+                "all sequences in a batch must have the same length",
+            )
+        if sequence.translate(_DELETE_BASES):  # a character outside ACGTN: find and name it
+            _codes(sequence, f"{field}[{index}]")
+    return length
 
 
 def one_hot(sequences: Sequence[str], *, field: str = "sequences") -> np.ndarray:
@@ -77,21 +120,33 @@ def one_hot(sequences: Sequence[str], *, field: str = "sequences") -> np.ndarray
     WireError
         No sequence, an empty or ragged one, or a character outside ACGTN.
     """
-    if len(sequences) == 0:
-        raise WireError(field, "expected at least one sequence, got none")
-    length = len(sequences[0])
-    if length == 0:
-        raise WireError(f"{field}[0]", "empty sequence; expected length >= 1")
+    length = check_strings(sequences, field=field)
     codes = np.empty((len(sequences), length), dtype=np.uint8)
     for index, sequence in enumerate(sequences):
-        if len(sequence) != length:
-            raise WireError(
-                f"{field}[{index}]",
-                f"expected length {length} (the length of {field}[0]), got {len(sequence)}; "
-                "all sequences in a batch must have the same length",
-            )
         codes[index] = _codes(sequence, f"{field}[{index}]")
     return _TABLE[codes]
+
+
+def check_one_hot_values(X: np.ndarray, *, field: str) -> None:
+    """Raise unless every value of ``X`` (N, L, 4) is finite and in [0, 1].
+
+    Checked :data:`CHECK_BLOCK_ROWS` rows at a time, so the check's temporaries stay small
+    whatever N; the first offending value is named with its (row, position, channel).
+
+    Raises
+    ------
+    WireError
+        ``<field>.data``: a NaN or infinity, or a value outside [0, 1].
+    """
+    for start in range(0, len(X), CHECK_BLOCK_ROWS):
+        block = X[start : start + CHECK_BLOCK_ROWS]
+        for bad, expected in ((~np.isfinite(block), "finite values"), ((block < 0) | (block > 1), None)):
+            if bad.any():
+                row, position, channel = (int(i) for i in np.argwhere(bad)[0])
+                value = block[row, position, channel]
+                where = (start + row, position, channel)
+                what = expected or "one-hot values in [0, 1]"
+                raise WireError(f"{field}.data", f"expected {what}, got {value} at {where}")
 
 
 def split_ref(ref: SplitRef, *, field: str = "dataset") -> pb.DatasetSplitRef:
@@ -188,15 +243,11 @@ def decode(message: pb.Sequences, *, field: str = "sequences") -> np.ndarray | S
     if form == "strings":
         return one_hot(list(message.strings.sequences), field=f"{field}.strings.sequences")
     if form == "one_hot":
-        X = tensor_to_array(message.one_hot, field=f"{field}.one_hot", dtypes=(np.float32,), finite=True)
+        # A read-only view of the message's bytes: nothing is copied, whatever N.
+        X = tensor_to_array(message.one_hot, field=f"{field}.one_hot", dtypes=(np.float32,))
         if X.ndim != 3 or X.shape[2] != 4 or X.shape[0] == 0 or X.shape[1] == 0:
             raise WireError(f"{field}.one_hot", f"expected shape (N, L, 4), N, L >= 1, got {tuple(X.shape)}")
-        outside = (X < 0) | (X > 1)
-        if outside.any():
-            position = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise WireError(
-                f"{field}.one_hot.data", f"expected one-hot values in [0, 1], got {X[position]} at {position}"
-            )
+        check_one_hot_values(X, field=f"{field}.one_hot")
         return X
     ref = message.dataset_split
     prefix = f"{field}.dataset_split"
