@@ -50,9 +50,14 @@ def build_register(
     *,
     cache_capacity: int = 4,
     budget: MemoryBudget | None = None,
+    models: ModelCache | None = None,
 ) -> Callable[[grpc.Server], None]:
-    """A ``register(server)`` adding both services over one shared model cache and memory budget (tests)."""
-    return _register(*_servicers(store, metrics, cache_capacity=cache_capacity, budget=budget))
+    """A ``register(server)`` adding both services over one shared model cache and memory budget (tests).
+
+    ``models``: the model cache to serve from (default: a new one of ``cache_capacity``), so a
+    test can reach the loaded models' locks and coalescers.
+    """
+    return _register(*_servicers(store, metrics, cache_capacity=cache_capacity, budget=budget, models=models))
 
 
 def _servicers(
@@ -62,8 +67,9 @@ def _servicers(
     cache_capacity: int,
     budget: MemoryBudget | None,
     discovery_limits: DiscoveryLimits | None = None,
+    models: ModelCache | None = None,
 ) -> tuple[InterpreterServicer, PredictionServicer]:
-    models = ModelCache(store, capacity=cache_capacity)
+    models = models if models is not None else ModelCache(store, capacity=cache_capacity)
     # One budget for both services: they share the process's memory.
     budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
     interpreter = InterpreterServicer(

@@ -8,7 +8,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -18,6 +18,7 @@ from motiflens.errors import CancelledError, InvalidInputError, NotFoundError, U
 from motiflens.models import ModelConfig, first_layer_model, load_model, logits_model
 from services.common.attribution_options import ModelOutputs
 from services.common.store import ArtifactStore, Manifest, check_id
+from services.interpreter.batching import Coalescer
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class LoadedModel:
     lock : threading.Lock
         Serialises calls that build per-model graphs; Keras models are not
         guaranteed thread-safe while tracing.
+    coalescer : Coalescer
+        Runs concurrent compatible calls (Predict, saliency, ISM) together in one pass
+        under ``lock`` (:mod:`services.interpreter.batching`).
     scanner : keras.Model or None
         The same weights, output (N, L', F) first-layer activations
         (:func:`motiflens.models.first_layer_model`); None when the model has no
@@ -68,6 +72,11 @@ class LoadedModel:
     activation_floats: int
     scan_floats: int
     output_activation: str = "sigmoid"
+    #: Runs concurrent compatible calls of this model in one pass (under ``lock``).
+    coalescer: Coalescer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coalescer", Coalescer(self.lock))  # frozen: set once, here
 
     @property
     def input_length(self) -> int:

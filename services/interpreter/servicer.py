@@ -17,9 +17,10 @@ chunks, so a call whose caller cancelled or whose deadline passed stops computin
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,6 +59,7 @@ from services.common.errors import from_wire
 from services.common.metrics import ServiceMetrics
 from services.common.server import caller_gone
 from services.common.store import ArtifactStore, check_id
+from services.interpreter.batching import split_rows
 from services.interpreter.model_cache import INFERENCE_BATCH, LoadedModel, ModelCache
 from services.interpreter.reports import ReportCalls
 from services.interpreter.requests import (
@@ -259,16 +261,23 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
         should_stop: StopCheck,
     ) -> Attribution:
         extra = {"index_offset": offset} if method in ("integrated_gradients", "deepshap") else {}
-        with holding(loaded.lock, should_stop, method):
-            result = attribute(
-                loaded.model,
-                X,
-                method,
-                **options,
-                **extra,
-                batch_size=pass_rows(loaded),
-                should_stop=should_stop,
+        rows = pass_rows(loaded)
+
+        def compute(X_all: np.ndarray, stop: StopCheck) -> Attribution:
+            return attribute(
+                loaded.model, X_all, method, **options, **extra, batch_size=rows, should_stop=stop
             )
+
+        if method in COALESCED_METHODS:
+            # Concurrent calls with the same method and options share one pass.
+            key = ("attribute", method, repr(sorted(options.items())))
+            result = loaded.coalescer.run(
+                key, X, compute, _split_attribution, should_stop, method, max_rows=rows
+            )
+        else:
+            # References are drawn per sequence index (index_offset): each call runs alone.
+            with holding(loaded.lock, should_stop, method):
+                result = compute(X, should_stop)
         if self.metrics is not None:
             self.metrics.add_sequences_attributed(len(X), method=method)
         return result
@@ -475,9 +484,40 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             )
 
         with self._budgeted(request.sequences, loaded, "Predict", cost) as X:
-            with holding(loaded.lock, stop, "Predict"):
-                values = loaded.predict(X, output, stop)
+            values = loaded.coalescer.run(
+                ("predict", output),
+                X,
+                lambda X_all, stop_all: loaded.predict(X_all, output, stop_all),
+                split_rows,
+                stop,
+                "Predict",
+                max_rows=INFERENCE_BATCH,
+            )
         return pb.PredictResponse(predictions=array_to_tensor(values.astype(np.float32)))
+
+
+#: Attribution methods whose rows do not depend on each other or on their index in the
+#: request, so that concurrent calls can share a pass (integrated gradients and DeepSHAP
+#: draw their references per sequence index).
+COALESCED_METHODS = frozenset({"saliency", "ism", "ism_naive"})
+
+
+def _split_attribution(result: Attribution, sizes: Sequence[int]) -> list[Attribution]:
+    """One pass's Attribution cut into consecutive pieces of ``sizes`` sequences."""
+    bounds = np.cumsum([0, *sizes])
+
+    def rows(array: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
+        return None if array is None else array[a:b]
+
+    return [
+        dataclasses.replace(
+            result,
+            scores=result.scores[a:b],
+            hypothetical=rows(result.hypothetical, a, b),
+            projected=rows(result.projected, a, b),
+        )
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def _declared_count(message) -> int | None:
