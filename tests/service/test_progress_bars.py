@@ -3,12 +3,13 @@
 One tiny model (cnn_2, 2 epochs) trained on 80 random sequences imported from FASTA (56
 train rows) serves the module; its training job is waited on again for the epoch bar.
 Bars are observed through a recording tqdm factory (``progress=factory``) or on captured
-stderr; the numbers are the calls' own: sequences, rows, shards, epochs.
+stderr; the numbers are the calls' own: sequences, rows, shards, epochs, bytes uploaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import re
 
@@ -17,6 +18,8 @@ import pytest
 from motiflens_client import Client, DatasetSplit, InvalidArgument, NotFound
 from motiflens_client.cli import main
 from motiflens_client.cli.variants import count_alleles
+from motiflens_client.sdk.genome import UPLOAD_CHUNK_BYTES
+from motiflens_client.sdk.model_files import INLINE_IMPORT_BYTES
 from test_cli import UNKNOWN_MODEL, run_cli
 from tqdm.std import tqdm as std_tqdm
 
@@ -301,3 +304,96 @@ def test_variant_scoring_bars_count_every_allele(world, variants, tmp_path):
     assert (info.state, info.alleles, info.shards) == ("SUCCEEDED", 302, 4)
     assert factory.bar.n == factory.bar.total == 302 and factory.bar.steps == [100, 100, 100, 2]
     assert factory.bar.postfixes[-1] == f"{job.job_id} SUCCEEDED {info.variants_id}"
+
+
+# --------------------------------------------------------------------------- uploads
+
+#: chr1 of the upload tests: 3.2 Mnt in 80-column lines, 3,240,006 bytes: four 1 MiB chunks.
+GENOME_BASES = 3_200_000
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    """A random one-chromosome genome of four upload chunks, and a BED file of 40 peaks on it."""
+    folder = tmp_path_factory.mktemp("progress-genome")
+    rng = np.random.default_rng(5)
+    chr1 = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, GENOME_BASES)].tobytes().decode()
+    lines = "\n".join(chr1[i : i + 80] for i in range(0, GENOME_BASES, 80))
+    path = folder / "genome.fa"
+    path.write_text(f">chr1\n{lines}\n")
+    peaks = folder / "peaks.bed"
+    peaks.write_text("".join(f"chr1\t{start}\t{start + 100}\n" for start in range(50_000, 3_050_000, 75_000)))
+    return path, peaks
+
+
+def test_an_upload_bar_counts_the_files_bytes_chunk_by_chunk(world, genome, capsys):
+    client = world[0]
+    path, _ = genome
+    size = path.stat().st_size
+    assert size == 3_240_006 and size > 3 * UPLOAD_CHUNK_BYTES == 3 * MIB
+    factory = Factory()
+    info = client.upload(path, progress=factory)
+    bar = factory.bar
+    assert factory.options == [{"total": size, "desc": "upload genome.fa", "unit": "B"}]
+    assert bar.steps == [MIB, MIB, MIB, size - 3 * MIB] and bar.n == bar.total == size and bar.closed
+    assert (info.size, info.sha256) == (size, hashlib.sha256(path.read_bytes()).hexdigest())
+    capsys.readouterr()
+    # False: nothing; None: stderr is no terminal here, so nothing either.
+    assert client.upload(path, progress=False).size == size
+    assert client.upload(path).size == size
+    assert capsys.readouterr() == ("", "")
+    # True on a log: whole lines in SI bytes, the last at the file's size, never on stdout.
+    client.upload(path, name="again.fa", progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "\r" not in captured.err
+    assert captured.err.splitlines()[-1].startswith("upload again.fa: 100%|##########| 3.24M/3.24M ")
+
+
+def test_a_file_of_one_chunk_gets_no_automatic_bar_and_a_bad_progress_is_refused(world, genome):
+    client = world[0]
+    _, peaks = genome
+    factory = Factory()
+    client.upload(peaks, progress=factory)  # a factory: always, even for one chunk
+    assert factory.bar.steps == [peaks.stat().st_size] and factory.bar.n == factory.bar.total
+    with pytest.raises(InvalidArgument, match=r"progress: expected None \(automatic\), True, False"):
+        client.upload(peaks, progress="bytes")
+    with pytest.raises(InvalidArgument, match="got str"):  # refused before the genome is sent
+        client.import_intervals(str(peaks), [peaks], negatives="shuffled", progress="bytes")
+
+
+def test_the_cli_upload_draws_a_byte_bar_on_a_terminal_only_and_stdout_never_changes(world, genome):
+    client = world[0]
+    path, peaks = genome
+    connection = ("--address", client.address, "--timeout", "600")
+    command = ("dataset", "import-intervals", "--genome", str(path), str(peaks), "--negatives", "shuffled")
+    kept = "motiflens: 40 of 40 peak windows kept"
+
+    piped = run_cli(*connection, *command)  # stderr a pipe: the summary line, no bar
+    assert piped.code == 0, piped.err
+    assert re.fullmatch(r"ds-[0-9a-f]+\n", piped.out)
+    assert piped.err.startswith(kept) and len(piped.err.splitlines()) == 1 and "upload" not in piped.err
+
+    code, stdout, stderr = _run_on_terminal(*connection, *command)
+    assert code == 0 and re.fullmatch(r"ds-[0-9a-f]+\n", stdout)  # the same one line: a data set's id
+    bar, summary = stderr.rsplit("\n", 2)[:2]
+    assert stderr.startswith("\rupload genome.fa:   0%|") and "3.24M/3.24M" in bar and "\r" not in stdout
+    assert summary.startswith(kept) and summary == piped.err.rstrip("\n")
+
+    code, stdout, stderr = _run_on_terminal(*connection, "--no-progress", *command)
+    assert code == 0 and re.fullmatch(r"ds-[0-9a-f]+\n", stdout) and stderr == piped.err
+
+
+def test_a_model_import_over_the_inline_size_shows_its_upload_and_removes_it(world, tmp_path):
+    client = world[0]
+    fake = tmp_path / "big.keras"  # one byte over the inline size: uploaded first, in 33 chunks
+    fake.write_bytes(b"\0" * (INLINE_IMPORT_BYTES + 1))
+    before = {upload.upload_id for upload in client.list_uploads()}
+    factory = Factory()
+    # A name over 200 characters: ImportModel refuses it before loading anything (no TensorFlow child).
+    with pytest.raises(InvalidArgument, match="name"):
+        client.import_model(fake, name="m" * 201, progress=factory)
+    bar = factory.bar
+    assert factory.options[0]["desc"] == "upload model.keras" and bar.closed
+    assert bar.n == bar.total == INLINE_IMPORT_BYTES + 1 and len(bar.steps) == 33
+    assert {upload.upload_id for upload in client.list_uploads()} == before  # the upload is deleted

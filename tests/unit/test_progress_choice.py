@@ -17,6 +17,7 @@ import warnings
 import pytest
 from motiflens_client.cli import build_parser
 from motiflens_client.cli._output import progress_choice
+from motiflens_client.cli.motifs import DiscoveryProgress
 from motiflens_client.cli.variants import count_alleles
 from motiflens_client.errors import InvalidArgument
 from motiflens_client.sdk.progress import NullBar, close_bar, open_bar, wants_bar
@@ -139,6 +140,25 @@ def test_a_factory_gets_total_desc_and_unit_and_the_summary_as_postfix():
     close_bar(bar, factory, "job-1 SUCCEEDED", stream=errors)
     assert bar.steps == [3, 3, 1] and bar.n == bar.total == 7 and bar.closed
     assert bar.postfixes[-1] == "job-1 SUCCEEDED" and errors.getvalue() == ""
+
+
+def test_bytes_are_shown_with_si_prefixes_by_the_built_in_bars_and_counted_in_bytes():
+    log = io.StringIO()
+    size = 3 * 1024 * 1024 + 5
+    bar = open_bar(
+        True, total=size, desc="upload g.fa", unit="B", unit_scale=True, per_step=2**20, stream=log
+    )
+    bar.update(size)
+    bar.close()
+    assert bar.n == size and log.getvalue().startswith("upload g.fa: 100%|##########| 3.15M/3.15M [")
+    made = []
+
+    def factory(**options):
+        made.append(options)
+        return Recording(**options)
+
+    open_bar(factory, total=size, desc="upload g.fa", unit="B", unit_scale=True).close()
+    assert made == [{"total": size, "desc": "upload g.fa", "unit": "B"}]  # the factory's contract
 
 
 def test_a_log_file_gets_whole_lines_one_per_epoch_and_never_a_carriage_return():
@@ -285,3 +305,67 @@ def test_alleles_are_counted_as_the_interpreter_splits_them(tmp_path):
     packed.write_bytes(gzip.compress(text.encode()))
     assert count_alleles(plain) == count_alleles(packed) == 5
     assert count_alleles(tmp_path / "missing.vcf") is None
+
+
+# --------------------------------------------------------------------------- motifs discover's events
+
+#: DiscoverMotifs' events as the interpreter streams them: sequences attributed in chunks,
+#: TF-MoDISco heartbeats (no count), then the Tomtom matching.
+DISCOVERY_EVENTS = [
+    ("attributing", 64, 150, 1.0),
+    ("attributing", 128, 150, 2.0),
+    ("attributing", 150, 150, 2.6),
+    ("discovering", 0, 0, 12.6),
+    ("discovering", 0, 0, 22.6),
+    ("matching", 0, 0, 30.1),
+]
+
+
+def _discover_args(*options: str):
+    return build_parser().parse_args([*options, "motifs", "discover", "model-1", "--fasta", __file__])
+
+
+def test_motifs_discover_draws_one_bar_of_sequences_with_the_stage_on_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stderr", screen := Terminal())
+    with DiscoveryProgress(_discover_args()) as progress:
+        for event in DISCOVERY_EVENTS[:2]:
+            progress(*event)
+        progress("attributing", 64, 150, 2.1)  # a restarted stream repeats events: never back
+        for event in DISCOVERY_EVENTS[2:]:
+            progress(*event)
+        bar = progress.bar
+        assert (bar.n, bar.total, bar.postfix) == (150, 150, "matching")
+    assert bar.disable  # closed
+    # Drawn whatever the clock: the first frame (the total known from the first event), a
+    # redraw for each event that adds no count (the repeat, the stages), and the close. An
+    # update draws only 0.1 s after the last frame, so those frames may or may not be there.
+    frames = [frame.rstrip() for frame in screen.getvalue().split("\r") if frame.strip()]
+    assert frames[0].startswith("discover motifs:   0%|") and "| 0/150 [" in frames[0]
+    shown = [re.search(r"\| (\d+)/150 \[.*, (\w+)\]$", frame).groups() for frame in frames[1:]]
+    attributed = [int(done) for done, stage in shown if stage == "attributing"]
+    assert 128 in attributed and attributed == sorted(attributed) and set(attributed) <= {64, 128, 150}
+    assert [(done, stage) for done, stage in shown if stage != "attributing"] == [
+        ("150", "discovering"),
+        ("150", "discovering"),
+        ("150", "matching"),
+        ("150", "matching"),  # the close
+    ]
+    assert screen.getvalue().endswith("\n") and "motiflens:" not in screen.getvalue()
+    assert capsys.readouterr().out == ""  # nothing on stdout
+
+
+@pytest.mark.parametrize(("options", "stream"), [((), io.StringIO()), (("--no-progress",), Terminal())])
+def test_motifs_discover_prints_event_lines_to_a_pipe_or_with_no_progress(monkeypatch, options, stream):
+    monkeypatch.setattr(sys, "stderr", stream)
+    with DiscoveryProgress(_discover_args(*options)) as progress:
+        for event in DISCOVERY_EVENTS:
+            progress(*event)
+        assert progress.bar is None
+    assert stream.getvalue().splitlines() == [
+        "motiflens: attributing 64/150  1 s",
+        "motiflens: attributing 128/150  2 s",
+        "motiflens: attributing 150/150  3 s",
+        "motiflens: discovering  13 s",
+        "motiflens: discovering  23 s",
+        "motiflens: matching  30 s",
+    ]

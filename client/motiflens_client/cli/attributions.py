@@ -68,7 +68,7 @@ def _start(args: argparse.Namespace, client: Client) -> int:
     if args.out is not None and not args.wait:
         raise CliError("--out needs --wait (the maps exist once the job has finished)")
     dataset = None if args.fasta else DatasetSplit(args.dataset, args.split, args.offset, args.limit)
-    upload = client.upload(args.fasta).upload_id if args.fasta else ""
+    upload = client.upload(args.fasta, progress=progress_choice(args)).upload_id if args.fasta else ""
     job = client.attribute_split(
         args.model_id,
         dataset,

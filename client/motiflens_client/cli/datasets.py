@@ -14,7 +14,7 @@ from motiflens_client.cli._args import (
     non_negative_int,
 )
 from motiflens_client.cli._inputs import read_fasta, read_labels
-from motiflens_client.cli._output import note, out, print_fields, print_json, print_table
+from motiflens_client.cli._output import note, out, print_fields, print_json, print_table, progress_choice
 from motiflens_client.sdk import Client
 from motiflens_client.types import DatasetInfo
 from motiflens_client.wire.vocabulary import CENTRE_BY_NAME, NEGATIVES_BY_NAME
@@ -92,7 +92,10 @@ def register(commands: Commands) -> None:
         "--genome",
         required=True,
         metavar="FASTA|UPLOAD_ID",
-        help="reference genome FASTA (plain or bgzip; uploaded in chunks), or an earlier upload's id",
+        help=(
+            "reference genome FASTA (plain or bgzip; uploaded in chunks, with a bar of bytes sent on a "
+            "terminal), or an earlier upload's id"
+        ),
     )
     parser.add_argument(
         "peaks", nargs="+", metavar="PEAKS", help="BED3+ or narrowPeak files (gzip too), one task each"
@@ -203,6 +206,7 @@ def _import_intervals(args: argparse.Namespace, client: Client) -> int:
         reverse_complement=args.reverse_complement,
         task_names=_names(args.task_names) or [Path(peaks).name for peaks in args.peaks],
         name=args.name,
+        progress=progress_choice(args),  # a bar per uploaded file, on a terminal stderr only
     )
     if args.json:
         print_json(result)

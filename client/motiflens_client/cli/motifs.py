@@ -18,8 +18,9 @@ from motiflens_client.cli._args import (
     output_file,
 )
 from motiflens_client.cli._inputs import add_sequence_source, read_meme, sequences, write_bytes, write_text
-from motiflens_client.cli._output import note, out, print_json, print_table
+from motiflens_client.cli._output import note, out, print_json, print_table, progress_choice
 from motiflens_client.sdk import Client
+from motiflens_client.sdk.progress import Bar, open_bar
 from motiflens_client.types import TomtomHit
 from motiflens_client.wire import vocabulary
 
@@ -186,10 +187,48 @@ def register_discover(commands: Commands) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _discover(args: argparse.Namespace, client: Client) -> int:
-    def progress(stage: str, done: int, total: int, elapsed: float) -> None:
-        note(f"{stage} {done}/{total}  {elapsed:.0f} s" if total else f"{stage}  {elapsed:.0f} s")
+class DiscoveryProgress:
+    """The ``progress`` callback ``motifs discover`` gives ``discover_motifs``: (stage, done, total, seconds).
 
+    On a terminal stderr (and without ``--no-progress``) a bar of sequences attributed of
+    the events' total, opened at the first event, with the stage ("attributing",
+    "discovering", "matching") as its postfix; TF-MoDISco and Tomtom report no count, so
+    the bar then holds at the total while its clock runs. Otherwise (a pipe, a log,
+    ``--no-progress``) one ``motiflens: STAGE DONE/TOTAL  N s`` line per event on stderr.
+    Nothing on stdout. :meth:`close` ends the bar (a context manager does it too).
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.choice = progress_choice(args)
+        self.bar: Bar | None = None
+
+    def __call__(self, stage: str, done: int, total: int, elapsed: float) -> None:
+        """One DiscoverMotifs progress event: ``done`` of ``total`` sequences (0, 0 after attributing)."""
+        if self.choice is False:
+            note(f"{stage} {done}/{total}  {elapsed:.0f} s" if total else f"{stage}  {elapsed:.0f} s")
+            return
+        if self.bar is None:  # per_step None: a wait of minutes, worth a bar from the first event
+            self.bar = open_bar(self.choice, total=total or None, desc="discover motifs", unit="seq")
+        bar = self.bar
+        if total and bar.total != total:
+            bar.total = total
+        bar.set_postfix_str(stage, refresh=done <= bar.n)  # no count to add: redraw for the stage
+        if done > bar.n:  # a restarted stream repeats events: the count never goes back
+            bar.update(done - bar.n)
+
+    def close(self) -> None:
+        """End the bar, if one was opened (idempotent)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> DiscoveryProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _discover(args: argparse.Namespace, client: Client) -> int:
     shared = {
         "positives_only": args.positives_only,
         "max_seqlets": args.max_seqlets,
@@ -201,32 +240,33 @@ def _discover(args: argparse.Namespace, client: Client) -> int:
         "name": args.name,
     }
     chosen = None
-    if args.attributions:
-        if args.model_id:
-            raise CliError("MODEL_ID: leave it out with --attributions (the artifact names its model)")
-        if args.job:
-            job = client.discover_motifs_job(args.attributions, **shared)
-            note(f"job {job.job_id}")
-            result = client.get_motifs(job.wait().motifs_id)
+    with DiscoveryProgress(args) as progress:  # the bar ends before the table is printed, or on an error
+        if args.attributions:
+            if args.model_id:
+                raise CliError("MODEL_ID: leave it out with --attributions (the artifact names its model)")
+            if args.job:
+                job = client.discover_motifs_job(args.attributions, **shared)
+                note(f"job {job.job_id}")
+                result = client.get_motifs(job.wait().motifs_id)
+            else:
+                result = client.discover_motifs(
+                    "", attributions_id=args.attributions, progress=progress, **shared
+                )
         else:
+            if not args.model_id or args.job:
+                raise CliError("MODEL_ID is required, and --job needs --attributions")
+            chosen = sequences(args, client)
             result = client.discover_motifs(
-                "", attributions_id=args.attributions, progress=progress, **shared
+                args.model_id,
+                chosen.value,
+                method=args.method,
+                target=args.target,
+                num_references=args.num_references,
+                seed=args.seed,
+                gradient_correction=args.gradient_correction,
+                progress=progress,
+                **shared,
             )
-    else:
-        if not args.model_id or args.job:
-            raise CliError("MODEL_ID is required, and --job needs --attributions")
-        chosen = sequences(args, client)
-        result = client.discover_motifs(
-            args.model_id,
-            chosen.value,
-            method=args.method,
-            target=args.target,
-            num_references=args.num_references,
-            seed=args.seed,
-            gradient_correction=args.gradient_correction,
-            progress=progress,
-            **shared,
-        )
     rows = [_pattern_row(pattern) for pattern in result.patterns]
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -261,7 +261,9 @@ def register_models(commands: Commands) -> None:
 
 
 def _import_model(args: argparse.Namespace, client: Client) -> int:
-    info = client.import_model(args.file, name=args.name, labels=dict(args.label))
+    info = client.import_model(
+        args.file, name=args.name, labels=dict(args.label), progress=progress_choice(args)
+    )
     if args.json:
         print_json(info)
         return EXIT_OK

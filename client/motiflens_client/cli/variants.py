@@ -84,7 +84,7 @@ def register(commands: Commands) -> None:
 
 
 def _score(args: argparse.Namespace, client: Client) -> int:
-    genome = args.genome_upload or client.upload(args.genome).upload_id
+    genome = args.genome_upload or client.upload(args.genome, progress=progress_choice(args)).upload_id
     if args.genome:
         note(f"genome uploaded as {genome} (pass --genome-upload {genome} next time)")
     if args.job:
@@ -92,7 +92,7 @@ def _score(args: argparse.Namespace, client: Client) -> int:
             raise CliError("--maps applies to the streamed call, not to --job")
         job = client.score_variants_job(
             args.model_id,
-            vcf_upload_id=client.upload(args.vcf).upload_id,
+            vcf_upload_id=client.upload(args.vcf, progress=progress_choice(args)).upload_id,
             genome_upload_id=genome,
             output=args.output,
             both_strands=args.both_strands,

@@ -4,7 +4,8 @@ These are the calls of :class:`~motiflens_client.sdk.Client` that send files.
 
 Files of any size (a reference genome is gigabytes) go up as a stream of
 :data:`UPLOAD_CHUNK_BYTES` chunks, hashed on the way; the server stores the upload
-once, and data sets name it by id, so one genome serves many imports.
+once, and data sets name it by id, so one genome serves many imports. A bar of bytes
+sent (``progress``, :mod:`motiflens_client.sdk.progress`) follows the chunks.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from motiflens_client import _convert
 from motiflens_client.errors import InvalidArgument
 from motiflens_client.sdk._calls import ClientBase
+from motiflens_client.sdk.progress import Progress, open_bar, wants_bar
 from motiflens_client.types import IntervalsDataset, UploadInfo
 from motiflens_client.wire import pb
 from motiflens_client.wire.errors import WireError
@@ -36,7 +39,7 @@ FileInput = str | os.PathLike | UploadInfo
 class GenomeCalls(ClientBase):
     """Upload, ListUploads and genome-interval imports."""
 
-    def upload(self, path: str | os.PathLike, *, name: str = "") -> UploadInfo:
+    def upload(self, path: str | os.PathLike, *, name: str = "", progress: Progress = None) -> UploadInfo:
         """Send a local file to the trainer's store in chunks; returns its upload record.
 
         Parameters
@@ -47,6 +50,12 @@ class GenomeCalls(ClientBase):
         name : str, default ""
             Its name on the server (default: the file's name). The ending tells readers
             the format (``.fa.gz`` is bgzip).
+        progress : None, bool or callable
+            A bar of bytes sent of the file's size on stderr (unit "B"), advancing as each
+            :data:`UPLOAD_CHUNK_BYTES` chunk is handed to the stream. None (default): when
+            stderr is a terminal or in a notebook and the file is more than one chunk;
+            True: always; False: never; or a tqdm-compatible factory
+            (:mod:`motiflens_client.sdk.progress`).
 
         Returns
         -------
@@ -57,21 +66,38 @@ class GenomeCalls(ClientBase):
         OSError
             The file cannot be read.
         InvalidArgument, ResourceExhausted
-            Refused by the server (empty file, over its upload limit, disk full).
+            Refused by the server (empty file, over its upload limit, disk full); also
+            ``progress`` of another type.
         """
         path = Path(path).expanduser()
         size = path.stat().st_size
         digest = _sha256(path)
         header = pb.UploadHeader(name=name or path.name, size=size, sha256=digest)
+        bar = open_bar(
+            progress,
+            total=size,
+            desc=f"upload {header.name}",
+            unit="B",
+            unit_scale=True,
+            per_step=UPLOAD_CHUNK_BYTES,
+        )
 
         def chunks() -> Iterator[pb.UploadChunk]:
             yield pb.UploadChunk(header=header)
+            position = 0
             with open(path, "rb") as handle:
                 while data := handle.read(UPLOAD_CHUNK_BYTES):
                     yield pb.UploadChunk(data=data)
+                    # gRPC asks for the next message once this one is handed on. A retried
+                    # stream sends the file again from its start: only bytes past the
+                    # furthest attempt move the bar, so it never passes the file's size.
+                    position += len(data)
+                    if position > bar.n:
+                        bar.update(position - bar.n)
 
         timeout = self.timeout + UPLOAD_SECONDS_PER_MIB * size / 2**20
-        response = self._client_stream(self._trainer, "Upload", chunks, timeout=timeout)
+        with closing(bar):
+            response = self._client_stream(self._trainer, "Upload", chunks, timeout=timeout)
         return _convert.upload_info(response.upload)
 
     def list_uploads(self) -> list[UploadInfo]:
@@ -100,6 +126,7 @@ class GenomeCalls(ClientBase):
         reverse_complement: bool = False,
         task_names: Sequence[str] = (),
         name: str = "",
+        progress: Progress = None,
     ) -> IntervalsDataset:
         """Build a data set from peaks in a reference genome (one task per peak file).
 
@@ -137,6 +164,9 @@ class GenomeCalls(ClientBase):
         task_names : sequence of str, optional
             One per peak file (default: the files' names).
         name : str, default ""
+        progress : None, bool or callable
+            A bar for each file this call uploads (the genome, peak files given as
+            paths), as for :meth:`upload`.
 
         Returns
         -------
@@ -148,8 +178,9 @@ class GenomeCalls(ClientBase):
         InvalidArgument
             A malformed BED (the message names the file and line), a contig missing from
             the genome, a window longer than a chromosome, a corrupt or plain-gzip genome,
-            an unknown ``centre``/``negatives``.
+            an unknown ``centre``/``negatives``, ``progress`` of another type.
         """
+        wants_bar(progress, steps=None, tty=False, notebook=False)  # a bad kind is refused before any upload
         try:
             centre_value = choice(CENTRE_BY_NAME, centre, "centre")
             negatives_value = choice(NEGATIVES_BY_NAME, negatives, "negatives")
@@ -160,9 +191,9 @@ class GenomeCalls(ClientBase):
                 f"task_names: {len(task_names)} names for {len(peaks)} peak files; give one per file or none"
             )
         spec = pb.GenomeIntervalsImport(
-            genome_upload_id=self._upload_id(genome, "genome"),
+            genome_upload_id=self._upload_id(genome, "genome", progress),
             peaks=[
-                self._bed_source(source, task_names[i] if task_names else "", f"peaks[{i}]")
+                self._bed_source(source, task_names[i] if task_names else "", f"peaks[{i}]", progress)
                 for i, source in enumerate(peaks)
             ],
             negatives=negatives_value,  # type: ignore[arg-type]  # a Negatives value
@@ -176,14 +207,14 @@ class GenomeCalls(ClientBase):
             reverse_complement=reverse_complement,
         )
         if background is not None:
-            spec.background.CopyFrom(self._bed_source(background, "background", "background"))
+            spec.background.CopyFrom(self._bed_source(background, "background", "background", progress))
         request = pb.CreateDatasetRequest(name=name, intervals=spec)
         response = self._unary(self._trainer, "CreateDataset", request)
         return IntervalsDataset(
             dataset=_convert.dataset_info(response.dataset), windows=_convert.window_counts(response.windows)
         )
 
-    def _upload_id(self, source: FileInput, field: str) -> str:
+    def _upload_id(self, source: FileInput, field: str, progress: Progress = None) -> str:
         """The upload id of a file input that must be a file (a genome): uploading a path first."""
         if isinstance(source, UploadInfo):
             return source.upload_id
@@ -192,16 +223,18 @@ class GenomeCalls(ClientBase):
         path = Path(source).expanduser()
         if not path.is_file():
             raise InvalidArgument(f"{field}: {str(source)[:200]!r} is neither a file nor an upload id")
-        return self.upload(path).upload_id
+        return self.upload(path, progress=progress).upload_id
 
-    def _bed_source(self, source: FileInput, task_name: str, field: str) -> pb.BedSource:
+    def _bed_source(
+        self, source: FileInput, task_name: str, field: str, progress: Progress = None
+    ) -> pb.BedSource:
         """A BedSource: an upload (UploadInfo, id or path of an existing file), else BED text."""
         if isinstance(source, UploadInfo) or (isinstance(source, str) and _UPLOAD_ID.fullmatch(source)):
-            return pb.BedSource(name=task_name, upload_id=self._upload_id(source, field))
+            return pb.BedSource(name=task_name, upload_id=self._upload_id(source, field, progress))
         if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source):
             path = Path(source).expanduser()
             if path.is_file():
-                return pb.BedSource(name=task_name, upload_id=self.upload(path).upload_id)
+                return pb.BedSource(name=task_name, upload_id=self.upload(path, progress=progress).upload_id)
             if isinstance(source, os.PathLike) or "\t" not in source:
                 raise InvalidArgument(f"{field}: no such file: {str(source)[:200]!r}")
         return pb.BedSource(name=task_name, text=str(source))

@@ -15,6 +15,7 @@ from pathlib import Path
 from motiflens_client import _convert
 from motiflens_client.errors import InvalidArgument, Unavailable
 from motiflens_client.sdk.genome import UPLOAD_SECONDS_PER_MIB, GenomeCalls
+from motiflens_client.sdk.progress import Progress, wants_bar
 from motiflens_client.types import ModelInfo
 from motiflens_client.wire import pb
 
@@ -33,7 +34,12 @@ class ModelFileCalls(GenomeCalls):
     """ImportModel and ExportModel."""
 
     def import_model(
-        self, path: str | os.PathLike, *, name: str = "", labels: Mapping[str, str] | None = None
+        self,
+        path: str | os.PathLike,
+        *,
+        name: str = "",
+        labels: Mapping[str, str] | None = None,
+        progress: Progress = None,
     ) -> ModelInfo:
         """Import a Keras 3 ``.keras`` model built outside the suite; returns the stored model.
 
@@ -53,14 +59,18 @@ class ModelFileCalls(GenomeCalls):
         name : str, default ""
             Its name (default: the file's stem).
         labels : mapping of str to str, optional
+        progress : None, bool or callable
+            A bar of bytes uploaded, as for :meth:`upload`, for a file over
+            :data:`INLINE_IMPORT_BYTES` (a smaller one goes in one message: no bar).
 
         Raises
         ------
         OSError
             The file cannot be read.
         InvalidArgument, ResourceExhausted
-            Refused by the server.
+            Refused by the server; also ``progress`` of another type.
         """
+        wants_bar(progress, steps=None, tty=False, notebook=False)  # a bad kind is refused, whatever the size
         path = Path(path).expanduser()
         size = path.stat().st_size
         request = pb.ImportModelRequest(name=name or path.stem[:200], labels=dict(labels or {}))
@@ -69,7 +79,7 @@ class ModelFileCalls(GenomeCalls):
             request.keras_file = path.read_bytes()
             response = self._unary(self._trainer, "ImportModel", request, timeout=timeout)
             return _convert.model_info(response.model)
-        upload = self.upload(path, name="model.keras")
+        upload = self.upload(path, name="model.keras", progress=progress)
         try:
             request.upload_id = upload.upload_id
             response = self._unary(self._trainer, "ImportModel", request, timeout=timeout)

@@ -18,7 +18,8 @@ Where bars go: a terminal gets tqdm's text bar on stderr; a notebook gets the wi
 nothing is ever written to stdout. A bar is closed when its call ends, by an error or
 Ctrl-C too, so none is left dangling. tqdm's own ``TQDM_DISABLE=1`` silences the built-in bars.
 
-Totals are real: sequences (or rows, alleles) of the call, epochs of a job, jobs of a sweep.
+Totals are real: sequences (or rows, alleles) of the call, epochs of a job, jobs of a sweep,
+bytes of an uploaded file.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def open_bar(
     unit: str,
     per_step: int | None = None,
     bar_format: str | None = None,
+    unit_scale: bool = False,
     every_step: bool = False,
     stream: TextIO | None = None,
     tty: bool | None = None,
@@ -176,6 +178,9 @@ def open_bar(
         steps for the automatic choice. None: a wait, always worth a bar.
     bar_format : str, optional
         tqdm's ``bar_format`` for the built-in bars (a factory gets only total, desc, unit).
+    unit_scale : bool, default False
+        Built-in bars show counts with SI prefixes ("3.67M/10.5MB" of an upload in
+        bytes); the count itself stays in units. A factory gets only total, desc, unit.
     every_step : bool, default False
         Draw every update (job epochs) rather than at most one line a second in a log.
     stream : text stream, optional
@@ -208,6 +213,8 @@ def open_bar(
     options: dict[str, Any] = {"total": units, "desc": desc, "unit": unit, "leave": True}
     if bar_format is not None and units is not None:  # without a total, tqdm's plain counter reads better
         options["bar_format"] = bar_format
+    if unit_scale:
+        options["unit_scale"] = True
     auto_class, widgets = _tqdm_auto()
     if notebook and widgets:
         return auto_class(**options)  # the ipywidgets bar, drawn in the cell's output
