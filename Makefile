@@ -17,10 +17,14 @@ IRF1 ?= ../shared/data/IRF1_400_h3k27ac.h5
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
+# After pip: memelite's Tomtom kernels compiled into numba's cache in the venv (motiflens/tomtom/bake.py),
+# so no process compiles them on a first call: about 75 s on 2 cores the first time, 2 s when the
+# cache is already filled (a rerun after a dependency change recompiles only if memelite or numba changed).
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e ./client -e ".[dev]"
+	$(PY) -m motiflens.tomtom.bake
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install motiflens with pinned dependencies

@@ -12,6 +12,9 @@ COPY client ./client
 COPY motiflens ./motiflens
 COPY services ./services
 RUN pip install -c constraints.txt . ./client
+# DiscoverMotifs matches motifs with Tomtom: its numba kernels baked as in motifmatch.Dockerfile
+# (which says why and how); the interpreter's start copies them into the pod's NUMBA_CACHE_DIR.
+RUN NUMBA_CACHE_DIR=/opt/venv/share/motiflens/numba-cache python -m motiflens.tomtom.bake
 
 FROM python:3.11.7-slim-bookworm
 # NUMBA_CACHE_DIR: memelite's numba cache; the pod mounts an emptyDir there (read-only root fs).

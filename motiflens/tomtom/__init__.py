@@ -135,6 +135,9 @@ This package holds the comparison itself (:func:`tomtom_table`, :func:`tomtom`,
 - :mod:`~motiflens.tomtom.tsv`: MEME's ``tomtom.tsv`` (:func:`format_tomtom_tsv`,
   :func:`write_tomtom_tsv`).
 - :mod:`~motiflens.tomtom.cli`: :func:`main`, behind ``python -m motiflens.tomtom``.
+- :mod:`~motiflens.tomtom.warm`: the warm start (:func:`warm_up` loads or compiles
+  memelite's numba kernels before a first real call; :func:`kernel_stats`,
+  :func:`seed_cache`); ``python -m motiflens.tomtom.bake`` fills numba's cache.
 
 Import from ``motiflens.tomtom``; the modules are its parts.
 """
@@ -163,6 +166,7 @@ from motiflens.tomtom.scoring import (
     with_pseudocount,
 )
 from motiflens.tomtom.tsv import TSV_COLUMNS, format_tomtom_tsv, write_tomtom_tsv
+from motiflens.tomtom.warm import KernelStats, kernel_stats, seed_cache, warm_up
 
 __all__ = [
     "BACKGROUND",
@@ -173,14 +177,18 @@ __all__ = [
     "MOTIF_PSEUDOCOUNT",
     "QUERY_BLOCK",
     "TSV_COLUMNS",
+    "KernelStats",
     "TomtomHit",
     "TomtomTable",
     "best_hits",
     "check_distance",
     "format_tomtom_tsv",
+    "kernel_stats",
     "main",
+    "seed_cache",
     "tomtom",
     "tomtom_table",
+    "warm_up",
     "with_pseudocount",
     "write_tomtom_tsv",
 ]

@@ -8,7 +8,6 @@ each ``services/<svc>/__main__.py`` is ``raise SystemExit(run("<svc>", build, ar
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,8 +36,9 @@ class App:
     servicers : tuple
         The servicer objects, for tests and introspection.
     warm_up : callable, optional
-        Run once in a background thread while the server starts (loads what the
-        first calls would otherwise wait for); None for nothing.
+        Run once in a background thread when the server starts (loads what the first
+        calls would otherwise wait for); readiness waits for it (the ``warm_up`` of
+        :func:`services.common.server.create_server`). None for nothing.
     close : callable, optional
         Run when the server has stopped (e.g. the trainer's job manager); None for nothing.
     """
@@ -84,10 +84,8 @@ def run(service: str, build: Build, argv: Sequence[str] | None = None) -> int:
     except (ConfigError, MotiflensError) as error:
         sys.stderr.write(f"{service}: configuration error: {error}\n")
         return CONFIG_EXIT_STATUS
-    if app.warm_up is not None:
-        threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
     try:
-        serve(settings, app.register, app.service_names, store, metrics=metrics)
+        serve(settings, app.register, app.service_names, store, metrics=metrics, warm_up=app.warm_up)
     except (RuntimeError, OSError) as error:
         # Its gRPC or metrics port cannot be bound (taken since the launcher checked it, or
         # never checked when the service runs alone): one line that names it, no traceback.

@@ -48,6 +48,10 @@ MOTIFLENS_MEMORY_BUDGET_MB         3072 / 2048 / 1024      memory that requests 
                                                            declared shapes, before allocating
 MOTIFLENS_INTERPRETER_CACHE        4                       interpreter only: models kept loaded
                                                            (1-1024)
+MOTIFLENS_INTERPRETER_COALESCE     1                       interpreter only: 1 = concurrent
+                                                           Predict/saliency/ISM calls of a model
+                                                           share a pass (batching.py); 0 = each
+                                                           call its own pass (to compare)
 MOTIFLENS_S3_ACCESS_KEY            empty (AWS_* or none)   S3 credentials of an s3:// store
 MOTIFLENS_S3_SECRET_KEY                                    (:func:`s3_credentials`); both or
                                                            neither, else AWS_ACCESS_KEY_ID /
@@ -202,6 +206,8 @@ class Settings:
         (:class:`services.common.budget.MemoryBudget`).
     interpreter_cache : int
         Models the interpreter keeps loaded (read for the interpreter only).
+    interpreter_coalesce : bool
+        Whether concurrent compatible calls of one model share a pass (interpreter only).
     """
 
     service: str
@@ -223,6 +229,7 @@ class Settings:
     store_check_seconds: float = 5.0
     max_compute: int = field(default_factory=lambda: os.cpu_count() or 1)
     interpreter_cache: int = DEFAULT_INTERPRETER_CACHE
+    interpreter_coalesce: bool = True
 
     @property
     def tls(self) -> bool:
@@ -360,6 +367,18 @@ class Settings:
                 1024,
                 "models kept loaded",
             )
+        interpreter_coalesce = True
+        if service == "interpreter":
+            interpreter_coalesce = bool(
+                parse_int_setting(
+                    get("MOTIFLENS_INTERPRETER_COALESCE"),
+                    "MOTIFLENS_INTERPRETER_COALESCE",
+                    1,
+                    0,
+                    1,
+                    "1 = share passes, 0 = one pass per call",
+                )
+            )
         return cls(
             service=service,
             host=host,
@@ -380,6 +399,7 @@ class Settings:
             store_check_seconds=store_check_seconds,
             max_compute=max_compute,
             interpreter_cache=interpreter_cache,
+            interpreter_coalesce=interpreter_coalesce,
         )
 
 

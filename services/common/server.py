@@ -18,6 +18,11 @@ the process main loop around it. Every server has:
   process serves, whatever the store (the liveness probe's name, so a store outage
   takes pods out of the Service without restarting them); all NOT_SERVING for good
   once shutdown begins;
+- a warm-up hook (``warm_up``): run in a background thread when the server starts, and
+  readiness stays NOT_SERVING until it returns (``liveness`` is SERVING meanwhile, so a
+  warming pod is not restarted). A warm-up that raises, or is still running after
+  ``warm_up_timeout`` seconds (:data:`WARM_UP_TIMEOUT_SECONDS`), logs a warning and the
+  server turns ready anyway and serves cold: the first calls then load what they need;
 - server reflection for the service names, health and reflection itself;
 - TLS when ``Settings.tls_cert``/``tls_key`` are set.
 
@@ -40,6 +45,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from types import FrameType
@@ -81,6 +87,8 @@ __all__ = [
     "RequestIdFilter",
     "SendResponse",
     "Server",
+    "WARM_UP_TIMEOUT_SECONDS",
+    "WarmUp",
     "caller_gone",
     "configure_logging",
     "create_server",
@@ -106,6 +114,13 @@ STORE_CHECK_SECONDS = 5.0
 MAX_CONNECTION_AGE_SECONDS = 300
 
 Register = Callable[[grpc.Server], None]
+#: ``warm_up()``: loads what the first calls would otherwise wait for; readiness waits for it.
+WarmUp = Callable[[], None]
+#: Seconds readiness waits for a warm-up before the server serves cold anyway (with a
+#: warning): below the launcher's 120 s wait for SERVING and the 300 s deploy/'s
+#: startupProbe allows, so a stuck warm-up neither fails `motiflens up` nor gets a pod
+#: restarted in a loop. memelite's cold numba compile (motifmatch) takes 45-75 s on 2 cores.
+WARM_UP_TIMEOUT_SECONDS = 100.0
 
 
 class Server:
@@ -136,6 +151,8 @@ class Server:
         grace_seconds: float,
         admission: AdmissionInterceptor | None = None,
         store_check_seconds: float = STORE_CHECK_SECONDS,
+        warm_up: WarmUp | None = None,
+        warm_up_timeout: float = WARM_UP_TIMEOUT_SECONDS,
     ) -> None:
         self.grpc_server = grpc_server
         self.port = port
@@ -148,23 +165,90 @@ class Server:
         self._store_check_seconds = store_check_seconds
         self._stopping = threading.Event()
         self._readiness: threading.Thread | None = None
+        # Readiness = the store answered (always, without a store) and the warm-up is over
+        # (done, failed or overdue); _ready_lock orders the two threads that change them.
+        self._warm_up = warm_up
+        self._warm_up_timeout = warm_up_timeout
+        self._ready_lock = threading.Lock()
+        self._store_ok = False
+        self._warm_up_over = threading.Event()
+        self._ready: bool | None = None
+        self._warm_up_timer: threading.Timer | None = None
 
     def start(self) -> None:
         """Start serving; health turns SERVING once the store answers (at once without a store).
 
         ``liveness`` turns SERVING at once and stays so until shutdown; the readiness
         statuses (``""`` and the service names) follow the store: NOT_SERVING while it
-        cannot be reached, checked every ``store_check_seconds``.
+        cannot be reached, checked every ``store_check_seconds``; with a ``warm_up``, also
+        NOT_SERVING until the warm-up is over (see the module docstring).
         """
         self.grpc_server.start()
         self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        if self._warm_up is None:
+            self._warm_up_over.set()
+        else:
+            threading.Thread(
+                target=self._run_warm_up, args=(self._warm_up,), name="warm-up", daemon=True
+            ).start()
+            self._warm_up_timer = threading.Timer(self._warm_up_timeout, self._warm_up_overdue)
+            self._warm_up_timer.daemon = True
+            self._warm_up_timer.start()
         if self._store is None:
-            self._set_ready(True)
+            self._store_answered(True)
         else:
             self._readiness = threading.Thread(
                 target=self._watch_store, args=(self._store,), name="store-readiness", daemon=True
             )
             self._readiness.start()
+
+    @property
+    def warming(self) -> bool:
+        """Whether readiness still waits for the warm-up."""
+        return not self._warm_up_over.is_set()
+
+    def _run_warm_up(self, warm_up: WarmUp) -> None:
+        """The warm-up thread: run it, log how it went, then let readiness follow the store alone."""
+        started = time.perf_counter()
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up must not keep the server unready
+            logger.warning(
+                "warm-up failed after %.1f s; serving cold (the first calls load what they need)",
+                time.perf_counter() - started,
+                exc_info=True,
+            )
+        else:
+            logger.info("warm-up done in %.1f s", time.perf_counter() - started)
+        finally:
+            if self._warm_up_timer is not None:
+                self._warm_up_timer.cancel()
+            self._end_warm_up()
+
+    def _warm_up_overdue(self) -> None:
+        if not self._warm_up_over.is_set():
+            logger.warning(
+                "warm-up still running after %.0f s; serving cold meanwhile (the first calls may be slow)",
+                self._warm_up_timeout,
+            )
+            self._end_warm_up()
+
+    def _end_warm_up(self) -> None:
+        with self._ready_lock:
+            self._warm_up_over.set()
+            self._update_readiness()
+
+    def _store_answered(self, answered: bool) -> None:
+        with self._ready_lock:
+            self._store_ok = answered
+            self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        """Set readiness from the store and warm-up states when it changes (hold ``_ready_lock``)."""
+        ready = self._store_ok and self._warm_up_over.is_set()
+        if ready != self._ready and not self._stopping.is_set():
+            self._ready = ready
+            self._set_ready(ready)
 
     def _set_ready(self, ready: bool) -> None:
         status = (
@@ -188,7 +272,7 @@ class Server:
                 attempt += 1
                 if ready:
                     ready = False
-                    self._set_ready(False)
+                    self._store_answered(False)
                 if attempt == 1 or attempt % 10 == 0:
                     logger.warning(
                         "artifact store not reachable (attempt %d): %s",
@@ -202,7 +286,7 @@ class Server:
             attempt, delay = 0, first_delay
             if not ready and not self._stopping.is_set():
                 ready = True
-                self._set_ready(True)
+                self._store_answered(True)
             self._stopping.wait(self._store_check_seconds)
 
     @property
@@ -224,6 +308,8 @@ class Server:
         grace = self._grace_seconds if grace is None else grace
         self.begin_draining()
         self._stopping.set()
+        if self._warm_up_timer is not None:
+            self._warm_up_timer.cancel()
         self.health.enter_graceful_shutdown()
         logger.info("shutting down: health NOT_SERVING, draining for up to %.1f s", grace)
         self.grpc_server.stop(grace).wait()
@@ -258,6 +344,8 @@ def create_server(
     service_name: str | Sequence[str],
     store: Any | None = None,
     metrics: ServiceMetrics | None = None,
+    warm_up: WarmUp | None = None,
+    warm_up_timeout: float = WARM_UP_TIMEOUT_SECONDS,
 ) -> tuple[Server, int]:
     """Build a motiflens server bound to ``settings.host:settings.port``, not yet started.
 
@@ -275,6 +363,11 @@ def create_server(
         Health stays NOT_SERVING until ``store.ping()`` succeeds; None = SERVING at start.
     metrics : ServiceMetrics, optional
         Default: a new one. Pass the object the servicers update.
+    warm_up : callable, optional
+        ``warm_up()`` runs in a background thread from :meth:`Server.start`; readiness
+        stays NOT_SERVING until it returns, raises (logged, then served cold) or runs
+        longer than ``warm_up_timeout`` seconds (default :data:`WARM_UP_TIMEOUT_SECONDS`).
+        None = ready as soon as the store answers.
 
     Returns
     -------
@@ -344,6 +437,8 @@ def create_server(
         grace_seconds=settings.grace_seconds,
         admission=admission,
         store_check_seconds=settings.store_check_seconds,
+        warm_up=warm_up,
+        warm_up_timeout=warm_up_timeout,
     )
     return server, port
 
@@ -358,6 +453,7 @@ def serve(
     store: Any | None = None,
     *,
     metrics: ServiceMetrics | None = None,
+    warm_up: WarmUp | None = None,
 ) -> None:
     """Run a server until SIGTERM or SIGINT, then shut down gracefully.
 
@@ -368,14 +464,16 @@ def serve(
 
     Parameters
     ----------
-    settings, register, service_name, store, metrics
+    settings, register, service_name, store, metrics, warm_up
         As for :func:`create_server`.
     """
     configure_logging(settings.log_level)
     # A thread waiting for the GIL gets it after at most this long (default 5 ms): with
     # several CPU-bound handlers runnable, a health check then waits a few ms, not 100s.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    server, port = create_server(settings, register, service_name=service_name, store=store, metrics=metrics)
+    server, port = create_server(
+        settings, register, service_name=service_name, store=store, metrics=metrics, warm_up=warm_up
+    )
     metrics_http = None
     if settings.metrics_port is not None:
         metrics_http = server.metrics.start_http_server(settings.host, settings.metrics_port)

@@ -12,6 +12,7 @@ from motiflens_client.wire.pb import interpreter_pb2_grpc
 # describe it, so grpcurl and reflection clients cannot call it.
 from tensorflow_serving.apis import prediction_service_pb2, prediction_service_pb2_grpc
 
+from motiflens.tomtom import seed_cache
 from services.common.app import App
 from services.common.budget import MemoryBudget
 from services.common.config import DiscoveryLimits, Settings
@@ -27,6 +28,10 @@ SERVICE_NAMES = (
 )
 
 
+def _seed_tomtom_cache() -> None:
+    seed_cache()
+
+
 def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> App:
     """The interpreter :class:`~services.common.app.App`: both services over one model cache and budget."""
     interpreter, prediction = _servicers(
@@ -35,11 +40,16 @@ def build(settings: Settings, store: ArtifactStore, metrics: ServiceMetrics) -> 
         cache_capacity=settings.interpreter_cache,
         budget=MemoryBudget(settings.memory_budget_bytes),
         discovery_limits=DiscoveryLimits.from_env(),
+        coalesce=settings.interpreter_coalesce,
     )
     return App(
         _register(interpreter, prediction),
         SERVICE_NAMES,
         (interpreter, prediction),
+        # DiscoverMotifs runs Tomtom here too: copy the image's baked numba kernels into the
+        # pod's NUMBA_CACHE_DIR (seconds, no compiling; nothing to do outside an image), so its
+        # first match loads them instead of compiling for a minute.
+        warm_up=_seed_tomtom_cache,
         close=interpreter.genomes.close,
     )
 
@@ -68,12 +78,13 @@ def _servicers(
     budget: MemoryBudget | None,
     discovery_limits: DiscoveryLimits | None = None,
     models: ModelCache | None = None,
+    coalesce: bool = True,
 ) -> tuple[InterpreterServicer, PredictionServicer]:
     models = models if models is not None else ModelCache(store, capacity=cache_capacity)
     # One budget for both services: they share the process's memory.
     budget = budget or MemoryBudget(DEFAULT_BUDGET_BYTES)
     interpreter = InterpreterServicer(
-        store, models, metrics, budget=budget, discovery_limits=discovery_limits
+        store, models, metrics, budget=budget, discovery_limits=discovery_limits, coalesce=coalesce
     )
     return interpreter, PredictionServicer(models, budget=budget)
 

@@ -111,6 +111,9 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
         (default :data:`~services.interpreter.requests.MAX_EVALUATIONS`).
     discovery_limits : DiscoveryLimits, optional
         Memory and time of DiscoverMotifs' TF-MoDISco child process.
+    coalesce : bool, default True
+        Run concurrent Predict, saliency and ISM calls of one model together
+        (:mod:`services.interpreter.batching`); False: each call its own pass.
     """
 
     def __init__(
@@ -123,8 +126,11 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
         budget: MemoryBudget | None = None,
         max_evaluations: int = MAX_EVALUATIONS,
         discovery_limits: DiscoveryLimits | None = None,
+        coalesce: bool = True,
     ):
         self.store = store
+        #: Whether concurrent compatible calls of a model share a pass (batching.py).
+        self.coalesce = coalesce
         self.discovery_limits = discovery_limits or DiscoveryLimits()
         self.models = models
         self.metrics = metrics
@@ -268,7 +274,7 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
                 loaded.model, X_all, method, **options, **extra, batch_size=rows, should_stop=stop
             )
 
-        if method in COALESCED_METHODS:
+        if self.coalesce and method in COALESCED_METHODS:
             # Concurrent calls with the same method and options share one pass.
             key = ("attribute", method, repr(sorted(options.items())))
             result = loaded.coalescer.run(
@@ -484,15 +490,19 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             )
 
         with self._budgeted(request.sequences, loaded, "Predict", cost) as X:
-            values = loaded.coalescer.run(
-                ("predict", output),
-                X,
-                lambda X_all, stop_all: loaded.predict(X_all, output, stop_all),
-                split_rows,
-                stop,
-                "Predict",
-                max_rows=INFERENCE_BATCH,
-            )
+            if self.coalesce:  # concurrent Predict calls of this model share a pass
+                values = loaded.coalescer.run(
+                    ("predict", output),
+                    X,
+                    lambda X_all, stop_all: loaded.predict(X_all, output, stop_all),
+                    split_rows,
+                    stop,
+                    "Predict",
+                    max_rows=INFERENCE_BATCH,
+                )
+            else:
+                with holding(loaded.lock, stop, "Predict"):
+                    values = loaded.predict(X, output, stop)
         return pb.PredictResponse(predictions=array_to_tensor(values.astype(np.float32)))
 
 

@@ -26,7 +26,6 @@ import math
 import os
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -45,6 +44,7 @@ from motiflens.matching import (
 )
 from motiflens.motifs import DEFAULT_RELEASE, Motif, MotifDatabase, jaspar_releases, motif_database
 from motiflens.tomtom import format_tomtom_tsv, tomtom
+from motiflens.tomtom import warm_up as warm_up_tomtom
 from services.common.budget import ComputeSlots
 from services.common.convert import motifs_from_proto, tomtom_hit_to_proto
 from services.common.metrics import ServiceMetrics
@@ -109,23 +109,27 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Load what the first calls would otherwise wait for (seconds each); safe in a thread.
+        """Load what a first Compare would otherwise wait for; the server's readiness waits for it.
 
-        The JASPAR release databases (ListDatabases counts their motifs: about 7 s for
-        all releases), memelite's compiled Tomtom kernels and the TensorFlow import
-        behind MatchFilters.
+        The default release (JASPAR2016 CORE vertebrates) with its target columns, and
+        memelite's Tomtom kernels for both distances (:func:`motiflens.tomtom.warm_up`:
+        about 1 s with numba's cache filled, 45-75 s on two cores with a cold one, the
+        cold start that made a first Compare miss the SDK's 60 s deadline). The other JASPAR
+        releases are not preloaded: ListDatabases loads them on its first call (it counts
+        their motifs: about 15 s for all seven on two cores). Loading them in the background
+        after readiness made the Compares of those 15 s 2-5x slower than warm ones, and
+        holding readiness for them would add 15 s to every start.
+
+        Raises
+        ------
+        Exception
+            Whatever loading or the comparison raises; the server logs it and serves cold.
         """
-        started = time.perf_counter()
-        try:
-            for release in jaspar_releases():
-                self._database(pb.DatabaseRef(database_id=release), field="database")
-            default = self._database(pb.DatabaseRef(), field="database")
-            for distance in DISTANCE_BY_NAME:  # compiles memelite's kernels, caches target columns
-                tomtom([default.motifs[0]], default, distance=distance)
-        except Exception:  # noqa: BLE001 - warm-up is an optimisation; the RPCs report errors
-            logger.exception("warm-up failed; calls will load what they need")
-            return
-        logger.info("warm-up done in %.1f s", time.perf_counter() - started)
+        default = self._database(pb.DatabaseRef(), field="database")
+        stats = warm_up_tomtom(default)
+        logger.info(
+            "tomtom kernels ready: %d loaded from the numba cache, %d compiled", stats.loaded, stats.compiled
+        )
 
     # ------------------------------------------------------------------ RPCs
 
@@ -133,7 +137,7 @@ class MotifMatchServicer(motifmatch_pb2_grpc.MotifMatchServiceServicer):
         """JASPAR releases (CORE vertebrates, with motif counts), then uploads, newest first."""
         databases = []
         for release in jaspar_releases():
-            # Counting loads the release (seconds on the first call; cached after, see warm_up).
+            # Counting loads the release (seconds on the first call, cached after; see warm_up).
             database = self._database(pb.DatabaseRef(database_id=release), field="database")
             databases.append(
                 pb.DatabaseInfo(

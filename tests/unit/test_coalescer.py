@@ -132,3 +132,15 @@ def test_split_rows(sizes):
     pieces = split_rows(X, sizes)
     assert [len(p) for p in pieces] == sizes
     np.testing.assert_array_equal(np.concatenate(pieces), X)
+
+
+def test_the_interpreter_setting_switches_coalescing():
+    from services.common.config import ConfigError, Settings
+
+    assert Settings.from_env("interpreter", {}).interpreter_coalesce is True
+    assert (
+        Settings.from_env("interpreter", {"MOTIFLENS_INTERPRETER_COALESCE": "0"}).interpreter_coalesce
+        is False
+    )
+    with pytest.raises(ConfigError, match="MOTIFLENS_INTERPRETER_COALESCE"):
+        Settings.from_env("interpreter", {"MOTIFLENS_INTERPRETER_COALESCE": "2"})
