@@ -41,9 +41,12 @@ def main() -> None:
     from motiflens_client import Client
 
     store = tempfile.mkdtemp(prefix="motiflens-bench-")
-    workers = str(args.clients + 8)
+    # Every client's stream admitted at once (the services keep 2 handler threads for health).
+    streams = args.clients + 8
     os.environ.update(
-        MOTIFLENS_MAX_WORKERS=workers, MOTIFLENS_MAX_CALLS=workers, MOTIFLENS_MAX_STREAMS=workers
+        MOTIFLENS_MAX_WORKERS=str(2 * streams + 2),
+        MOTIFLENS_MAX_CALLS=str(streams),
+        MOTIFLENS_MAX_STREAMS=str(streams),
     )
     stacks = {}
     for coalescing in (True, False):
