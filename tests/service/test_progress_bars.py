@@ -20,42 +20,12 @@ from motiflens_client.cli import main
 from motiflens_client.cli.variants import count_alleles
 from motiflens_client.sdk.genome import UPLOAD_CHUNK_BYTES
 from motiflens_client.sdk.model_files import INLINE_IMPORT_BYTES
+from progress_doubles import Recording, Terminal
 from test_cli import UNKNOWN_MODEL, run_cli
-from tqdm.std import tqdm as std_tqdm
 
 pytestmark = pytest.mark.timeout(900)
 
 LENGTH = 100
-
-
-class Terminal(io.StringIO):
-    """A captured stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-class Recording(std_tqdm):
-    """A tqdm bar (writing to its own buffer) that remembers updates, postfixes and its close."""
-
-    def __init__(self, **options):
-        self.steps: list[float] = []
-        self.postfixes: list[str] = []
-        self.closed = False
-        self.text = io.StringIO()
-        super().__init__(file=self.text, **options)
-
-    def update(self, n=1):
-        self.steps.append(n)
-        return super().update(n)
-
-    def set_postfix_str(self, s="", refresh=True):
-        self.postfixes.append(s)
-        return super().set_postfix_str(s, refresh=refresh)
-
-    def close(self):
-        self.closed = True
-        return super().close()
 
 
 class Factory:

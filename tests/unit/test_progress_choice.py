@@ -21,37 +21,8 @@ from motiflens_client.cli.motifs import DiscoveryProgress
 from motiflens_client.cli.variants import count_alleles
 from motiflens_client.errors import InvalidArgument
 from motiflens_client.sdk.progress import NullBar, close_bar, open_bar, wants_bar
+from progress_doubles import Recording, Terminal
 from tqdm.std import tqdm as std_tqdm
-
-
-class Terminal(io.StringIO):
-    """A captured stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-class Recording(std_tqdm):
-    """A tqdm bar that remembers its updates, postfixes and whether it was closed."""
-
-    def __init__(self, *args, **kwargs):
-        self.steps: list[float] = []
-        self.postfixes: list[str] = []
-        self.closed = False
-        super().__init__(*args, file=io.StringIO(), **kwargs)
-
-    def update(self, n=1):
-        self.steps.append(n)
-        return super().update(n)
-
-    def set_postfix_str(self, s="", refresh=True):
-        self.postfixes.append(s)
-        return super().set_postfix_str(s, refresh=refresh)
-
-    def close(self):
-        self.closed = True
-        return super().close()
-
 
 # --------------------------------------------------------------------------- the automatic choice
 
