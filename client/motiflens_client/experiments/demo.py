@@ -124,7 +124,8 @@ def comparison_table(result) -> str:
 def kubernetes_hint() -> str:
     """How to point the same steps at a Kubernetes deployment (short)."""
     return (
-        "On Kubernetes (once the deploy/ manifests are applied; namespace motiflens), forward the\n"
+        "On Kubernetes (once deploy/ is applied, e.g. `kubectl apply -k deploy/overlays/gpu`, see\n"
+        "deploy/README.md; namespace motiflens), forward the "
         "three services and run the same steps against them:\n"
         "  kubectl port-forward -n motiflens svc/trainer 50051 &\n"
         "  kubectl port-forward -n motiflens svc/interpreter 50052 &\n"
