@@ -182,12 +182,14 @@ def seed_cache(baked: Path = BAKED_CACHE, cache_dir: str | os.PathLike[str] | No
         Files copied. An unwritable ``cache_dir`` logs a warning and returns what was
         copied so far (numba then compiles what is missing, as it would have).
     """
+    if not baked.is_dir():  # checked first: nothing to seed needs no numba import
+        return 0
     if cache_dir is None:
         from numba.core import config
 
         # numba sets its settings as module attributes when it is imported (mypy cannot see them).
         cache_dir = getattr(config, "CACHE_DIR", "") or None
-    if cache_dir is None or not baked.is_dir():
+    if cache_dir is None:
         return 0
     target_root = Path(cache_dir)
     if target_root.resolve() == baked.resolve():

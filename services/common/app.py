@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from motiflens.errors import MotiflensError
 from services.common.config import ConfigError, Settings
+from services.common.errors import PortUnavailableError
 from services.common.logging import configure_logging
 from services.common.metrics import ServiceMetrics
 from services.common.server import Register, serve
@@ -86,7 +87,7 @@ def run(service: str, build: Build, argv: Sequence[str] | None = None) -> int:
         return CONFIG_EXIT_STATUS
     try:
         serve(settings, app.register, app.service_names, store, metrics=metrics, warm_up=app.warm_up)
-    except (RuntimeError, OSError) as error:
+    except PortUnavailableError as error:
         # Its gRPC or metrics port cannot be bound (taken since the launcher checked it, or
         # never checked when the service runs alone): one line that names it, no traceback.
         sys.stderr.write(f"{service}: cannot start: {error}\n")

@@ -35,6 +35,10 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 INTERNAL_MESSAGE = "internal error; the server log has the details"
 
 
+class PortUnavailableError(RuntimeError):
+    """A server's gRPC or metrics port cannot be bound; the message names the address."""
+
+
 def invalid(field: str, problem: str) -> InvalidInputError:
     """``InvalidInputError("<field>: <problem>", field=field)``: the one way services name a bad field."""
     return InvalidInputError(f"{field}: {problem}", field=field)

@@ -28,6 +28,8 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
 
+from services.common.errors import PortUnavailableError
+
 #: Latency buckets (seconds): sub-millisecond lookups up to ten-minute training RPCs.
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600)
 
@@ -144,13 +146,13 @@ class ServiceMetrics:
 
         Raises
         ------
-        RuntimeError
+        PortUnavailableError
             The port cannot be bound (the message names it).
         """
         try:
             httpd, thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as error:  # e.g. EADDRINUSE, which names no port by itself
-            raise RuntimeError(
+            raise PortUnavailableError(
                 f"cannot bind the metrics port {host}:{port}: {error.strerror or error}"
             ) from error
         return MetricsHttpServer(httpd, thread)

@@ -56,6 +56,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.config import Settings
+from services.common.errors import PortUnavailableError
 from services.common.interceptors import (
     MAX_ERROR_CHARS,
     REQUEST_ID_KEY,
@@ -377,7 +378,7 @@ def create_server(
 
     Raises
     ------
-    RuntimeError
+    PortUnavailableError
         The address cannot be bound.
     """
     names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
@@ -424,9 +425,9 @@ def create_server(
         else:
             port = grpc_server.add_insecure_port(address)
     except RuntimeError as error:
-        raise RuntimeError(f"cannot bind {address}: {error}") from error
+        raise PortUnavailableError(f"cannot bind {address}: {error}") from error
     if not port:
-        raise RuntimeError(f"cannot bind {address}")
+        raise PortUnavailableError(f"cannot bind {address}")
     server = Server(
         grpc_server,
         port=port,
