@@ -150,6 +150,26 @@ def test_attribute_streams_chunks_equal_to_one_core_call(world, method):
         assert settings.num_references == 4 and settings.seed == 5
 
 
+def test_saliency_chunks_are_cut_from_full_passes(world):
+    """Saliency is attributed a full pass (256 rows) at a time and streamed in the asked
+    chunks: 300 sequences in chunks of 64 arrive as five messages whose rows are the
+    one-call scores, whatever pass they were computed in."""
+    X = world["dataset"].train.X[:300]
+    assert len(X) == 300
+    request = pb.AttributeRequest(
+        model_id=world["model_id"],
+        sequences=pb.Sequences(one_hot=array_to_tensor(X)),
+        method=METHOD("ATTRIBUTION_METHOD_SALIENCY"),
+        chunk_size=64,
+    )
+    chunks = list(world["stub"].Attribute(request))
+    assert [c.offset for c in chunks] == [0, 64, 128, 192, 256]
+    sizes = [tensor_to_array(c.scores, field="scores").shape[0] for c in chunks]
+    assert sizes == [64, 64, 64, 64, 44]
+    scores = np.concatenate([tensor_to_array(c.scores, field="scores") for c in chunks])
+    np.testing.assert_allclose(scores, attribute(world["model"], X, "saliency").scores, rtol=1e-4, atol=1e-5)
+
+
 FORM = pb.ScoreForm.Value
 
 
