@@ -6,7 +6,11 @@ saliency, fast ISM, naive ISM, integrated gradients (20 steps x 10 references)
 and DeepSHAP (10 references) on the same random one-hot sequences, all measured
 in the same run after a warm-up call per method (process start-up costs). Each
 timed call includes its own graph trace (a fraction of a second), as a user's
-call would. Then:
+call would. Each method's line also gives its FLOPs per sequence
+(:func:`motiflens.flops.attribution_flops`: fast ISM counted on its own window
+plan, not naive ISM's), the GFLOP/s that makes, and its fraction of the float32
+GEMM rate measured in the same run on the same threads (bench/rates.py; issue 19's
+target for fast ISM at 200 nt: >= 60 %). Then:
 
 1. the fast-ISM speed-up over naive ISM (target >= 5x), and the largest
    difference between their scores;
@@ -15,7 +19,8 @@ call would. Then:
    rows per predict batch), timed on ``--loop-sequences`` sequences.
 
 Usage: ``python bench/attribution_throughput.py [--num-sequences 200]
-[--batch-size 512] [--loop-sequences 50] [--repeats 1]``
+[--batch-size 512] [--loop-sequences 50] [--repeats 1] [--threads 0] [--length 200]
+[--architecture cnn_deep]``
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import argparse
 import os
 import platform
 import time
+
+from rates import gemm_rate, set_threads
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -35,6 +42,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--loop-sequences", type=int, default=50, help="sequences for the per-sequence loop")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per method (the best is kept)")
     parser.add_argument("--length", type=int, default=200, help="sequence length")
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: one per CPU)")
+    parser.add_argument("--architecture", default="cnn_deep", help="a model of the zoo")
     return parser.parse_args()
 
 
@@ -44,15 +53,22 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
+    threads = args.threads or os.cpu_count() or 1
+    set_threads(threads)
     from motiflens import attribution
+    from motiflens.flops import attribution_flops
     from motiflens.models import build_model, logits_model
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}, "
-        f"GPUs: {len(tf.config.list_physical_devices('GPU'))}"
+        f"GPUs: {len(tf.config.list_physical_devices('GPU'))}, {threads} intra-op threads"
     )
     model = build_model(
-        architecture="cnn_deep", input_length=args.length, num_outputs=12, activation="exponential", seed=0
+        architecture=args.architecture,
+        input_length=args.length,
+        num_outputs=12,
+        activation="exponential",
+        seed=0,
     )
     rng = np.random.default_rng(0)
     for layer in model.layers:
@@ -63,9 +79,11 @@ def main() -> None:
             layer.moving_variance.assign(rng.uniform(0.5, 2.0, channels).astype("float32"))
     X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (args.num_sequences, args.length))]
     print(
-        f"model: cnn_deep, exponential, 12 outputs, L={args.length}; N={args.num_sequences}, "
+        f"model: {args.architecture}, exponential, 12 outputs, L={args.length}; N={args.num_sequences}, "
         f"batch_size={args.batch_size}"
     )
+    gemm = gemm_rate()
+    print(f"float32 GEMM: {gemm:.0f} GFLOP/s on {threads} threads (same run)")
 
     def timed(function, data):
         best, result = float("inf"), None
@@ -84,11 +102,24 @@ def main() -> None:
         ),
         "deepshap": lambda data: attribution.deepshap(model, data, batch_size=args.batch_size),
     }
+    flops = {
+        "saliency": attribution_flops(model, "saliency"),
+        "ism (fast)": attribution_flops(model, "ism"),
+        "ism_naive": attribution_flops(model, "ism_naive"),
+        "integrated_gradients": attribution_flops(model, "integrated_gradients"),
+        "deepshap": attribution_flops(model, "deepshap"),
+    }
+    print(f"{'method':>22}  {'sequences/s':>11}  {'GFLOP/seq':>9}  {'GFLOP/s':>7}  {'of GEMM':>7}")
     seconds, results = {}, {}
     for name, function in methods.items():
         function(X[:2])  # warm-up: the first calls in a process pay one-off costs (kernels, allocations)
         seconds[name], results[name] = timed(function, X)
-        print(f"{name:>22}: {args.num_sequences / seconds[name]:9.1f} sequences/s ({seconds[name]:.2f} s)")
+        rate = args.num_sequences / seconds[name]
+        achieved = rate * flops[name] / 1e9
+        print(
+            f"{name:>22}  {rate:11.1f}  {flops[name] / 1e9:9.4f}  {achieved:7.1f}  {achieved / gemm:7.1%}"
+            f"  ({seconds[name]:.2f} s)"
+        )
 
     logits = logits_model(model)
     eye = np.eye(4, dtype=np.float32)

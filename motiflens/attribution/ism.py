@@ -441,6 +441,35 @@ class _MutantBatch:
         return outputs[0]
 
 
+def ism_flops(model: keras.Model, output: Output = "logit") -> int:
+    """FLOPs per one-hot sequence of :func:`ism` on ``model``, counted from its window plan.
+
+    One wild-type forward pass plus 3L mutants, each costing, layer by layer, what the
+    plan recomputes: a windowed convolution its window's positions, a layer run in
+    full its whole output, the first convolution's rank-one update its kernel once
+    (conventions of :mod:`motiflens.flops`: Conv1D and Dense multiply-adds only).
+    """
+    from motiflens.flops import forward_flops, layer_flops
+
+    graph = _Graph(model, output)
+    if graph.input_length is None:
+        raise InvalidInputError("ism_flops: the model needs a fixed input length", field="model")
+    length = int(graph.input_length)
+    plan = _WindowPlan(graph, length)
+    per_mutant = 0
+    for step in plan.steps:
+        layer = step.node.operation
+        out = step.node.outputs[0]
+        if step.kind == "first_conv":
+            width, channels_in, channels_out = layer.kernel.shape
+            per_mutant += 2 * int(width) * int(channels_in) * int(channels_out)
+        elif step.kind in ("conv", "positionwise"):
+            per_mutant += layer_flops(layer, plan.windows[id(out)].width)
+        elif step.kind == "full":
+            per_mutant += layer_flops(layer, int(out.shape[1]) if len(out.shape) == 3 else 1)
+    return forward_flops(model) + 3 * length * per_mutant
+
+
 def _wild_type_function(graph: _Graph, cached: list[int]) -> Callable:
     """The wild-type pass of fast ISM: x -> [output, *values of the cached tensors]."""
 

@@ -9,7 +9,13 @@ from motiflens.evaluation import binary_cross_entropy, classification_metrics
 from motiflens.models import build_model, load_model
 from motiflens.sequences import Dataset, Split
 from motiflens.synthetic import make_task1
-from motiflens.training import PlateauController, TrainConfig, TrainingCallback, train
+from motiflens.training import (
+    PlateauController,
+    TrainConfig,
+    TrainingCallback,
+    compile_for_training,
+    train,
+)
 
 
 def test_plateau_controller_with_scripted_metric():
@@ -189,6 +195,28 @@ def test_cnn_deep_exponential_learns_task1():
     assert result.test_metrics["auroc"] >= 0.65
     assert len(result.test_metrics["auroc_per_class"]) == 12
     assert result.history[-1].loss < result.history[0].loss
+
+
+def test_several_steps_per_call_give_the_weights_of_one_step_per_call():
+    """train() runs STEPS_PER_EXECUTION steps per call into the graph; a plain fit with one
+    step per call, same seed and batches, ends on bit-identical weights (7 batches a epoch,
+    so the last call of each epoch is a partial one)."""
+    import keras
+
+    task = make_task1(1000, seed=3)
+    assert len(task.dataset.train) == 700
+    config = TrainConfig(epochs=1, seed=4, batch_size=100)
+
+    def fresh():
+        return build_model(architecture="cnn_deep", input_length=200, num_outputs=12, seed=6)
+
+    result = train(fresh(), task.dataset, config)
+    model = fresh()
+    keras.utils.set_random_seed(config.seed)
+    compile_for_training(model, config, steps_per_execution=1)
+    model.fit(task.dataset.train.X, task.dataset.train.y, batch_size=100, epochs=1, shuffle=True, verbose=0)
+    for ours, plain in zip(result.model.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, plain)
 
 
 _TRAIN_AND_DIGEST = """
