@@ -70,16 +70,20 @@ def _substitutions(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return n, p, b
 
 
-def _substitution_batches(X: np.ndarray, batch_size: int) -> Iterator[tuple[slice, list]]:
-    """Groups of sequences, each with its substitutions split into near-equal batches of <= batch_size.
+def _substitution_batches(
+    X: np.ndarray, batch_size: int, per_pass: int | None = None
+) -> Iterator[tuple[slice, list]]:
+    """Groups of sequences, each with its substitutions split into near-equal batches of <= per_pass.
 
-    A group holds about sixteen passes' worth of substitutions (at least one
-    sequence), so that batches may span sequences and few passes run part-full.
+    A group holds about sixteen passes of ``batch_size`` rows' worth of substitutions
+    (at least one sequence), so that batches may span sequences and few passes run
+    part-full; ``per_pass`` (default ``batch_size``) caps the mutants of one pass.
     """
     length = X.shape[1]
+    per_pass = per_pass or batch_size
     for group in _groups(X.shape[0], 3 * length, 16 * batch_size):
         n, p, b = _substitutions(X[group])
-        num_batches = max(1, -(-len(n) // batch_size))
+        num_batches = max(1, -(-len(n) // per_pass))
         batches = [(n[i], p[i], b[i]) for i in np.array_split(np.arange(len(n)), num_batches)]
         yield group, batches
 
@@ -273,6 +277,29 @@ class _WindowPlan:
         self.cached: list[int] = list(cached)
         #: TensorSpecs of the cached tensors for any number of sequences.
         self.cached_specs = [tf.TensorSpec((None, *shape[1:]), tf.float32) for shape in cached.values()]
+        self.floats_per_mutant, self.floats_per_row = self._activation_floats()
+
+    def _activation_floats(self) -> tuple[int, int]:
+        """Activation floats of one mutant in the mutant pass, and of one row of a full pass.
+
+        A mutant holds each tensor's window (the whole tensor for layers run in full)
+        and each windowed convolution's input slab; a full row holds every tensor at
+        full length. Their ratio is how many mutants fit in one row's memory.
+        """
+        per_mutant = per_row = 0
+        for step in self.steps:
+            out = step.node.outputs[0]
+            size = int(np.prod(out.shape[1:]))
+            per_row += size
+            window = self.windows.get(id(out))
+            if step.kind == "full" or window is None:
+                per_mutant += size
+                continue
+            per_mutant += window.width * int(np.prod(out.shape[2:]))
+            if step.kind == "conv":
+                width, _ = _planned_geometry(step.node.operation)
+                per_mutant += (window.width + width - 1) * int(step.node.input_tensors[0].shape[-1])
+        return max(1, per_mutant), max(1, per_row)
 
     def _plan(self, node, graph: _Graph, num_positions: int) -> _Step:
         # num_positions: input length, i.e. how many substitution positions each window array covers.
@@ -510,7 +537,11 @@ def ism(
     output : {"logit", "probability"}, default "logit"
         Score the logit or the sigmoid output.
     batch_size : int, default 256
-        Mutants per pass.
+        Memory of a pass, in full rows: a mutant holds only its windows, so one pass
+        takes as many mutants as fit in ``batch_size`` rows (``batch_size`` times the
+        ratio of a full row's activations to a mutant's; about 7x for CNN-deep at
+        200 nt), at most one group of sequences' substitutions. Larger passes run the
+        small windowed convolutions closer to the machine's GEMM rate.
     should_stop : callable, optional
         Asked before each pass; True abandons the work (CancelledError).
 
@@ -542,11 +573,11 @@ def ism(
             index,
             index,
         )
-        return wild_type_pass, mutant_pass
+        return wild_type_pass, mutant_pass, max(1, plan.floats_per_row // plan.floats_per_mutant)
 
-    wild_type_pass, mutant_pass = _compiled(model, ("ism", output), build_passes)
+    wild_type_pass, mutant_pass, mutants_per_row = _compiled(model, ("ism", output), build_passes)
     scores = np.zeros(X.shape, dtype=np.float32)
-    for group, batches in _substitution_batches(X, batch_size):
+    for group, batches in _substitution_batches(X, batch_size, batch_size * mutants_per_row):
         _check_stop(should_stop, f"ism at sequence {group.start} of {len(X)}")
         X_group = tf.constant(X[group])
         reference, *wild_type = wild_type_pass(X_group)

@@ -200,6 +200,31 @@ def test_fast_ism_runs_unwindowable_layers_in_full():
     np.testing.assert_allclose(ism(model, X).scores, naive.scores, rtol=0, atol=1e-5)
 
 
+def test_fast_ism_passes_hold_a_rows_worth_of_mutants():
+    """A pass of fast ISM takes batch_size rows' memory of mutants: the plan counts a full
+    row of CNN-deep at 200 nt by hand, and a mutant (its windows and conv slabs) as a
+    fraction of it, so a pass of 256 rows takes 4 x 256 mutants."""
+    from motiflens.attribution._graph import _Graph
+    from motiflens.attribution.ism import _WindowPlan
+
+    model = build_model(architecture="cnn_deep", input_length=200, num_outputs=12, seed=0)
+    plan = _WindowPlan(_Graph(model, "logit"), 200)
+    row = (
+        4 * 200 * 32  # conv1, its batch norm, activation and dropout
+        + 4 * 200 * 48  # the conv2 block
+        + 50 * 48  # its pool
+        + 4 * 50 * 96  # the conv3 block
+        + 12 * 96  # its pool
+        + 4 * 12 * 128  # the conv4 block
+        + 4 * 128  # its pool
+        + 512  # flatten
+        + 4 * 512  # dense1 block
+        + 12  # logits
+    )
+    assert plan.floats_per_row == row == 95_980
+    assert plan.floats_per_row // plan.floats_per_mutant == 4
+
+
 def test_ism_l2_norm_is_the_norm_over_bases():
     model = zoo_model("cnn_dist", 40)
     X = one_hot_batch(2, 40, seed=14)
