@@ -77,6 +77,7 @@ from services.interpreter.requests import (
     scan_bytes,
     size_parameters,
 )
+from services.interpreter.streaming import ahead, rechunk
 from services.interpreter.variants import GenomeCache, VariantCalls
 
 logger = logging.getLogger(__name__)
@@ -93,17 +94,17 @@ Cost = Callable[[int], int]
 
 
 def _compute_group(method: str, chunk: int, rows: int) -> int:
-    """Sequences attributed together: whole chunks covering at least one pass of ``rows`` rows.
+    """Sequences attributed together (one block of :func:`~services.interpreter.streaming.rechunk`).
 
     The chunk size only shapes the stream's messages. Saliency is one row per sequence,
     so a 64-sequence chunk attributed alone runs a quarter-full pass, about twice as
-    slow per sequence; grouping whole chunks into a full pass keeps the service as fast
-    as the in-process call. The other methods evaluate many rows per sequence (mutants,
-    path points, references), so one chunk already fills its passes.
+    slow per sequence: it is attributed a full pass of ``rows`` at a time and the stream
+    re-cuts the passes into chunks. The other methods evaluate many rows per sequence
+    (mutants, path points, references), so one chunk already fills its passes; and
+    integrated gradients and DeepSHAP draw references per sequence index from the
+    chunk's offset.
     """
-    if method != "saliency":
-        return chunk
-    return chunk * max(1, -(-rows // chunk))
+    return rows if method == "saliency" else chunk
 
 
 class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.InterpreterServiceServicer):
@@ -305,16 +306,20 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
     def _attribution_cost(
         self, loaded: LoadedModel, method: str, options: dict, group: int, chunk: int, maps: int = 1
     ) -> Cost:
-        """Bytes of an Attribute call: one group's sequences and attribution, one chunk's message.
+        """Bytes of an Attribute call: one group's sequences and attribution, the stream's buffers.
 
-        ``group`` sequences are decoded and attributed at a time (see :func:`_compute_group`),
-        then sent ``chunk`` at a time; ``maps`` is the number of (n, L, 4) tensors each chunk
-        message carries.
+        ``group`` sequences are decoded and attributed at a time (see :func:`_compute_group`)
+        while the previous group's maps wait to be sent; they are re-cut into messages of
+        ``chunk`` sequences (a joined buffer of up to group + chunk rows, one message and
+        its bytes). ``maps`` is the number of (n, L, 4) tensors each chunk message carries.
         """
+        length = loaded.input_length
         return lambda n: (
-            onehot_bytes(min(n, group), loaded.input_length)
+            onehot_bytes(min(n, group), length)
             + attribution_bytes(loaded, method, options, min(n, group))
-            + 2 * maps * onehot_bytes(min(n, chunk), loaded.input_length)
+            + maps * onehot_bytes(min(n, group), length)  # the finished group waiting (streaming.ahead)
+            + maps * onehot_bytes(min(n, group + chunk), length)  # rechunk's joined buffer
+            + 2 * maps * onehot_bytes(min(n, chunk), length)
         )
 
     # ------------------------------------------------------------------ RPCs
@@ -388,19 +393,21 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             lambda n: check_work(method, options, n, "Attribute", self.max_evaluations),
             chunked=True,
         ) as X:
-            for first in range(0, len(X), group):
-                result = self._attribute(loaded, X[first : first + group], method, options, first, stop)
-                scores = _form_of(result, form)
-                hypothetical = _form_of(result, "hypothetical") if include_hypothetical else None
-                for start in range(0, len(scores), chunk):
-                    message = pb.AttributeChunk(
-                        offset=first + start,
-                        scores=array_to_tensor(scores[start : start + chunk]),
-                        settings=settings,
-                    )
-                    if hypothetical is not None:
-                        message.hypothetical.CopyFrom(array_to_tensor(hypothetical[start : start + chunk]))
-                    yield message
+
+            def blocks() -> Iterator[list[np.ndarray]]:
+                for first in range(0, len(X), group):
+                    result = self._attribute(loaded, X[first : first + group], method, options, first, stop)
+                    maps = [_form_of(result, form)]
+                    if include_hypothetical:
+                        maps.append(_form_of(result, "hypothetical"))
+                    yield maps
+
+            # The next group computes while this one's messages are sent.
+            for offset, maps in rechunk(ahead(blocks(), stop, name="attribute-ahead"), chunk):
+                message = pb.AttributeChunk(offset=offset, scores=array_to_tensor(maps[0]), settings=settings)
+                if include_hypothetical:
+                    message.hypothetical.CopyFrom(array_to_tensor(maps[1]))
+                yield message
 
     def ScanFilters(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
         """Post-activation first-layer scans, one chunk at a time."""
