@@ -402,8 +402,9 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
                         maps.append(_form_of(result, "hypothetical"))
                     yield maps
 
-            # The next group computes while this one's messages are sent.
-            for offset, maps in rechunk(ahead(blocks(), stop, name="attribute-ahead"), chunk):
+            # The next group computes while this one's messages are sent (one group: nothing to overlap).
+            computed = ahead(blocks(), stop, name="attribute-ahead") if len(X) > group else blocks()
+            for offset, maps in rechunk(computed, chunk):
                 message = pb.AttributeChunk(offset=offset, scores=array_to_tensor(maps[0]), settings=settings)
                 if include_hypothetical:
                     message.hypothetical.CopyFrom(array_to_tensor(maps[1]))
