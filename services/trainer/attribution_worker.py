@@ -162,6 +162,7 @@ def _compute(store: ArtifactStore, record: dict, indexes: Iterable[int], *, clai
 
     method, options, chunk = spec["method"], dict(spec["options"]), int(spec["chunk_size"])
     by_index = method in ("integrated_gradients", "deepshap")
+    chunk = _block_rows(method, chunk, int(spec["input_length"]))
     for index in missing:
         start, stop = jobs_spec.shard_rows(spec, index)
         shard = rows_of(start, stop)
@@ -199,6 +200,24 @@ def _compute(store: ArtifactStore, record: dict, indexes: Iterable[int], *, clai
             "job %s: shard %d of %d stored (rows %d-%d)", job_id, index + 1, spec["shards"], start, stop
         )
         _announce(job_id)
+
+
+def _block_rows(method: str, chunk: int, input_length: int) -> int:
+    """Sequences attributed per block: ``chunk``, or one full pass for saliency.
+
+    Saliency is one row per sequence, so a small chunk would run part-full passes
+    (a chunk of 64 takes about twice as long per sequence as a pass of 256); it is
+    attributed DEFAULT_BATCH_SIZE sequences at a time, within the block memory limit
+    the chunk size was checked against. The other methods evaluate many rows per
+    sequence, so a chunk already fills their passes. The file is the same whatever
+    the block (rows are appended in order).
+    """
+    if method != "saliency":
+        return chunk
+    from motiflens.attribution import DEFAULT_BATCH_SIZE
+
+    fits = jobs_spec.MAX_BLOCK_BYTES // (jobs_spec.MAPS_PER_BLOCK * input_length * 4 * 4)
+    return max(chunk, min(DEFAULT_BATCH_SIZE, fits))
 
 
 def _merge(store: ArtifactStore, record: dict) -> None:

@@ -248,7 +248,12 @@ def test_a_job_over_an_uploaded_gzip_fasta_equals_the_inline_call(world, tmp_pat
         handle.write("".join(f">r{i}\n{s[:60]}\n{s[60:]}\n" for i, s in enumerate(chosen)))  # two lines each
     upload = client.upload(path)
     info = client.attribute_split(
-        model_id, fasta_upload_id=upload.upload_id, method="saliency", shard_size=20
+        # chunk_size 8: saliency still runs whole passes (a shard of 20 at once) and writes in order.
+        model_id,
+        fasta_upload_id=upload.upload_id,
+        method="saliency",
+        shard_size=20,
+        chunk_size=8,
     ).wait(timeout=600, progress=False)
     assert (info.state, info.shards, info.num_sequences, info.dataset_id) == ("SUCCEEDED", 3, len(chosen), "")
     stored = client.read_attributions(info.attributions_id)
