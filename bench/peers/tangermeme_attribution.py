@@ -24,58 +24,7 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-
-
-class Exponential(nn.Module):
-    """The exponential first-layer activation."""
-
-    def forward(self, x):
-        """exp(x), elementwise."""
-        return torch.exp(x)
-
-
-class ChannelsLastFlatten(nn.Module):
-    """Flatten (N, C, L) in Keras' channels-last order (position-major), so Dense weights carry over."""
-
-    def forward(self, x):
-        """(N, C, L) -> (N, L * C)."""
-        return x.permute(0, 2, 1).reshape(x.shape[0], -1)
-
-
-def conv_block(weights, name: str, channels_in: int, width: int, channels_out: int, act, pool: int = 0):
-    conv = nn.Conv1d(channels_in, channels_out, width, padding="same", bias=False)
-    conv.weight.data = torch.from_numpy(np.ascontiguousarray(weights[f"{name}/0"].transpose(2, 1, 0)))
-    layers = [conv, batch_norm(weights, f"{name}_bn", channels_out), act]
-    return layers + ([nn.MaxPool1d(pool)] if pool else [])
-
-
-def batch_norm(weights, name: str, channels: int) -> nn.BatchNorm1d:
-    norm = nn.BatchNorm1d(channels, eps=1e-3)
-    gamma, beta, mean, variance = (torch.from_numpy(weights[f"{name}/{i}"]) for i in range(4))
-    norm.weight.data, norm.bias.data = gamma, beta
-    norm.running_mean.data, norm.running_var.data = mean, variance
-    return norm
-
-
-def cnn_deep(weights) -> nn.Module:
-    dense = nn.Linear(512, 512, bias=False)
-    dense.weight.data = torch.from_numpy(np.ascontiguousarray(weights["dense1/0"].T))
-    logits = nn.Linear(512, weights["logits/0"].shape[1])
-    logits.weight.data = torch.from_numpy(np.ascontiguousarray(weights["logits/0"].T))
-    logits.bias.data = torch.from_numpy(weights["logits/1"])
-    model = nn.Sequential(
-        *conv_block(weights, "conv1", 4, 19, 32, Exponential()),
-        *conv_block(weights, "conv2", 32, 9, 48, nn.ReLU(), pool=4),
-        *conv_block(weights, "conv3", 48, 6, 96, nn.ReLU(), pool=4),
-        *conv_block(weights, "conv4", 96, 4, 128, nn.ReLU(), pool=3),
-        ChannelsLastFlatten(),
-        dense,
-        batch_norm(weights, "dense1_bn", 512),
-        nn.ReLU(),
-        logits,
-    )
-    return model.eval()
+from torch_zoo import cnn_deep, load_keras_weights
 
 
 def main() -> None:
@@ -93,7 +42,7 @@ def main() -> None:
 
     data = np.load(args.data)
     weights = {key: data[key] for key in data.files if "/" in key}
-    model = cnn_deep(weights)
+    model = load_keras_weights(cnn_deep(data["X"].shape[1], data["logits"].shape[1]), weights).eval()
     X = torch.from_numpy(np.ascontiguousarray(data["X"].transpose(0, 2, 1)))  # (N, 4, L)
     with torch.no_grad():
         logits = model(X).numpy()

@@ -1,14 +1,13 @@
 """The torch side of bench/train_throughput.py: a plain PyTorch training loop for CNN-deep.
 
 Runs in its own virtual environment (see bench/peers/README.md), never in the
-project's: it imports torch and numpy only. Reads an .npz written by the bench
-(X_train (N, L, 4), y_train (N, T), X_valid, y_valid, float32), trains the same
-architecture as motiflens.models' cnn_deep with an exponential first layer (conv
-without bias -> batch norm -> activation -> dropout blocks, pools 4/4/3, dense 512,
-logits; Keras' batch-norm epsilon 1e-3 and momentum 0.99, Adam's epsilon 1e-7) with
-BCE on the logits and Adam (lr 1e-3), ``--batch-size`` rows a step, reshuffled each
-epoch, and after every epoch predicts the validation set once (as motiflens.train
-does). Prints one JSON line: the seconds of every epoch.
+project's: it imports torch, numpy and torch_zoo (beside it) only. Reads an .npz
+written by the bench (X_train (N, L, 4), y_train (N, T), X_valid, y_valid, float32),
+trains CNN-deep with an exponential first layer as torch_zoo.cnn_deep builds it (the
+layers of motiflens.models; Adam's epsilon 1e-7, as Keras') with BCE on the logits
+and Adam (lr 1e-3), ``--batch-size`` rows a step, reshuffled each epoch, and after
+every epoch predicts the validation set once (as motiflens.train does). Prints one
+JSON line: the seconds of every epoch.
 
 Usage: ``python torch_train.py DATA.npz --epochs 3 --batch-size 100 --threads 2``
 """
@@ -22,42 +21,7 @@ import time
 import numpy as np
 import torch
 from torch import nn
-
-
-def block(
-    channels_in: int, channels_out: int, width: int, dropout: float, pool: int = 0, first: bool = False
-):
-    layers = [
-        nn.Conv1d(channels_in, channels_out, width, padding="same", bias=False),
-        nn.BatchNorm1d(channels_out, eps=1e-3, momentum=0.01),
-        Exponential() if first else nn.ReLU(),
-        nn.Dropout(dropout),
-    ]
-    return layers + ([nn.MaxPool1d(pool)] if pool else [])
-
-
-class Exponential(nn.Module):
-    """The exponential first-layer activation (motiflens.activations' "exponential")."""
-
-    def forward(self, x):
-        """exp(x), elementwise."""
-        return torch.exp(x)
-
-
-def cnn_deep(length: int, outputs: int) -> nn.Module:
-    flat = 128 * (length // 4 // 4 // 3)
-    return nn.Sequential(
-        *block(4, 32, 19, 0.1, first=True),
-        *block(32, 48, 9, 0.2, pool=4),
-        *block(48, 96, 6, 0.3, pool=4),
-        *block(96, 128, 4, 0.4, pool=3),
-        nn.Flatten(),
-        nn.Linear(flat, 512, bias=False),
-        nn.BatchNorm1d(512, eps=1e-3, momentum=0.01),
-        nn.ReLU(),
-        nn.Dropout(0.5),
-        nn.Linear(512, outputs),
-    )
+from torch_zoo import cnn_deep
 
 
 def main() -> None:
