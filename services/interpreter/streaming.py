@@ -17,6 +17,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from motiflens.errors import CancelledError
+
 Item = TypeVar("Item")
 
 #: Seconds between looks at the consumer while the worker waits to hand over an item.
@@ -31,7 +33,8 @@ def ahead(items: Iterator[Item], should_stop: Callable[[], bool], *, name: str) 
     At most one finished item waits (its memory must be budgeted by the caller). An
     exception in the worker is raised here, at the position of the item it stopped.
     The worker stops when this iterator is closed or ``should_stop()`` is True (the
-    caller went away): it then drops what it holds and ends; closing waits for the
+    caller went away): it then drops what it holds and ends, and a later read here
+    raises CancelledError after any item already handed over; closing waits for the
     item being computed (``items`` checks ``should_stop`` between passes).
     """
     handover: queue.Queue = queue.Queue(maxsize=1)
@@ -64,7 +67,13 @@ def ahead(items: Iterator[Item], should_stop: Callable[[], bool], *, name: str) 
     worker.start()
     try:
         while True:
-            item, error = handover.get()
+            try:
+                item, error = handover.get(timeout=HANDOVER_POLL_SECONDS)
+            except queue.Empty:
+                if worker.is_alive() or not handover.empty():
+                    continue
+                # The worker saw the caller gone and ended without a last item: end too.
+                raise CancelledError(f"{name}: stopped, the caller left") from None
             if error is not None:
                 raise error
             if item is _END:

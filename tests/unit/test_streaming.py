@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from motiflens.errors import CancelledError
 from services.interpreter.streaming import ahead, rechunk
 
 
@@ -93,3 +94,6 @@ def test_a_gone_caller_ends_the_worker_even_if_nobody_reads():
     assert next(stream) == 0
     gone.set()  # the worker holds item 2 waiting for a free slot; it sees the caller gone and ends
     assert finished.wait(timeout=60)
+    assert next(stream) == 1  # handed over before the caller left
+    with pytest.raises(CancelledError, match="the caller left"):
+        next(stream)  # nothing more comes: a read ends instead of waiting forever
