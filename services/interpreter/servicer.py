@@ -404,11 +404,16 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
 
             # The next group computes while this one's messages are sent (one group: nothing to overlap).
             computed = ahead(blocks(), stop, name="attribute-ahead") if len(X) > group else blocks()
-            for offset, maps in rechunk(computed, chunk):
-                message = pb.AttributeChunk(offset=offset, scores=array_to_tensor(maps[0]), settings=settings)
-                if include_hypothetical:
-                    message.hypothetical.CopyFrom(array_to_tensor(maps[1]))
-                yield message
+            try:
+                for offset, maps in rechunk(computed, chunk):
+                    message = pb.AttributeChunk(
+                        offset=offset, scores=array_to_tensor(maps[0]), settings=settings
+                    )
+                    if include_hypothetical:
+                        message.hypothetical.CopyFrom(array_to_tensor(maps[1]))
+                    yield message
+            finally:
+                computed.close()  # the worker ends before the budget is released
 
     def ScanFilters(self, request, context) -> Iterator:  # noqa: N802 (gRPC method name)
         """Post-activation first-layer scans, one chunk at a time."""

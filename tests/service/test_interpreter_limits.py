@@ -333,3 +333,45 @@ def test_a_request_larger_than_the_budget_streams_when_each_chunk_fits(world):
     huge = pb.ScanFiltersRequest(model_id=model_id, sequences=request.sequences, chunk_size=1024)
     error = rpc_error(tight.ScanFilters, huge, timeout=120)
     assert error.code() == CODE.RESOURCE_EXHAUSTED, error.details()
+
+
+def test_a_caller_leaving_mid_stream_ends_the_pass_worker_and_frees_the_budget(world):
+    """A saliency stream of many passes computes the next pass in a worker thread while
+    chunks are sent; when the caller cancels after the first chunk, the worker ends and
+    the call's reservation is given back (polled: no timing assumption), and the server
+    answers the next call."""
+    import threading
+
+    budget = MemoryBudget(512 * 1024 * 1024)
+    register = build_register(world["store"], None, budget=budget)
+    settings = make_settings("interpreter", max_workers=4)
+    with running_server(
+        register, service_name=SERVICE_NAMES, settings=settings, store=world["store"]
+    ) as server:
+        stub = interpreter_pb2_grpc.InterpreterServiceStub(server.channel())
+        # 12,000 sequences: 38 MB of scores, more than the transport buffers, so the call is
+        # still running when the first chunk arrives.
+        rng = np.random.default_rng(9)
+        strings = ["".join(row) for row in np.array(list("ACGT"))[rng.integers(0, 4, (12_000, 200))]]
+        request = pb.AttributeRequest(
+            model_id=world["model_id"],
+            sequences=pb.Sequences(strings=pb.SequenceList(sequences=strings)),
+            method=SALIENCY,
+            chunk_size=16,
+        )
+        stream = stub.Attribute(request, timeout=300)
+        first = next(stream)
+        assert first.offset == 0 and budget.held_bytes > 0
+        stream.cancel()
+        deadline = time.monotonic() + 120
+        while budget.held_bytes or any(t.name == "attribute-ahead" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the cancelled stream kept its worker or its reservation"
+            time.sleep(0.05)
+        (again,) = list(
+            stub.Attribute(pb.AttributeRequest(**{**_fields(request), "sequences": inline(one_hot(3))}))
+        )
+        assert tensor_to_array(again.scores, field="scores").shape == (3, 200, 4)
+
+
+def _fields(request: pb.AttributeRequest) -> dict:
+    return {"model_id": request.model_id, "method": request.method, "chunk_size": request.chunk_size}
