@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -394,7 +394,7 @@ class InterpreterServicer(ReportCalls, VariantCalls, interpreter_pb2_grpc.Interp
             chunked=True,
         ) as X:
 
-            def blocks() -> Iterator[list[np.ndarray]]:
+            def blocks() -> Generator[list[np.ndarray], None, None]:
                 for first in range(0, len(X), group):
                     result = self._attribute(loaded, X[first : first + group], method, options, first, stop)
                     maps = [_form_of(result, form)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -27,7 +27,9 @@ HANDOVER_POLL_SECONDS = 0.05
 _END = object()
 
 
-def ahead(items: Iterator[Item], should_stop: Callable[[], bool], *, name: str) -> Iterator[Item]:
+def ahead(
+    items: Iterator[Item], should_stop: Callable[[], bool], *, name: str
+) -> Generator[Item, None, None]:
     """The items of ``items``, each computed in a worker thread while the previous one is used.
 
     At most one finished item waits (its memory must be budgeted by the caller). An
