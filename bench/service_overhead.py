@@ -3,7 +3,8 @@
 Trains one CNN-deep (exponential first layer, Task 1) through a ``Client.local`` stack,
 downloads it, and times, in interleaved rounds, the same attribution of the same random
 one-hot sequences two ways: ``motiflens.attribution.attribute`` in this process (one thread
-pool, the interpreter's pass size of 256 rows) and ``client.attribute`` through the
+pool, passes of 256 rows: the core's default; the interpreter cuts CNN-deep's to 233 by its
+pass-memory bound) and ``client.attribute`` through the
 interpreter on loopback (the request encoded, streamed back in chunks, decoded per chunk).
 Both sides use TensorFlow's default thread pools on this machine; the client process only
 waits while the server computes.

@@ -42,10 +42,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from motiflens_client import Client
+
+from services.launcher import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES, WIDTH = 32, 12
@@ -122,18 +122,7 @@ def through_service(cache: Path, store: Path, repeats: int) -> dict:
         [sys.executable, "-m", "services.motifmatch"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
     )
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"motifmatch exited with {process.returncode}")
-                try:
-                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.05)
+        wait_until_serving(f"127.0.0.1:{port}", timeout=600, process=process)
         serving = time.perf_counter() - started
         queries = _queries(QUERIES, WIDTH)
         # Each Compare from a new Client, so that first and warm calls both include connecting.

@@ -26,9 +26,9 @@ import keras
 def layer_flops(layer: keras.layers.Layer, positions: int) -> int:
     """FLOPs (2 per multiply-add) of ``layer`` computing ``positions`` output positions of one sequence.
 
-    ``positions`` is ignored for a Dense layer on a flat (N, D) input (pass 1).
-    Conv1D kernels have shape (k, C_in / groups, C_out); Dense kernels (D_in, D_out),
-    applied at every position of a (N, L, D) input. Any other layer: 0.
+    Pass ``positions=1`` for a Dense layer on a flat (N, D) input. Conv1D kernels have
+    shape (k, C_in / groups, C_out); Dense kernels (D_in, D_out), applied at every
+    position of a (N, L, D) input. Any other layer: 0.
     """
     if isinstance(layer, keras.layers.Conv1D):
         width, channels_in, channels_out = layer.kernel.shape

@@ -58,6 +58,7 @@ from motiflens.attribution._graph import (
 )
 from motiflens.attribution.forms import mean_centre, project
 from motiflens.errors import InvalidInputError
+from motiflens.flops import forward_flops, layer_flops
 from motiflens.sequences import check_one_hot
 
 _EYE = np.eye(4, dtype=np.float32)
@@ -476,8 +477,6 @@ def ism_flops(model: keras.Model, output: Output = "logit") -> int:
     full its whole output, the first convolution's rank-one update its kernel once
     (conventions of :mod:`motiflens.flops`: Conv1D and Dense multiply-adds only).
     """
-    from motiflens.flops import forward_flops, layer_flops
-
     graph = _Graph(model, output)
     if graph.input_length is None:
         raise InvalidInputError("ism_flops: the model needs a fixed input length", field="model")
@@ -539,7 +538,7 @@ def ism(
     batch_size : int, default 256
         Memory of a pass, in full rows: a mutant holds only its windows, so one pass
         takes as many mutants as fit in ``batch_size`` rows (``batch_size`` times the
-        ratio of a full row's activations to a mutant's; about 7x for CNN-deep at
+        ratio of a full row's activations to a mutant's; 4x for CNN-deep at
         200 nt), at most one group of sequences' substitutions. Larger passes run the
         small windowed convolutions closer to the machine's GEMM rate.
     should_stop : callable, optional
